@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* lanectl: the unprivileged orchestrator of lanekeeper. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "macro.h"
+#include "proto-redact.h"
+#include "proto-validate.h"
+
+#define REDACT_INPUT_MAX (64u << 20)
+
+static void help(void) {
+        printf("Usage: lanectl [--help] [--version] COMMAND [ARGS...]\n\n"
+               "Keep self-hosted CI runner lanes alive under systemd, without sudo.\n\n"
+               "Commands:\n"
+               "  redact [FILE]          copy FILE (or standard input) to standard output\n"
+               "                         with tokens, keys and passwords replaced\n"
+               "  check-name KIND VALUE  say whether VALUE is a valid KIND: lane, repository,\n"
+               "                         organisation, label, runner, unit, user, path\n\n"
+               "Options:\n"
+               "  -h --help              show this help\n"
+               "     --version           show the version\n\n"
+               "See lanectl(1).\n");
+}
+
+static int read_all(FILE *f, char **ret) {
+        _cleanup_(freep) char *buf = NULL;
+        size_t len = 0, cap = 0;
+
+        for (;;) {
+                size_t n;
+
+                if (cap - len < 4096) {
+                        char *b;
+
+                        if (cap >= REDACT_INPUT_MAX)
+                                return -EFBIG;
+                        cap = cap ? cap * 2 : 65536;
+                        b = realloc(buf, cap + 1);
+                        if (!b)
+                                return -ENOMEM;
+                        buf = b;
+                }
+                n = fread(buf + len, 1, cap - len, f);
+                len += n;
+                if (n == 0)
+                        break;
+        }
+        if (ferror(f))
+                return -EIO;
+        if (memchr(buf, '\0', len))
+                return -EBADMSG;
+        buf[len] = '\0';
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+static int cmd_redact(int argc, char **argv) {
+        _cleanup_(fclosep) FILE *opened = NULL;
+        _cleanup_(freep) char *in = NULL, *out = NULL;
+        FILE *f = stdin;
+        int r;
+
+        if (argc > 2) {
+                fprintf(stderr, "lanectl redact: at most one FILE\n");
+                return 2;
+        }
+        if (argc == 2 && strcmp(argv[1], "-") != 0) {
+                f = opened = fopen(argv[1], "re");
+                if (!f) {
+                        fprintf(stderr, "lanectl redact: cannot open '%s': %m\n", argv[1]);
+                        return 1;
+                }
+        }
+        r = read_all(f, &in);
+        if (r < 0) {
+                fprintf(stderr, "lanectl redact: cannot read input: %s\n",
+                        r == -EBADMSG ? "it contains a NUL byte (text only)" :
+                        r == -EFBIG   ? "it is larger than 64 MiB" : strerror(-r));
+                return 1;
+        }
+        r = proto_redact(in, &out, NULL);
+        if (r < 0) {
+                fprintf(stderr, "lanectl redact: %s\n", strerror(-r));
+                return 1;
+        }
+        if (fputs(out, stdout) == EOF || fflush(stdout) == EOF) {
+                fprintf(stderr, "lanectl redact: cannot write output: %m\n");
+                return 1;
+        }
+        return 0;
+}
+
+static int cmd_check_name(int argc, char **argv) {
+        static const struct {
+                const char *kind;
+                int (*validate)(const char *, const char **);
+        } kinds[] = {
+                { "lane", proto_validate_lane_name },
+                { "repository", proto_validate_repository },
+                { "organisation", proto_validate_organisation },
+                { "label", proto_validate_label },
+                { "runner", proto_validate_runner_name },
+                { "unit", proto_validate_unit_name },
+                { "user", proto_validate_user_name },
+                { "path", proto_validate_abs_path },
+        };
+        const char *reason = NULL;
+
+        if (argc != 3) {
+                fprintf(stderr, "lanectl check-name: needs KIND and VALUE\n");
+                return 2;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(kinds); i++) {
+                if (strcmp(kinds[i].kind, argv[1]) != 0)
+                        continue;
+                if (kinds[i].validate(argv[2], &reason) < 0) {
+                        /* Do not echo the value: it is untrusted and may hold control bytes. */
+                        printf("invalid %s: %s\n", kinds[i].kind, reason);
+                        return 1;
+                }
+                printf("valid %s\n", kinds[i].kind);
+                return 0;
+        }
+        fprintf(stderr, "lanectl check-name: unknown KIND; one of lane, repository, organisation, "
+                        "label, runner, unit, user, path\n");
+        return 2;
+}
+
+int main(int argc, char *argv[]) {
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, 'V' },
+                {}
+        };
+        int c;
+
+        while ((c = getopt_long(argc, argv, "+h", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        help();
+                        return 0;
+                case 'V':
+                        printf("lanectl " PACKAGE_VERSION "\n");
+                        return 0;
+                default:
+                        return 2;
+                }
+        if (optind >= argc) {
+                help();
+                return 2;
+        }
+        argc -= optind;
+        argv += optind;
+        if (strcmp(argv[0], "redact") == 0)
+                return cmd_redact(argc, argv);
+        if (strcmp(argv[0], "check-name") == 0)
+                return cmd_check_name(argc, argv);
+        if (strcmp(argv[0], "help") == 0) {
+                help();
+                return 0;
+        }
+        fprintf(stderr, "lanectl: unknown command; see 'lanectl --help'\n");
+        return 2;
+}

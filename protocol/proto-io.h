@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* One message in, one message out, over a connected SOCK_SEQPACKET fd. */
+#pragma once
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Send all of buf as one packet; -EMSGSIZE if it does not fit a message. */
+int proto_send(int fd, const void *buf, size_t len);
+/* Receive one packet into buf (size >= PROTO_MAX_MESSAGE). A packet longer
+ * than size answers -EMSGSIZE (the excess is discarded by the kernel, never
+ * read); an orderly close answers -ECONNRESET. Returns the length. */
+ssize_t proto_recv(int fd, void *buf, size_t size);

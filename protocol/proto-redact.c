@@ -1,0 +1,300 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "macro.h"
+#include "proto-redact.h"
+
+struct outbuf {
+        char *data;
+        size_t len, cap;
+        int error;
+};
+
+static void out_append(struct outbuf *o, const char *s, size_t n) {
+        if (o->error)
+                return;
+        if (o->len + n + 1 > o->cap) {
+                size_t cap = (o->cap ?: 64);
+                char *d;
+
+                while (cap < o->len + n + 1)
+                        cap *= 2;
+                d = realloc(o->data, cap);
+                if (!d) {
+                        o->error = -ENOMEM;
+                        return;
+                }
+                o->data = d;
+                o->cap = cap;
+        }
+        memcpy(o->data + o->len, s, n);
+        o->len += n;
+        o->data[o->len] = '\0';
+}
+
+static bool is_word(char c) {
+        return isalnum((unsigned char) c) || c == '_';
+}
+
+static bool is_key_char(char c) {
+        return is_word(c) || c == '-';
+}
+
+static bool is_token_char(char c) {
+        return is_word(c) || c == '-' || c == '.';
+}
+
+static bool is_b64_char(char c) {
+        return isalnum((unsigned char) c) || c == '+' || c == '/' || c == '=' || c == '_' || c == '-';
+}
+
+static bool ends_with(const char *s, size_t n, const char *suffix) {
+        size_t m = strlen(suffix);
+        return n >= m && memcmp(s + n - m, suffix, m) == 0;
+}
+
+bool proto_key_is_sensitive(const char *key, size_t len) {
+        static const char *const exact[] = {
+                "pass", "pem", "jwt", "authorization", "cookie", "set-cookie", "proxy-authorization",
+        };
+        static const char *const suffixes[] = {
+                "token", "password", "passwd", "secret", "jitconfig", "jit_config", "jit-config",
+                "private_key", "privatekey", "private-key", "api_key", "apikey", "api-key",
+                "secret_key", "signing_key", "credential", "credentials",
+        };
+        char k[128];
+
+        while (len > 0 && *key == '-')
+                key++, len--;
+        if (len == 0 || len >= sizeof k)
+                return false;
+        for (size_t i = 0; i < len; i++)
+                k[i] = (char) tolower((unsigned char) key[i]);
+        k[len] = '\0';
+        for (size_t i = 0; i < ELEMENTSOF(exact); i++)
+                if (strcmp(k, exact[i]) == 0)
+                        return true;
+        for (size_t i = 0; i < ELEMENTSOF(suffixes); i++)
+                if (ends_with(k, len, suffixes[i]))
+                        return true;
+        return strstr(k, "password") || strstr(k, "passwd") || strstr(k, "secret");
+}
+
+/* Each matcher looks at s+i (a word boundary) and returns how many bytes of
+ * the input it consumed (0: no match), having written its replacement. */
+
+static size_t match_pem(const char *s, size_t i, struct outbuf *o) {
+        const char *p = s + i, *eol, *end;
+
+        if (strncmp(p, "-----BEGIN ", 11) != 0)
+                return 0;
+        eol = strchr(p, '\n');
+        end = strstr(p, "PRIVATE KEY-----");
+        if (!end || (eol && end > eol))
+                return 0;
+        end = strstr(p, "-----END ");
+        if (end) {
+                end = strstr(end + 9, "-----");
+                end = end ? end + 5 : s + strlen(s);
+        } else
+                end = s + strlen(s);
+        out_append(o, PROTO_REDACTED, strlen(PROTO_REDACTED));
+        return (size_t) (end - p);
+}
+
+static size_t token_run(const char *p) {
+        size_t n = 0;
+
+        while (is_token_char(p[n]))
+                n++;
+        while (n > 0 && (p[n - 1] == '.' || p[n - 1] == '-'))   /* sentence punctuation */
+                n--;
+        return n;
+}
+
+static size_t match_github_prefix(const char *s, size_t i, struct outbuf *o) {
+        static const char *const prefixes[] = { "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_" };
+        const char *p = s + i;
+
+        for (size_t k = 0; k < ELEMENTSOF(prefixes); k++) {
+                size_t pl = strlen(prefixes[k]), n;
+
+                if (strncmp(p, prefixes[k], pl) != 0)
+                        continue;
+                n = token_run(p + pl);
+                if (n < 8)
+                        return 0;
+                out_append(o, PROTO_REDACTED, strlen(PROTO_REDACTED));
+                return pl + n;
+        }
+        /* Older installation tokens: v1. followed by 40 hex digits. */
+        if (strncmp(p, "v1.", 3) == 0 && strspn(p + 3, "0123456789abcdef") >= 40) {
+                out_append(o, PROTO_REDACTED, strlen(PROTO_REDACTED));
+                return 3 + token_run(p + 3);
+        }
+        return 0;
+}
+
+static size_t b64url_run(const char *p) {
+        size_t n = 0;
+
+        while (is_word(p[n]) || p[n] == '-')
+                n++;
+        return n;
+}
+
+static size_t match_jwt(const char *s, size_t i, struct outbuf *o) {
+        const char *p = s + i;
+        size_t n, m;
+
+        if (strncmp(p, "eyJ", 3) != 0)
+                return 0;
+        n = b64url_run(p);
+        if (n < 10 || p[n] != '.')
+                return 0;
+        m = b64url_run(p + n + 1);
+        if (m == 0)
+                return 0;
+        n += 1 + m;
+        if (p[n] == '.')
+                n += 1 + b64url_run(p + n + 1);
+        out_append(o, PROTO_REDACTED, strlen(PROTO_REDACTED));
+        return n;
+}
+
+static size_t match_url_userinfo(const char *s, size_t i, struct outbuf *o) {
+        const char *p = s + i;
+        size_t n;
+
+        if (strncmp(p, "://", 3) != 0)
+                return 0;
+        n = strcspn(p + 3, "/@ \t\r\n\"'<>?#");
+        if (n == 0 || p[3 + n] != '@')
+                return 0;
+        out_append(o, "://" PROTO_REDACTED "@", strlen("://" PROTO_REDACTED "@"));
+        return 3 + n + 1;
+}
+
+static size_t match_registration_token(const char *s, size_t i, struct outbuf *o) {
+        const char *p = s + i;
+        size_t n = 0, digits = 0, letters = 0;
+
+        while ((p[n] >= 'A' && p[n] <= 'Z') || (p[n] >= '0' && p[n] <= '9')) {
+                digits += p[n] <= '9';
+                letters += p[n] >= 'A';
+                n++;
+        }
+        if (n < 24 || digits == 0 || letters < 4 || is_key_char(p[n]))
+                return 0;
+        out_append(o, PROTO_REDACTED, strlen(PROTO_REDACTED));
+        return n;
+}
+
+static size_t match_blob(const char *s, size_t i, struct outbuf *o) {
+        const char *p = s + i;
+        size_t n = 0, stretch = 0, best = 0;
+        bool up = false, low = false, dig = false;
+
+        while (is_b64_char(p[n])) {
+                char c = p[n];
+
+                up |= isupper((unsigned char) c);
+                low |= islower((unsigned char) c);
+                dig |= isdigit((unsigned char) c);
+                stretch = isalnum((unsigned char) c) ? stretch + 1 : 0;
+                if (stretch > best)
+                        best = stretch;
+                n++;
+        }
+        if (n < 40 || !up || !low || !dig || best < 20)
+                return 0;
+        out_append(o, PROTO_REDACTED, strlen(PROTO_REDACTED));
+        return n;
+}
+
+/* key [quote] [spaces] (':' | '=' | argv-space) [spaces] [quote] VALUE */
+static size_t match_key_value(const char *s, size_t i, struct outbuf *o) {
+        static const char *const schemes[] = { "Bearer ", "token ", "Basic ", "Bearer\t", "JWT " };
+        const char *p = s + i;
+        size_t k = 0, j, v, vlen;
+        bool argv_style = p[0] == '-' && p[1] == '-';
+        char quote = 0;
+
+        while (is_key_char(p[k]))
+                k++;
+        if (k == 0 || !proto_key_is_sensitive(p, k))
+                return 0;
+        j = k;
+        if (p[j] == '"' || p[j] == '\'')
+                j++;
+        while (p[j] == ' ' || p[j] == '\t')
+                j++;
+        if (p[j] == ':' || p[j] == '=')
+                j++;
+        else if (!(argv_style && j > k))
+                return 0;
+        while (p[j] == ' ' || p[j] == '\t')
+                j++;
+        if (p[j] == '"' || p[j] == '\'')
+                quote = p[j++];
+        for (size_t m = 0; m < ELEMENTSOF(schemes); m++)
+                if (strncasecmp(p + j, schemes[m], strlen(schemes[m])) == 0) {
+                        j += strlen(schemes[m]);
+                        break;
+                }
+        if (strncmp(p + j, PROTO_REDACTED, strlen(PROTO_REDACTED)) == 0)
+                return 0;   /* already redacted */
+        for (v = j; p[v]; v++) {
+                if (quote ? p[v] == quote : strchr(" \t\r\n,;&\"'<>)}]", p[v]) != NULL)
+                        break;
+                if (quote && p[v] == '\\' && p[v + 1])
+                        v++;
+        }
+        vlen = v - j;
+        if (vlen == 0 || (!quote && (strncmp(p + j, "null", vlen) == 0 || strncmp(p + j, "true", vlen) == 0 ||
+                                     strncmp(p + j, "false", vlen) == 0)))
+                return 0;
+        out_append(o, p, j);
+        out_append(o, PROTO_REDACTED, strlen(PROTO_REDACTED));
+        return v;
+}
+
+int proto_redact(const char *in, char **ret, unsigned *ret_count) {
+        static size_t (*const matchers[])(const char *, size_t, struct outbuf *) = {
+                match_pem, match_github_prefix, match_jwt, match_key_value,
+                match_registration_token, match_blob,
+        };
+        struct outbuf o = {};
+        unsigned count = 0;
+        size_t i = 0;
+
+        if (!in || !ret)
+                return -EINVAL;
+        out_append(&o, "", 0);
+        while (in[i]) {
+                size_t used = match_url_userinfo(in, i, &o);
+
+                if (used == 0 && (i == 0 || !is_key_char(in[i - 1])))
+                        for (size_t m = 0; m < ELEMENTSOF(matchers) && used == 0; m++)
+                                used = matchers[m](in, i, &o);
+                if (used > 0) {
+                        count++;
+                        i += used;
+                        continue;
+                }
+                out_append(&o, in + i, 1);
+                i++;
+        }
+        if (o.error) {
+                free(o.data);
+                return o.error;
+        }
+        *ret = o.data;
+        if (ret_count)
+                *ret_count = count;
+        return 0;
+}

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Validators shared by lanectl and the helper. Each returns 0 when the value
+ * is acceptable, or -EINVAL and sets *ret_reason (if non-NULL) to a static,
+ * specific explanation ("contains a newline", "starts with '-'", ...).
+ * All names are ASCII: any byte >= 0x80 is refused, which covers invalid
+ * UTF-8 and Unicode look-alike letters alike. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define PROTO_LANE_NAME_MAX     64
+#define PROTO_OWNER_MAX         39   /* GitHub user/organisation logins */
+#define PROTO_REPO_NAME_MAX     100
+#define PROTO_LABEL_MAX         100
+#define PROTO_RUNNER_NAME_MAX   64
+#define PROTO_USER_NAME_MAX     32
+#define PROTO_PATH_MAX          1024
+#define PROTO_BPF_OBJECT_MAX    64
+#define PROTO_UNIT_PREFIX       "lanekeeper-lane@"
+#define PROTO_UNIT_SUFFIX       ".service"
+
+int proto_validate_lane_name(const char *s, const char **ret_reason);
+int proto_validate_repository(const char *s, const char **ret_reason);   /* owner/name */
+int proto_validate_organisation(const char *s, const char **ret_reason);
+int proto_validate_label(const char *s, const char **ret_reason);
+int proto_validate_runner_name(const char *s, const char **ret_reason);
+int proto_validate_unit_name(const char *s, const char **ret_reason);    /* lanekeeper-lane@LANE.service */
+int proto_validate_user_name(const char *s, const char **ret_reason);
+int proto_validate_bpf_object_name(const char *s, const char **ret_reason);
+/* An absolute, normalised path: no empty, "." or ".." components, no
+ * trailing slash, a conservative character set safe in unit files. */
+int proto_validate_abs_path(const char *s, const char **ret_reason);
+
+/* Lexical check that PATH lies strictly beneath ROOT (both validated absolute
+ * paths). On success *ret_rel points into PATH at the part below ROOT. */
+int proto_path_beneath(const char *root, const char *path, const char **ret_rel, const char **ret_reason);
+
+/* Resolve REL under the directory DIRFD with openat2(RESOLVE_BENEATH |
+ * RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS): the kernel refuses any
+ * component that is a symlink or leaves DIRFD. Returns an fd (O_CLOEXEC is
+ * always added) or a negative errno with a reason. */
+int proto_open_beneath(int dirfd, const char *rel, int flags, mode_t mode, const char **ret_reason);
+
+/* Build "lanekeeper-lane@LANE.service" into buf; -EINVAL if LANE is not a
+ * valid lane name, -ENOBUFS if buf is too small. */
+int proto_unit_name_for_lane(const char *lane, char *buf, size_t size);
+
+/* True when every byte of s is printable ASCII (0x20..0x7e). */
+bool proto_is_printable_ascii(const char *s, size_t len);

@@ -1,0 +1,53 @@
+#!/bin/bash
+# The two binaries exist honestly: help, version, refusals, and lanectl's
+# redact and check-name commands on real input.
+set -u
+fail=0 passed=0
+ok()  { passed=$((passed + 1)); }
+bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
+expect() { # expect STATUS DESCRIPTION -- command...
+        local want=$1 what=$2; shift 3
+        out=$("$@" 2>&1); got=$?
+        if [ "$got" -eq "$want" ]; then ok; else bad "$what: exit $got, expected $want: $out"; fi
+}
+: "${LANECTL:?}" "${LANEKEEPER_HELPER:?}"
+
+expect 0 "lanectl --help" -- "$LANECTL" --help
+grep -q 'redact' <<<"$out" && ok || bad "lanectl --help does not list redact"
+expect 0 "lanectl --version" -- "$LANECTL" --version
+[[ $out =~ ^lanectl\ [0-9]+\.[0-9]+\.[0-9]+$ ]] && ok || bad "lanectl --version printed '$out'"
+expect 2 "lanectl with no command" -- "$LANECTL"
+expect 2 "lanectl unknown command" -- "$LANECTL" frobnicate
+expect 2 "lanectl unknown option" -- "$LANECTL" --frobnicate
+
+expect 0 "helper --help" -- "$LANEKEEPER_HELPER" --help
+grep -q 'socket' <<<"$out" && ok || bad "helper --help does not mention socket activation"
+expect 0 "helper --version" -- "$LANEKEEPER_HELPER" --version
+[[ $out =~ ^lanekeeper-helper\ [0-9]+\.[0-9]+\.[0-9]+$ ]] && ok || bad "helper --version printed '$out'"
+expect 2 "helper run by hand" -- env -u LISTEN_FDS -u LISTEN_PID "$LANEKEEPER_HELPER"
+grep -q 'socket-activated' <<<"$out" && ok || bad "helper run by hand does not explain itself: $out"
+expect 2 "helper with an argument" -- "$LANEKEEPER_HELPER" install-unit
+
+# redact: a token in a log line never reaches the output.
+secret="ghs_$(printf 'Zq%.0s' {1..40}).$(printf 'x9%.0s' {1..30})"
+out=$(printf 'runner registered with token=%s ok\n' "$secret" | "$LANECTL" redact); rc=$?
+[ $rc -eq 0 ] && ok || bad "lanectl redact exited $rc"
+[ "$out" = "runner registered with token=[REDACTED] ok" ] && ok || bad "lanectl redact printed '$out'"
+grep -qF "${secret:4:16}" <<<"$out" && bad "secret leaked through lanectl redact" || ok
+tmp=$(mktemp); printf 'password: hunter2\n' >"$tmp"
+out=$("$LANECTL" redact "$tmp"); [ "$out" = "password: [REDACTED]" ] && ok || bad "redact FILE printed '$out'"
+rm -f "$tmp"
+expect 1 "redact of a missing file" -- "$LANECTL" redact /nonexistent/lanekeeper-file
+out=$(printf 'a\0b' | "$LANECTL" redact 2>&1); rc=$?
+[ $rc -eq 1 ] && grep -q 'NUL' <<<"$out" && ok || bad "redact of binary input: exit $rc: $out"
+
+# check-name: a valid name, and an injection refused with its reason.
+expect 0 "check-name lane valid" -- "$LANECTL" check-name lane cm-website-chris-testing
+expect 1 "check-name lane injection" -- "$LANECTL" check-name lane $'x\nExecStart=/bin/sh'
+grep -q 'contains a newline' <<<"$out" && ok || bad "check-name reason: $out"
+grep -q 'ExecStart' <<<"$out" && bad "check-name echoed the hostile value" || ok
+expect 0 "check-name repository" -- "$LANECTL" check-name repository acme/odoo-tenant-cm-website
+expect 2 "check-name unknown kind" -- "$LANECTL" check-name colour blue
+
+echo "test-cli: $passed passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <check.h>
+#include <stdlib.h>
+
+#include "macro.h"
+
+/* Run one suite in Check's fork mode; exit status for automake's harness. */
+static inline int run_suite(Suite *s) {
+        SRunner *sr = srunner_create(s);
+        int failed;
+
+        srunner_run_all(sr, CK_ENV);
+        failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+#define ck_assert_reason_has(reason, needle)                                                    \
+        ck_assert_msg((reason) && strstr((reason), (needle)), "reason '%s' lacks '%s'",        \
+                      (reason) ? (reason) : "(null)", (needle))
