@@ -183,12 +183,16 @@ static size_t match_registration_token(const char *s, size_t i, struct outbuf *o
         const char *p = s + i;
         size_t n = 0, digits = 0, letters = 0;
 
+        /* Not inside a longer alphanumeric run (a base64 blob is the blob
+         * matcher's, whole); "MY_TOKEN_<it>" still matches. */
+        if (i > 0 && isalnum((unsigned char) s[i - 1]))
+                return 0;
         while ((p[n] >= 'A' && p[n] <= 'Z') || (p[n] >= '0' && p[n] <= '9')) {
                 digits += p[n] <= '9';
                 letters += p[n] >= 'A';
                 n++;
         }
-        if (n < 24 || digits == 0 || letters < 4 || is_key_char(p[n]))
+        if (n < 24 || digits == 0 || letters < 4 || isalnum((unsigned char) p[n]))
                 return 0;
         out_append(o, PROTO_REDACTED, strlen(PROTO_REDACTED));
         return n;
@@ -263,26 +267,24 @@ static size_t match_key_value(const char *s, size_t i, struct outbuf *o) {
         return v;
 }
 
-int proto_redact(const char *in, char **ret, unsigned *ret_count) {
-        static size_t (*const matchers[])(const char *, size_t, struct outbuf *) = {
-                match_pem, match_github_prefix, match_jwt, match_key_value,
-                match_registration_token, match_blob,
-        };
+typedef size_t (*matcher_fn)(const char *s, size_t i, struct outbuf *o);
+
+/* One pass over IN. Anchored matchers are tried only where a key or word
+ * could begin; the others at every byte. */
+static int scan(const char *in, const matcher_fn *matchers, size_t n, bool anchored,
+                char **ret, unsigned *count) {
         struct outbuf o = {};
-        unsigned count = 0;
         size_t i = 0;
 
-        if (!in || !ret)
-                return -EINVAL;
         out_append(&o, "", 0);
         while (in[i]) {
-                size_t used = match_url_userinfo(in, i, &o);
+                size_t used = 0;
 
-                if (used == 0 && (i == 0 || !is_key_char(in[i - 1])))
-                        for (size_t m = 0; m < ELEMENTSOF(matchers) && used == 0; m++)
+                if (!anchored || i == 0 || !is_key_char(in[i - 1]))
+                        for (size_t m = 0; m < n && used == 0; m++)
                                 used = matchers[m](in, i, &o);
                 if (used > 0) {
-                        count++;
+                        (*count)++;
                         i += used;
                         continue;
                 }
@@ -294,6 +296,30 @@ int proto_redact(const char *in, char **ret, unsigned *ret_count) {
                 return o.error;
         }
         *ret = o.data;
+        return 0;
+}
+
+int proto_redact(const char *in, char **ret, unsigned *ret_count) {
+        /* First, shapes that are secret wherever they stand, even glued to a
+         * word ("MY_ghp_..."); then what needs a boundary to be recognised.
+         * The replacement text holds no token character, so the second pass
+         * cannot recreate what the first removed. */
+        static const matcher_fn anywhere[] = {
+                match_pem, match_github_prefix, match_jwt, match_url_userinfo, match_registration_token,
+        };
+        static const matcher_fn anchored[] = { match_key_value, match_blob };
+        _cleanup_(freep) char *first = NULL;
+        unsigned count = 0;
+        int r;
+
+        if (!in || !ret)
+                return -EINVAL;
+        r = scan(in, anywhere, ELEMENTSOF(anywhere), false, &first, &count);
+        if (r < 0)
+                return r;
+        r = scan(first, anchored, ELEMENTSOF(anchored), true, ret, &count);
+        if (r < 0)
+                return r;
         if (ret_count)
                 *ret_count = count;
         return 0;

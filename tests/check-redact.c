@@ -71,6 +71,8 @@ static const char *const contexts[] = {
         "https://x-access-token:%s@github.com/acme/x.git",
         "curl -H 'Authorization: Bearer %s' https://api.github.com",
         "error: bad credentials (%s).",
+        "MY_%s",
+        "value:%s;",
         "password: '%s'",
         "{\"encoded_jit_config\":\"%s\"}",
 };
@@ -110,6 +112,7 @@ static const struct {
         { "--token zzz --name lane-a", "--token [REDACTED] --name lane-a" },
         { "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----\nafter", "[REDACTED]\nafter" },
         { "\"token\": null", "\"token\": null" },
+        { "xghp_abcdefghijtoken=1", "x[REDACTED]=1" },
         { "token: [REDACTED]", "token: [REDACTED]" },
 };
 
