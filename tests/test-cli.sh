@@ -49,5 +49,12 @@ grep -q 'ExecStart' <<<"$out" && bad "check-name echoed the hostile value" || ok
 expect 0 "check-name repository" -- "$LANECTL" check-name repository acme/odoo-tenant-cm-website
 expect 2 "check-name unknown kind" -- "$LANECTL" check-name colour blue
 
+# The man page and --help list the same commands.
+man1="$TESTS_SRCDIR/../man/lanectl.1"
+help_cmds=$("$LANECTL" --help | sed -n '/^Commands:/,/^$/p' | grep -oE '^  [a-z-]+' | tr -d ' ' | sort)
+man_cmds=$(grep -A1 '^\.TP' "$man1" | grep -oE '^\.B[IR]? "?[a-z][a-z-]+' | sed -E 's/^\.B[IR]? "?//' | sort -u)
+[ -n "$help_cmds" ] && ok || bad "no commands found in lanectl --help"
+[ "$help_cmds" = "$man_cmds" ] && ok || bad "lanectl --help lists [$(echo $help_cmds)] but lanectl.1 documents [$(echo $man_cmds)]"
+
 echo "test-cli: $passed passed, $fail failed"
 [ "$fail" -eq 0 ]
