@@ -36,6 +36,16 @@ static void out_append(struct outbuf *o, const char *s, size_t n) {
         o->data[o->len] = '\0';
 }
 
+/* One pass: the input, the output, and what earlier failures proved, so
+ * that no byte is scanned more than a bounded number of times (the input
+ * may be a 64 MiB log). */
+struct scan {
+        const char *s;
+        struct outbuf o;
+        size_t jwt_fail_end;   /* a JWT cannot start before this offset */
+        size_t pem_fail_end;   /* nor a private key block */
+};
+
 static bool is_word(char c) {
         return isalnum((unsigned char) c) || c == '_';
 }
@@ -87,15 +97,20 @@ bool proto_key_is_sensitive(const char *key, size_t len) {
 /* Each matcher looks at s+i (a word boundary) and returns how many bytes of
  * the input it consumed (0: no match), having written its replacement. */
 
-static size_t match_pem(const char *s, size_t i, struct outbuf *o) {
+static size_t match_pem(struct scan *sc, size_t i) {
+        const char *s = sc->s;
+        struct outbuf *o = &sc->o;
         const char *p = s + i, *eol, *end;
 
-        if (strncmp(p, "-----BEGIN ", 11) != 0)
+        if (i < sc->pem_fail_end || strncmp(p, "-----BEGIN ", 11) != 0)
                 return 0;
-        eol = strchr(p, '\n');
-        end = strstr(p, "PRIVATE KEY-----");
-        if (!end || (eol && end > eol))
+        /* The marker must be on the BEGIN line: search that line only. */
+        eol = p + strcspn(p, "\n");
+        end = memmem(p, (size_t) (eol - p), "PRIVATE KEY-----", 16);
+        if (!end) {
+                sc->pem_fail_end = (size_t) (eol - s);   /* no later BEGIN on this line can match */
                 return 0;
+        }
         end = strstr(p, "-----END ");
         if (end) {
                 end = strstr(end + 9, "-----");
@@ -116,7 +131,9 @@ static size_t token_run(const char *p) {
         return n;
 }
 
-static size_t match_github_prefix(const char *s, size_t i, struct outbuf *o) {
+static size_t match_github_prefix(struct scan *sc, size_t i) {
+        const char *s = sc->s;
+        struct outbuf *o = &sc->o;
         static const char *const prefixes[] = { "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_" };
         const char *p = s + i;
 
@@ -147,18 +164,20 @@ static size_t b64url_run(const char *p) {
         return n;
 }
 
-static size_t match_jwt(const char *s, size_t i, struct outbuf *o) {
+static size_t match_jwt(struct scan *sc, size_t i) {
+        const char *s = sc->s;
+        struct outbuf *o = &sc->o;
         const char *p = s + i;
         size_t n, m;
 
-        if (strncmp(p, "eyJ", 3) != 0)
+        if (i < sc->jwt_fail_end || strncmp(p, "eyJ", 3) != 0)
                 return 0;
         n = b64url_run(p);
-        if (n < 10 || p[n] != '.')
+        /* Every later start inside this run ends where it ends, and fails alike. */
+        if (n < 10 || p[n] != '.' || (m = b64url_run(p + n + 1)) == 0) {
+                sc->jwt_fail_end = i + n;
                 return 0;
-        m = b64url_run(p + n + 1);
-        if (m == 0)
-                return 0;
+        }
         n += 1 + m;
         if (p[n] == '.')
                 n += 1 + b64url_run(p + n + 1);
@@ -166,7 +185,9 @@ static size_t match_jwt(const char *s, size_t i, struct outbuf *o) {
         return n;
 }
 
-static size_t match_url_userinfo(const char *s, size_t i, struct outbuf *o) {
+static size_t match_url_userinfo(struct scan *sc, size_t i) {
+        const char *s = sc->s;
+        struct outbuf *o = &sc->o;
         const char *p = s + i;
         size_t n;
 
@@ -179,7 +200,9 @@ static size_t match_url_userinfo(const char *s, size_t i, struct outbuf *o) {
         return 3 + n + 1;
 }
 
-static size_t match_registration_token(const char *s, size_t i, struct outbuf *o) {
+static size_t match_registration_token(struct scan *sc, size_t i) {
+        const char *s = sc->s;
+        struct outbuf *o = &sc->o;
         const char *p = s + i;
         size_t n = 0, digits = 0, letters = 0;
 
@@ -198,11 +221,15 @@ static size_t match_registration_token(const char *s, size_t i, struct outbuf *o
         return n;
 }
 
-static size_t match_blob(const char *s, size_t i, struct outbuf *o) {
+static size_t match_blob(struct scan *sc, size_t i) {
+        const char *s = sc->s;
+        struct outbuf *o = &sc->o;
         const char *p = s + i;
         size_t n = 0, stretch = 0, best = 0;
         bool up = false, low = false, dig = false;
 
+        if (i > 0 && is_b64_char(s[i - 1]))
+                return 0;   /* only from the start of a run: each run is scanned once */
         while (is_b64_char(p[n])) {
                 char c = p[n];
 
@@ -221,7 +248,9 @@ static size_t match_blob(const char *s, size_t i, struct outbuf *o) {
 }
 
 /* key [quote] [spaces] (':' | '=' | argv-space) [spaces] [quote] VALUE */
-static size_t match_key_value(const char *s, size_t i, struct outbuf *o) {
+static size_t match_key_value(struct scan *sc, size_t i) {
+        const char *s = sc->s;
+        struct outbuf *o = &sc->o;
         static const char *const schemes[] = { "Bearer ", "token ", "Basic ", "Bearer\t", "JWT " };
         const char *p = s + i;
         size_t k = 0, j, v, vlen;
@@ -267,38 +296,37 @@ static size_t match_key_value(const char *s, size_t i, struct outbuf *o) {
         return v;
 }
 
-typedef size_t (*matcher_fn)(const char *s, size_t i, struct outbuf *o);
+typedef size_t (*matcher_fn)(struct scan *sc, size_t i);
 
 /* One pass over IN. Anchored matchers are tried only where a key or word
  * could begin; the others at every byte. */
 static int scan(const char *in, const matcher_fn *matchers, size_t n, bool anchored,
                 char **ret, unsigned *count) {
-        struct outbuf o = {};
+        struct scan sc = { .s = in };
         size_t i = 0;
 
-        out_append(&o, "", 0);
+        out_append(&sc.o, "", 0);
         while (in[i]) {
                 size_t used = 0;
 
                 if (!anchored || i == 0 || !is_key_char(in[i - 1]))
                         for (size_t m = 0; m < n && used == 0; m++)
-                                used = matchers[m](in, i, &o);
+                                used = matchers[m](&sc, i);
                 if (used > 0) {
                         (*count)++;
                         i += used;
                         continue;
                 }
-                out_append(&o, in + i, 1);
+                out_append(&sc.o, in + i, 1);
                 i++;
         }
-        if (o.error) {
-                free(o.data);
-                return o.error;
+        if (sc.o.error) {
+                free(sc.o.data);
+                return sc.o.error;
         }
-        *ret = o.data;
+        *ret = sc.o.data;
         return 0;
 }
-
 int proto_redact(const char *in, char **ret, unsigned *ret_count) {
         /* First, shapes that are secret wherever they stand, even glued to a
          * word ("MY_ghp_..."); then what needs a boundary to be recognised.
