@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -42,6 +44,8 @@ static void out_append(struct outbuf *o, const char *s, size_t n) {
 struct scan {
         const char *s;
         struct outbuf o;
+        size_t keep;           /* set by a matcher: input bytes at the match kept before the mark */
+        const char *suffix;    /* set by a matcher: text written after the mark */
         size_t jwt_fail_end;   /* a JWT cannot start before this offset */
         size_t pem_fail_end;   /* nor a private key block */
 };
@@ -94,12 +98,12 @@ bool proto_key_is_sensitive(const char *key, size_t len) {
         return strstr(k, "password") || strstr(k, "passwd") || strstr(k, "secret");
 }
 
-/* Each matcher looks at s+i (a word boundary) and returns how many bytes of
- * the input it consumed (0: no match), having written its replacement. */
+/* Each matcher looks at sc->s + i and returns how many input bytes its match
+ * covers (0: none). It writes nothing: on a match it may set sc->keep (that
+ * many leading bytes stay, the rest become the mark) and sc->suffix. */
 
 static size_t match_pem(struct scan *sc, size_t i) {
         const char *s = sc->s;
-        struct outbuf *o = &sc->o;
         const char *p = s + i, *eol, *end;
 
         if (i < sc->pem_fail_end || strncmp(p, "-----BEGIN ", 11) != 0)
@@ -117,7 +121,6 @@ static size_t match_pem(struct scan *sc, size_t i) {
                 end = end ? end + 5 : s + strlen(s);
         } else
                 end = s + strlen(s);
-        out_append(o, PROTO_REDACTED, strlen(PROTO_REDACTED));
         return (size_t) (end - p);
 }
 
@@ -132,10 +135,8 @@ static size_t token_run(const char *p) {
 }
 
 static size_t match_github_prefix(struct scan *sc, size_t i) {
-        const char *s = sc->s;
-        struct outbuf *o = &sc->o;
         static const char *const prefixes[] = { "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_" };
-        const char *p = s + i;
+        const char *p = sc->s + i;
 
         for (size_t k = 0; k < ELEMENTSOF(prefixes); k++) {
                 size_t pl = strlen(prefixes[k]), n;
@@ -143,16 +144,11 @@ static size_t match_github_prefix(struct scan *sc, size_t i) {
                 if (strncmp(p, prefixes[k], pl) != 0)
                         continue;
                 n = token_run(p + pl);
-                if (n < 8)
-                        return 0;
-                out_append(o, PROTO_REDACTED, strlen(PROTO_REDACTED));
-                return pl + n;
+                return n < 8 ? 0 : pl + n;
         }
         /* Older installation tokens: v1. followed by 40 hex digits. */
-        if (strncmp(p, "v1.", 3) == 0 && strspn(p + 3, "0123456789abcdef") >= 40) {
-                out_append(o, PROTO_REDACTED, strlen(PROTO_REDACTED));
+        if (strncmp(p, "v1.", 3) == 0 && strspn(p + 3, "0123456789abcdef") >= 40)
                 return 3 + token_run(p + 3);
-        }
         return 0;
 }
 
@@ -166,7 +162,6 @@ static size_t b64url_run(const char *p) {
 
 static size_t match_jwt(struct scan *sc, size_t i) {
         const char *s = sc->s;
-        struct outbuf *o = &sc->o;
         const char *p = s + i;
         size_t n, m;
 
@@ -181,13 +176,11 @@ static size_t match_jwt(struct scan *sc, size_t i) {
         n += 1 + m;
         if (p[n] == '.')
                 n += 1 + b64url_run(p + n + 1);
-        out_append(o, PROTO_REDACTED, strlen(PROTO_REDACTED));
         return n;
 }
 
 static size_t match_url_userinfo(struct scan *sc, size_t i) {
         const char *s = sc->s;
-        struct outbuf *o = &sc->o;
         const char *p = s + i;
         size_t n;
 
@@ -196,13 +189,13 @@ static size_t match_url_userinfo(struct scan *sc, size_t i) {
         n = strcspn(p + 3, "/@ \t\r\n\"'<>?#");
         if (n == 0 || p[3 + n] != '@')
                 return 0;
-        out_append(o, "://" PROTO_REDACTED "@", strlen("://" PROTO_REDACTED "@"));
+        sc->keep = 3;
+        sc->suffix = "@";
         return 3 + n + 1;
 }
 
 static size_t match_registration_token(struct scan *sc, size_t i) {
         const char *s = sc->s;
-        struct outbuf *o = &sc->o;
         const char *p = s + i;
         size_t n = 0, digits = 0, letters = 0;
 
@@ -217,13 +210,11 @@ static size_t match_registration_token(struct scan *sc, size_t i) {
         }
         if (n < 24 || digits == 0 || letters < 4 || isalnum((unsigned char) p[n]))
                 return 0;
-        out_append(o, PROTO_REDACTED, strlen(PROTO_REDACTED));
         return n;
 }
 
 static size_t match_blob(struct scan *sc, size_t i) {
         const char *s = sc->s;
-        struct outbuf *o = &sc->o;
         const char *p = s + i;
         size_t n = 0, stretch = 0, best = 0;
         bool up = false, low = false, dig = false;
@@ -243,14 +234,16 @@ static size_t match_blob(struct scan *sc, size_t i) {
         }
         if (n < 40 || !up || !low || !dig || best < 20)
                 return 0;
-        out_append(o, PROTO_REDACTED, strlen(PROTO_REDACTED));
         return n;
+}
+
+static bool is_literal(const char *p, size_t n, const char *word) {
+        return n == strlen(word) && memcmp(p, word, n) == 0;
 }
 
 /* key [quote] [spaces] (':' | '=' | argv-space) [spaces] [quote] VALUE */
 static size_t match_key_value(struct scan *sc, size_t i) {
         const char *s = sc->s;
-        struct outbuf *o = &sc->o;
         static const char *const schemes[] = { "Bearer ", "token ", "Basic ", "Bearer\t", "JWT " };
         const char *p = s + i;
         size_t k = 0, j, v, vlen;
@@ -288,38 +281,58 @@ static size_t match_key_value(struct scan *sc, size_t i) {
                         v++;
         }
         vlen = v - j;
-        if (vlen == 0 || (!quote && (strncmp(p + j, "null", vlen) == 0 || strncmp(p + j, "true", vlen) == 0 ||
-                                     strncmp(p + j, "false", vlen) == 0)))
-                return 0;
-        out_append(o, p, j);
-        out_append(o, PROTO_REDACTED, strlen(PROTO_REDACTED));
+        if (vlen == 0 || (!quote && (is_literal(p + j, vlen, "null") || is_literal(p + j, vlen, "true") ||
+                                     is_literal(p + j, vlen, "false"))))
+                return 0;   /* JSON null/true/false is no secret */
+        sc->keep = j;
         return v;
 }
 
 typedef size_t (*matcher_fn)(struct scan *sc, size_t i);
 
+struct matcher {
+        matcher_fn fn;
+        const char *starts;   /* bytes a match can begin with; NULL: any */
+};
+
 /* One pass over IN. Anchored matchers are tried only where a key or word
- * could begin; the others at every byte. */
-static int scan(const char *in, const matcher_fn *matchers, size_t n, bool anchored,
+ * could begin; the others at every byte. Matchers only look; this loop
+ * writes: unmatched spans in bulk, a match as kept bytes, mark, suffix. */
+static int scan(const char *in, const struct matcher *matchers, size_t n, bool anchored,
                 char **ret, unsigned *count) {
         struct scan sc = { .s = in };
-        size_t i = 0;
+        uint8_t may[256] = {};   /* bit m: matcher m can start at this byte */
+        size_t i = 0, pending = 0;
 
+        assert(n <= 8);
+        for (size_t m = 0; m < n; m++)
+                for (unsigned c = 1; c < 256; c++)
+                        if (!matchers[m].starts || strchr(matchers[m].starts, (int) c))
+                                may[c] |= (uint8_t) (1u << m);
         out_append(&sc.o, "", 0);
         while (in[i]) {
+                uint8_t cand = may[(unsigned char) in[i]];
                 size_t used = 0;
 
-                if (!anchored || i == 0 || !is_key_char(in[i - 1]))
+                if (cand && (!anchored || i == 0 || !is_key_char(in[i - 1])))
                         for (size_t m = 0; m < n && used == 0; m++)
-                                used = matchers[m](&sc, i);
-                if (used > 0) {
-                        (*count)++;
-                        i += used;
+                                if (cand & (1u << m)) {
+                                        sc.keep = 0;
+                                        sc.suffix = "";
+                                        used = matchers[m].fn(&sc, i);
+                                }
+                if (used == 0) {
+                        i++;
                         continue;
                 }
-                out_append(&sc.o, in + i, 1);
-                i++;
+                out_append(&sc.o, in + pending, i - pending + sc.keep);
+                out_append(&sc.o, PROTO_REDACTED, strlen(PROTO_REDACTED));
+                out_append(&sc.o, sc.suffix, strlen(sc.suffix));
+                (*count)++;
+                i += used;
+                pending = i;
         }
+        out_append(&sc.o, in + pending, i - pending);
         if (sc.o.error) {
                 free(sc.o.data);
                 return sc.o.error;
@@ -327,15 +340,21 @@ static int scan(const char *in, const matcher_fn *matchers, size_t n, bool ancho
         *ret = sc.o.data;
         return 0;
 }
+
 int proto_redact(const char *in, char **ret, unsigned *ret_count) {
         /* First, shapes that are secret wherever they stand, even glued to a
          * word ("MY_ghp_..."); then what needs a boundary to be recognised.
          * The replacement text holds no token character, so the second pass
          * cannot recreate what the first removed. */
-        static const matcher_fn anywhere[] = {
-                match_pem, match_github_prefix, match_jwt, match_url_userinfo, match_registration_token,
+#define UPPER_DIGITS "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+        static const struct matcher anywhere[] = {
+                { match_pem, "-" },
+                { match_github_prefix, "gv" },
+                { match_jwt, "e" },
+                { match_url_userinfo, ":" },
+                { match_registration_token, UPPER_DIGITS },
         };
-        static const matcher_fn anchored[] = { match_key_value, match_blob };
+        static const struct matcher anchored[] = { { match_key_value, NULL }, { match_blob, NULL } };
         _cleanup_(freep) char *first = NULL;
         unsigned count = 0;
         int r;

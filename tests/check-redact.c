@@ -115,6 +115,9 @@ static const struct {
         { "-----BEGIN PRIV" "ATE KEY-----\nno end marker", "[REDACTED]" },
         { "-----BEGIN CERTIFICATE-----\nMIIB", "-----BEGIN CERTIFICATE-----\nMIIB" },
         { "\"token\": null", "\"token\": null" },
+        { "\"token\": nullx", "\"token\": [REDACTED]" },
+        { "password=t", "password=[REDACTED]" },
+        { "password=n and secret=fa", "password=[REDACTED] and secret=[REDACTED]" },
         { "xghp_abcdefghijtoken=1", "x[REDACTED]=1" },
         { "token: [REDACTED]", "token: [REDACTED]" },
 };
