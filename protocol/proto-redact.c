@@ -305,10 +305,16 @@ static int scan(const char *in, const struct matcher *matchers, size_t n, bool a
         size_t i = 0, pending = 0;
 
         assert(n <= 8);
-        for (size_t m = 0; m < n; m++)
-                for (unsigned c = 1; c < 256; c++)
-                        if (!matchers[m].starts || strchr(matchers[m].starts, (int) c))
-                                may[c] |= (uint8_t) (1u << m);
+        for (size_t m = 0; m < n; m++) {
+                uint8_t bit = (uint8_t) (1u << m);
+
+                if (!matchers[m].starts)
+                        for (unsigned c = 1; c < 256; c++)
+                                may[c] |= bit;
+                else
+                        for (const char *c = matchers[m].starts; *c; c++)
+                                may[(unsigned char) *c] |= bit;
+        }
         out_append(&sc.o, "", 0);
         while (in[i]) {
                 uint8_t cand = may[(unsigned char) in[i]];
