@@ -1,0 +1,164 @@
+#!/bin/bash
+# A real systemd, booted as PID 1 in private PID, mount, cgroup, UTS and IPC
+# namespaces, for end-to-end tests (DESIGN §7). Source this file, then:
+#   e2e_init              root check (exit 77, or fail with CI=true), work dir
+#   e2e_add_user NAME     a test user in the private /etc/passwd and /etc/group
+#   e2e_install DESTDIR   what 'make install DESTDIR=' produced, seen inside
+#   e2e_boot              boot; E2E_PID is systemd's pid in the host namespace
+#   e2e_root CMD...       run CMD inside as root
+#   e2e_as USER CMD...    run CMD inside as USER (setpriv, no PAM)
+#   e2e_shutdown          poweroff, then remove cgroups, mounts and files
+# The host is never touched: /tmp, /var/tmp, /var/log/journal and
+# /etc/systemd/system are private tmpfs inside, passwd and group are
+# bind-mounted copies, units that act on the kernel or the console are
+# masked, and an EXIT trap undoes everything even when a test fails.
+# (../shared/reference/systemd-test-harness.md has the measurements.)
+
+E2E_PID=
+E2E_WORK=
+E2E_CGROUP=
+E2E_UNSHARE_PID=
+
+e2e_log() { printf 'e2e: %s\n' "$*" >&2; }
+
+e2e_skip() {
+        if [ "${CI:-}" = true ]; then
+                e2e_log "cannot run: $* (CI=true: a skip is a failure)"
+                exit 1
+        fi
+        e2e_log "SKIP: $*"
+        exit 77
+}
+
+e2e_init() {
+        [ "$(id -u)" -eq 0 ] || e2e_skip "needs root"
+        for c in unshare nsenter setpriv mountpoint; do
+                command -v "$c" >/dev/null || e2e_skip "needs $c (util-linux)"
+        done
+        [ -x /lib/systemd/systemd ] || e2e_skip "needs systemd installed (/lib/systemd/systemd)"
+        mountpoint -q /sys/fs/cgroup/unified || [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ] ||
+                e2e_skip "needs a cgroup2 hierarchy"
+        # Not under /tmp: the namespace hides the host's /tmp behind its own.
+        E2E_WORK=$(mktemp -d /var/lib/lanekeeper-e2e.XXXXXX)
+        trap e2e_shutdown EXIT
+        mkdir -p "$E2E_WORK/units" "$E2E_WORK/dest"
+        cp /etc/passwd "$E2E_WORK/passwd"
+        cp /etc/group "$E2E_WORK/group"
+}
+
+e2e_add_user() { # NAME [UID]
+        local name=$1 uid=${2:-}
+        if [ -z "$uid" ]; then
+                uid=$(awk -F: '$3 >= 61000 && $3 < 62000 { if ($3 > m) m = $3 } END { print (m ? m + 1 : 61000) }' \
+                        "$E2E_WORK/passwd")
+        fi
+        echo "$name:x:$uid:$uid:lanekeeper e2e:/nonexistent:/usr/sbin/nologin" >>"$E2E_WORK/passwd"
+        echo "$name:x:$uid:" >>"$E2E_WORK/group"
+}
+
+e2e_uid() { awk -F: -v n="$1" '$1 == n { print $3 }' "$E2E_WORK/passwd"; }
+
+e2e_install() { # DESTDIR of 'make install', prefix /usr/local
+        cp -a "$1/." "$E2E_WORK/dest/"
+}
+
+# Units that would act on the host's kernel, devices, clock or console.
+E2E_MASK="systemd-sysctl.service systemd-binfmt.service systemd-modules-load.service
+systemd-remount-fs.service systemd-udevd.service systemd-udev-trigger.service
+systemd-udev-settle.service systemd-udevd-control.socket systemd-udevd-kernel.socket
+systemd-hwdb-update.service systemd-random-seed.service systemd-journal-flush.service
+getty.target getty@.service serial-getty@.service console-getty.service
+systemd-timesyncd.service systemd-networkd.service systemd-resolved.service
+systemd-tmpfiles-clean.timer systemd-firstboot.service systemd-machine-id-commit.service
+systemd-update-utmp.service systemd-update-utmp-runlevel.service systemd-ask-password-console.path
+systemd-ask-password-wall.path sys-kernel-debug.mount sys-kernel-config.mount sys-fs-fuse-connections.mount
+dev-hugepages.mount dev-mqueue.mount proc-sys-fs-binfmt_misc.automount apt-daily.timer
+apt-daily-upgrade.timer man-db.timer e2scrub_all.timer fstrim.timer logrotate.timer
+cron.service ssh.service rsyslog.service"
+
+# Runs as PID 1 of the new namespaces, then becomes systemd.
+e2e_stage_two() {
+        local work=$1
+        set -e
+        mount --make-rprivate /
+        mount -t tmpfs -o mode=1777 tmpfs /tmp
+        mount -t tmpfs -o mode=1777 tmpfs /var/tmp
+        mount -t tmpfs -o mode=2755 tmpfs /var/log/journal
+        mount -t tmpfs -o mode=755 tmpfs /etc/systemd/system
+        for u in $E2E_MASK; do ln -s /dev/null "/etc/systemd/system/$u"; done
+        cp -a "$work/units/." /etc/systemd/system/
+        mount --bind "$work/passwd" /etc/passwd
+        mount --bind "$work/group" /etc/group
+        [ -d "$work/dest/usr/local" ] && mount --bind "$work/dest/usr/local" /usr/local
+        mount -t cgroup2 cgroup2 /sys/fs/cgroup
+        exec env -i container=lanekeeper-e2e PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+                /lib/systemd/systemd --system --unit=multi-user.target --log-target=console \
+                </dev/null >"$work/console.log" 2>&1
+}
+
+e2e_boot() {
+        local i state
+        # A cgroup of our own in the unified hierarchy; the namespace's
+        # systemd runs in unified mode inside it and nowhere else.
+        E2E_CGROUP=/sys/fs/cgroup/unified/lanekeeper-e2e-$$
+        mkdir "$E2E_CGROUP"
+        (
+                echo "$BASHPID" >"$E2E_CGROUP/cgroup.procs"
+                exec unshare --pid --fork --mount --uts --ipc --cgroup --mount-proc --propagation private \
+                        bash -c "$(declare -p E2E_MASK); $(declare -f e2e_stage_two); e2e_stage_two '$E2E_WORK'"
+        ) &
+        E2E_UNSHARE_PID=$!
+        for i in $(seq 1 100); do
+                E2E_PID=$(pgrep -x -P "$E2E_UNSHARE_PID" systemd || true)
+                [ -n "$E2E_PID" ] && break
+                sleep 0.1
+        done
+        [ -n "$E2E_PID" ] || { e2e_log "systemd did not start"; cat "$E2E_WORK/console.log" >&2; return 1; }
+        for i in $(seq 1 300); do
+                state=$(e2e_root systemctl is-system-running 2>/dev/null || true)
+                case "$state" in
+                running|degraded) e2e_log "booted ($state) in $((i / 10)).$((i % 10)) s, systemd pid $E2E_PID"; return 0 ;;
+                esac
+                sleep 0.1
+        done
+        e2e_log "system not running after 30 s (state '$state')"
+        e2e_root systemctl --failed --no-pager >&2 || true
+        return 1
+}
+
+e2e_root() {
+        nsenter -t "$E2E_PID" -a -- "$@"
+}
+
+e2e_as() { # USER CMD...
+        local user=$1; shift
+        nsenter -t "$E2E_PID" -a -- setpriv --reuid="$user" --regid="$user" --init-groups \
+                --inh-caps=-all --bounding-set=-all --no-new-privs -- "$@"
+}
+
+e2e_shutdown() {
+        local i
+        trap - EXIT
+        if [ -n "$E2E_PID" ] && kill -0 "$E2E_PID" 2>/dev/null; then
+                e2e_root systemctl poweroff --no-block >/dev/null 2>&1 || true
+                for i in $(seq 1 100); do
+                        kill -0 "$E2E_PID" 2>/dev/null || break
+                        sleep 0.1
+                done
+                kill -0 "$E2E_PID" 2>/dev/null && { e2e_log "poweroff timed out: killing"; kill -KILL "$E2E_PID"; }
+        fi
+        [ -n "$E2E_UNSHARE_PID" ] && wait "$E2E_UNSHARE_PID" 2>/dev/null
+        if [ -n "$E2E_CGROUP" ] && [ -d "$E2E_CGROUP" ]; then
+                # Depth first; any process left is killed first.
+                find "$E2E_CGROUP" -depth -type d | while read -r d; do
+                        [ -f "$d/cgroup.kill" ] && echo 1 >"$d/cgroup.kill" 2>/dev/null
+                done
+                sleep 0.2
+                find "$E2E_CGROUP" -depth -type d -exec rmdir {} + 2>/dev/null || true
+                [ -d "$E2E_CGROUP" ] && e2e_log "warning: cgroup $E2E_CGROUP left behind"
+        fi
+        if [ -n "$E2E_WORK" ] && [ -d "$E2E_WORK" ]; then
+                [ -n "${E2E_KEEP:-}" ] && e2e_log "keeping $E2E_WORK" || rm -rf "$E2E_WORK"
+        fi
+        E2E_PID=
+}
