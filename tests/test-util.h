@@ -2,7 +2,9 @@
 #pragma once
 
 #include <check.h>
+#include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "macro.h"
 
@@ -17,6 +19,14 @@ static inline int run_suite(Suite *s) {
         return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
+static inline const char *reason_or_null(const char *reason) {
+        return reason ? reason : "(null)";
+}
+
+static inline bool reason_has(const char *reason, const char *needle) {
+        return reason && strstr(reason, needle);
+}
+
 #define ck_assert_reason_has(reason, needle)                                                    \
-        ck_assert_msg((reason) && strstr((reason), (needle)), "reason '%s' lacks '%s'",        \
-                      (reason) ? (reason) : "(null)", (needle))
+        ck_assert_msg(reason_has((reason), (needle)), "reason '%s' lacks '%s'",                \
+                      reason_or_null(reason), (needle))
