@@ -4,6 +4,7 @@
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -314,8 +315,23 @@ int proto_open_beneath(int dirfd, const char *rel, int flags, mode_t mode, const
         if (rel[0] == '/')
                 return fail(ret_reason, "is absolute; a path beneath a directory is relative");
         fd = syscall(SYS_openat2, dirfd, rel, &how, sizeof how);
-        if (fd >= 0)
+        if (fd >= 0) {
+                struct stat st;
+
+                /* O_PATH|O_NOFOLLOW opens a trailing symlink itself: never hand one out. */
+                if (fstat((int) fd, &st) < 0 || S_ISLNK(st.st_mode)) {
+                        close((int) fd);
+                        return fail_with(ret_reason, "a component is a symbolic link", -ELOOP);
+                }
                 return (int) fd;
+        }
+        if (errno == ENOTDIR && (flags & O_DIRECTORY)) {
+                struct stat st;
+
+                /* O_DIRECTORY|O_NOFOLLOW on a trailing symlink says ENOTDIR: say what it is. */
+                if (fstatat(dirfd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+                        errno = ELOOP;
+        }
         switch (errno) {
         case EXDEV:
                 return fail_with(ret_reason, "escapes the directory it must lie beneath", -EXDEV);

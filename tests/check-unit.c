@@ -1,0 +1,269 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The lane unit: golden rendering, recognition of our own units only, the
+ * atomic writer that never replaces a unit it did not write, and the lane
+ * directory checks on real directories. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "helper-unit.h"
+#include "test-util.h"
+
+static char buf[UNIT_MAX_SIZE];
+static size_t len;
+static const struct unit_params good = { "cm-website-chris-testing", "lkrunner", "/srv/lanekeeper/runners" };
+
+START_TEST(test_render_golden) {
+        char path[1024], golden[UNIT_MAX_SIZE];
+        size_t n;
+        FILE *f;
+
+        ck_assert_int_eq(unit_render(&good, buf, sizeof buf, &len, NULL), 0);
+        snprintf(path, sizeof path, "%s/golden/lane-unit.service", TESTS_SRCDIR);
+        f = fopen(path, "re");
+        ck_assert_msg(f, "cannot open %s", path);
+        n = fread(golden, 1, sizeof golden - 1, f);
+        fclose(f);
+        golden[n] = '\0';
+        ck_assert_str_eq(buf, golden);
+        ck_assert_uint_eq(len, n);
+}
+END_TEST
+
+START_TEST(test_render_lines) {
+        ck_assert_int_eq(unit_render(&good, buf, sizeof buf, &len, NULL), 0);
+        ck_assert_ptr_nonnull(strstr(buf, "\nUser=lkrunner\n"));
+        ck_assert_ptr_nonnull(strstr(buf, "\nWorkingDirectory=/srv/lanekeeper/runners/cm-website-chris-testing\n"));
+        ck_assert_ptr_nonnull(strstr(buf, "\nExecStart=/srv/lanekeeper/runners/cm-website-chris-testing/run.sh\n"));
+        ck_assert_ptr_nonnull(strstr(buf, "\nInaccessiblePaths=-/run/lanekeeper\n"));
+        ck_assert_ptr_null(strstr(buf, "@LANE@"));
+        ck_assert_ptr_null(strstr(buf, "@USER@"));
+        ck_assert_ptr_null(strstr(buf, "@ROOT@"));
+        ck_assert(strncmp(buf, UNIT_MARKER, strlen(UNIT_MARKER)) == 0);
+}
+END_TEST
+
+static const struct {
+        struct unit_params p;
+        const char *reason;
+} bad_params[] = {
+        { { "x\nExecStart=/bin/sh", "lkrunner", "/srv/r" }, "contains a newline" },
+        { { "lane", "root\n", "/srv/r" }, "contains a newline" },
+        { { "lane", "lkrunner", "/srv/r\n[Service]" }, "contains a newline" },
+        { { "lane", "lkrunner", "/" }, "may not be '/'" },
+        { { "lane", "lkrunner", "srv/r" }, "not an absolute path" },
+        { { "lane", "lkrunner", "/srv/%h" }, "systemd specifier" },
+        { { "", "lkrunner", "/srv/r" }, "is empty" },
+};
+
+START_TEST(test_render_refuses) {
+        const char *reason = NULL;
+
+        ck_assert_int_eq(unit_render(&bad_params[_i].p, buf, sizeof buf, &len, &reason), -EINVAL);
+        ck_assert_reason_has(reason, bad_params[_i].reason);
+}
+END_TEST
+
+START_TEST(test_managed_recognition) {
+        struct unit_params p;
+        char copy[UNIT_MAX_SIZE];
+
+        ck_assert_int_eq(unit_render(&good, buf, sizeof buf, &len, NULL), 0);
+        ck_assert(unit_is_managed(buf, len, &p));
+        ck_assert_str_eq(p.lane, good.lane);
+        ck_assert_str_eq(p.user, good.user);
+        ck_assert_str_eq(p.root, good.root);
+        /* any change of one byte, anywhere */
+        for (size_t i = 0; i < len; i += 7) {
+                memcpy(copy, buf, len);
+                copy[i] = copy[i] == 'x' ? 'y' : 'x';
+                ck_assert_msg(!unit_is_managed(copy, len, NULL), "byte %zu changed, still managed", i);
+        }
+        ck_assert(!unit_is_managed(buf, len - 1, NULL));
+        ck_assert(!unit_is_managed("[Service]\nExecStart=/bin/true\n", 29, NULL));
+        /* a marker naming other parameters than the body */
+        memcpy(copy, buf, len);
+        memcpy(strstr(copy, "user=lkrunner") + 5, "lkrunnex", 8);
+        ck_assert(!unit_is_managed(copy, len, NULL));
+}
+END_TEST
+
+/* ---- writing ---- */
+
+static char dir[] = "/tmp/lanekeeper-check-unit-XXXXXX";
+static int dfd = -1;
+
+static void dir_setup(void) {
+        ck_assert_ptr_nonnull(mkdtemp(dir));
+        dfd = open(dir, O_DIRECTORY | O_CLOEXEC);
+        ck_assert_int_ge(dfd, 0);
+}
+
+static void put(const char *name, const char *content) {
+        int fd = openat(dfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(write(fd, content, strlen(content)), (ssize_t) strlen(content));
+        close(fd);
+}
+
+START_TEST(test_write_new_then_same) {
+        static char back[UNIT_MAX_SIZE];
+        size_t n;
+        bool changed = false;
+        struct stat st;
+
+        ck_assert_int_eq(unit_render(&good, buf, sizeof buf, &len, NULL), 0);
+        ck_assert_int_eq(unit_write_at(dfd, "lanekeeper-lane@a.service", buf, len, &changed), 0);
+        ck_assert(changed);
+        ck_assert_int_eq(unit_read_at(dfd, "lanekeeper-lane@a.service", back, sizeof back, &n), 0);
+        ck_assert_uint_eq(n, len);
+        ck_assert_mem_eq(back, buf, len);
+        ck_assert_int_eq(fstatat(dfd, "lanekeeper-lane@a.service", &st, 0), 0);
+        ck_assert_uint_eq(st.st_mode & 07777, 0644);
+        ck_assert_int_eq(unit_write_at(dfd, "lanekeeper-lane@a.service", buf, len, &changed), 0);
+        ck_assert(!changed);
+        /* no temporary file left behind */
+        ck_assert_int_eq(faccessat(dfd, ".#lanekeeper-lane@a.service.lanekeeper-tmp", F_OK, 0), -1);
+}
+END_TEST
+
+START_TEST(test_write_replaces_managed) {
+        struct unit_params other = good;
+        static char first[UNIT_MAX_SIZE];
+        size_t first_len;
+        bool changed = false;
+
+        strcpy(other.user, "lkother");
+        ck_assert_int_eq(unit_render(&other, first, sizeof first, &first_len, NULL), 0);
+        ck_assert_int_eq(unit_write_at(dfd, "u.service", first, first_len, &changed), 0);
+        ck_assert_int_eq(unit_render(&good, buf, sizeof buf, &len, NULL), 0);
+        ck_assert_int_eq(unit_write_at(dfd, "u.service", buf, len, &changed), 0);
+        ck_assert(changed);
+}
+END_TEST
+
+START_TEST(test_write_refuses_unmanaged) {
+        static char back[UNIT_MAX_SIZE];
+        size_t n;
+        bool changed = false;
+
+        put("u.service", "[Service]\nExecStart=/bin/sh -c 'hand written'\n");
+        ck_assert_int_eq(unit_render(&good, buf, sizeof buf, &len, NULL), 0);
+        ck_assert_int_eq(unit_write_at(dfd, "u.service", buf, len, &changed), -EEXIST);
+        ck_assert_int_eq(unit_read_at(dfd, "u.service", back, sizeof back, &n), 0);
+        ck_assert_str_eq(back, "[Service]\nExecStart=/bin/sh -c 'hand written'\n");
+        /* a symlink in the unit's place is not ours either, and stays */
+        ck_assert_int_eq(symlinkat("/dev/null", dfd, "l.service"), 0);
+        ck_assert_int_eq(unit_write_at(dfd, "l.service", buf, len, &changed), -EEXIST);
+        ck_assert_int_eq(unit_read_at(dfd, "l.service", back, sizeof back, &n), -ELOOP);
+}
+END_TEST
+
+/* ---- lane directories (need root to arrange owners: CI runs as root) ---- */
+
+static char root_path[1100];
+
+static void lanes_setup(void) {
+        int fd;
+
+        dir_setup();
+        snprintf(root_path, sizeof root_path, "%s", dir);
+        ck_assert_int_eq(mkdirat(dfd, "good", 0750), 0);
+        ck_assert_int_eq(fchownat(dfd, "good", 4242, 4242, 0), 0);
+        fd = openat(dfd, "good/run.sh", O_WRONLY | O_CREAT | O_CLOEXEC, 0755);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(fchown(fd, 4242, 4242), 0);
+        close(fd);
+        ck_assert_int_eq(symlinkat("good", dfd, "linked"), 0);
+}
+
+static const struct {
+        const char *lane;
+        int err;
+        const char *reason;
+        void (*arrange)(void);
+} lane_cases[] = {
+        { "good", 0, NULL, NULL },
+        { "linked", -ELOOP, "symbolic link", NULL },
+        { "missing", -ENOENT, "does not exist", NULL },
+};
+
+START_TEST(test_lane_dir) {
+        const char *reason = NULL;
+        int r = unit_check_lane_dir(root_path, lane_cases[_i].lane, 4242, &reason);
+
+        ck_assert_msg(r == lane_cases[_i].err, "%s: %d (%s)", lane_cases[_i].lane, r, reason_or_null(reason));
+        if (r < 0)
+                ck_assert_reason_has(reason, lane_cases[_i].reason);
+}
+END_TEST
+
+START_TEST(test_lane_dir_wrong_owner) {
+        const char *reason = NULL;
+
+        ck_assert_int_eq(unit_check_lane_dir(root_path, "good", 4343, &reason), -EPERM);
+        ck_assert_reason_has(reason, "lane directory is not owned by the lane's user");
+}
+END_TEST
+
+START_TEST(test_lane_dir_modes) {
+        const char *reason = NULL;
+
+        ck_assert_int_eq(fchmodat(dfd, "good", 0777, 0), 0);
+        ck_assert_int_eq(unit_check_lane_dir(root_path, "good", 4242, &reason), -EPERM);
+        ck_assert_reason_has(reason, "writable by group or others");
+        ck_assert_int_eq(fchmodat(dfd, "good", 0750, 0), 0);
+        ck_assert_int_eq(fchmodat(dfd, "good/run.sh", 0644, 0), 0);
+        ck_assert_int_eq(unit_check_lane_dir(root_path, "good", 4242, &reason), -EACCES);
+        ck_assert_reason_has(reason, "not executable");
+}
+END_TEST
+
+START_TEST(test_lane_dir_run_sh_symlink) {
+        const char *reason = NULL;
+
+        ck_assert_int_eq(unlinkat(dfd, "good/run.sh", 0), 0);
+        ck_assert_int_eq(symlinkat("/bin/sh", dfd, "good/run.sh"), 0);
+        ck_assert_int_eq(unit_check_lane_dir(root_path, "good", 4242, &reason), -ELOOP);
+        ck_assert_reason_has(reason, "symbolic link");
+}
+END_TEST
+
+START_TEST(test_lane_dir_root_not_root_owned) {
+        const char *reason = NULL;
+
+        ck_assert_int_eq(fchown(dfd, 4242, 4242), 0);
+        ck_assert_int_eq(unit_check_lane_dir(root_path, "good", 4242, &reason), -EPERM);
+        ck_assert_reason_has(reason, "registration root is not owned by root");
+}
+END_TEST
+
+int main(void) {
+        Suite *s = suite_create("unit");
+        TCase *render = tcase_create("render"), *write = tcase_create("write"), *lanes = tcase_create("lanes");
+
+        tcase_add_test(render, test_render_golden);
+        tcase_add_test(render, test_render_lines);
+        tcase_add_loop_test(render, test_render_refuses, 0, (int) ELEMENTSOF(bad_params));
+        tcase_add_test(render, test_managed_recognition);
+        suite_add_tcase(s, render);
+
+        tcase_add_checked_fixture(write, dir_setup, NULL);
+        tcase_add_test(write, test_write_new_then_same);
+        tcase_add_test(write, test_write_replaces_managed);
+        tcase_add_test(write, test_write_refuses_unmanaged);
+        suite_add_tcase(s, write);
+
+        if (geteuid() == 0) {
+                tcase_add_checked_fixture(lanes, lanes_setup, NULL);
+                tcase_add_loop_test(lanes, test_lane_dir, 0, (int) ELEMENTSOF(lane_cases));
+                tcase_add_test(lanes, test_lane_dir_wrong_owner);
+                tcase_add_test(lanes, test_lane_dir_modes);
+                tcase_add_test(lanes, test_lane_dir_run_sh_symlink);
+                tcase_add_test(lanes, test_lane_dir_root_not_root_owned);
+                suite_add_tcase(s, lanes);
+        }
+        return run_suite(s);
+}
