@@ -227,9 +227,9 @@ int policy_load_at(int anchor_fd, const char *rel, uid_t owner, struct helper_po
 
 int policy_load(const char *path, struct helper_policy *ret, char *err, size_t errlen) {
         _cleanup_(closep) int root = -EBADF;
-        const char *reason;
+        const char *reason = "is '/', not a file";
 
-        if (proto_validate_abs_path(path, &reason) < 0 || strcmp(path, "/") == 0)
+        if (strcmp(path, "/") == 0 || proto_validate_abs_path(path, &reason) < 0)
                 return snprintf(err, errlen, "policy path %s", reason), -EINVAL;
         root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (root < 0)

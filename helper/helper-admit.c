@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+
+#include "helper-admit.h"
+#include "macro.h"
+
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77   /* Linux 6.5; Debian 12's headers predate it */
+#endif
+
+bool admit_cgroup_is_lane(const char *path) {
+        /* Lane units live at .../system-lanekeeper\x2dlane.slice/lanekeeper-lane@LANE.service[/...] */
+        for (const char *p = path; p && *p; p = strchr(p, '/')) {
+                while (*p == '/')
+                        p++;
+                if (strncmp(p, "lanekeeper-lane@", 16) == 0 || strncmp(p, "system-lanekeeper\\x2dlane.slice", 31) == 0)
+                        return true;
+        }
+        return false;
+}
+
+static int peer_pidfd(int fd, pid_t pid) {
+        int pidfd = -1;
+        socklen_t len = sizeof pidfd;
+
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) == 0 && pidfd >= 0)
+                return pidfd;
+        if (errno != ENOPROTOOPT && errno != EINVAL)
+                return -errno;
+        /* Older kernel: open the pid now; checked against the credentials below. */
+        pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+        return pidfd < 0 ? -errno : pidfd;
+}
+
+static pid_t pidfd_pid(int pidfd) {
+        char path[64], line[128];
+        _cleanup_(fclosep) FILE *f = NULL;
+        long pid = -1;
+
+        snprintf(path, sizeof path, "/proc/self/fdinfo/%d", pidfd);
+        f = fopen(path, "re");
+        if (!f)
+                return -errno;
+        while (fgets(line, sizeof line, f))
+                if (sscanf(line, "Pid: %ld", &pid) == 1)
+                        break;
+        return pid > 0 ? (pid_t) pid : -ESRCH;
+}
+
+static int read_cgroup(pid_t pid, char *buf, size_t size) {
+        char path[64], line[1024];
+        _cleanup_(fclosep) FILE *f = NULL;
+
+        snprintf(path, sizeof path, "/proc/%d/cgroup", (int) pid);
+        f = fopen(path, "re");
+        if (!f)
+                return -errno;
+        while (fgets(line, sizeof line, f))
+                if (strncmp(line, "0::", 3) == 0) {
+                        line[strcspn(line, "\n")] = '\0';
+                        snprintf(buf, size, "%s", line + 3);
+                        return 0;
+                }
+        return -ENOMEDIUM;   /* no unified hierarchy: we cannot tell, so we refuse */
+}
+
+static int lookup_user(struct peer *p, const char **ret_reason) {
+        struct passwd pw, *res = NULL;
+        char buf[4096];
+
+        if (getpwuid_r(p->uid, &pw, buf, sizeof buf, &res) != 0 || !res)
+                return *ret_reason = "peer uid has no user name", -EPERM;
+        if (strlen(pw.pw_name) > PROTO_USER_NAME_MAX)
+                return *ret_reason = "peer user name is too long", -EPERM;
+        strcpy(p->user, pw.pw_name);
+        if (pw.pw_gid != p->gid)
+                return *ret_reason = "peer gid is not the maintainer's primary group", -EPERM;
+        return 0;
+}
+
+int admit_peer(int fd, const struct helper_policy *pol, struct peer *ret, const char **ret_reason) {
+        _cleanup_(closep) int pidfd = -EBADF;
+        struct ucred cred;
+        socklen_t len = sizeof cred;
+        pid_t pid;
+        int r;
+
+        *ret = (struct peer) { .uid = (uid_t) -1, .gid = (gid_t) -1 };
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+                return *ret_reason = "cannot read peer credentials", -errno;
+        ret->uid = cred.uid, ret->gid = cred.gid, ret->pid = cred.pid;
+        r = lookup_user(ret, ret_reason);
+        if (r < 0)
+                return r;
+        if (!policy_has_maintainer(pol, ret->user))
+                return *ret_reason = "peer is not a maintainer named in the policy", -EPERM;
+
+        pidfd = peer_pidfd(fd, cred.pid);
+        if (pidfd < 0)
+                return *ret_reason = "cannot pin the peer process", pidfd;
+        pid = pidfd_pid(pidfd);
+        if (pid != cred.pid)
+                return *ret_reason = "peer process is gone or not the one that connected", -EPERM;
+        r = read_cgroup(pid, ret->cgroup, sizeof ret->cgroup);
+        if (r < 0)
+                return *ret_reason = "cannot read the peer's cgroup", -EPERM;
+        /* Still alive after the read: the pid was not reused while we read. */
+        if (syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0)
+                return *ret_reason = "peer process exited while being checked", -EPERM;
+        if (admit_cgroup_is_lane(ret->cgroup))
+                return *ret_reason = "peer runs inside a lane unit", -EPERM;
+        return 0;
+}

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Who is calling: admitted only if the peer's uid is a maintainer named in
+ * the policy and its cgroup lies in no lane unit (job code never reaches
+ * the helper, even if it found the socket). */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "helper-policy.h"
+
+struct peer {
+        uid_t uid;
+        gid_t gid;
+        pid_t pid;
+        char user[PROTO_USER_NAME_MAX + 1];
+        char cgroup[512];
+};
+
+/* Whether a cgroup path (as in /proc/PID/cgroup "0::PATH") lies inside a
+ * lanekeeper lane unit. Pure. */
+bool admit_cgroup_is_lane(const char *path);
+
+/* Credentials of the peer on FD (SO_PEERCRED; its cgroup read through
+ * SO_PEERPIDFD where the kernel has it, else pidfd_open, and trusted only
+ * if the pidfd still refers to a live process afterwards, so that the pid
+ * was not reused meanwhile). Fills *ret even on refusal, as far as known,
+ * for the log. Returns 0, -EPERM with a reason, or another errno. */
+int admit_peer(int fd, const struct helper_policy *pol, struct peer *ret, const char **ret_reason);

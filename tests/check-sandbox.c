@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The helper's seccomp filter, installed for real in a child process that
+ * then probes one system call with arguments that cannot do harm (bad
+ * pointers, bad fds): an allowed call fails with EFAULT/EBADF and the child
+ * exits 0; a forbidden one dies of SIGSYS; a probed one gets its errno. */
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "helper-sandbox.h"
+#include "test-util.h"
+
+#define BAD ((void *) 1)
+
+enum expect { ALLOWED, KILLED, ERRNO_ENOSYS };
+
+static const struct {
+        const char *name;
+        long nr;
+        long a[4];
+        enum expect expect;
+} probes[] = {
+        { "read(-1)", SYS_read, { -1, (long) BAD, 1 }, ALLOWED },
+        { "openat(bad path)", SYS_openat, { AT_FDCWD, (long) BAD, O_RDONLY }, ALLOWED },
+        { "openat2(bad how)", SYS_openat2, { AT_FDCWD, (long) BAD, (long) BAD, 24 }, ALLOWED },
+        { "recvmsg(-1)", SYS_recvmsg, { -1, (long) BAD, 0 }, ALLOWED },
+        { "sendmsg(-1)", SYS_sendmsg, { -1, (long) BAD, 0 }, ALLOWED },
+        { "renameat(bad)", SYS_renameat, { -1, (long) BAD, -1, (long) BAD }, ALLOWED },
+        { "socket(AF_UNIX)", SYS_socket, { AF_UNIX, -1, 0 }, ALLOWED },
+        { "statx", SYS_statx, { AT_FDCWD, (long) BAD, 0, 0 }, ERRNO_ENOSYS },
+        { "clone3", SYS_clone3, { (long) BAD, 0 }, ERRNO_ENOSYS },
+        { "execve(bad)", SYS_execve, { (long) BAD, (long) BAD, (long) BAD }, KILLED },
+        { "execveat(bad)", SYS_execveat, { -1, (long) BAD, (long) BAD, (long) BAD }, KILLED },
+        { "socket(AF_INET)", SYS_socket, { AF_INET, SOCK_STREAM, 0 }, KILLED },
+        { "socket(AF_INET6)", SYS_socket, { AF_INET6, SOCK_STREAM, 0 }, KILLED },
+        { "socket(AF_NETLINK)", SYS_socket, { AF_NETLINK, SOCK_RAW, 0 }, KILLED },
+        { "connect(-1)", SYS_connect, { -1, (long) BAD, 0 }, KILLED },
+        { "ptrace(bad)", SYS_ptrace, { PTRACE_PEEKDATA, -1, (long) BAD }, KILLED },
+        { "fork", SYS_fork, { 0 }, KILLED },
+        { "vfork", SYS_vfork, { 0 }, KILLED },
+        { "clone", SYS_clone, { (long) BAD, (long) BAD }, KILLED },
+        { "kill(-1)", SYS_kill, { -1, 0 }, KILLED },
+        { "setuid(bad)", SYS_setuid, { -1 }, KILLED },
+        { "mount(bad)", SYS_mount, { (long) BAD, (long) BAD, (long) BAD, 0 }, KILLED },
+        { "bpf(bad)", SYS_bpf, { -1, (long) BAD, 0 }, KILLED },
+        { "ioctl(-1)", SYS_ioctl, { -1, 0, 0 }, KILLED },
+        { "prctl", SYS_prctl, { -1, 0, 0 }, KILLED },
+};
+
+START_TEST(test_probe) {
+        int status;
+        pid_t pid = fork();
+
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                long r;
+
+                if (sandbox_seccomp() < 0)
+                        _exit(100);
+                r = syscall(probes[_i].nr, probes[_i].a[0], probes[_i].a[1], probes[_i].a[2], probes[_i].a[3]);
+                if (r >= 0)
+                        syscall(SYS_close, r);   /* socket(AF_UNIX, -1) cannot succeed, but be tidy */
+                syscall(SYS_exit_group, r < 0 && errno == ENOSYS ? 2 : 0);   /* not _exit(): a sanitizer runtime would make calls of its own */
+                _exit(3);
+        }
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        switch (probes[_i].expect) {
+        case ALLOWED:
+                ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s: status 0x%x, expected allowed",
+                              probes[_i].name, status);
+                break;
+        case ERRNO_ENOSYS:
+                ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 2, "%s: status 0x%x, expected ENOSYS",
+                              probes[_i].name, status);
+                break;
+        case KILLED:
+                ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS, "%s: status 0x%x, expected SIGSYS",
+                              probes[_i].name, status);
+                break;
+        }
+}
+END_TEST
+
+START_TEST(test_no_new_privs) {
+        int status;
+        pid_t pid = fork();
+
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                char buf[4096];
+                ssize_t n;
+                int fd;
+
+                /* prctl() itself is forbidden now: read the flag from /proc. */
+                if (sandbox_seccomp() < 0 || (fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC)) < 0)
+                        _exit(1);
+                n = read(fd, buf, sizeof buf - 1);
+                buf[n > 0 ? n : 0] = '\0';
+                syscall(SYS_exit_group, strstr(buf, "\nNoNewPrivs:\t1\n") && strstr(buf, "\nSeccomp:\t2\n") ? 0 : 1);
+                _exit(3);
+        }
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+END_TEST
+
+/* Dropping capabilities needs them first: as root (CI). */
+START_TEST(test_drop_caps) {
+        int status;
+        pid_t pid = fork();
+
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                if (sandbox_drop_caps() < 0)
+                        _exit(1);
+                /* CAP_CHOWN is gone: chown of our own stdin to another user fails. */
+                _exit(fchown(0, 12345, -1) < 0 && errno == EPERM ? 0 : 2);
+        }
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status 0x%x", status);
+}
+END_TEST
+
+int main(void) {
+        Suite *s = suite_create("sandbox");
+        TCase *tc = tcase_create("sandbox");
+
+        tcase_add_loop_test(tc, test_probe, 0, (int) ELEMENTSOF(probes));
+        tcase_add_test(tc, test_no_new_privs);
+        if (geteuid() == 0)
+                tcase_add_test(tc, test_drop_caps);
+        suite_add_tcase(s, tc);
+        return run_suite(s);
+}
