@@ -64,8 +64,12 @@ static int read_cgroup(pid_t pid, char *buf, size_t size) {
                 return -errno;
         while (fgets(line, sizeof line, f))
                 if (strncmp(line, "0::", 3) == 0) {
-                        line[strcspn(line, "\n")] = '\0';
-                        snprintf(buf, size, "%s", line + 3);
+                        size_t n = strcspn(line + 3, "\n");
+
+                        if (n >= size)
+                                return -ENAMETOOLONG;   /* never judge a truncated path */
+                        memcpy(buf, line + 3, n);
+                        buf[n] = '\0';
                         return 0;
                 }
         return -ENOMEDIUM;   /* no unified hierarchy: we cannot tell, so we refuse */
