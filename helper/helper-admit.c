@@ -115,8 +115,10 @@ int admit_peer(int fd, const struct helper_policy *pol, struct peer *ret, const 
         r = read_cgroup(pid, ret->cgroup, sizeof ret->cgroup);
         if (r < 0)
                 return *ret_reason = "cannot read the peer's cgroup", -EPERM;
-        /* Still alive after the read: the pid was not reused while we read. */
-        if (syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0)
+        /* Still alive after the read: the pid was not reused while we read.
+         * Signal 0 through the pidfd: EPERM (we hold no CAP_KILL) still
+         * proves the process exists; only ESRCH means it is gone. */
+        if (syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0 && errno != EPERM)
                 return *ret_reason = "peer process exited while being checked", -EPERM;
         if (admit_cgroup_is_lane(ret->cgroup))
                 return *ret_reason = "peer runs inside a lane unit", -EPERM;

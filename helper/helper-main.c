@@ -133,8 +133,16 @@ static int serve(int fd, const char *policy_path) {
         r = sysd_open(&bus);
         if (r < 0)
                 return answer_error(&c, MID_FAILURE, PROTO_E_SYSTEMD_FAILED, "cannot connect to systemd");
-        if (sandbox_drop_caps() < 0 || sandbox_seccomp() < 0)
-                return answer_error(&c, MID_FAILURE, PROTO_E_INTERNAL, "cannot confine the helper");
+        r = sandbox_drop_caps(&reason);
+        if (r < 0) {
+                snprintf(err, sizeof err, "cannot drop capabilities: %s", reason);
+                return answer_error(&c, MID_FAILURE, PROTO_E_INTERNAL, err);
+        }
+        r = sandbox_seccomp();
+        if (r < 0) {
+                snprintf(err, sizeof err, "cannot install the seccomp filter: %s", strerror(-r));
+                return answer_error(&c, MID_FAILURE, PROTO_E_INTERNAL, err);
+        }
 
         /* Only now is anything the peer sent looked at. */
         n = proto_recv(fd, buf, sizeof buf);

@@ -5,6 +5,6 @@
 
 /* Keep only CAP_DAC_READ_SEARCH (lane directories belong to their runner
  * users); read the sets back and fail if anything else remains. */
-int sandbox_drop_caps(void);
+int sandbox_drop_caps(const char **ret_reason);
 /* no_new_privs, then the seccomp allowlist (default: kill the process). */
 int sandbox_seccomp(void);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lanectl.h"
 #include "macro.h"
 #include "proto-redact.h"
 #include "proto-validate.h"
@@ -18,7 +19,9 @@ static void help(void) {
                "  redact [FILE]          copy FILE (or standard input) to standard output\n"
                "                         with tokens, keys and passwords replaced\n"
                "  check-name KIND VALUE  say whether VALUE is a valid KIND: lane, repository,\n"
-               "                         organisation, label, runner, unit, user, path\n\n"
+               "                         organisation, label, runner, unit, user, path\n"
+               "  helper VERB [LANE]     ask lanekeeper-helper to install-unit, daemon-reload,\n"
+               "                         enable-now, restart, stop or remove-unit\n\n"
                "Options:\n"
                "  -h --help              show this help\n"
                "     --version           show the version\n\n"
@@ -158,6 +161,8 @@ int main(int argc, char *argv[]) {
                 return cmd_redact(argc, argv);
         if (strcmp(argv[0], "check-name") == 0)
                 return cmd_check_name(argc, argv);
+        if (strcmp(argv[0], "helper") == 0)
+                return cmd_helper(argc, argv);
         if (strcmp(argv[0], "help") == 0) {
                 help();
                 return 0;

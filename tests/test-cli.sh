@@ -52,9 +52,19 @@ expect 2 "check-name unknown kind" -- "$LANECTL" check-name colour blue
 # The man page and --help list the same commands.
 man1="$TESTS_SRCDIR/../man/lanectl.1"
 help_cmds=$("$LANECTL" --help | sed -n '/^Commands:/,/^$/p' | grep -oE '^  [a-z-]+' | tr -d ' ' | sort)
-man_cmds=$(grep -A1 '^\.TP' "$man1" | grep -oE '^\.B[IR]? "?[a-z][a-z-]+' | sed -E 's/^\.B[IR]? "?//' | sort -u)
+man_cmds=$(sed -n '/^\.SH COMMANDS/,/^\.SH OPTIONS/p' "$man1" | awk '/^\.RS/ { d++ } /^\.RE/ { d-- } d == 0' |
+        grep -A1 '^\.TP' | grep -oE '^\.B[IR]? "?[a-z][a-z-]+' | sed -E 's/^\.B[IR]? "?//' | sort -u)
 [ -n "$help_cmds" ] && ok || bad "no commands found in lanectl --help"
 [ "$help_cmds" = "$man_cmds" ] && ok || bad "lanectl --help lists [$(echo $help_cmds)] but lanectl.1 documents [$(echo $man_cmds)]"
+
+for v in install-unit daemon-reload enable-now restart stop remove-unit; do
+        n=${v//-/\\-}; grep -qF -e ".BI \"$n " -e ".B $n" "$man1" && ok || bad "lanectl.1 does not document helper verb $v"
+done
+out=$("$LANECTL" helper frobnicate lane 2>&1); [ $? -eq 2 ] && grep -q "unknown verb" <<<"$out" && ok || bad "helper with an unknown verb: $out"
+out=$("$LANECTL" helper stop $'x\nExecStart=/bin/sh' 2>&1); [ $? -eq 1 ] && grep -q "field 'lane' contains a newline" <<<"$out" && ok ||
+        bad "helper refuses a hostile lane before connecting: $out"
+out=$(LANEKEEPER_HELPER_SOCKET=/nonexistent/helper.socket "$LANECTL" helper daemon-reload 2>&1); [ $? -eq 3 ] &&
+        grep -q "unavailable" <<<"$out" && ok || bad "helper unavailable is exit 3: $out"
 
 echo "test-cli: $passed passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -8,7 +8,7 @@
 #   e2e_root CMD...       run CMD inside as root
 #   e2e_as USER CMD...    run CMD inside as USER (setpriv, no PAM)
 #   e2e_shutdown          poweroff, then remove cgroups, mounts and files
-# The host is never touched: /tmp, /var/tmp, /var/log/journal and
+# The host is never touched: /tmp, /var/tmp, /var/log/journal, /srv and
 # /etc/systemd/system are private tmpfs inside, passwd and group are
 # bind-mounted copies, units that act on the kernel or the console are
 # masked, and an EXIT trap undoes everything even when a test fails.
@@ -36,6 +36,7 @@ e2e_init() {
                 command -v "$c" >/dev/null || e2e_skip "needs $c (util-linux)"
         done
         [ -x /lib/systemd/systemd ] || e2e_skip "needs systemd installed (/lib/systemd/systemd)"
+        [ -d /srv ] && [ -d /var/log/journal ] || e2e_skip "needs /srv and /var/log/journal to mount over"
         mountpoint -q /sys/fs/cgroup/unified || [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ] ||
                 e2e_skip "needs a cgroup2 hierarchy"
         # Not under /tmp: the namespace hides the host's /tmp behind its own.
@@ -84,6 +85,7 @@ e2e_stage_two() {
         mount -t tmpfs -o mode=1777 tmpfs /tmp
         mount -t tmpfs -o mode=1777 tmpfs /var/tmp
         mount -t tmpfs -o mode=2755 tmpfs /var/log/journal
+        mount -t tmpfs -o mode=755 tmpfs /srv          # registration roots of test lanes
         mount -t tmpfs -o mode=755 tmpfs /etc/systemd/system
         for u in $E2E_MASK; do ln -s /dev/null "/etc/systemd/system/$u"; done
         cp -a "$work/units/." /etc/systemd/system/

@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* A raw helper client for the end-to-end tests: sends what lanectl never
+ * would, and prints the error name of the reply (or "ok").
+ *   raw-client SOCKET oversized|unknown-verb|wrong-type|unknown-field
+ *   raw-client SOCKET hold SECONDS     connect, wait, then a dry-run reload
+ *   raw-client SOCKET burst N          N sequential dry-run reloads; prints
+ *                                      "answered A of N" and the median and
+ *                                      p99 round trip in microseconds */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "proto-codec.h"
+#include "proto-io.h"
+
+static struct proto_builder b;
+static struct proto_msg m;
+static uint8_t buf[PROTO_MAX_MESSAGE + 4096];
+
+static int dial(const char *path) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+        snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+        if (fd < 0 || connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0) {
+                if (fd >= 0)
+                        close(fd);
+                return -1;
+        }
+        return fd;
+}
+
+/* Send LEN bytes of buf (or b.buf) and return the reply's error name. */
+static const char *exchange(int fd, const void *data, size_t len) {
+        static char name[64];
+        struct proto_diag d;
+        ssize_t n;
+
+        if (send(fd, data, len, MSG_NOSIGNAL) != (ssize_t) len)
+                return "send-failed";
+        n = proto_recv(fd, buf, sizeof buf);
+        if (n < 0)
+                return "no-reply";
+        if (proto_decode(buf, (size_t) n, &m, &d) < 0)
+                return "bad-reply";
+        snprintf(name, sizeof name, "%s", proto_msg_str(&m, PROTO_TAG_ERROR) ?: "ok");
+        return name;
+}
+
+static double usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double) ts.tv_sec * 1e6 + (double) ts.tv_nsec / 1e3;
+}
+
+static int cmp(const void *a, const void *b2) {
+        double x = *(const double *) a, y = *(const double *) b2;
+        return (x > y) - (x < y);
+}
+
+static int burst(const char *path, int count) {
+        double *t = calloc((size_t) count, sizeof *t);
+        int ok = 0;
+
+        for (int i = 0; i < count && t; i++) {
+                double t0 = usec();
+                int fd = dial(path);
+
+                if (fd < 0)
+                        continue;
+                proto_builder_init(&b, PROTO_VERB_DAEMON_RELOAD, PROTO_FLAG_DRY_RUN, (uint64_t) i);
+                if (proto_builder_seal(&b) > 0 && strcmp(exchange(fd, b.buf, b.len), "ok") == 0)
+                        t[ok++] = usec() - t0;
+                close(fd);
+        }
+        if (!t)
+                return 1;
+        qsort(t, (size_t) ok, sizeof *t, cmp);
+        printf("answered %d of %d\n", ok, count);
+        if (ok > 0)
+                printf("median_us %.0f p99_us %.0f\n", t[ok / 2], t[(ok * 99) / 100 < ok ? (ok * 99) / 100 : ok - 1]);
+        free(t);
+        return ok == count ? 0 : 1;
+}
+
+int main(int argc, char *argv[]) {
+        const char *mode;
+        int fd;
+
+        if (argc < 3)
+                return 2;
+        mode = argv[2];
+        if (strcmp(mode, "burst") == 0)
+                return burst(argv[1], argc > 3 ? atoi(argv[3]) : 100);
+        fd = dial(argv[1]);
+        if (fd < 0) {
+                printf("connect-failed: %s\n", strerror(errno));
+                return 1;
+        }
+        if (strcmp(mode, "oversized") == 0) {
+                proto_builder_init(&b, PROTO_VERB_STOP, 0, 1);
+                proto_put_str(&b, PROTO_TAG_LANE, "lane-a");
+                memset(buf, 'A', sizeof buf);
+                memcpy(buf, b.buf, PROTO_HEADER_SIZE);
+                printf("%s\n", exchange(fd, buf, PROTO_MAX_MESSAGE + 1024));
+                return 0;
+        }
+        if (strcmp(mode, "unknown-verb") == 0) {
+                proto_builder_init(&b, (enum proto_verb) 42, 0, 1);
+        } else if (strcmp(mode, "wrong-type") == 0) {
+                proto_builder_init(&b, PROTO_VERB_STOP, 0, 1);
+                proto_put_u32(&b, PROTO_TAG_LANE, 7);
+        } else if (strcmp(mode, "unknown-field") == 0) {
+                proto_builder_init(&b, PROTO_VERB_STOP, 0, 1);
+                proto_put_str(&b, PROTO_TAG_LANE, "lane-a");
+                proto_put_raw(&b, 200, PROTO_TYPE_STRING, "x", 1);
+        } else if (strcmp(mode, "hold") == 0) {
+                sleep((unsigned) (argc > 3 ? atoi(argv[3]) : 3));
+                proto_builder_init(&b, PROTO_VERB_DAEMON_RELOAD, PROTO_FLAG_DRY_RUN, 1);
+        } else
+                return 2;
+        if (proto_builder_seal(&b) < 0)
+                return 1;
+        printf("%s\n", exchange(fd, b.buf, b.len));
+        return 0;
+}

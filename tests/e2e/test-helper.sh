@@ -1,0 +1,164 @@
+#!/bin/bash
+# End to end: the built helper, socket-activated by a real systemd (PID 1 in
+# private namespaces), driven by the unprivileged maintainer through
+# 'lanectl helper'. Every refusal checks that nothing on disk or in systemd
+# changed. Needs root: exits 77 otherwise (a failure when CI=true).
+set -u
+. "$TESTS_SRCDIR/e2e/harness.sh"
+
+passed=0 failed=0
+ok()  { passed=$((passed + 1)); }
+bad() { echo "FAIL: $*"; failed=$((failed + 1)); }
+check() { local what=$1; shift; if "$@"; then ok; else bad "$what"; fi; }
+
+e2e_init
+e2e_add_user lanekeeper
+e2e_add_user lkrunner
+e2e_add_user lkother
+e2e_add_user intruder
+# intruder may reach the socket (group lanekeeper) but is no maintainer
+sed -i "s/^lanekeeper:x:\([0-9]*\):$/lanekeeper:x:\1:intruder/" "$E2E_WORK/group"
+
+# Install what the build made, as 'make install' with prefix /usr/local would.
+d=$E2E_WORK/dest/usr/local
+install -D -m 755 "$LANEKEEPER_HELPER" "$d/libexec/lanekeeper/lanekeeper-helper"
+install -D -m 755 "$LANECTL" "$d/bin/lanectl"
+install -D -m 755 "$RAW_CLIENT" "$d/bin/raw-client"
+install -d -m 755 "$d/etc/lanekeeper"
+cat >"$d/etc/lanekeeper/policy.conf" <<POLICY
+[helper]
+maintainers = lanekeeper
+host = e2e
+[lanes]
+users = lkrunner lkother
+roots = /srv/lanekeeper/runners
+POLICY
+chmod 644 "$d/etc/lanekeeper/policy.conf"
+policy=/usr/local/etc/lanekeeper/policy.conf
+sed -e "s|@pkglibexecdir@|/usr/local/libexec/lanekeeper|" "$TESTS_SRCDIR/../helper/lanekeeper-helper.socket.in" \
+        >"$E2E_WORK/units/lanekeeper-helper.socket"
+sed -e "s|@pkglibexecdir@/lanekeeper-helper|/usr/local/libexec/lanekeeper/lanekeeper-helper --policy $policy|" \
+        "$TESTS_SRCDIR/../helper/lanekeeper-helper@.service.in" >"$E2E_WORK/units/lanekeeper-helper@.service"
+mkdir -p "$E2E_WORK/units/sockets.target.wants"
+ln -s ../lanekeeper-helper.socket "$E2E_WORK/units/sockets.target.wants/lanekeeper-helper.socket"
+
+e2e_boot || exit 1
+R=/srv/lanekeeper/runners
+runner=$(e2e_uid lkrunner)
+e2e_root sh -c "set -e
+        mkdir -p $R && chmod 755 /srv/lanekeeper $R
+        for l in lane-a lane-b foo; do
+                mkdir -m 750 $R/\$l
+                printf '#!/bin/sh\nexec sleep infinity\n' > $R/\$l/run.sh
+                chmod 755 $R/\$l/run.sh
+        done
+        chown -R lkrunner:lkrunner $R/lane-a $R/foo
+        chown -R lkother:lkother $R/lane-b
+        ln -s lane-a $R/lane-link"
+check "helper socket active" e2e_root systemctl -q is-active lanekeeper-helper.socket
+
+lk() { e2e_as lanekeeper /usr/local/bin/lanectl helper "$@"; }
+snapshot() {
+        e2e_root sh -c 'cd /etc/systemd/system && ls -la --time-style=+%s . && sha256sum lanekeeper-lane@* 2>/dev/null
+                systemctl list-units --all --plain --no-legend "lanekeeper-lane@*"
+                systemctl list-unit-files --plain --no-legend "lanekeeper-lane@*"'
+}
+# refused WHAT EXPECTED-ERROR COMMAND...: refused with that error, nothing changed
+refused() {
+        local what=$1 want=$2 before after out rc; shift 2
+        before=$(snapshot)
+        out=$("$@" 2>&1); rc=$?
+        after=$(snapshot)
+        if [ $rc -ne 0 ] && grep -q -- "$want" <<<"$out"; then ok; else bad "$what: exit $rc, wanted '$want': $out"; fi
+        if [ "$before" = "$after" ]; then ok; else bad "$what: state changed:"; diff <(echo "$before") <(echo "$after"); fi
+}
+
+# ---- happy path ----
+out=$(lk install-unit lane-a --user lkrunner --root $R --dry-run 2>&1)
+check "dry-run install: would write" grep -q "would: write /etc/systemd/system/lanekeeper-lane@lane-a.service" <<<"$out"
+check "dry-run install wrote nothing" e2e_root test ! -e /etc/systemd/system/lanekeeper-lane@lane-a.service
+out=$(lk install-unit lane-a --user lkrunner --root $R --output json 2>&1)
+check "install-unit: changed" grep -q '"changed": true' <<<"$out"
+digest=$(sed -n 's/.*"digest": "\([0-9a-f]*\)".*/\1/p' <<<"$out")
+file_digest=$(e2e_root sha256sum /etc/systemd/system/lanekeeper-lane@lane-a.service | cut -d' ' -f1)
+check "install-unit: reported digest is the file's ($digest)" test -n "$digest" -a "$digest" = "$file_digest"
+out=$(lk install-unit lane-a --user lkrunner --root $R 2>&1)
+check "install-unit again: unchanged" grep -q "changed: no" <<<"$out"
+check "daemon-reload" lk daemon-reload
+out=$(lk enable-now lane-a 2>&1)
+check "enable-now: running ($out)" grep -q "state:   active (running)" <<<"$out"
+check "enable-now: enabled" e2e_root systemctl -q is-enabled lanekeeper-lane@lane-a.service
+# MainPID is root until systemd's executor has set up the sandbox and
+# exec'd run.sh: wait for the exec (sleep), then read its credentials.
+for _ in $(seq 1 50); do
+        pid=$(e2e_root systemctl show -P MainPID lanekeeper-lane@lane-a.service)
+        [ "$pid" != 0 ] && [ "$(e2e_root cat /proc/$pid/comm 2>/dev/null)" = sleep ] && break
+        sleep 0.1
+done
+uid=$(e2e_root awk '/^Uid:/ { print $2 }' /proc/$pid/status)
+check "lane main process runs as lkrunner (uid $uid, want $runner)" test "$uid" = "$runner"
+check "lane does not see the helper socket" e2e_root nsenter -t "$pid" -m test ! -e /run/lanekeeper/helper.socket
+check "lane does not see lane-b" e2e_root nsenter -t "$pid" -m test ! -e $R/lane-b
+out=$(lk restart lane-a 2>&1)
+pid2=$(e2e_root systemctl show -P MainPID lanekeeper-lane@lane-a.service)
+check "restart: new main process ($pid -> $pid2)" test "$pid2" != "$pid" -a "$pid2" != 0
+out=$(lk stop lane-a 2>&1)
+check "stop: inactive ($out)" grep -q "state:   inactive" <<<"$out"
+
+# ---- the running helper is confined ----
+e2e_as lanekeeper /usr/local/bin/raw-client /run/lanekeeper/helper.socket hold 3 >/dev/null &
+holder=$!
+hpid=
+for _ in $(seq 1 30); do
+        hpid=$(e2e_root pgrep -f -x '/usr/local/libexec/lanekeeper/lanekeeper-helper --policy .*' | head -n 1)
+        [ -n "$hpid" ] && e2e_root grep -q '^Seccomp:.*2' /proc/$hpid/status 2>/dev/null && break
+        sleep 0.1
+done
+status=$(e2e_root cat /proc/$hpid/status 2>/dev/null)
+check "helper: Seccomp 2" grep -qE '^Seccomp:\s+2$' <<<"$status"
+check "helper: NoNewPrivs 1" grep -qE '^NoNewPrivs:\s+1$' <<<"$status"
+check "helper: CapEff is CAP_DAC_READ_SEARCH only" grep -qE '^CapEff:\s+0000000000000004$' <<<"$status"
+wait $holder
+
+# ---- refusals: each changes nothing ----
+refused "caller not a maintainer" permission-denied \
+        e2e_as intruder /usr/local/bin/lanectl helper stop lane-a
+refused "caller inside a lane unit" permission-denied \
+        e2e_root systemd-run -q --wait --pipe --collect --uid=lanekeeper --gid=lanekeeper --unit=lanekeeper-lane@probe.service \
+        /usr/local/bin/lanectl helper daemon-reload
+e2e_root sh -c 'printf "[Service]\nExecStart=/bin/sleep infinity\n" > /etc/systemd/system/lanekeeper-lane@foo.service'
+for v in stop restart enable-now remove-unit; do
+        refused "$v on a hand-written unit" not-managed lk $v foo
+done
+refused "install-unit over a hand-written unit" not-managed lk install-unit foo --user lkrunner --root $R
+refused "root outside the policy" policy-violation lk install-unit lane-a --user lkrunner --root /srv/lanekeeper
+refused "symlinked lane directory" "symbolic link" lk install-unit lane-link --user lkrunner --root $R
+refused "lane directory of another user" "not owned by the lane's user" lk install-unit lane-b --user lkrunner --root $R
+refused "user not in the policy" policy-violation lk install-unit lane-a --user intruder --root $R
+e2e_root chmod 666 $policy
+refused "policy writable by others" "writable by group or others" lk daemon-reload
+e2e_root chmod 644 $policy
+e2e_root chown lanekeeper $policy
+refused "policy owned by a non-root user" "not owned by root" lk daemon-reload
+e2e_root chown root $policy
+raw() { out=$(e2e_as lanekeeper /usr/local/bin/raw-client /run/lanekeeper/helper.socket "$@"); echo "$out"; [ "$out" = ok ]; }
+refused "oversized message" message-too-large raw oversized
+refused "unknown verb" unknown-verb raw unknown-verb
+refused "field of the wrong type" invalid-field raw wrong-type
+refused "unknown field" unknown-field raw unknown-field
+check "every refusal was logged" test "$(e2e_root journalctl -q -o cat MESSAGE_ID=72092b4431c04991a3bafee2bd9fe8ab | wc -l)" -ge 2
+
+# ---- a burst of connections leaves the socket working ----
+out=$(e2e_as lanekeeper /usr/local/bin/raw-client /run/lanekeeper/helper.socket burst 300)
+check "burst: every connection answered ($out)" grep -q "answered 300 of 300" <<<"$out"
+check "socket still active after the burst" e2e_root systemctl -q is-active lanekeeper-helper.socket
+check "maintainer still served after the burst" lk daemon-reload --dry-run
+
+# ---- remove ----
+out=$(lk remove-unit lane-a 2>&1)
+check "remove-unit: ok ($out)" grep -q "remove-unit lane-a: ok" <<<"$out"
+check "remove-unit: file gone" e2e_root test ! -e /etc/systemd/system/lanekeeper-lane@lane-a.service
+check "remove-unit: unit not found" test "$(e2e_root systemctl show -P LoadState lanekeeper-lane@lane-a.service)" = not-found
+
+echo "test-helper: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
