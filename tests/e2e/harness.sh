@@ -4,9 +4,12 @@
 #   e2e_init              root check (exit 77, or fail with CI=true), work dir
 #   e2e_add_user NAME     a test user in the private /etc/passwd and /etc/group
 #   e2e_install DESTDIR   what 'make install DESTDIR=' produced, seen inside
+#   e2e_bind FILE TARGET  a private copy of FILE mounted over TARGET inside
 #   e2e_boot              boot; E2E_PID is systemd's pid in the host namespace
 #   e2e_root CMD...       run CMD inside as root
-#   e2e_as USER CMD...    run CMD inside as USER (setpriv, no PAM)
+#   e2e_as USER CMD...    run CMD inside as USER (setpriv, no PAM, no_new_privs)
+#   e2e_as_plain USER CMD...  as USER without no_new_privs (a login-like
+#                         caller, for references such as sudo)
 #   e2e_shutdown          poweroff, then remove cgroups, mounts and files
 # The host is never touched: /tmp, /var/tmp, /var/log/journal, /srv and
 # /etc/systemd/system are private tmpfs inside, passwd and group are
@@ -57,6 +60,12 @@ e2e_add_user() { # NAME [UID]
         echo "$name:x:$uid:" >>"$E2E_WORK/group"
 }
 
+e2e_bind() { # FILE TARGET (TARGET must exist on the host; it is never written)
+        local n; n=$(ls "$E2E_WORK" | grep -c '^bind\.' || true)
+        cp -p "$1" "$E2E_WORK/bind.$n"
+        echo "$E2E_WORK/bind.$n $2" >>"$E2E_WORK/binds"
+}
+
 e2e_uid() { awk -F: -v n="$1" '$1 == n { print $3 }' "$E2E_WORK/passwd"; }
 
 e2e_install() { # DESTDIR of 'make install', prefix /usr/local
@@ -91,6 +100,9 @@ e2e_stage_two() {
         cp -a "$work/units/." /etc/systemd/system/
         mount --bind "$work/passwd" /etc/passwd
         mount --bind "$work/group" /etc/group
+        if [ -f "$work/binds" ]; then
+                while read -r src dst; do mount --bind "$src" "$dst"; done <"$work/binds"
+        fi
         [ -d "$work/dest/usr/local" ] && mount --bind "$work/dest/usr/local" /usr/local
         mount -t cgroup2 cgroup2 /sys/fs/cgroup
         exec env -i container=lanekeeper-e2e PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
@@ -136,6 +148,11 @@ e2e_as() { # USER CMD...
         local user=$1; shift
         nsenter -t "$E2E_PID" -a -- setpriv --reuid="$user" --regid="$user" --init-groups \
                 --inh-caps=-all --bounding-set=-all --no-new-privs -- "$@"
+}
+
+e2e_as_plain() { # USER CMD...
+        local user=$1; shift
+        nsenter -t "$E2E_PID" -a -- setpriv --reuid="$user" --regid="$user" --init-groups -- "$@"
 }
 
 e2e_shutdown() {

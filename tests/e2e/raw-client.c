@@ -5,13 +5,19 @@
  *   raw-client SOCKET hold SECONDS     connect, wait, then a dry-run reload
  *   raw-client SOCKET burst N          N sequential dry-run reloads; prints
  *                                      "answered A of N" and the median and
- *                                      p99 round trip in microseconds */
+ *                                      p99 round trip in microseconds
+ *   raw-client SOCKET rtt N LANE USER ROOT
+ *                                      the same timing for dry-run install-unit
+ *   raw-client SOCKET echo N           the same timing against an echo service
+ *   raw-client - exec N CMD...         the same timing for running CMD */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -64,20 +70,55 @@ static int cmp(const void *a, const void *b2) {
         return (x > y) - (x < y);
 }
 
-static int burst(const char *path, int count) {
-        double *t = calloc((size_t) count, sizeof *t);
+enum timed { TIMED_RELOAD, TIMED_INSTALL, TIMED_ECHO, TIMED_EXEC };
+
+/* One timed call: connect (or fork+exec) to answer. True if answered ok. */
+static bool timed_call(const char *path, enum timed kind, char **args, int i) {
+        const char *want = "ok";
+        pid_t pid;
+        int fd, status;
+        bool ok;
+
+        if (kind == TIMED_EXEC) {
+                pid = fork();
+                if (pid == 0) {
+                        execvp(args[0], args);
+                        _exit(127);
+                }
+                return pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+        }
+        fd = dial(path);
+        if (fd < 0)
+                return false;
+        if (kind == TIMED_INSTALL) {
+                proto_builder_init(&b, PROTO_VERB_INSTALL_UNIT, PROTO_FLAG_DRY_RUN, (uint64_t) i);
+                proto_put_str(&b, PROTO_TAG_LANE, args[0]);
+                proto_put_str(&b, PROTO_TAG_USER, args[1]);
+                proto_put_str(&b, PROTO_TAG_ROOT, args[2]);
+        } else
+                proto_builder_init(&b, PROTO_VERB_DAEMON_RELOAD, PROTO_FLAG_DRY_RUN, (uint64_t) i);
+        if (proto_builder_seal(&b) < 0) {
+                close(fd);
+                return false;
+        }
+        if (kind == TIMED_ECHO) {
+                ok = send(fd, b.buf, b.len, MSG_NOSIGNAL) == (ssize_t) b.len &&
+                     recv(fd, buf, sizeof buf, 0) == (ssize_t) b.len;
+        } else
+                ok = strcmp(exchange(fd, b.buf, b.len), want) == 0;
+        close(fd);
+        return ok;
+}
+
+static int timed(const char *path, enum timed kind, int count, char **args) {
+        double *t = calloc((size_t) (count > 0 ? count : 1), sizeof *t);
         int ok = 0;
 
         for (int i = 0; i < count && t; i++) {
                 double t0 = usec();
-                int fd = dial(path);
 
-                if (fd < 0)
-                        continue;
-                proto_builder_init(&b, PROTO_VERB_DAEMON_RELOAD, PROTO_FLAG_DRY_RUN, (uint64_t) i);
-                if (proto_builder_seal(&b) > 0 && strcmp(exchange(fd, b.buf, b.len), "ok") == 0)
+                if (timed_call(path, kind, args, i))
                         t[ok++] = usec() - t0;
-                close(fd);
         }
         if (!t)
                 return 1;
@@ -97,7 +138,13 @@ int main(int argc, char *argv[]) {
                 return 2;
         mode = argv[2];
         if (strcmp(mode, "burst") == 0)
-                return burst(argv[1], argc > 3 ? atoi(argv[3]) : 100);
+                return timed(argv[1], TIMED_RELOAD, argc > 3 ? atoi(argv[3]) : 100, NULL);
+        if (strcmp(mode, "rtt") == 0 && argc == 7)
+                return timed(argv[1], TIMED_INSTALL, atoi(argv[3]), argv + 4);
+        if (strcmp(mode, "echo") == 0 && argc == 4)
+                return timed(argv[1], TIMED_ECHO, atoi(argv[3]), NULL);
+        if (strcmp(mode, "exec") == 0 && argc > 4)
+                return timed(argv[1], TIMED_EXEC, atoi(argv[3]), argv + 4);
         fd = dial(argv[1]);
         if (fd < 0) {
                 printf("connect-failed: %s\n", strerror(errno));
