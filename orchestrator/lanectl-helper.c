@@ -131,9 +131,16 @@ static int call(const char *socket_path, struct proto_builder *b, size_t len, st
                         socket_path, strerror(-fd));
                 return EXIT_UNAVAILABLE;
         }
+        /* A helper that refuses before reading (policy, admission) answers
+         * and exits at once: our send may then fail with EPIPE while its
+         * answer already waits in our queue. Read it either way. */
         r = proto_send(fd, b->buf, len);
+        if (r < 0 && r != -EPIPE && r != -ECONNRESET) {
+                fprintf(stderr, "lanectl helper: cannot send the request: %s\n", strerror(-r));
+                return EXIT_UNAVAILABLE;
+        }
         p = (struct pollfd) { .fd = fd, .events = POLLIN };
-        if (r < 0 || poll(&p, 1, REPLY_TIMEOUT_MS) <= 0 || (n = proto_recv(fd, buf, sizeof buf)) < 0) {
+        if (poll(&p, 1, REPLY_TIMEOUT_MS) <= 0 || (n = proto_recv(fd, buf, sizeof buf)) < 0) {
                 fprintf(stderr, "lanectl helper: no answer from the helper (it may have refused the connection)\n");
                 return EXIT_UNAVAILABLE;
         }

@@ -47,7 +47,8 @@ static const char *exchange(int fd, const void *data, size_t len) {
         struct proto_diag d;
         ssize_t n;
 
-        if (send(fd, data, len, MSG_NOSIGNAL) != (ssize_t) len)
+        /* An early refusal may close before we send: read its answer anyway. */
+        if (send(fd, data, len, MSG_NOSIGNAL) != (ssize_t) len && errno != EPIPE && errno != ECONNRESET)
                 return "send-failed";
         n = proto_recv(fd, buf, sizeof buf);
         if (n < 0)
