@@ -66,5 +66,16 @@ out=$("$LANECTL" helper stop $'x\nExecStart=/bin/sh' 2>&1); [ $? -eq 1 ] && grep
 out=$(LANEKEEPER_HELPER_SOCKET=/nonexistent/helper.socket "$LANECTL" helper daemon-reload 2>&1); [ $? -eq 3 ] &&
         grep -q "unavailable" <<<"$out" && ok || bad "helper unavailable is exit 3: $out"
 
+# The helper binary: no HTTP or JSON library, nothing that starts a program,
+# and helper/ stays small enough to read in one sitting.
+libs=$(ldd "$LANEKEEPER_HELPER" 2>/dev/null)
+grep -qE 'libcurl|libjson-c' <<<"$libs" && bad "helper links libcurl or json-c: $libs" || ok
+imports=$(nm -D --undefined-only "$LANEKEEPER_HELPER" 2>/dev/null | awk '{ print $NF }')
+[ -n "$imports" ] && ok || bad "cannot list the helper's imports"
+hits=$(grep -E '^(exec[a-z]*|fexecve|fork|vfork|clone|clone3|posix_spawnp?|system|popen)(@|$)' <<<"$imports")
+[ -z "$hits" ] && ok || bad "helper imports: $hits"
+loc=$(cat "$TESTS_SRCDIR"/../helper/*.c "$TESTS_SRCDIR"/../helper/*.h | grep -cv '^[[:space:]]*$')
+[ "$loc" -lt 1500 ] && ok || bad "helper/ has $loc non-blank lines (limit 1500)"
+
 echo "test-cli: $passed passed, $fail failed"
 [ "$fail" -eq 0 ]
