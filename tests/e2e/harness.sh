@@ -156,7 +156,8 @@ e2e_as_plain() { # USER CMD...
 }
 
 e2e_shutdown() {
-        local i
+        local - i   # 'local -': the caller's set -e must not cut the cleanup short
+        set +e
         trap - EXIT
         if [ -n "$E2E_PID" ] && kill -0 "$E2E_PID" 2>/dev/null; then
                 e2e_root systemctl poweroff --no-block >/dev/null 2>&1 || true
@@ -170,7 +171,7 @@ e2e_shutdown() {
         if [ -n "$E2E_CGROUP" ] && [ -d "$E2E_CGROUP" ]; then
                 # Depth first; any process left is killed first.
                 find "$E2E_CGROUP" -depth -type d | while read -r d; do
-                        [ -f "$d/cgroup.kill" ] && echo 1 >"$d/cgroup.kill" 2>/dev/null
+                        if [ -f "$d/cgroup.kill" ]; then echo 1 >"$d/cgroup.kill"; fi 2>/dev/null
                 done
                 sleep 0.2
                 find "$E2E_CGROUP" -depth -type d -exec rmdir {} + 2>/dev/null || true

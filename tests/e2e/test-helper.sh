@@ -147,10 +147,24 @@ refused "unknown verb" unknown-verb raw unknown-verb
 refused "field of the wrong type" invalid-field raw wrong-type
 refused "unknown field" unknown-field raw unknown-field
 check "every refusal was logged" test "$(e2e_root journalctl -q -o cat MESSAGE_ID=72092b4431c04991a3bafee2bd9fe8ab | wc -l)" -ge 2
+# one request's record carries the structured fields
+rec=$(e2e_root journalctl -q -o export MESSAGE_ID=7ba907cd1bc946ad93aef022bec284e6 LANEKEEPER_VERB=install-unit \
+        LANEKEEPER_RESULT=ok LANEKEEPER_DRY_RUN=0 | tr -d '\0')
+for f in "LANEKEEPER_LANE=lane-a" "LANEKEEPER_PEER_UID=$(e2e_uid lanekeeper)" "LANEKEEPER_REQUEST_ID=" "LANEKEEPER_PEER_PID="; do
+        check "journal record has $f" grep -q "^$f" <<<"$rec"
+done
 
 # ---- a burst of connections leaves the socket working ----
 out=$(e2e_as lanekeeper /usr/local/bin/raw-client /run/lanekeeper/helper.socket burst 300)
 check "burst: every connection answered ($out)" grep -q "answered 300 of 300" <<<"$out"
+burst_pids=()
+for i in 1 2 3 4; do
+        e2e_as lanekeeper /usr/local/bin/raw-client /run/lanekeeper/helper.socket burst 100 >"$E2E_WORK/par.$i" 2>&1 &
+        burst_pids+=($!)
+done
+wait "${burst_pids[@]}"   # not a bare wait: the harness's systemd runs in the background too
+check "parallel burst: 4 x 100 answered ($(cat "$E2E_WORK"/par.* | grep answered | tr '\n' ' '))" \
+        test "$(cat "$E2E_WORK"/par.* | grep -c 'answered 100 of 100')" = 4
 check "socket still active after the burst" e2e_root systemctl -q is-active lanekeeper-helper.socket
 check "maintainer still served after the burst" lk daemon-reload --dry-run
 
