@@ -21,7 +21,9 @@ static void help(void) {
                "  check-name KIND VALUE  say whether VALUE is a valid KIND: lane, repository,\n"
                "                         organisation, label, runner, unit, user, path\n"
                "  helper VERB [LANE]     ask lanekeeper-helper to install-unit, daemon-reload,\n"
-               "                         enable-now, restart, stop or remove-unit\n\n"
+               "                         enable-now, restart, stop or remove-unit\n"
+               "  lane validate [FILE...] check lane files (default: every *.conf in\n"
+               "                         the lanes directory), every error with its line\n\n"
                "Options:\n"
                "  -h --help              show this help\n"
                "     --version           show the version\n\n"
@@ -163,6 +165,8 @@ int main(int argc, char *argv[]) {
                 return cmd_check_name(argc, argv);
         if (strcmp(argv[0], "helper") == 0)
                 return cmd_helper(argc, argv);
+        if (strcmp(argv[0], "lane") == 0)
+                return cmd_lane(argc, argv);
         if (strcmp(argv[0], "help") == 0) {
                 help();
                 return 0;

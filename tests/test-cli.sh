@@ -66,6 +66,29 @@ out=$("$LANECTL" helper stop $'x\nExecStart=/bin/sh' 2>&1); [ $? -eq 1 ] && grep
 out=$(LANEKEEPER_HELPER_SOCKET=/nonexistent/helper.socket "$LANECTL" helper daemon-reload 2>&1); [ $? -eq 3 ] &&
         grep -q "unavailable" <<<"$out" && ok || bad "helper unavailable is exit 3: $out"
 
+# lane validate: good, bad, duplicate and misnamed files, every error with its line.
+lanes=$(mktemp -d)
+good_lane() { printf '[lane]\nname = %s\nrepository = acme/x\nhost = h\nroot = /srv/r\nuser = ghrunner\nlabels = self-hosted, lanekeeper-managed\nmanaged = true\n' "$1"; }
+good_lane lane-a >"$lanes/lane-a.conf"
+out=$("$LANECTL" lane validate --lanes-dir "$lanes"); rc=$?
+[ $rc -eq 0 ] && grep -q "^1 lane file, 1 valid$" <<<"$out" && ok || bad "lane validate, one good file: exit $rc: $out"
+printf '[lane]\nname = Bad\nfoo = 1\n' >"$lanes/bad.conf"
+out=$(LANEKEEPER_LANES_DIR="$lanes" "$LANECTL" lane validate); rc=$?
+[ $rc -eq 1 ] && ok || bad "lane validate with a bad file: exit $rc"
+grep -q "bad.conf:2: 'name' contains an upper-case letter" <<<"$out" && grep -q "bad.conf:3: unknown key 'foo'" <<<"$out" &&
+        grep -q "bad.conf: required key 'host' is missing" <<<"$out" && ok || bad "lane validate errors: $out"
+rm "$lanes/bad.conf"; good_lane lane-a >"$lanes/other.conf"
+out=$("$LANECTL" lane validate "$lanes/lane-a.conf" "$lanes/other.conf"); rc=$?
+[ $rc -eq 1 ] && grep -q "other.conf: the file of lane 'lane-a' must be named lane-a.conf" <<<"$out" && ok ||
+        bad "misnamed lane file: exit $rc: $out"
+mkdir "$lanes/b"; good_lane LANE-A >"$lanes/b/lane-a.conf" 2>/dev/null; good_lane lane-a >"$lanes/b/lane-a.conf"
+out=$("$LANECTL" lane validate "$lanes/lane-a.conf" "$lanes/b/lane-a.conf"); rc=$?
+[ $rc -eq 1 ] && grep -q "lane 'lane-a' is also declared in" <<<"$out" && ok || bad "duplicate lane: exit $rc: $out"
+out=$("$LANECTL" lane validate --lanes-dir /nonexistent/lanes 2>&1); [ $? -eq 1 ] && grep -q "cannot read" <<<"$out" && ok ||
+        bad "missing lanes dir: $out"
+expect 2 "lane without validate" -- "$LANECTL" lane
+rm -rf "$lanes"
+
 # The helper binary: no HTTP or JSON library, nothing that starts a program,
 # and helper/ stays small enough to read in one sitting.
 libs=$(ldd "$LANEKEEPER_HELPER" 2>/dev/null)

@@ -1,0 +1,243 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "lane-file.h"
+#include "macro.h"
+
+struct parse_ctx {
+        FILE *f;
+        int line;
+        struct lane_desired *l;
+        struct lane_diags *diags;
+        unsigned seen;   /* bit per key, for duplicates and required keys */
+};
+
+_printf_(3, 4)
+static void diag(struct lane_diags *diags, int line, const char *fmt, ...) {
+        va_list ap;
+
+        if (diags->n >= LANE_MAX_DIAGS) {
+                diags->dropped++;
+                return;
+        }
+        diags->d[diags->n].line = line;
+        va_start(ap, fmt);
+        vsnprintf(diags->d[diags->n].message, sizeof diags->d[0].message, fmt, ap);
+        va_end(ap);
+        diags->n++;
+}
+
+static char *read_line(char *buf, int size, void *user) {
+        struct parse_ctx *c = user;
+        char *r = fgets(buf, size, c->f);
+
+        if (r)
+                c->line++;
+        return r;
+}
+
+static int parse_uint(const char **p, unsigned *ret) {
+        char *end;
+        unsigned long v;
+
+        if (**p < '0' || **p > '9')
+                return -EINVAL;
+        errno = 0;
+        v = strtoul(*p, &end, 10);
+        if (errno || v > 99999)
+                return -EINVAL;
+        *ret = (unsigned) v;
+        *p = end;
+        return 0;
+}
+
+int version_policy_parse(const char *s, struct version_policy *ret) {
+        struct version_policy v = {};
+        const char *p;
+
+        if (strcmp(s, "any") == 0) {
+                *ret = v;
+                return 0;
+        }
+        if (strncmp(s, "minimum:", 8) == 0)
+                v.kind = VERSION_MINIMUM, p = s + 8;
+        else if (strncmp(s, "pinned:", 7) == 0)
+                v.kind = VERSION_PINNED, p = s + 7;
+        else
+                return -EINVAL;
+        if (parse_uint(&p, &v.major) < 0 || *p++ != '.' || parse_uint(&p, &v.minor) < 0 || *p++ != '.' ||
+            parse_uint(&p, &v.patch) < 0 || *p != '\0')
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+const char *version_policy_format(const struct version_policy *v, char *buf, size_t size) {
+        if (v->kind == VERSION_ANY)
+                snprintf(buf, size, "any");
+        else
+                snprintf(buf, size, "%s:%u.%u.%u", v->kind == VERSION_PINNED ? "pinned" : "minimum", v->major, v->minor,
+                         v->patch);
+        return buf;
+}
+
+bool lane_has_label(const struct lane_desired *l, const char *label) {
+        for (size_t i = 0; i < l->n_labels; i++)
+                if (strcasecmp(l->labels[i], label) == 0)   /* GitHub's labels are case-insensitive */
+                        return true;
+        return false;
+}
+
+typedef int (*validate_fn)(const char *, const char **);
+
+static int validate_host(const char *s, const char **ret_reason) {
+        if (!*s || strlen(s) > LANE_HOST_MAX ||
+            strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") != strlen(s) || s[0] == '-' ||
+            s[0] == '.')
+                return *ret_reason = "is not a host name", -EINVAL;
+        return 0;
+}
+
+static int validate_group(const char *s, const char **ret_reason) {
+        if (!*s || strlen(s) > LANE_GROUP_MAX || !proto_is_printable_ascii(s, strlen(s)) || s[0] == ' ' || s[0] == '-')
+                return *ret_reason = "is not a runner group name (printable ASCII, up to 64 characters)", -EINVAL;
+        return 0;
+}
+
+static int validate_abs_root(const char *s, const char **ret_reason) {
+        if (strcmp(s, "/") == 0)
+                return *ret_reason = "may not be '/'", -EINVAL;
+        return proto_validate_abs_path(s, ret_reason);
+}
+
+enum key {
+        KEY_NAME, KEY_REPOSITORY, KEY_ORGANISATION, KEY_HOST, KEY_ROOT, KEY_USER, KEY_GROUP,
+        KEY_LABELS, KEY_VERSION, KEY_MANAGED, _KEY_MAX,
+};
+
+static const struct {
+        const char *name;
+        validate_fn validate;   /* NULL: handled specially */
+        size_t offset, size;
+} keys[_KEY_MAX] = {
+#define STR(k, f, fn) [k] = { #f, fn, offsetof(struct lane_desired, f), sizeof(((struct lane_desired *) 0)->f) }
+        STR(KEY_NAME, name, proto_validate_lane_name),
+        STR(KEY_REPOSITORY, repository, proto_validate_repository),
+        STR(KEY_ORGANISATION, organisation, proto_validate_organisation),
+        STR(KEY_HOST, host, validate_host),
+        STR(KEY_ROOT, root, validate_abs_root),
+        STR(KEY_USER, user, proto_validate_user_name),
+        STR(KEY_GROUP, group, validate_group),
+        [KEY_LABELS] = { "labels", NULL, 0, 0 },
+        [KEY_VERSION] = { "version", NULL, 0, 0 },
+        [KEY_MANAGED] = { "managed", NULL, 0, 0 },
+#undef STR
+};
+
+static void set_labels(struct parse_ctx *c, const char *value) {
+        char buf[4096], *save = NULL;
+        const char *reason;
+
+        snprintf(buf, sizeof buf, "%s", value);
+        for (char *t = strtok_r(buf, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save)) {
+                if (proto_validate_label(t, &reason) < 0) {
+                        diag(c->diags, c->line, "label '%.100s' %s", t, reason);
+                        continue;
+                }
+                if (lane_has_label(c->l, t)) {
+                        diag(c->diags, c->line, "label '%s' is listed twice (labels are case-insensitive)", t);
+                        continue;
+                }
+                if (c->l->n_labels >= LANE_MAX_LABELS) {
+                        diag(c->diags, c->line, "more than %d labels", LANE_MAX_LABELS);
+                        return;
+                }
+                strcpy(c->l->labels[c->l->n_labels++], t);
+        }
+}
+
+static int handler(void *user, const char *section, const char *key, const char *value) {
+        struct parse_ctx *c = user;
+        const char *reason = NULL;
+        int k;
+
+        if (strcmp(section, "lane") != 0) {
+                diag(c->diags, c->line, "unknown section [%.64s] (a lane file has one [lane] section)", section);
+                return 1;   /* keep going: report every error */
+        }
+        for (k = 0; k < _KEY_MAX && strcmp(keys[k].name, key) != 0; k++)
+                ;
+        if (k == _KEY_MAX) {
+                diag(c->diags, c->line, "unknown key '%.64s'", key);
+                return 1;
+        }
+        if (c->seen & (1u << k)) {
+                diag(c->diags, c->line, "'%s' is set twice", key);
+                return 1;
+        }
+        c->seen |= 1u << k;
+        if (keys[k].validate) {
+                if (strlen(value) >= keys[k].size || keys[k].validate(value, &reason) < 0)
+                        diag(c->diags, c->line, "'%s' %s", key, reason ?: "is too long");
+                else
+                        strcpy((char *) c->l + keys[k].offset, value);
+        } else if (k == KEY_LABELS)
+                set_labels(c, value);
+        else if (k == KEY_VERSION) {
+                if (version_policy_parse(value, &c->l->version) < 0)
+                        diag(c->diags, c->line, "'version' must be any, minimum:X.Y.Z or pinned:X.Y.Z");
+        } else if (k == KEY_MANAGED) {
+                if (strcmp(value, "true") == 0 || strcmp(value, "false") == 0)
+                        c->l->managed = strcmp(value, "true") == 0;
+                else
+                        diag(c->diags, c->line, "'managed' must be true or false");
+        }
+        return 1;
+}
+
+static void check_complete(struct parse_ctx *c) {
+        static const enum key required[] = { KEY_NAME, KEY_HOST, KEY_ROOT, KEY_USER, KEY_LABELS, KEY_MANAGED };
+        bool repo = c->seen & (1u << KEY_REPOSITORY), org = c->seen & (1u << KEY_ORGANISATION);
+
+        for (size_t i = 0; i < ELEMENTSOF(required); i++)
+                if (!(c->seen & (1u << required[i])))
+                        diag(c->diags, 0, "required key '%s' is missing", keys[required[i]].name);
+        if (repo == org)
+                diag(c->diags, 0, "set exactly one of 'repository' and 'organisation'");
+        if (c->l->managed && (c->seen & (1u << KEY_LABELS)) && !lane_has_label(c->l, LANE_MANAGED_LABEL))
+                diag(c->diags, 0, "a managed lane must carry the label '%s'", LANE_MANAGED_LABEL);
+        if ((c->seen & (1u << KEY_LABELS)) && !lane_has_label(c->l, "self-hosted"))
+                diag(c->diags, 0, "labels must include 'self-hosted' (GitHub gives every self-hosted runner that label)");
+}
+
+/* By line, whole-file problems (line 0) last; stable for equal lines. */
+static int diag_cmp(const void *a, const void *b) {
+        const struct lane_diag *x = a, *y = b;
+        int lx = x->line ?: 1 << 30, ly = y->line ?: 1 << 30;
+
+        return lx != ly ? (lx > ly) - (lx < ly) : (x > y) - (x < y);
+}
+
+int lane_file_parse(FILE *f, struct lane_desired *ret, struct lane_diags *diags) {
+        struct parse_ctx c = { .f = f, .l = ret, .diags = diags };
+        size_t before = diags->n + diags->dropped;
+        int r;
+
+        *ret = (struct lane_desired) { .version.kind = VERSION_ANY };
+        snprintf(ret->group, sizeof ret->group, "Default");
+        /* The handler never stops inih, so a positive result is inih's own
+         * first syntax error; everything else was reported as found. */
+        r = ini_parse_stream(read_line, &c, handler, &c);
+        if (r > 0)
+                diag(diags, r, "syntax error (expected [lane] or key = value)");
+        else if (r < 0)
+                diag(diags, 0, "%s", r == -2 ? "out of memory" : "cannot read the file");
+        check_complete(&c);
+        qsort(diags->d, diags->n, sizeof diags->d[0], diag_cmp);
+        return diags->n + diags->dropped == before ? 0 : -EINVAL;
+}

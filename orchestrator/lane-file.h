@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Desired state of one lane: /etc/lanekeeper/lanes.d/NAME.conf (INI).
+ * See lanekeeper-lane(5). */
+#pragma once
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "proto-validate.h"
+
+#define LANE_MAX_LABELS   32
+#define LANE_MAX_DIAGS    64
+#define LANE_GROUP_MAX    64
+#define LANE_HOST_MAX     64
+#define LANE_MANAGED_LABEL "lanekeeper-managed"
+
+enum version_policy_kind {
+        VERSION_ANY,
+        VERSION_MINIMUM,
+        VERSION_PINNED,
+        _VERSION_POLICY_MAX,
+        _VERSION_POLICY_INVALID = -EINVAL,
+};
+
+struct version_policy {
+        enum version_policy_kind kind;
+        unsigned major, minor, patch;
+};
+
+struct lane_desired {
+        char name[PROTO_LANE_NAME_MAX + 1];
+        char repository[PROTO_OWNER_MAX + PROTO_REPO_NAME_MAX + 2];   /* or ... */
+        char organisation[PROTO_OWNER_MAX + 1];                       /* ... this */
+        char host[LANE_HOST_MAX + 1];
+        char root[PROTO_PATH_MAX + 1];
+        char user[PROTO_USER_NAME_MAX + 1];
+        char group[LANE_GROUP_MAX + 1];
+        char labels[LANE_MAX_LABELS][PROTO_LABEL_MAX + 1];
+        size_t n_labels;
+        struct version_policy version;
+        bool managed;
+};
+
+struct lane_diag {
+        int line;          /* 0: the file as a whole */
+        char message[200];
+};
+
+struct lane_diags {
+        size_t n;
+        size_t dropped;    /* beyond LANE_MAX_DIAGS */
+        struct lane_diag d[LANE_MAX_DIAGS];
+};
+
+/* Parse one lane file. Every problem goes to *diags with its line; returns
+ * 0 when there was none, -EINVAL otherwise (ret is then unspecified). */
+int lane_file_parse(FILE *f, struct lane_desired *ret, struct lane_diags *diags);
+
+int version_policy_parse(const char *s, struct version_policy *ret);
+/* "any", "minimum:2.330.0", ... into buf. */
+const char *version_policy_format(const struct version_policy *v, char *buf, size_t size);
+bool lane_has_label(const struct lane_desired *l, const char *label);

@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* lanectl lane validate [FILE...]: check lane files, every error with its
+ * file and line. */
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lane-file.h"
+#include "lanectl.h"
+#include "macro.h"
+
+#define LANES_DIR SYSCONFDIR "/lanekeeper/lanes.d"
+#define MAX_FILES 4096
+
+struct checked {
+        char path[PATH_MAX];
+        struct lane_desired lane;
+        bool valid;
+};
+
+static int conf_filter(const struct dirent *d) {
+        size_t n = strlen(d->d_name);
+        return d->d_name[0] != '.' && n > 5 && strcmp(d->d_name + n - 5, ".conf") == 0;
+}
+
+/* The files of DIR named *.conf, sorted, into paths. */
+static int list_dir(const char *dir, char ***ret, size_t *ret_n) {
+        struct dirent **ents = NULL;
+        char **paths;
+        int n = scandir(dir, &ents, conf_filter, alphasort);
+
+        if (n < 0)
+                return -errno;
+        paths = calloc((size_t) n + 1, sizeof *paths);
+        for (int i = 0; i < n; i++) {
+                if (paths && asprintf(&paths[i], "%s/%s", dir, ents[i]->d_name) < 0)
+                        paths[i] = NULL;
+                free(ents[i]);
+        }
+        free(ents);
+        if (!paths)
+                return -ENOMEM;
+        *ret = paths;
+        *ret_n = (size_t) n;
+        return 0;
+}
+
+static void report(const char *path, const struct lane_diags *d) {
+        for (size_t i = 0; i < d->n; i++)
+                if (d->d[i].line > 0)
+                        printf("%s:%d: %s\n", path, d->d[i].line, d->d[i].message);
+                else
+                        printf("%s: %s\n", path, d->d[i].message);
+        if (d->dropped)
+                printf("%s: ... and %zu more errors\n", path, d->dropped);
+}
+
+static bool check_one(struct checked *c) {
+        _cleanup_(fclosep) FILE *f = NULL;
+        struct lane_diags d = {};
+        char copy[PATH_MAX], want[PROTO_LANE_NAME_MAX + 8];
+
+        f = fopen(c->path, "re");
+        if (!f) {
+                printf("%s: cannot open: %m\n", c->path);
+                return false;
+        }
+        c->valid = lane_file_parse(f, &c->lane, &d) == 0;
+        if (c->valid) {
+                /* One lane per file, named after it: lanes.d/NAME.conf */
+                snprintf(copy, sizeof copy, "%s", c->path);
+                snprintf(want, sizeof want, "%s.conf", c->lane.name);
+                if (strcmp(basename(copy), want) != 0) {
+                        printf("%s: the file of lane '%s' must be named %s\n", c->path, c->lane.name, want);
+                        c->valid = false;
+                }
+        }
+        report(c->path, &d);
+        return c->valid;
+}
+
+static int validate(char **paths, size_t n) {
+        struct checked *c = calloc(n ? n : 1, sizeof *c);
+        size_t valid = 0;
+
+        if (!c)
+                return 1;
+        for (size_t i = 0; i < n; i++) {
+                snprintf(c[i].path, sizeof c[i].path, "%s", paths[i]);
+                valid += check_one(&c[i]);
+        }
+        /* Two files for one lane: GitHub compares runner names case-insensitively. */
+        for (size_t i = 0; i < n; i++)
+                for (size_t j = i + 1; j < n && c[i].valid; j++)
+                        if (c[j].valid && strcasecmp(c[i].lane.name, c[j].lane.name) == 0) {
+                                printf("%s: lane '%s' is also declared in %s\n", c[j].path, c[j].lane.name, c[i].path);
+                                c[j].valid = false;
+                                valid--;
+                        }
+        printf("%zu lane file%s, %zu valid\n", n, n == 1 ? "" : "s", valid);
+        free(c);
+        return valid == n ? 0 : 1;
+}
+
+int cmd_lane(int argc, char **argv) {
+        static const struct option options[] = {
+                { "lanes-dir", required_argument, NULL, 'd' },
+                {}
+        };
+        const char *dir = getenv("LANEKEEPER_LANES_DIR") ?: LANES_DIR;
+        char **listed = NULL;
+        size_t n = 0;
+        int c, r;
+
+        optind = 0;
+        while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0)
+                switch (c) {
+                case 'd':
+                        dir = optarg;
+                        break;
+                default:
+                        return 2;
+                }
+        if (optind >= argc || strcmp(argv[optind], "validate") != 0) {
+                fprintf(stderr, "usage: lanectl lane validate [--lanes-dir DIR] [FILE...]\n");
+                return 2;
+        }
+        optind++;
+        if (optind < argc)
+                return validate(argv + optind, (size_t) (argc - optind));
+        r = list_dir(dir, &listed, &n);
+        if (r < 0) {
+                fprintf(stderr, "lanectl lane validate: cannot read %s: %s\n", dir, strerror(-r));
+                return 1;
+        }
+        if (n > MAX_FILES) {
+                fprintf(stderr, "lanectl lane validate: more than %d lane files in %s\n", MAX_FILES, dir);
+                r = 1;
+        } else
+                r = validate(listed, n);
+        for (size_t i = 0; i < n; i++)
+                free(listed[i]);
+        free(listed);
+        return r;
+}
