@@ -1,45 +1,19 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
-#include <ini.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "ini-diag.h"
 #include "lane-file.h"
 #include "macro.h"
 
 struct parse_ctx {
-        FILE *f;
         int line;
         struct lane_desired *l;
-        struct lane_diags *diags;
+        struct ini_diags *diags;
         unsigned seen;   /* bit per key, for duplicates and required keys */
 };
-
-_printf_(3, 4)
-static void diag(struct lane_diags *diags, int line, const char *fmt, ...) {
-        va_list ap;
-
-        if (diags->n >= LANE_MAX_DIAGS) {
-                diags->dropped++;
-                return;
-        }
-        diags->d[diags->n].line = line;
-        va_start(ap, fmt);
-        vsnprintf(diags->d[diags->n].message, sizeof diags->d[0].message, fmt, ap);
-        va_end(ap);
-        diags->n++;
-}
-
-static char *read_line(char *buf, int size, void *user) {
-        struct parse_ctx *c = user;
-        char *r = fgets(buf, size, c->f);
-
-        if (r)
-                c->line++;
-        return r;
-}
 
 static int parse_uint(const char **p, unsigned *ret) {
         char *end;
@@ -146,56 +120,57 @@ static void set_labels(struct parse_ctx *c, const char *value) {
         snprintf(buf, sizeof buf, "%s", value);
         for (char *t = strtok_r(buf, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save)) {
                 if (proto_validate_label(t, &reason) < 0) {
-                        diag(c->diags, c->line, "label '%.100s' %s", t, reason);
+                        ini_diag(c->diags, c->line, "label '%.100s' %s", t, reason);
                         continue;
                 }
                 if (lane_has_label(c->l, t)) {
-                        diag(c->diags, c->line, "label '%s' is listed twice (labels are case-insensitive)", t);
+                        ini_diag(c->diags, c->line, "label '%s' is listed twice (labels are case-insensitive)", t);
                         continue;
                 }
                 if (c->l->n_labels >= LANE_MAX_LABELS) {
-                        diag(c->diags, c->line, "more than %d labels", LANE_MAX_LABELS);
+                        ini_diag(c->diags, c->line, "more than %d labels", LANE_MAX_LABELS);
                         return;
                 }
                 strcpy(c->l->labels[c->l->n_labels++], t);
         }
 }
 
-static int handler(void *user, const char *section, const char *key, const char *value) {
+static int entry(void *user, int line, const char *section, const char *key, const char *value) {
         struct parse_ctx *c = user;
         const char *reason = NULL;
         int k;
 
+        c->line = line;
         if (strcmp(section, "lane") != 0) {
-                diag(c->diags, c->line, "unknown section [%.64s] (a lane file has one [lane] section)", section);
+                ini_diag(c->diags, c->line, "unknown section [%.64s] (a lane file has one [lane] section)", section);
                 return 1;   /* keep going: report every error */
         }
         for (k = 0; k < _KEY_MAX && strcmp(keys[k].name, key) != 0; k++)
                 ;
         if (k == _KEY_MAX) {
-                diag(c->diags, c->line, "unknown key '%.64s'", key);
+                ini_diag(c->diags, c->line, "unknown key '%.64s'", key);
                 return 1;
         }
         if (c->seen & (1u << k)) {
-                diag(c->diags, c->line, "'%s' is set twice", key);
+                ini_diag(c->diags, c->line, "'%s' is set twice", key);
                 return 1;
         }
         c->seen |= 1u << k;
         if (keys[k].validate) {
                 if (strlen(value) >= keys[k].size || keys[k].validate(value, &reason) < 0)
-                        diag(c->diags, c->line, "'%s' %s", key, reason ?: "is too long");
+                        ini_diag(c->diags, c->line, "'%s' %s", key, reason ?: "is too long");
                 else
                         strcpy((char *) c->l + keys[k].offset, value);
         } else if (k == KEY_LABELS)
                 set_labels(c, value);
         else if (k == KEY_VERSION) {
                 if (version_policy_parse(value, &c->l->version) < 0)
-                        diag(c->diags, c->line, "'version' must be any, minimum:X.Y.Z or pinned:X.Y.Z");
+                        ini_diag(c->diags, c->line, "'version' must be any, minimum:X.Y.Z or pinned:X.Y.Z");
         } else if (k == KEY_MANAGED) {
                 if (strcmp(value, "true") == 0 || strcmp(value, "false") == 0)
                         c->l->managed = strcmp(value, "true") == 0;
                 else
-                        diag(c->diags, c->line, "'managed' must be true or false");
+                        ini_diag(c->diags, c->line, "'managed' must be true or false");
         }
         return 1;
 }
@@ -206,38 +181,23 @@ static void check_complete(struct parse_ctx *c) {
 
         for (size_t i = 0; i < ELEMENTSOF(required); i++)
                 if (!(c->seen & (1u << required[i])))
-                        diag(c->diags, 0, "required key '%s' is missing", keys[required[i]].name);
+                        ini_diag(c->diags, 0, "required key '%s' is missing", keys[required[i]].name);
         if (repo == org)
-                diag(c->diags, 0, "set exactly one of 'repository' and 'organisation'");
+                ini_diag(c->diags, 0, "set exactly one of 'repository' and 'organisation'");
         if (c->l->managed && (c->seen & (1u << KEY_LABELS)) && !lane_has_label(c->l, LANE_MANAGED_LABEL))
-                diag(c->diags, 0, "a managed lane must carry the label '%s'", LANE_MANAGED_LABEL);
+                ini_diag(c->diags, 0, "a managed lane must carry the label '%s'", LANE_MANAGED_LABEL);
         if ((c->seen & (1u << KEY_LABELS)) && !lane_has_label(c->l, "self-hosted"))
-                diag(c->diags, 0, "labels must include 'self-hosted' (GitHub gives every self-hosted runner that label)");
+                ini_diag(c->diags, 0, "labels must include 'self-hosted' (GitHub gives every self-hosted runner that label)");
 }
 
-/* By line, whole-file problems (line 0) last; stable for equal lines. */
-static int diag_cmp(const void *a, const void *b) {
-        const struct lane_diag *x = a, *y = b;
-        int lx = x->line ?: 1 << 30, ly = y->line ?: 1 << 30;
-
-        return lx != ly ? (lx > ly) - (lx < ly) : (x > y) - (x < y);
-}
-
-int lane_file_parse(FILE *f, struct lane_desired *ret, struct lane_diags *diags) {
-        struct parse_ctx c = { .f = f, .l = ret, .diags = diags };
+int lane_file_parse(FILE *f, struct lane_desired *ret, struct ini_diags *diags) {
+        struct parse_ctx c = { .l = ret, .diags = diags };
         size_t before = diags->n + diags->dropped;
-        int r;
 
         *ret = (struct lane_desired) { .version.kind = VERSION_ANY };
         snprintf(ret->group, sizeof ret->group, "Default");
-        /* The handler never stops inih, so a positive result is inih's own
-         * first syntax error; everything else was reported as found. */
-        r = ini_parse_stream(read_line, &c, handler, &c);
-        if (r > 0)
-                diag(diags, r, "syntax error (expected [lane] or key = value)");
-        else if (r < 0)
-                diag(diags, 0, "%s", r == -2 ? "out of memory" : "cannot read the file");
+        (void) ini_parse_lines(f, entry, &c, diags);
         check_complete(&c);
-        qsort(diags->d, diags->n, sizeof diags->d[0], diag_cmp);
+        ini_diags_sort(diags);
         return diags->n + diags->dropped == before ? 0 : -EINVAL;
 }

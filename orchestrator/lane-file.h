@@ -7,10 +7,10 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "ini-diag.h"
 #include "proto-validate.h"
 
 #define LANE_MAX_LABELS   32
-#define LANE_MAX_DIAGS    64
 #define LANE_GROUP_MAX    64
 #define LANE_HOST_MAX     64
 #define LANE_MANAGED_LABEL "lanekeeper-managed"
@@ -42,20 +42,9 @@ struct lane_desired {
         bool managed;
 };
 
-struct lane_diag {
-        int line;          /* 0: the file as a whole */
-        char message[200];
-};
-
-struct lane_diags {
-        size_t n;
-        size_t dropped;    /* beyond LANE_MAX_DIAGS */
-        struct lane_diag d[LANE_MAX_DIAGS];
-};
-
 /* Parse one lane file. Every problem goes to *diags with its line; returns
  * 0 when there was none, -EINVAL otherwise (ret is then unspecified). */
-int lane_file_parse(FILE *f, struct lane_desired *ret, struct lane_diags *diags);
+int lane_file_parse(FILE *f, struct lane_desired *ret, struct ini_diags *diags);
 
 int version_policy_parse(const char *s, struct version_policy *ret);
 /* "any", "minimum:2.330.0", ... into buf. */

@@ -49,19 +49,9 @@ static int list_dir(const char *dir, char ***ret, size_t *ret_n) {
         return 0;
 }
 
-static void report(const char *path, const struct lane_diags *d) {
-        for (size_t i = 0; i < d->n; i++)
-                if (d->d[i].line > 0)
-                        printf("%s:%d: %s\n", path, d->d[i].line, d->d[i].message);
-                else
-                        printf("%s: %s\n", path, d->d[i].message);
-        if (d->dropped)
-                printf("%s: ... and %zu more errors\n", path, d->dropped);
-}
-
 static bool check_one(struct checked *c) {
         _cleanup_(fclosep) FILE *f = NULL;
-        struct lane_diags d = {};
+        struct ini_diags d = {};
         char copy[PATH_MAX], want[PROTO_LANE_NAME_MAX + 8];
 
         f = fopen(c->path, "re");
@@ -79,7 +69,7 @@ static bool check_one(struct checked *c) {
                         c->valid = false;
                 }
         }
-        report(c->path, &d);
+        ini_diags_print(stdout, c->path, &d);
         return c->valid;
 }
 

@@ -20,12 +20,12 @@ static const char good[] =
         "version = pinned:2.330.0\n"
         "managed = true\n";
 
-static int parse(const char *text, struct lane_desired *l, struct lane_diags *d) {
+static int parse(const char *text, struct lane_desired *l, struct ini_diags *d) {
         FILE *f = fmemopen((void *) text, strlen(text), "r");
         int r;
 
         ck_assert_ptr_nonnull(f);
-        *d = (struct lane_diags) {};
+        *d = (struct ini_diags) {};
         r = lane_file_parse(f, l, d);
         fclose(f);
         return r;
@@ -33,7 +33,7 @@ static int parse(const char *text, struct lane_desired *l, struct lane_diags *d)
 
 START_TEST(test_good) {
         struct lane_desired l;
-        struct lane_diags d;
+        struct ini_diags d;
         char v[64];
 
         ck_assert_msg(parse(good, &l, &d) == 0, "%s", d.n ? d.d[0].message : "");
@@ -55,7 +55,7 @@ END_TEST
 
 START_TEST(test_defaults) {
         struct lane_desired l;
-        struct lane_diags d;
+        struct ini_diags d;
 
         ck_assert_int_eq(parse("[lane]\nname=a\norganisation=acme\nhost=h\nroot=/r\nuser=u\n"
                                "labels=self-hosted\nmanaged=false\n", &l, &d), 0);
@@ -97,7 +97,7 @@ static const struct {
 
 START_TEST(test_bad) {
         struct lane_desired l;
-        struct lane_diags d;
+        struct ini_diags d;
         bool found = false;
 
         ck_assert_int_eq(parse(bad[_i].text, &l, &d), -EINVAL);
@@ -113,7 +113,7 @@ END_TEST
 /* Every error of a file, not just the first, in line order. */
 START_TEST(test_every_error_in_order) {
         struct lane_desired l;
-        struct lane_diags d;
+        struct ini_diags d;
 
         ck_assert_int_eq(parse("[lane]\nname = Bad\nfoo = 1\nmanaged = maybe\n", &l, &d), -EINVAL);
         ck_assert_uint_ge(d.n, 5);   /* 3 on lines, missing keys after */
@@ -128,13 +128,13 @@ END_TEST
 START_TEST(test_too_many_errors) {
         static char text[16384];
         struct lane_desired l;
-        struct lane_diags d;
+        struct ini_diags d;
         size_t n = (size_t) snprintf(text, sizeof text, "[lane]\n");
 
         for (int i = 0; i < 100; i++)
                 n += (size_t) snprintf(text + n, sizeof text - n, "bogus%d = 1\n", i);
         ck_assert_int_eq(parse(text, &l, &d), -EINVAL);
-        ck_assert_uint_eq(d.n, LANE_MAX_DIAGS);
+        ck_assert_uint_eq(d.n, INI_MAX_DIAGS);
         ck_assert_uint_gt(d.dropped, 0);
 }
 END_TEST

@@ -11,7 +11,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         static struct lane_desired l;
-        static struct lane_diags d;
+        static struct ini_diags d;
         FILE *f;
 
         if (size == 0 || size > 65536)
@@ -19,7 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         f = fmemopen((void *) data, size, "r");
         if (!f)
                 return 0;
-        d = (struct lane_diags) {};
+        d = (struct ini_diags) {};
         if (lane_file_parse(f, &l, &d) == 0) {
                 const char *reason;
 
