@@ -16,8 +16,8 @@
 #include "proto-codec.h"
 #include "proto-io.h"
 #include "proto-redact-json.h"
+#include "settings.h"
 
-#define HELPER_SOCKET "/run/lanekeeper/helper.socket"
 #define CONNECT_TRIES 6
 #define REPLY_TIMEOUT_MS (90 * 1000)
 
@@ -176,7 +176,8 @@ int cmd_helper(int argc, char **argv) {
         static struct proto_builder b;
         static struct proto_msg m;
         const char *user = NULL, *root = NULL, *lane = NULL;
-        const char *socket_path = getenv("LANEKEEPER_HELPER_SOCKET") ?: HELPER_SOCKET;
+        const char *socket_path = getenv("LANEKEEPER_HELPER_SOCKET");
+        const struct settings *settings;
         bool dry_run = false, json = false;
         struct proto_diag d;
         enum proto_verb verb;
@@ -220,6 +221,11 @@ int cmd_helper(int argc, char **argv) {
                         : verb == PROTO_VERB_INSTALL_UNIT ? "a LANE, --user USER and --root DIR"
                                                           : "a LANE and no --user/--root");
                 return EXIT_USAGE;
+        }
+        if (!socket_path) {
+                if (lanectl_settings(&settings) < 0)
+                        return EXIT_REFUSED;
+                socket_path = settings->helper_socket;
         }
         request_id = (uint64_t) time(NULL) << 20 ^ (uint64_t) getpid();
         proto_builder_init(&b, verb, dry_run ? PROTO_FLAG_DRY_RUN : 0, request_id);

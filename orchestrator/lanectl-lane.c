@@ -12,8 +12,8 @@
 #include "lane-file.h"
 #include "lanectl.h"
 #include "macro.h"
+#include "settings.h"
 
-#define LANES_DIR SYSCONFDIR "/lanekeeper/lanes.d"
 #define MAX_FILES 4096
 
 struct checked {
@@ -101,7 +101,8 @@ int cmd_lane(int argc, char **argv) {
                 { "lanes-dir", required_argument, NULL, 'd' },
                 {}
         };
-        const char *dir = getenv("LANEKEEPER_LANES_DIR") ?: LANES_DIR;
+        const char *dir = getenv("LANEKEEPER_LANES_DIR");
+        const struct settings *settings;
         char **listed = NULL;
         size_t n = 0;
         int c, r;
@@ -122,6 +123,11 @@ int cmd_lane(int argc, char **argv) {
         optind++;
         if (optind < argc)
                 return validate(argv + optind, (size_t) (argc - optind));
+        if (!dir) {
+                if (lanectl_settings(&settings) < 0)
+                        return 1;
+                dir = settings->lanes_dir;
+        }
         r = list_dir(dir, &listed, &n);
         if (r < 0) {
                 fprintf(stderr, "lanectl lane validate: cannot read %s: %s\n", dir, strerror(-r));

@@ -23,8 +23,10 @@ static void help(void) {
                "  helper VERB [LANE]     ask lanekeeper-helper to install-unit, daemon-reload,\n"
                "                         enable-now, restart, stop or remove-unit\n"
                "  lane validate [FILE...] check lane files (default: every *.conf in\n"
-               "                         the lanes directory), every error with its line\n\n"
+               "                         the lanes directory), every error with its line\n"
+               "  config show            show the settings lanectl uses\n\n"
                "Options:\n"
+               "     --config FILE       settings file (default " SYSCONFDIR "/lanekeeper/lanekeeper.conf)\n"
                "  -h --help              show this help\n"
                "     --version           show the version\n\n"
                "See lanectl(1).\n");
@@ -138,12 +140,16 @@ int main(int argc, char *argv[]) {
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
+                { "config", required_argument, NULL, 'c' },
                 {}
         };
         int c;
 
         while ((c = getopt_long(argc, argv, "+h", options, NULL)) >= 0)
                 switch (c) {
+                case 'c':
+                        lanectl_set_config(optarg);
+                        break;
                 case 'h':
                         help();
                         return 0;
@@ -167,6 +173,8 @@ int main(int argc, char *argv[]) {
                 return cmd_helper(argc, argv);
         if (strcmp(argv[0], "lane") == 0)
                 return cmd_lane(argc, argv);
+        if (strcmp(argv[0], "config") == 0)
+                return cmd_config(argc, argv);
         if (strcmp(argv[0], "help") == 0) {
                 help();
                 return 0;

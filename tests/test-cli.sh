@@ -87,7 +87,24 @@ out=$("$LANECTL" lane validate "$lanes/lane-a.conf" "$lanes/b/lane-a.conf"); rc=
 out=$("$LANECTL" lane validate --lanes-dir /nonexistent/lanes 2>&1); [ $? -eq 1 ] && grep -q "cannot read" <<<"$out" && ok ||
         bad "missing lanes dir: $out"
 expect 2 "lane without validate" -- "$LANECTL" lane
-rm -rf "$lanes"
+# the lanes directory from lanekeeper.conf
+printf '[lanes]\ndir = %s\n' "$lanes" >"$lanes.conf"
+rm -rf "$lanes/b" "$lanes/other.conf"
+out=$(env -u LANEKEEPER_LANES_DIR "$LANECTL" --config "$lanes.conf" lane validate); rc=$?
+[ $rc -eq 0 ] && grep -q "^1 lane file, 1 valid$" <<<"$out" && ok || bad "lane validate with lanes dir from --config: exit $rc: $out"
+
+# config show: settings from --config or LANEKEEPER_CONFIG; errors with lines
+out=$(LANEKEEPER_CONFIG="$lanes.conf" "$LANECTL" config show --output json); rc=$?
+[ $rc -eq 0 ] && grep -q "\"lanes_dir\": \"$lanes\"" <<<"$out" && grep -q '"auth": "none"' <<<"$out" && ok ||
+        bad "config show --output json: exit $rc: $out"
+printf '[github]\napi_url = http://example.com\ntoken = x\n' >"$lanes.conf"
+out=$("$LANECTL" --config "$lanes.conf" config show 2>&1); rc=$?
+[ $rc -eq 1 ] && grep -q "$lanes.conf:2: 'api_url' uses http://" <<<"$out" && grep -q "$lanes.conf:3: unknown key 'token'" <<<"$out" &&
+        ok || bad "config show with a bad file: exit $rc: $out"
+out=$("$LANECTL" --config /nonexistent/lanekeeper.conf config show 2>&1); [ $? -eq 1 ] && grep -q "cannot open" <<<"$out" && ok ||
+        bad "config show with a missing --config file: $out"
+expect 2 "config without show" -- "$LANECTL" config
+rm -rf "$lanes" "$lanes.conf"
 
 # The helper binary: no HTTP or JSON library, nothing that starts a program,
 # and helper/ stays small enough to read in one sitting.

@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "settings.h"
+
+void settings_defaults(struct settings *s, const char *sysconfdir) {
+        *s = (struct settings) {};
+        snprintf(s->api_url, sizeof s->api_url, "https://api.github.com");
+        snprintf(s->store_dir, sizeof s->store_dir, "/var/lib/lanekeeper");
+        snprintf(s->lanes_dir, sizeof s->lanes_dir, "%s/lanekeeper/lanes.d", sysconfdir);
+        snprintf(s->helper_socket, sizeof s->helper_socket, "/run/lanekeeper/helper.socket");
+}
+
+bool settings_api_url_ok(const char *url, const char **ret_reason) {
+        const char *host, *end;
+        size_t n;
+        bool https = strncmp(url, "https://", 8) == 0;
+
+        if (!https && strncmp(url, "http://", 7) != 0)
+                return *ret_reason = "must start with https:// (or http:// on a loopback host)", false;
+        if (!proto_is_printable_ascii(url, strlen(url)) || strpbrk(url, " \"'<>\\@"))
+                return *ret_reason = "contains a space, quote, backslash or '@' (no credentials in URLs)", false;
+        host = url + (https ? 8 : 7);
+        end = host[0] == '[' ? strchr(host, ']') : host + strcspn(host, ":/");
+        if (!end || end == host)
+                return *ret_reason = "has no host", false;
+        if (host[0] == '[')
+                end++;
+        n = (size_t) (end - host);
+        if (!https && !(n == 9 && strncmp(host, "localhost", 9) == 0) && !(n == 5 && strncmp(host, "[::1]", 5) == 0) &&
+            strncmp(host, "127.", 4) != 0)
+                return *ret_reason = "uses http:// on a host that is not loopback (use https://)", false;
+        return true;
+}
+
+const char *settings_auth(const struct settings *s) {
+        return s->app_id ? "app" : s->token_file[0] ? "token" : "none";
+}
+
+struct ctx {
+        struct settings *s;
+        struct ini_diags *diags;
+        unsigned seen;
+};
+
+static void set_path(struct ctx *c, int line, const char *key, char *dst, size_t size, const char *value) {
+        const char *reason;
+
+        if (proto_validate_abs_path(value, &reason) < 0 || strcmp(value, "/") == 0 || strlen(value) >= size)
+                ini_diag(c->diags, line, "'%s' %s", key, strcmp(value, "/") == 0 ? "may not be '/'" : reason);
+        else
+                strcpy(dst, value);
+}
+
+static void set_id(struct ctx *c, int line, const char *key, unsigned long *dst, const char *value) {
+        char *end;
+        unsigned long v;
+
+        errno = 0;
+        v = strtoul(value, &end, 10);
+        if (value[0] < '1' || value[0] > '9' || *end || errno || v > 0xffffffffffUL)
+                ini_diag(c->diags, line, "'%s' must be a positive decimal number", key);
+        else
+                *dst = v;
+}
+
+static const struct {
+        const char *section, *key;
+} known[] = {
+        { "github", "api_url" }, { "github", "app_id" }, { "github", "installation_id" },
+        { "github", "private_key_file" }, { "github", "token_file" },
+        { "store", "dir" }, { "lanes", "dir" }, { "helper", "socket" },
+};
+
+static int entry(void *user, int line, const char *section, const char *key, const char *value) {
+        struct ctx *c = user;
+        struct settings *s = c->s;
+        const char *reason;
+        size_t k;
+
+        for (k = 0; k < ELEMENTSOF(known) && (strcmp(known[k].section, section) || strcmp(known[k].key, key)); k++)
+                ;
+        if (k == ELEMENTSOF(known)) {
+                ini_diag(c->diags, line, "unknown key '%.64s' in section [%.64s]", key, section);
+                return 0;
+        }
+        if (c->seen & (1u << k)) {
+                ini_diag(c->diags, line, "'%s' is set twice", key);
+                return 0;
+        }
+        c->seen |= 1u << k;
+        if (strcmp(key, "api_url") == 0) {
+                if (strlen(value) > SETTINGS_URL_MAX || !settings_api_url_ok(value, &reason))
+                        ini_diag(c->diags, line, "'api_url' %s", strlen(value) > SETTINGS_URL_MAX ? "is too long" : reason);
+                else
+                        snprintf(s->api_url, sizeof s->api_url, "%s", value);
+        } else if (strcmp(key, "app_id") == 0)
+                set_id(c, line, key, &s->app_id, value);
+        else if (strcmp(key, "installation_id") == 0)
+                set_id(c, line, key, &s->installation_id, value);
+        else if (strcmp(key, "private_key_file") == 0)
+                set_path(c, line, key, s->private_key_file, sizeof s->private_key_file, value);
+        else if (strcmp(key, "token_file") == 0)
+                set_path(c, line, key, s->token_file, sizeof s->token_file, value);
+        else if (strcmp(section, "store") == 0)
+                set_path(c, line, "dir", s->store_dir, sizeof s->store_dir, value);
+        else if (strcmp(section, "lanes") == 0)
+                set_path(c, line, "dir", s->lanes_dir, sizeof s->lanes_dir, value);
+        else
+                set_path(c, line, key, s->helper_socket, sizeof s->helper_socket, value);
+        return 0;
+}
+
+int settings_parse(FILE *f, struct settings *s, struct ini_diags *diags) {
+        struct ctx c = { .s = s, .diags = diags };
+        size_t before = diags->n + diags->dropped;
+        bool app = s->app_id || s->installation_id || s->private_key_file[0];
+
+        (void) ini_parse_lines(f, entry, &c, diags);
+        app = s->app_id || s->installation_id || s->private_key_file[0];
+        if (app && !(s->app_id && s->installation_id && s->private_key_file[0]))
+                ini_diag(diags, 0, "a GitHub App needs app_id, installation_id and private_key_file together");
+        if (app && s->token_file[0])
+                ini_diag(diags, 0, "set either a GitHub App or token_file, not both");
+        ini_diags_sort(diags);
+        return diags->n + diags->dropped == before ? 0 : -EINVAL;
+}

@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* lanekeeper.conf: defaults, a full file, and every error with its line. */
+#include <stdio.h>
+#include <string.h>
+
+#include "settings.h"
+#include "test-util.h"
+
+static struct settings s;
+static struct ini_diags d;
+
+static int parse(const char *text) {
+        FILE *f = fmemopen((void *) text, strlen(text), "r");
+        int r;
+
+        ck_assert_ptr_nonnull(f);
+        settings_defaults(&s, "/etc");
+        d = (struct ini_diags) {};
+        r = settings_parse(f, &s, &d);
+        fclose(f);
+        return r;
+}
+
+START_TEST(test_defaults) {
+        ck_assert_int_eq(parse(""), 0);
+        ck_assert_str_eq(s.api_url, "https://api.github.com");
+        ck_assert_str_eq(s.lanes_dir, "/etc/lanekeeper/lanes.d");
+        ck_assert_str_eq(s.store_dir, "/var/lib/lanekeeper");
+        ck_assert_str_eq(s.helper_socket, "/run/lanekeeper/helper.socket");
+        ck_assert_str_eq(settings_auth(&s), "none");
+}
+END_TEST
+
+START_TEST(test_full_app) {
+        ck_assert_int_eq(parse("[github]\napi_url = https://ghe.example.com/api/v3\napp_id = 12345\n"
+                               "installation_id = 678\nprivate_key_file = /etc/lanekeeper/app.pem\n"
+                               "[store]\ndir = /srv/lk/store\n[lanes]\ndir = /srv/lk/lanes\n"
+                               "[helper]\nsocket = /run/lk.socket\n"), 0);
+        ck_assert_str_eq(s.api_url, "https://ghe.example.com/api/v3");
+        ck_assert_uint_eq(s.app_id, 12345);
+        ck_assert_uint_eq(s.installation_id, 678);
+        ck_assert_str_eq(s.private_key_file, "/etc/lanekeeper/app.pem");
+        ck_assert_str_eq(s.store_dir, "/srv/lk/store");
+        ck_assert_str_eq(s.lanes_dir, "/srv/lk/lanes");
+        ck_assert_str_eq(s.helper_socket, "/run/lk.socket");
+        ck_assert_str_eq(settings_auth(&s), "app");
+}
+END_TEST
+
+START_TEST(test_token_and_loopback) {
+        ck_assert_int_eq(parse("[github]\napi_url = http://127.0.0.1:8080\ntoken_file = /etc/lanekeeper/token\n"), 0);
+        ck_assert_str_eq(settings_auth(&s), "token");
+        ck_assert_int_eq(parse("[github]\napi_url = http://[::1]:9/x\n"), 0);
+        ck_assert_int_eq(parse("[github]\napi_url = http://localhost\n"), 0);
+}
+END_TEST
+
+static const struct {
+        const char *text;
+        int line;
+        const char *message;
+} bad[] = {
+        { "[github]\napi_url = http://example.com\n", 2, "not loopback" },
+        { "[github]\napi_url = ftp://x\n", 2, "must start with https://" },
+        { "[github]\napi_url = https://user:pw@example.com\n", 2, "no credentials in URLs" },
+        { "[github]\napi_url = https://\n", 2, "has no host" },
+        { "[github]\napi_url = http://127example.com\n", 2, "not loopback" },
+        { "[github]\napp_id = 0\n", 2, "positive decimal" },
+        { "[github]\napp_id = 12x\n", 2, "positive decimal" },
+        { "[github]\ntoken = ghp_secret\n", 2, "unknown key 'token'" },
+        { "[github]\ntoken_file = relative\n", 2, "not an absolute path" },
+        { "[store]\ndir = /\n", 2, "may not be '/'" },
+        { "[lanes]\ndir = /a\ndir = /b\n", 3, "'dir' is set twice" },
+        { "[other]\nx = 1\n", 2, "unknown key 'x' in section [other]" },
+        { "garbage\n", 1, "syntax error" },
+        { "[github]\napp_id = 1\n", 0, "needs app_id, installation_id and private_key_file together" },
+        { "[github]\napp_id = 1\ninstallation_id = 2\nprivate_key_file = /k\ntoken_file = /t\n", 0, "not both" },
+};
+
+START_TEST(test_bad) {
+        bool found = false;
+
+        ck_assert_int_eq(parse(bad[_i].text), -EINVAL);
+        for (size_t i = 0; i < d.n; i++)
+                found |= d.d[i].line == bad[_i].line && strstr(d.d[i].message, bad[_i].message);
+        ck_assert_msg(found, "case %d: no '%s' on line %d (first: %d %s)", _i, bad[_i].message, bad[_i].line,
+                      d.n ? d.d[0].line : -1, d.n ? d.d[0].message : "");
+}
+END_TEST
+
+int main(void) {
+        Suite *su = suite_create("settings");
+        TCase *tc = tcase_create("settings");
+
+        tcase_add_test(tc, test_defaults);
+        tcase_add_test(tc, test_full_app);
+        tcase_add_test(tc, test_token_and_loopback);
+        tcase_add_loop_test(tc, test_bad, 0, (int) ELEMENTSOF(bad));
+        suite_add_tcase(su, tc);
+        return run_suite(su);
+}
