@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The fail-closed planner (DESIGN §6): a pure function of the desired lane,
+ * what was observed, the policy and the request. It never performs
+ * anything and can never say "completed". */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "lane-file.h"
+
+#define OBS_MAX_RUNNERS 4
+#define PLAN_MAX_STEPS 8
+
+struct obs_runner {
+        long long id;
+        char name[PROTO_RUNNER_NAME_MAX + 1];
+        bool online, busy;
+        size_t n_labels;
+        char labels[LANE_MAX_LABELS][PROTO_LABEL_MAX + 1];
+};
+
+enum baseline_state { BASELINE_READY, BASELINE_NOT_READY, BASELINE_UNKNOWN };
+
+struct observation {
+        /* GitHub: runners whose name equals the lane's, compared without case */
+        bool github_known;
+        size_t n_runners;
+        struct obs_runner runners[OBS_MAX_RUNNERS];
+        /* the local runner directory ROOT/LANE */
+        bool local_known;
+        bool local_configured;       /* .runner present */
+        bool local_credentials;      /* .credentials present (content never read) */
+        char local_agent_name[PROTO_RUNNER_NAME_MAX + 1];
+        /* the unit, read over D-Bus */
+        bool unit_known;
+        bool unit_exists;
+        bool unit_managed;           /* the helper's marker, content it would render */
+        char unit_name[128];
+        char unit_active[32];        /* ActiveState */
+        char unit_user[PROTO_USER_NAME_MAX + 1];   /* of MainPID, when running */
+        enum baseline_state baseline;
+};
+
+struct plan_policy {
+        const char *host;                       /* the approved host; NULL: none */
+        const char *const *repositories;
+        size_t n_repositories;
+        const char *const *organisations;
+        size_t n_organisations;
+        const char *const *roots;
+        size_t n_roots;
+        const char *const *users;
+        size_t n_users;
+};
+
+enum plan_intent { INTENT_PLAN, INTENT_APPLY, INTENT_RESTART, INTENT_REMOVE };
+
+struct plan_request {
+        enum plan_intent intent;
+        const char *this_host;       /* where lanectl runs */
+        size_t same_name_lanes;      /* lane files declaring this name (1 when unique) */
+        bool confirmed;              /* --confirm LANE given and matching */
+        const char *idempotency_key; /* NULL or "" when absent */
+};
+
+enum plan_status { PLAN_READY, PLAN_BLOCKED };
+enum plan_action { ACTION_CREATE, ACTION_ADOPT, ACTION_RECONCILE, ACTION_RESTART, ACTION_REMOVE, ACTION_NOOP };
+enum plan_shape {
+        SHAPE_ABSENT,
+        SHAPE_GITHUB_ONLY,
+        SHAPE_LOCAL_SERVICE_ONLY,
+        SHAPE_SUPERVISED_ACTIVE,
+        SHAPE_SUPERVISED_INACTIVE,
+        SHAPE_MISMATCHED_LABELS,
+        SHAPE_UNKNOWN_CONFLICT,
+        _SHAPE_MAX,
+};
+
+enum blocker_id {
+        BLOCK_REPOSITORY_NOT_ALLOWLISTED,
+        BLOCK_HOST_NOT_APPROVED,
+        BLOCK_ROOT_OUTSIDE_ALLOWLIST,
+        BLOCK_MISSING_MANAGED_LABEL,
+        BLOCK_UNMANAGED_RUNNER,
+        BLOCK_DUPLICATE_LANE,
+        BLOCK_LANE_STATUS_UNKNOWN,
+        BLOCK_SERVICE_USER_MISMATCH,
+        BLOCK_UNIT_NAME_MISMATCH,
+        BLOCK_UNSAFE_LANE,
+        BLOCK_STALE_STATE,
+        BLOCK_BASELINE_NOT_READY,
+        BLOCK_UNCONFIRMED_MUTATION,
+        _BLOCK_MAX,
+};
+
+struct plan {
+        enum plan_status status;
+        enum plan_action action;
+        enum plan_shape shape;
+        size_t n_blockers;
+        struct {
+                enum blocker_id id;
+                char detail[200];
+        } blockers[_BLOCK_MAX];
+        size_t n_steps;
+        char steps[PLAN_MAX_STEPS][200];
+};
+
+void plan_lane(const struct lane_desired *desired, const struct observation *obs, const struct plan_policy *pol,
+               const struct plan_request *req, struct plan *ret);
+bool plan_has_blocker(const struct plan *p, enum blocker_id id);
+
+/* Stable names, used in JSON and in tests: "ready", "create", "github_only",
+ * "repository_not_allowlisted", ... */
+const char *plan_status_to_string(enum plan_status s);
+const char *plan_action_to_string(enum plan_action a);
+const char *plan_shape_to_string(enum plan_shape s);
+const char *blocker_to_string(enum blocker_id b);
