@@ -24,7 +24,10 @@ static void help(void) {
                "                         enable-now, restart, stop or remove-unit\n"
                "  lane validate [FILE...] check lane files (default: every *.conf in\n"
                "                         the lanes directory), every error with its line\n"
-               "  config show            show the settings lanectl uses\n\n"
+               "  config show            show the settings lanectl uses\n"
+               "  audit list|show SEQ|verify\n"
+               "                         read the audit store; verify finds missing, altered\n"
+               "                         or reordered records\n\n"
                "Options:\n"
                "     --config FILE       settings file (default " SYSCONFDIR "/lanekeeper/lanekeeper.conf)\n"
                "  -h --help              show this help\n"
@@ -175,6 +178,8 @@ int main(int argc, char *argv[]) {
                 return cmd_lane(argc, argv);
         if (strcmp(argv[0], "config") == 0)
                 return cmd_config(argc, argv);
+        if (strcmp(argv[0], "audit") == 0)
+                return cmd_audit(argc, argv);
         if (strcmp(argv[0], "help") == 0) {
                 help();
                 return 0;

@@ -19,3 +19,6 @@ int cmd_config(int argc, char **argv);
  * may be absent: built-in defaults then). Errors are printed. */
 void lanectl_set_config(const char *path);
 int lanectl_settings(const struct settings **ret);
+
+/* lanectl audit list | show SEQ | verify */
+int cmd_audit(int argc, char **argv);

@@ -106,6 +106,29 @@ out=$("$LANECTL" --config /nonexistent/lanekeeper.conf config show 2>&1); [ $? -
 expect 2 "config without show" -- "$LANECTL" config
 rm -rf "$lanes" "$lanes.conf"
 
+# audit: an empty store verifies; a broken chain is named; show and list.
+store=$(mktemp -d)
+printf '[store]\ndir = %s\n' "$store" >"$store.conf"
+out=$("$LANECTL" --config "$store.conf" audit verify); [ $? -eq 0 ] && grep -q "^0 records, chain intact" <<<"$out" && ok ||
+        bad "audit verify of an empty store: $out"
+printf '{"schema":"lanekeeper.audit/1","seq":1,"prev":"%064d","lane":"x","status":"planned"}' 1 \
+        >"$store/audit/00000000000000000001.json"
+out=$("$LANECTL" --config "$store.conf" audit verify); [ $? -eq 1 ] && grep -q "record 1 does not follow record 0" <<<"$out" &&
+        ok || bad "audit verify of a record that links to nothing: $out"
+printf '{"schema":"lanekeeper.audit/1","seq":1,"prev":"%064d","lane":"x","status":"planned"}' 0 \
+        >"$store/audit/00000000000000000001.json"
+printf '1 %s\n' "$(sha256sum <"$store/audit/00000000000000000001.json" | cut -d' ' -f1)" >"$store/audit/HEAD"
+out=$("$LANECTL" --config "$store.conf" audit verify); [ $? -eq 0 ] && grep -q "^1 records, chain intact, head 1" <<<"$out" && ok ||
+        bad "audit verify of one record: $out"
+out=$("$LANECTL" --config "$store.conf" audit list); grep -qE '^1 +planned +x' <<<"$out" && ok || bad "audit list: $out"
+out=$("$LANECTL" --config "$store.conf" audit show 1); grep -q '"status":"planned"' <<<"$out" && ok || bad "audit show: $out"
+expect 1 "audit show of a missing record" -- "$LANECTL" --config "$store.conf" audit show 9
+expect 2 "audit with no subcommand" -- "$LANECTL" --config "$store.conf" audit
+sed -i 's/planned/PLANNED/' "$store/audit/00000000000000000001.json"
+out=$("$LANECTL" --config "$store.conf" audit verify); [ $? -eq 1 ] && grep -q "record 1 was altered" <<<"$out" && ok ||
+        bad "audit verify of an altered record: $out"
+rm -rf "$store" "$store.conf"
+
 # The helper binary: no HTTP or JSON library, nothing that starts a program,
 # and helper/ stays small enough to read in one sitting.
 libs=$(ldd "$LANEKEEPER_HELPER" 2>/dev/null)

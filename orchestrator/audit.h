@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The audit store: append-only JSON records in one directory, each written
+ * atomically (temporary file, fsync, rename, fsync of the directory),
+ * numbered, and chained: a record carries the SHA-256 of the one before,
+ * and HEAD names the last record and its digest. audit_verify() finds a
+ * missing, altered or reordered record. Records are redacted before they
+ * are written. */
+#pragma once
+
+#include <stdint.h>
+
+#include "proto-sha256.h"
+
+struct json_object;
+
+struct audit_store {
+        int dirfd;
+};
+
+struct audit_verify_result {
+        uint64_t records;
+        uint64_t head_seq;
+        char head_digest[PROTO_SHA256_HEX_SIZE];
+        char problem[256];      /* empty when the chain is intact */
+};
+
+/* Open (creating it, mode 0750, if missing) the store directory DIR. */
+int audit_open(const char *dir, struct audit_store *ret);
+void audit_close(struct audit_store *s);
+
+/* Append RECORD (a JSON object; "schema", "seq" and "prev" are set here,
+ * every token-shaped value is redacted in place). Serialised against other
+ * writers with a lock. On success *ret_seq is the record's number. */
+int audit_append(struct audit_store *s, struct json_object *record, uint64_t *ret_seq);
+
+/* Check the whole chain. Returns 0 and an empty problem when intact,
+ * -EBADMSG with the first problem found otherwise. */
+int audit_verify(struct audit_store *s, struct audit_verify_result *ret);
+
+/* Read record SEQ (its JSON text, NUL-terminated, malloc'd). */
+int audit_read(struct audit_store *s, uint64_t seq, char **ret_text);
