@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "inventory.h"
+#include "macro.h"
+
+static void json_object_putp(struct json_object **o) {
+        json_object_put(*o);
+}
+
+/* Parse exactly LEN bytes as one JSON value (no trailing garbage). */
+static struct json_object *parse_json(const char *text, size_t len, char *err, size_t errlen) {
+        struct json_tokener *tok = json_tokener_new();
+        struct json_object *o;
+
+        if (!tok)
+                return snprintf(err, errlen, "out of memory"), NULL;
+        o = len > 0 && len <= (size_t) INT32_MAX ? json_tokener_parse_ex(tok, text, (int) len) : NULL;
+        if (!o || json_tokener_get_error(tok) != json_tokener_success ||
+            json_tokener_get_parse_end(tok) != len) {
+                snprintf(err, errlen, "not valid JSON%s%s", o ? " (trailing data)" : ": ",
+                         o ? "" : json_tokener_error_desc(json_tokener_get_error(tok)));
+                json_object_put(o);
+                o = NULL;
+        }
+        json_tokener_free(tok);
+        return o;
+}
+
+static struct json_object *member(struct json_object *o, const char *key, enum json_type type) {
+        struct json_object *m;
+
+        if (!json_object_object_get_ex(o, key, &m) || !json_object_is_type(m, type))
+                return NULL;
+        return m;
+}
+
+static int copy_str(struct json_object *o, const char *key, char *dst, size_t size) {
+        struct json_object *m = member(o, key, json_type_string);
+
+        if (!m || (size_t) json_object_get_string_len(m) >= size)
+                return -EINVAL;
+        memcpy(dst, json_object_get_string(m), (size_t) json_object_get_string_len(m) + 1);
+        return strlen(dst) == (size_t) json_object_get_string_len(m) ? 0 : -EINVAL;   /* no NUL inside */
+}
+
+static int parse_runner(struct json_object *j, size_t i, struct obs_runner *r, char *err, size_t errlen) {
+        struct json_object *id = member(j, "id", json_type_int), *busy = member(j, "busy", json_type_boolean);
+        struct json_object *status = member(j, "status", json_type_string), *labels = member(j, "labels", json_type_array);
+        const char *reason;
+
+        *r = (struct obs_runner) {};
+        if (!json_object_is_type(j, json_type_object))
+                return snprintf(err, errlen, "runners[%zu] is not an object", i), -EINVAL;
+        if (!id || json_object_get_int64(id) <= 0)
+                return snprintf(err, errlen, "runners[%zu].id is missing or not a positive integer", i), -EINVAL;
+        if (copy_str(j, "name", r->name, sizeof r->name) < 0 || proto_validate_runner_name(r->name, &reason) < 0)
+                return snprintf(err, errlen, "runners[%zu].name is missing or not a runner name", i), -EINVAL;
+        if (!member(j, "os", json_type_string))
+                return snprintf(err, errlen, "runners[%zu].os is missing or not a string", i), -EINVAL;
+        if (!status || (strcmp(json_object_get_string(status), "online") && strcmp(json_object_get_string(status), "offline")))
+                return snprintf(err, errlen, "runners[%zu].status is not \"online\" or \"offline\"", i), -EINVAL;
+        if (!busy)
+                return snprintf(err, errlen, "runners[%zu].busy is missing or not a boolean", i), -EINVAL;
+        if (!labels)
+                return snprintf(err, errlen, "runners[%zu].labels is missing or not an array", i), -EINVAL;
+        r->id = json_object_get_int64(id);
+        r->online = strcmp(json_object_get_string(status), "online") == 0;
+        r->busy = json_object_get_boolean(busy);
+        for (size_t k = 0; k < json_object_array_length(labels); k++) {
+                struct json_object *l = json_object_array_get_idx(labels, k);
+                char name[PROTO_LABEL_MAX + 1];
+
+                if (!json_object_is_type(l, json_type_object) || copy_str(l, "name", name, sizeof name) < 0)
+                        return snprintf(err, errlen, "runners[%zu].labels[%zu] has no name", i, k), -EINVAL;
+                if (r->n_labels >= LANE_MAX_LABELS)
+                        return snprintf(err, errlen, "runners[%zu] has more than %d labels", i, LANE_MAX_LABELS), -EINVAL;
+                strcpy(r->labels[r->n_labels++], name);
+        }
+        return 0;
+}
+
+int inventory_parse(const char *text, size_t len, struct inventory *ret, char *err, size_t errlen) {
+        _cleanup_(json_object_putp) struct json_object *root = parse_json(text, len, err, errlen);
+        struct json_object *runners, *total;
+        _cleanup_(freep) struct obs_runner *list = NULL;
+        size_t n;
+
+        *ret = (struct inventory) {};
+        if (!root)
+                return -EINVAL;
+        if (!json_object_is_type(root, json_type_object))
+                return snprintf(err, errlen, "not a list-runners response (expected an object)"), -EINVAL;
+        total = member(root, "total_count", json_type_int);
+        runners = member(root, "runners", json_type_array);
+        if (!total || !runners)
+                return snprintf(err, errlen, "not a list-runners response (needs total_count and runners[])"), -EINVAL;
+        n = json_object_array_length(runners);
+        if (n > INVENTORY_MAX_RUNNERS)
+                return snprintf(err, errlen, "more than %d runners", INVENTORY_MAX_RUNNERS), -E2BIG;
+        if (json_object_get_int64(total) < (int64_t) n)
+                return snprintf(err, errlen, "total_count %lld is less than the %zu runners listed",
+                                (long long) json_object_get_int64(total), n), -EINVAL;
+        list = calloc(n ? n : 1, sizeof *list);
+        if (!list)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                int r = parse_runner(json_object_array_get_idx(runners, i), i, &list[i], err, errlen);
+                if (r < 0)
+                        return r;
+        }
+        ret->n = n;
+        ret->runners = TAKE_PTR(list);
+        return 0;
+}
+
+void inventory_free(struct inventory *inv) {
+        free(inv->runners);
+        *inv = (struct inventory) {};
+}
+
+void inventory_observe(const struct inventory *inv, const char *lane, struct observation *o) {
+        o->github_known = true;
+        o->n_runners = 0;
+        for (size_t i = 0; i < inv->n; i++)
+                if (strcasecmp(inv->runners[i].name, lane) == 0) {
+                        if (o->n_runners < OBS_MAX_RUNNERS)
+                                o->runners[o->n_runners] = inv->runners[i];
+                        o->n_runners++;
+                }
+        if (o->n_runners > OBS_MAX_RUNNERS)
+                o->n_runners = OBS_MAX_RUNNERS;   /* more than one is ambiguous either way */
+}
+
+int runner_file_parse(const char *text, size_t len, struct runner_file *ret, char *err, size_t errlen) {
+        _cleanup_(json_object_putp) struct json_object *root = NULL;
+        struct json_object *id;
+        const char *reason;
+
+        *ret = (struct runner_file) {};
+        if (len > RUNNER_FILE_MAX)
+                return snprintf(err, errlen, ".runner is larger than 64 KiB"), -E2BIG;
+        if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)   /* the .NET writer's BOM */
+                text += 3, len -= 3;
+        root = parse_json(text, len, err, errlen);
+        if (!root)
+                return -EINVAL;
+        if (!json_object_is_type(root, json_type_object))
+                return snprintf(err, errlen, ".runner is not a JSON object"), -EINVAL;
+        id = member(root, "agentId", json_type_int);
+        if (!id || json_object_get_int64(id) <= 0)
+                return snprintf(err, errlen, ".runner: agentId is missing or not a positive integer"), -EINVAL;
+        if (copy_str(root, "agentName", ret->agent_name, sizeof ret->agent_name) < 0 ||
+            proto_validate_runner_name(ret->agent_name, &reason) < 0)
+                return snprintf(err, errlen, ".runner: agentName is missing or not a runner name"), -EINVAL;
+        if (copy_str(root, "gitHubUrl", ret->github_url, sizeof ret->github_url) < 0 ||
+            !proto_is_printable_ascii(ret->github_url, strlen(ret->github_url)))
+                return snprintf(err, errlen, ".runner: gitHubUrl is missing or not printable"), -EINVAL;
+        ret->agent_id = json_object_get_int64(id);
+        return 0;
+}

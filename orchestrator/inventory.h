@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Untrusted inputs of observation, parsed strictly: GitHub's list-runners
+ * response ({total_count, runners[]}, per GitHub's OpenAPI description) and
+ * a runner directory's .runner file (JSON written by actions/runner, which
+ * may begin with a UTF-8 BOM). Unknown extra members are allowed (GitHub
+ * adds fields); missing or mistyped required ones are errors. */
+#pragma once
+
+#include <stddef.h>
+
+#include "plan.h"
+
+#define INVENTORY_MAX_RUNNERS 100000
+#define RUNNER_FILE_MAX (64 * 1024)
+
+struct inventory {
+        size_t n;
+        struct obs_runner *runners;   /* malloc'd */
+};
+
+int inventory_parse(const char *text, size_t len, struct inventory *ret, char *err, size_t errlen);
+void inventory_free(struct inventory *inv);
+/* Copy the runners named like LANE (compared without case) into the
+ * observation; n_runners counts them all, at most OBS_MAX_RUNNERS kept. */
+void inventory_observe(const struct inventory *inv, const char *lane, struct observation *o);
+
+struct runner_file {
+        long long agent_id;
+        char agent_name[PROTO_RUNNER_NAME_MAX + 1];
+        char github_url[256];
+};
+
+int runner_file_parse(const char *text, size_t len, struct runner_file *ret, char *err, size_t errlen);

@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* GitHub's list-runners response and actions/runner's .runner file: real
+ * shapes accepted, every malformed one refused with its reason. */
+#include <string.h>
+
+#include "inventory.h"
+#include "test-util.h"
+
+/* The shape of GitHub's documented example, with a lane's runner added. */
+static const char response[] =
+        "{\"total_count\":3,\"runners\":["
+        "{\"id\":23,\"name\":\"MBP\",\"os\":\"macos\",\"status\":\"online\",\"busy\":true,\"ephemeral\":false,"
+        "\"labels\":[{\"id\":5,\"name\":\"self-hosted\",\"type\":\"read-only\"},{\"id\":7,\"name\":\"X64\",\"type\":\"read-only\"}]},"
+        "{\"id\":24,\"name\":\"cm-website\",\"os\":\"linux\",\"status\":\"offline\",\"busy\":false,\"runner_group_id\":1,"
+        "\"labels\":[{\"id\":5,\"name\":\"self-hosted\",\"type\":\"read-only\"},"
+        "{\"id\":9,\"name\":\"lanekeeper-managed\",\"type\":\"custom\"}]},"
+        "{\"id\":25,\"name\":\"other\",\"os\":\"linux\",\"status\":\"online\",\"busy\":false,\"labels\":[]}]}";
+
+START_TEST(test_response) {
+        struct inventory inv;
+        struct observation o = {};
+        char err[256];
+
+        ck_assert_int_eq(inventory_parse(response, strlen(response), &inv, err, sizeof err), 0);
+        ck_assert_uint_eq(inv.n, 3);
+        ck_assert(inv.runners[0].online && inv.runners[0].busy);
+        ck_assert_str_eq(inv.runners[1].labels[1], "lanekeeper-managed");
+        inventory_observe(&inv, "CM-Website", &o);   /* GitHub compares names without case */
+        ck_assert(o.github_known);
+        ck_assert_uint_eq(o.n_runners, 1);
+        ck_assert(o.runners[0].id == 24 && !o.runners[0].online);
+        inventory_observe(&inv, "absent-lane", &o);
+        ck_assert_uint_eq(o.n_runners, 0);
+        inventory_free(&inv);
+}
+END_TEST
+
+START_TEST(test_duplicates_and_empty) {
+        static const char dup[] = "{\"total_count\":2,\"runners\":["
+                "{\"id\":1,\"name\":\"lane\",\"os\":\"linux\",\"status\":\"online\",\"busy\":false,\"labels\":[]},"
+                "{\"id\":2,\"name\":\"LANE\",\"os\":\"linux\",\"status\":\"offline\",\"busy\":false,\"labels\":[]}]}";
+        struct inventory inv;
+        struct observation o = {};
+        char err[256];
+
+        ck_assert_int_eq(inventory_parse(dup, strlen(dup), &inv, err, sizeof err), 0);
+        inventory_observe(&inv, "lane", &o);
+        ck_assert_uint_eq(o.n_runners, 2);
+        inventory_free(&inv);
+        static const char empty[] = "{\"total_count\":0,\"runners\":[]}";
+        ck_assert_int_eq(inventory_parse(empty, strlen(empty), &inv, err, sizeof err), 0);
+        ck_assert_uint_eq(inv.n, 0);
+        inventory_free(&inv);
+}
+END_TEST
+
+#define R(body) "{\"total_count\":1,\"runners\":[" body "]}"
+#define OK_LABELS "\"labels\":[]"
+static const struct {
+        const char *text, *reason;
+} bad_inventory[] = {
+        { "", "not valid JSON" },
+        { "{\"total_count\":0,\"runners\":[]} x", "trailing data" },
+        { "[]", "expected an object" },
+        { "{\"total_count\":0}", "needs total_count and runners" },
+        { "{\"runners\":[]}", "needs total_count and runners" },
+        { "{\"total_count\":\"1\",\"runners\":[]}", "needs total_count and runners" },
+        { "{\"total_count\":0,\"runners\":[{\"id\":1,\"name\":\"a\",\"os\":\"l\",\"status\":\"online\",\"busy\":false," OK_LABELS "}]}", "less than" },
+        { R("7"), "runners[0] is not an object" },
+        { R("{\"id\":\"1\",\"name\":\"a\",\"os\":\"l\",\"status\":\"online\",\"busy\":false," OK_LABELS "}"), "runners[0].id" },
+        { R("{\"id\":0,\"name\":\"a\",\"os\":\"l\",\"status\":\"online\",\"busy\":false," OK_LABELS "}"), "runners[0].id" },
+        { R("{\"id\":1,\"name\":\"a b\",\"os\":\"l\",\"status\":\"online\",\"busy\":false," OK_LABELS "}"), "runners[0].name" },
+        { R("{\"id\":1,\"name\":\"a\\u0000b\",\"os\":\"l\",\"status\":\"online\",\"busy\":false," OK_LABELS "}"), "runners[0].name" },
+        { R("{\"id\":1,\"name\":\"a\",\"status\":\"online\",\"busy\":false," OK_LABELS "}"), "runners[0].os" },
+        { R("{\"id\":1,\"name\":\"a\",\"os\":\"l\",\"status\":\"idle\",\"busy\":false," OK_LABELS "}"), "runners[0].status" },
+        { R("{\"id\":1,\"name\":\"a\",\"os\":\"l\",\"status\":\"online\",\"busy\":\"false\"," OK_LABELS "}"), "runners[0].busy" },
+        { R("{\"id\":1,\"name\":\"a\",\"os\":\"l\",\"status\":\"online\",\"busy\":false,\"labels\":{}}"), "runners[0].labels" },
+        { R("{\"id\":1,\"name\":\"a\",\"os\":\"l\",\"status\":\"online\",\"busy\":false,\"labels\":[{\"id\":1}]}"), "labels[0] has no name" },
+};
+
+START_TEST(test_bad_inventory) {
+        struct inventory inv;
+        char err[256] = "";
+
+        ck_assert_int_lt(inventory_parse(bad_inventory[_i].text, strlen(bad_inventory[_i].text), &inv, err, sizeof err), 0);
+        ck_assert_reason_has(err, bad_inventory[_i].reason);
+        ck_assert_ptr_null(inv.runners);
+}
+END_TEST
+
+START_TEST(test_runner_file) {
+        static const char with_bom[] = "\xef\xbb\xbf{\"agentId\":42,\"agentName\":\"cm-website\",\"poolId\":1,"
+                "\"poolName\":\"Default\",\"serverUrl\":\"https://pipelinesghubeus2.actions.githubusercontent.com/x/\","
+                "\"gitHubUrl\":\"https://github.com/acme/odoo-tenant-cm-website\",\"workFolder\":\"_work\"}";
+        struct runner_file rf;
+        char err[256];
+
+        ck_assert_int_eq(runner_file_parse(with_bom, strlen(with_bom), &rf, err, sizeof err), 0);
+        ck_assert(rf.agent_id == 42);
+        ck_assert_str_eq(rf.agent_name, "cm-website");
+        ck_assert_str_eq(rf.github_url, "https://github.com/acme/odoo-tenant-cm-website");
+        ck_assert_int_eq(runner_file_parse(with_bom + 3, strlen(with_bom) - 3, &rf, err, sizeof err), 0);
+}
+END_TEST
+
+static const struct {
+        const char *text, *reason;
+} bad_runner[] = {
+        { "\xef\xbb\xbf", "not valid JSON" },
+        { "[1]", "not a JSON object" },
+        { "{\"agentName\":\"a\",\"gitHubUrl\":\"https://github.com/a/b\"}", "agentId" },
+        { "{\"agentId\":\"42\",\"agentName\":\"a\",\"gitHubUrl\":\"https://github.com/a/b\"}", "agentId" },
+        { "{\"agentId\":42,\"gitHubUrl\":\"https://github.com/a/b\"}", "agentName" },
+        { "{\"agentId\":42,\"agentName\":\"-x\",\"gitHubUrl\":\"https://github.com/a/b\"}", "agentName" },
+        { "{\"agentId\":42,\"agentName\":\"a\"}", "gitHubUrl" },
+        { "{\"agentId\":42,\"agentName\":\"a\",\"gitHubUrl\":\"https://x\\n\"}", "gitHubUrl" },
+};
+
+START_TEST(test_bad_runner_file) {
+        struct runner_file rf;
+        char err[256] = "";
+
+        ck_assert_int_lt(runner_file_parse(bad_runner[_i].text, strlen(bad_runner[_i].text), &rf, err, sizeof err), 0);
+        ck_assert_reason_has(err, bad_runner[_i].reason);
+}
+END_TEST
+
+START_TEST(test_runner_file_too_large) {
+        static char big[RUNNER_FILE_MAX + 10];
+        struct runner_file rf;
+        char err[256];
+
+        memset(big, ' ', sizeof big);
+        ck_assert_int_eq(runner_file_parse(big, sizeof big, &rf, err, sizeof err), -E2BIG);
+}
+END_TEST
+
+int main(void) {
+        Suite *s = suite_create("inventory");
+        TCase *tc = tcase_create("inventory");
+
+        tcase_add_test(tc, test_response);
+        tcase_add_test(tc, test_duplicates_and_empty);
+        tcase_add_loop_test(tc, test_bad_inventory, 0, (int) ELEMENTSOF(bad_inventory));
+        tcase_add_test(tc, test_runner_file);
+        tcase_add_loop_test(tc, test_bad_runner_file, 0, (int) ELEMENTSOF(bad_runner));
+        tcase_add_test(tc, test_runner_file_too_large);
+        suite_add_tcase(s, tc);
+        return run_suite(s);
+}

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* libFuzzer target for the JSON that observation reads: GitHub's
+ * list-runners response and a runner directory's .runner file. Whatever is
+ * accepted holds only valid runner names. */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "inventory.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        struct inventory inv;
+        struct runner_file rf;
+        char err[256];
+        const char *reason;
+
+        if (inventory_parse((const char *) data, size, &inv, err, sizeof err) == 0) {
+                for (size_t i = 0; i < inv.n; i++)
+                        if (proto_validate_runner_name(inv.runners[i].name, &reason) < 0 || inv.runners[i].id <= 0)
+                                abort();
+                inventory_free(&inv);
+        } else if (!err[0])
+                abort();
+        if (runner_file_parse((const char *) data, size, &rf, err, sizeof err) == 0 &&
+            (proto_validate_runner_name(rf.agent_name, &reason) < 0 || rf.agent_id <= 0))
+                abort();
+        return 0;
+}
