@@ -129,13 +129,6 @@ static int add_list(struct parse_ctx *c, const char *key, const char *value, cha
         return 1;
 }
 
-static int validate_host(const char *s, const char **ret_reason) {
-        if (strlen(s) > POLICY_HOST_MAX || strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") !=
-                                                   strlen(s) || s[0] == '-' || s[0] == '.')
-                return *ret_reason = "is not a host name", -EINVAL;
-        return 0;
-}
-
 static int add_bpf(struct parse_ctx *c, const char *name, const char *value) {
         struct policy_bpf_object *o;
         char path[PROTO_PATH_MAX + 1], digest[80];
@@ -173,7 +166,7 @@ static int handler(void *user, const char *section, const char *key, const char 
                 if (strcmp(key, "host") == 0) {
                         if (p->host[0])
                                 return fail(c, "'host' is set twice");
-                        if (validate_host(value, &reason) < 0)
+                        if (proto_validate_host_name(value, &reason) < 0)
                                 return fail(c, "'host' %s", reason);
                         snprintf(p->host, sizeof p->host, "%s", value);
                         return 1;

@@ -11,7 +11,6 @@
 
 #define POLICY_MAX_ITEMS  32
 #define POLICY_MAX_SIZE   (64 * 1024)
-#define POLICY_HOST_MAX   64
 
 struct policy_bpf_object {
         char name[PROTO_BPF_OBJECT_MAX + 1];
@@ -20,7 +19,7 @@ struct policy_bpf_object {
 };
 
 struct helper_policy {
-        char host[POLICY_HOST_MAX + 1];
+        char host[PROTO_HOST_NAME_MAX + 1];
         size_t n_maintainers, n_users, n_roots, n_repositories, n_organisations, n_bpf;
         char maintainers[POLICY_MAX_ITEMS][PROTO_USER_NAME_MAX + 1];
         char users[POLICY_MAX_ITEMS][PROTO_USER_NAME_MAX + 1];

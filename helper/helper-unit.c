@@ -13,9 +13,9 @@ static int check_params(const struct unit_params *p, const char **ret_reason) {
         const char *reason;
 
         if (proto_validate_lane_name(p->lane, &reason) < 0 || proto_validate_user_name(p->user, &reason) < 0 ||
-            proto_validate_abs_path(p->root, &reason) < 0 || strcmp(p->root, "/") == 0) {
+            proto_validate_abs_subpath(p->root, &reason) < 0) {
                 if (ret_reason)
-                        *ret_reason = strcmp(p->root, "/") == 0 ? "root may not be '/'" : reason;
+                        *ret_reason = reason;
                 return -EINVAL;
         }
         return 0;

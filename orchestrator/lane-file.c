@@ -69,24 +69,10 @@ bool lane_has_label(const struct lane_desired *l, const char *label) {
 
 typedef int (*validate_fn)(const char *, const char **);
 
-static int validate_host(const char *s, const char **ret_reason) {
-        if (!*s || strlen(s) > LANE_HOST_MAX ||
-            strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") != strlen(s) || s[0] == '-' ||
-            s[0] == '.')
-                return *ret_reason = "is not a host name", -EINVAL;
-        return 0;
-}
-
 static int validate_group(const char *s, const char **ret_reason) {
         if (!*s || strlen(s) > LANE_GROUP_MAX || !proto_is_printable_ascii(s, strlen(s)) || s[0] == ' ' || s[0] == '-')
                 return *ret_reason = "is not a runner group name (printable ASCII, up to 64 characters)", -EINVAL;
         return 0;
-}
-
-static int validate_abs_root(const char *s, const char **ret_reason) {
-        if (strcmp(s, "/") == 0)
-                return *ret_reason = "may not be '/'", -EINVAL;
-        return proto_validate_abs_path(s, ret_reason);
 }
 
 enum key {
@@ -103,8 +89,8 @@ static const struct {
         STR(KEY_NAME, name, proto_validate_lane_name),
         STR(KEY_REPOSITORY, repository, proto_validate_repository),
         STR(KEY_ORGANISATION, organisation, proto_validate_organisation),
-        STR(KEY_HOST, host, validate_host),
-        STR(KEY_ROOT, root, validate_abs_root),
+        STR(KEY_HOST, host, proto_validate_host_name),
+        STR(KEY_ROOT, root, proto_validate_abs_subpath),
         STR(KEY_USER, user, proto_validate_user_name),
         STR(KEY_GROUP, group, validate_group),
         [KEY_LABELS] = { "labels", NULL, 0, 0 },

@@ -12,7 +12,6 @@
 
 #define LANE_MAX_LABELS   32
 #define LANE_GROUP_MAX    64
-#define LANE_HOST_MAX     64
 #define LANE_MANAGED_LABEL "lanekeeper-managed"
 
 enum version_policy_kind {
@@ -32,7 +31,7 @@ struct lane_desired {
         char name[PROTO_LANE_NAME_MAX + 1];
         char repository[PROTO_OWNER_MAX + PROTO_REPO_NAME_MAX + 2];   /* or ... */
         char organisation[PROTO_OWNER_MAX + 1];                       /* ... this */
-        char host[LANE_HOST_MAX + 1];
+        char host[PROTO_HOST_NAME_MAX + 1];
         char root[PROTO_PATH_MAX + 1];
         char user[PROTO_USER_NAME_MAX + 1];
         char group[LANE_GROUP_MAX + 1];

@@ -94,8 +94,8 @@ static void check_policy(const struct lane_desired *d, const struct plan_policy 
 
         if (proto_validate_lane_name(d->name, &reason) < 0)
                 block(p, BLOCK_UNSAFE_LANE, "lane name %s", reason);
-        if (proto_validate_abs_path(d->root, &reason) < 0 || strcmp(d->root, "/") == 0)
-                block(p, BLOCK_UNSAFE_LANE, "registration root %s", strcmp(d->root, "/") == 0 ? "is '/'" : reason);
+        if (proto_validate_abs_subpath(d->root, &reason) < 0)
+                block(p, BLOCK_UNSAFE_LANE, "registration root %s", reason);
         if (d->repository[0] ? !in_list(pol->repositories, pol->n_repositories, d->repository)
                              : !in_list(pol->organisations, pol->n_organisations, d->organisation))
                 block(p, BLOCK_REPOSITORY_NOT_ALLOWLISTED, "%s '%s' is not allowlisted by the policy",

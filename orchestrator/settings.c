@@ -48,10 +48,10 @@ struct ctx {
 static void set_path(struct ctx *c, int line, const char *key, char *dst, size_t size, const char *value) {
         const char *reason;
 
-        if (proto_validate_abs_path(value, &reason) < 0 || strcmp(value, "/") == 0 || strlen(value) >= size)
-                ini_diag(c->diags, line, "'%s' %s", key, strcmp(value, "/") == 0 ? "may not be '/'" : reason);
+        if (proto_validate_abs_subpath(value, &reason) < 0)
+                ini_diag(c->diags, line, "'%s' %s", key, reason);
         else
-                strcpy(dst, value);
+                snprintf(dst, size, "%s", value);   /* fits: validated paths are at most PROTO_PATH_MAX */
 }
 
 static void set_id(struct ctx *c, int line, const char *key, unsigned long *dst, const char *value) {

@@ -279,6 +279,19 @@ int proto_validate_abs_path(const char *s, const char **ret_reason) {
         return 0;
 }
 
+int proto_validate_abs_subpath(const char *s, const char **ret_reason) {
+        if (s && strcmp(s, "/") == 0)
+                return fail(ret_reason, "may not be '/'");
+        return proto_validate_abs_path(s, ret_reason);
+}
+
+int proto_validate_host_name(const char *s, const char **ret_reason) {
+        if (check_chars(s, PROTO_HOST_NAME_MAX, CS_LOWER | CS_UPPER | CS_DIGIT | CS_DASH | CS_DOT, NULL) < 0 ||
+            s[0] == '-' || s[0] == '.')
+                return fail(ret_reason, "is not a host name");
+        return 0;
+}
+
 int proto_path_beneath(const char *root, const char *path, const char **ret_rel, const char **ret_reason) {
         const char *reason;
         size_t n;

@@ -18,6 +18,7 @@
 #define PROTO_USER_NAME_MAX     32
 #define PROTO_PATH_MAX          1024
 #define PROTO_BPF_OBJECT_MAX    64
+#define PROTO_HOST_NAME_MAX     64
 #define PROTO_UNIT_PREFIX       "lanekeeper-lane@"
 #define PROTO_UNIT_SUFFIX       ".service"
 
@@ -32,6 +33,11 @@ int proto_validate_bpf_object_name(const char *s, const char **ret_reason);
 /* An absolute, normalised path: no empty, "." or ".." components, no
  * trailing slash, a conservative character set safe in unit files. */
 int proto_validate_abs_path(const char *s, const char **ret_reason);
+/* The same, but not "/" itself: a directory or file something lives in
+ * (registration roots, store, credential files). */
+int proto_validate_abs_subpath(const char *s, const char **ret_reason);
+/* A host name: letters, digits, '.', '-', not starting with '.' or '-'. */
+int proto_validate_host_name(const char *s, const char **ret_reason);
 
 /* Lexical check that PATH lies strictly beneath ROOT (both validated absolute
  * paths). On success *ret_rel points into PATH at the part below ROOT. */

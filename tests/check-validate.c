@@ -103,6 +103,17 @@ static const struct vcase cases[] = {
         BAD(abs_path, "/srv/x\n", "contains a newline"),
         BAD(abs_path, "/srv/a b", "contains a space"),
         BAD(abs_path, "/srv/%h", "systemd specifier"),
+        GOOD(abs_subpath, "/srv/lanekeeper/runners"),
+        BAD(abs_subpath, "/", "may not be '/'"),
+        BAD(abs_subpath, "srv", "not an absolute path"),
+        /* host names */
+        GOOD(host_name, "ci-runner-01.example.org"),
+        GOOD(host_name, "CI-1"),
+        BAD(host_name, "", "is not a host name"),
+        BAD(host_name, "-h", "is not a host name"),
+        BAD(host_name, ".h", "is not a host name"),
+        BAD(host_name, "a b", "is not a host name"),
+        BAD(host_name, "h_1", "is not a host name"),
         /* BPF object names */
         GOOD(bpf_object_name, "exec-observer"),
         BAD(bpf_object_name, "/tmp/x.o", "contains '/'"),
@@ -127,6 +138,7 @@ START_TEST(test_validators_refuse_null) {
                 proto_validate_lane_name, proto_validate_repository, proto_validate_organisation,
                 proto_validate_label, proto_validate_runner_name, proto_validate_unit_name,
                 proto_validate_user_name, proto_validate_abs_path, proto_validate_bpf_object_name,
+                proto_validate_abs_subpath, proto_validate_host_name,
         };
         const char *reason = NULL;
 
@@ -190,7 +202,7 @@ int main(void) {
         TCase *tc = tcase_create("validate");
 
         tcase_add_loop_test(tc, test_validator_table, 0, (int) ELEMENTSOF(cases));
-        tcase_add_loop_test(tc, test_validators_refuse_null, 0, 9);
+        tcase_add_loop_test(tc, test_validators_refuse_null, 0, 11);
         tcase_add_loop_test(tc, test_path_beneath, 0, (int) ELEMENTSOF(beneath_cases));
         tcase_add_test(tc, test_unit_name_for_lane);
         tcase_add_test(tc, test_printable_ascii);
