@@ -133,14 +133,15 @@ static void classify(const struct lane_desired *d, const struct observation *o, 
                       d->name);
                 return;
         }
-        snprintf(unit, sizeof unit, PROTO_UNIT_PREFIX "%s" PROTO_UNIT_SUFFIX, d->name);
+        if (proto_unit_name_for_lane(d->name, unit, sizeof unit) < 0)
+                unit[0] = '\0';   /* an unsafe name is blocked already; no unit name to compare */
         if (o->unit_exists && !o->unit_managed) {
                 p->shape = SHAPE_UNKNOWN_CONFLICT;
                 block(p, BLOCK_UNMANAGED_RUNNER, "unit %s exists but was not written by lanekeeper",
-                      o->unit_name[0] ? o->unit_name : unit);
+                      o->unit_name[0] ? o->unit_name : unit[0] ? unit : "of this lane");
                 return;
         }
-        if (o->unit_exists && o->unit_name[0] && strcmp(o->unit_name, unit) != 0)
+        if (o->unit_exists && o->unit_name[0] && unit[0] && strcmp(o->unit_name, unit) != 0)
                 block(p, BLOCK_UNIT_NAME_MISMATCH, "the lane's unit is %s, expected %s", o->unit_name, unit);
         if (o->unit_exists && o->unit_user[0] && strcmp(o->unit_user, d->user) != 0)
                 block(p, BLOCK_SERVICE_USER_MISMATCH, "the runner runs as '%s', the lane says '%s'", o->unit_user, d->user);
