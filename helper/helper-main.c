@@ -72,20 +72,23 @@ static int answer_ok(struct conn *c, const struct verb_result *res) {
 
         proto_builder_init(&b, c->verb, PROTO_FLAG_REPLY | (c->dry_run ? PROTO_FLAG_DRY_RUN : 0), c->request_id);
         proto_put_i32(&b, PROTO_TAG_STATUS, 0);
-        if (res->unit_name[0] && c->verb != PROTO_VERB_DAEMON_RELOAD)
+        /* Each verb's reply carries the results its closed field list allows. */
+#define ALLOWED(t) proto_field_allowed(c->verb, true, PROTO_TAG_##t)
+        if (res->unit_name[0] && ALLOWED(UNIT_NAME))
                 proto_put_str(&b, PROTO_TAG_UNIT_NAME, res->unit_name);
-        if (res->unit_path[0] && (c->verb == PROTO_VERB_INSTALL_UNIT || c->verb == PROTO_VERB_REMOVE_UNIT))
+        if (res->unit_path[0] && ALLOWED(UNIT_PATH))
                 proto_put_str(&b, PROTO_TAG_UNIT_PATH, res->unit_path);
-        if (res->digest[0] && c->verb == PROTO_VERB_INSTALL_UNIT)
+        if (res->digest[0] && ALLOWED(DIGEST))
                 proto_put_str(&b, PROTO_TAG_DIGEST, res->digest);
-        if (res->changed >= 0 && c->verb != PROTO_VERB_RESTART && c->verb != PROTO_VERB_DAEMON_RELOAD)
+        if (res->changed >= 0 && ALLOWED(CHANGED))
                 proto_put_bool(&b, PROTO_TAG_CHANGED, res->changed);
-        if (res->active[0] && c->verb != PROTO_VERB_REMOVE_UNIT && c->verb != PROTO_VERB_INSTALL_UNIT) {
+        if (res->active[0] && ALLOWED(ACTIVE_STATE)) {
                 proto_put_str(&b, PROTO_TAG_ACTIVE_STATE, res->active);
                 proto_put_str(&b, PROTO_TAG_SUB_STATE, res->sub);
         }
         for (size_t i = 0; i < res->n_actions; i++)
                 proto_put_str(&b, PROTO_TAG_ACTION, res->actions[i]);
+#undef ALLOWED
         if (proto_builder_finish(&b, &len, &d) < 0)
                 return answer_error(c, MID_FAILURE, PROTO_E_INTERNAL, d.reason);
         log_event(MID_REQUEST, c, PROTO_OK, res->n_actions ? res->actions[0] : NULL);

@@ -207,6 +207,12 @@ static const struct field_rule *find_rule(enum proto_verb verb, bool reply, uint
         return NULL;
 }
 
+bool proto_field_allowed(enum proto_verb verb, bool reply, enum proto_tag tag) {
+        if (verb < PROTO_VERB_NONE || verb >= _PROTO_VERB_MAX || tag <= 0 || tag >= _PROTO_TAG_MAX)
+                return false;
+        return find_rule(verb, reply, (uint16_t) tag) != NULL;
+}
+
 static const char *what(const struct proto_msg *m) {
         return proto_msg_is_reply(m) ? "reply" : "request";
 }

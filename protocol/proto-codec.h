@@ -123,6 +123,10 @@ enum proto_verb proto_verb_from_string(const char *s);
 const char *proto_tag_to_string(enum proto_tag t);
 const char *proto_type_to_string(enum proto_type t);
 
+/* Whether a REPLY (or request) of VERB may carry TAG: the closed field
+ * lists, for a sender deciding which results to put. */
+bool proto_field_allowed(enum proto_verb verb, bool reply, enum proto_tag tag);
+
 /* Decode and fully validate one message (request or reply, per its flags).
  * Returns 0, or a negative errno with *diag filled (diag may be NULL). */
 int proto_decode(const void *buf, size_t len, struct proto_msg *msg, struct proto_diag *diag);

@@ -267,6 +267,19 @@ START_TEST(test_reply_consistency) {
 }
 END_TEST
 
+START_TEST(test_field_allowed) {
+        ck_assert(proto_field_allowed(PROTO_VERB_INSTALL_UNIT, false, PROTO_TAG_ROOT));
+        ck_assert(!proto_field_allowed(PROTO_VERB_STOP, false, PROTO_TAG_ROOT));
+        ck_assert(proto_field_allowed(PROTO_VERB_INSTALL_UNIT, true, PROTO_TAG_DIGEST));
+        ck_assert(!proto_field_allowed(PROTO_VERB_RESTART, true, PROTO_TAG_CHANGED));
+        ck_assert(!proto_field_allowed(PROTO_VERB_DAEMON_RELOAD, true, PROTO_TAG_UNIT_NAME));
+        ck_assert(proto_field_allowed(PROTO_VERB_STOP, true, PROTO_TAG_STATUS));   /* common to replies */
+        ck_assert(!proto_field_allowed(PROTO_VERB_STOP, false, PROTO_TAG_STATUS));
+        ck_assert(!proto_field_allowed(_PROTO_VERB_MAX, true, PROTO_TAG_STATUS));
+        ck_assert(!proto_field_allowed(PROTO_VERB_STOP, true, _PROTO_TAG_MAX));
+}
+END_TEST
+
 START_TEST(test_repeat_limit) {
         struct proto_diag d;
 
@@ -298,6 +311,7 @@ int main(void) {
         tcase_add_test(tc, test_error_name_edges);
         tcase_add_test(tc, test_reply_consistency);
         tcase_add_test(tc, test_repeat_limit);
+        tcase_add_test(tc, test_field_allowed);
         suite_add_tcase(s, tc);
         return run_suite(s);
 }
