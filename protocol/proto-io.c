@@ -28,6 +28,17 @@ ssize_t proto_recv(int fd, void *buf, size_t size) {
         do
                 n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
         while (n < 0 && errno == EINTR);
+        /* A peer that closed without reading what we sent leaves ECONNRESET
+         * pending, and the kernel reports it ahead of any packet the peer
+         * queued before closing (its answer). Once reported the error is
+         * cleared: look once more, without waiting, for that packet. */
+        if (n < 0 && errno == ECONNRESET) {
+                do
+                        n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+                while (n < 0 && errno == EINTR);
+                if (n < 0 && errno == EAGAIN)
+                        errno = ECONNRESET;
+        }
         if (n < 0)
                 return -errno;
         if (n == 0)
