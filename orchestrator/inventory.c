@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <strings.h>
 
 #include "inventory.h"
@@ -49,12 +50,34 @@ static int copy_str(struct json_object *o, const char *key, char *dst, size_t si
         return strlen(dst) == (size_t) json_object_get_string_len(m) ? 0 : -EINVAL;   /* no NUL inside */
 }
 
-static int parse_runner(struct json_object *j, size_t i, struct obs_runner *r, char *err, size_t errlen) {
+struct arena {
+        char *buf;
+        size_t len, size;
+};
+
+static int arena_add(struct arena *a, const char *s, size_t n) {
+        if (a->len + n + 1 > a->size) {
+                size_t size = (a->size ? a->size * 2 : 4096) + n + 1;
+                char *b = realloc(a->buf, size);
+
+                if (!b)
+                        return -ENOMEM;
+                a->buf = b;
+                a->size = size;
+        }
+        memcpy(a->buf + a->len, s, n);
+        a->buf[a->len + n] = '\0';
+        a->len += n + 1;
+        return 0;
+}
+
+static int parse_runner(struct json_object *j, size_t i, struct inventory_runner *r, struct arena *a, char *err,
+                        size_t errlen) {
         struct json_object *id = member(j, "id", json_type_int), *busy = member(j, "busy", json_type_boolean);
         struct json_object *status = member(j, "status", json_type_string), *labels = member(j, "labels", json_type_array);
         const char *reason;
 
-        *r = (struct obs_runner) {};
+        *r = (struct inventory_runner) { .labels = a->len };
         if (!json_object_is_type(j, json_type_object))
                 return snprintf(err, errlen, "runners[%zu] is not an object", i), -EINVAL;
         if (!id || json_object_get_int64(id) <= 0)
@@ -80,16 +103,29 @@ static int parse_runner(struct json_object *j, size_t i, struct obs_runner *r, c
                         return snprintf(err, errlen, "runners[%zu].labels[%zu] has no name", i, k), -EINVAL;
                 if (r->n_labels >= LANE_MAX_LABELS)
                         return snprintf(err, errlen, "runners[%zu] has more than %d labels", i, LANE_MAX_LABELS), -EINVAL;
-                strcpy(r->labels[r->n_labels++], name);
+                if (arena_add(a, name, strlen(name)) < 0)
+                        return snprintf(err, errlen, "out of memory"), -ENOMEM;
+                r->n_labels++;
         }
         return 0;
+}
+
+static const struct inventory_runner *sort_base;
+
+static int by_name_cmp(const void *a, const void *b) {
+        const size_t *x = a, *y = b;
+        int c = strcasecmp(sort_base[*x].name, sort_base[*y].name);
+
+        return c ? c : (*x > *y) - (*x < *y);   /* stable: response order among equals */
 }
 
 int inventory_parse(const char *text, size_t len, struct inventory *ret, char *err, size_t errlen) {
         _cleanup_(json_object_putp) struct json_object *root = parse_json(text, len, err, errlen);
         struct json_object *runners, *total;
-        _cleanup_(freep) struct obs_runner *list = NULL;
+        struct inventory inv = {};
+        struct arena a = {};
         size_t n;
+        int r = 0;
 
         *ret = (struct inventory) {};
         if (!root)
@@ -106,35 +142,69 @@ int inventory_parse(const char *text, size_t len, struct inventory *ret, char *e
         if (json_object_get_int64(total) < (int64_t) n)
                 return snprintf(err, errlen, "total_count %lld is less than the %zu runners listed",
                                 (long long) json_object_get_int64(total), n), -EINVAL;
-        list = calloc(n ? n : 1, sizeof *list);
-        if (!list)
-                return -ENOMEM;
-        for (size_t i = 0; i < n; i++) {
-                int r = parse_runner(json_object_array_get_idx(runners, i), i, &list[i], err, errlen);
-                if (r < 0)
-                        return r;
+        inv.runners = calloc(n ? n : 1, sizeof *inv.runners);
+        inv.by_name = calloc(n ? n : 1, sizeof *inv.by_name);
+        if (!inv.runners || !inv.by_name)
+                r = -ENOMEM;
+        for (size_t i = 0; r == 0 && i < n; i++) {
+                r = parse_runner(json_object_array_get_idx(runners, i), i, &inv.runners[i], &a, err, errlen);
+                inv.by_name[i] = i;
         }
-        ret->n = n;
-        ret->runners = TAKE_PTR(list);
+        inv.arena = a.buf;
+        inv.arena_len = a.len;
+        if (r < 0) {
+                inventory_free(&inv);
+                return r;
+        }
+        inv.n = n;
+        sort_base = inv.runners;
+        qsort(inv.by_name, n, sizeof *inv.by_name, by_name_cmp);
+        *ret = inv;
         return 0;
 }
 
 void inventory_free(struct inventory *inv) {
         free(inv->runners);
+        free(inv->by_name);
+        free(inv->arena);
         *inv = (struct inventory) {};
 }
 
+const char *inventory_label(const struct inventory *inv, const struct inventory_runner *r, unsigned k) {
+        const char *s = inv->arena + r->labels;
+
+        if (k >= r->n_labels)
+                return NULL;
+        while (k--)
+                s += strlen(s) + 1;
+        return s;
+}
+
 void inventory_observe(const struct inventory *inv, const char *lane, struct observation *o) {
+        size_t lo = 0, hi = inv->n;
+
         o->github_known = true;
         o->n_runners = 0;
-        for (size_t i = 0; i < inv->n; i++)
-                if (strcasecmp(inv->runners[i].name, lane) == 0) {
-                        if (o->n_runners < OBS_MAX_RUNNERS)
-                                o->runners[o->n_runners] = inv->runners[i];
-                        o->n_runners++;
-                }
-        if (o->n_runners > OBS_MAX_RUNNERS)
-                o->n_runners = OBS_MAX_RUNNERS;   /* more than one is ambiguous either way */
+        while (lo < hi) {   /* the first entry not below LANE */
+                size_t mid = lo + (hi - lo) / 2;
+
+                if (strcasecmp(inv->runners[inv->by_name[mid]].name, lane) < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        for (size_t i = lo; i < inv->n && o->n_runners < OBS_MAX_RUNNERS; i++) {
+                const struct inventory_runner *r = &inv->runners[inv->by_name[i]];
+                struct obs_runner *d = &o->runners[o->n_runners];
+
+                if (strcasecmp(r->name, lane) != 0)
+                        break;
+                *d = (struct obs_runner) { .id = r->id, .online = r->online, .busy = r->busy, .n_labels = r->n_labels };
+                snprintf(d->name, sizeof d->name, "%s", r->name);
+                for (unsigned k = 0; k < r->n_labels; k++)
+                        snprintf(d->labels[k], sizeof d->labels[k], "%s", inventory_label(inv, r, k));
+                o->n_runners++;
+        }
 }
 
 int runner_file_parse(const char *text, size_t len, struct runner_file *ret, char *err, size_t errlen) {

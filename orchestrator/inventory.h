@@ -6,6 +6,7 @@
  * adds fields); missing or mistyped required ones are errors. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "plan.h"
@@ -13,15 +14,30 @@
 #define INVENTORY_MAX_RUNNERS 100000
 #define RUNNER_FILE_MAX (64 * 1024)
 
+/* One runner, compact: a 10,000-runner inventory stays a few MiB. */
+struct inventory_runner {
+        long long id;
+        bool online, busy;
+        unsigned n_labels;
+        size_t labels;                /* offset in the arena: n_labels NUL-terminated names */
+        char name[PROTO_RUNNER_NAME_MAX + 1];
+};
+
 struct inventory {
         size_t n;
-        struct obs_runner *runners;   /* malloc'd */
+        struct inventory_runner *runners;   /* malloc'd, in response order */
+        size_t *by_name;                    /* indices sorted by name without case */
+        char *arena;                        /* label names */
+        size_t arena_len;
 };
 
 int inventory_parse(const char *text, size_t len, struct inventory *ret, char *err, size_t errlen);
 void inventory_free(struct inventory *inv);
-/* Copy the runners named like LANE (compared without case) into the
- * observation; n_runners counts them all, at most OBS_MAX_RUNNERS kept. */
+/* Label K of runner R. */
+const char *inventory_label(const struct inventory *inv, const struct inventory_runner *r, unsigned k);
+/* Copy the runners named like LANE (compared without case; a binary
+ * search) into the observation, at most OBS_MAX_RUNNERS of them (more than
+ * one is ambiguous whatever the number). */
 void inventory_observe(const struct inventory *inv, const char *lane, struct observation *o);
 
 struct runner_file {

@@ -76,7 +76,7 @@ int cmd_config(int argc, char **argv) {
         if (lanectl_settings(&s) < 0)
                 return 1;
         if (json) {
-                struct json_object *o = json_object_new_object();
+                struct json_object *o = json_object_new_object(), *cmds;
 
                 json_object_object_add(o, "schema", json_object_new_string("lanekeeper.settings/1"));
                 json_object_object_add(o, "api_url", json_object_new_string(s->api_url));
@@ -91,6 +91,12 @@ int cmd_config(int argc, char **argv) {
                 json_object_object_add(o, "store_dir", json_object_new_string(s->store_dir));
                 json_object_object_add(o, "lanes_dir", json_object_new_string(s->lanes_dir));
                 json_object_object_add(o, "helper_socket", json_object_new_string(s->helper_socket));
+                json_object_object_add(o, "policy_file", json_object_new_string(s->policy_file));
+                json_object_object_add(o, "min_free_mib", json_object_new_uint64(s->min_free_mib));
+                cmds = json_object_new_array();
+                for (size_t i = 0; i < s->n_commands; i++)
+                        json_object_array_add(cmds, json_object_new_string(s->commands[i]));
+                json_object_object_add(o, "commands", cmds);
                 printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
                                                                        JSON_C_TO_STRING_NOSLASHESCAPE));
                 json_object_put(o);
@@ -103,7 +109,11 @@ int cmd_config(int argc, char **argv) {
                        s->installation_id, s->private_key_file);
         if (s->token_file[0])
                 printf("token_file       %s\n", s->token_file);
-        printf("store_dir        %s\nlanes_dir        %s\nhelper_socket    %s\n", s->store_dir, s->lanes_dir,
-               s->helper_socket);
+        printf("store_dir        %s\nlanes_dir        %s\nhelper_socket    %s\npolicy_file      %s\n", s->store_dir,
+               s->lanes_dir, s->helper_socket, s->policy_file);
+        printf("min_free_mib     %lu\ncommands        ", s->min_free_mib);
+        for (size_t i = 0; i < s->n_commands; i++)
+                printf("%s%s", i ? ", " : " ", s->commands[i]);
+        printf("\n");
         return 0;
 }

@@ -14,14 +14,6 @@
 #include "macro.h"
 #include "settings.h"
 
-#define MAX_FILES 4096
-
-struct checked {
-        char path[PATH_MAX];
-        struct lane_desired lane;
-        bool valid;
-};
-
 static int conf_filter(const struct dirent *d) {
         size_t n = strlen(d->d_name);
         return d->d_name[0] != '.' && n > 5 && strcmp(d->d_name + n - 5, ".conf") == 0;
@@ -49,14 +41,14 @@ static int list_dir(const char *dir, char ***ret, size_t *ret_n) {
         return 0;
 }
 
-static bool check_one(struct checked *c) {
+bool lane_entry_load(struct lane_entry *c, FILE *out) {
         _cleanup_(fclosep) FILE *f = NULL;
         struct ini_diags d = {};
         char copy[PATH_MAX], want[PROTO_LANE_NAME_MAX + 8];
 
         f = fopen(c->path, "re");
         if (!f) {
-                printf("%s: cannot open: %m\n", c->path);
+                fprintf(out, "%s: cannot open: %m\n", c->path);
                 return false;
         }
         c->valid = lane_file_parse(f, &c->lane, &d) == 0;
@@ -65,23 +57,23 @@ static bool check_one(struct checked *c) {
                 snprintf(copy, sizeof copy, "%s", c->path);
                 snprintf(want, sizeof want, "%s.conf", c->lane.name);
                 if (strcmp(basename(copy), want) != 0) {
-                        printf("%s: the file of lane '%s' must be named %s\n", c->path, c->lane.name, want);
+                        fprintf(out, "%s: the file of lane '%s' must be named %s\n", c->path, c->lane.name, want);
                         c->valid = false;
                 }
         }
-        ini_diags_print(stdout, c->path, &d);
+        ini_diags_print(out, c->path, &d);
         return c->valid;
 }
 
 static int validate(char **paths, size_t n) {
-        struct checked *c = calloc(n ? n : 1, sizeof *c);
+        struct lane_entry *c = calloc(n ? n : 1, sizeof *c);
         size_t valid = 0;
 
         if (!c)
                 return 1;
         for (size_t i = 0; i < n; i++) {
                 snprintf(c[i].path, sizeof c[i].path, "%s", paths[i]);
-                valid += check_one(&c[i]);
+                valid += lane_entry_load(&c[i], stdout);
         }
         /* Two files for one lane: GitHub compares runner names case-insensitively. */
         for (size_t i = 0; i < n; i++)
@@ -94,6 +86,42 @@ static int validate(char **paths, size_t n) {
         printf("%zu lane file%s, %zu valid\n", n, n == 1 ? "" : "s", valid);
         free(c);
         return valid == n ? 0 : 1;
+}
+
+int lane_set_load(const char *dir, struct lane_set *ret, FILE *out) {
+        char **paths = NULL;
+        size_t n = 0;
+        int r;
+
+        *ret = (struct lane_set) {};
+        r = list_dir(dir, &paths, &n);
+        if (r < 0) {
+                fprintf(out, "%s: cannot read: %s\n", dir, strerror(-r));
+                return r;
+        }
+        if (n > LANE_SET_MAX)
+                r = -E2BIG, fprintf(out, "%s: more than %d lane files\n", dir, LANE_SET_MAX);
+        else if (!(ret->lanes = calloc(n ? n : 1, sizeof *ret->lanes)))
+                r = -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                if (r == 0) {
+                        snprintf(ret->lanes[i].path, sizeof ret->lanes[i].path, "%s", paths[i]);
+                        ret->invalid += !lane_entry_load(&ret->lanes[i], out);
+                }
+                free(paths[i]);
+        }
+        free(paths);
+        if (r < 0) {
+                lane_set_free(ret);
+                return r;
+        }
+        ret->n = n;
+        return 0;
+}
+
+void lane_set_free(struct lane_set *s) {
+        free(s->lanes);
+        *s = (struct lane_set) {};
 }
 
 int cmd_lane(int argc, char **argv) {
@@ -133,8 +161,8 @@ int cmd_lane(int argc, char **argv) {
                 fprintf(stderr, "lanectl lane validate: cannot read %s: %s\n", dir, strerror(-r));
                 return 1;
         }
-        if (n > MAX_FILES) {
-                fprintf(stderr, "lanectl lane validate: more than %d lane files in %s\n", MAX_FILES, dir);
+        if (n > LANE_SET_MAX) {
+                fprintf(stderr, "lanectl lane validate: more than %d lane files in %s\n", LANE_SET_MAX, dir);
                 r = 1;
         } else
                 r = validate(listed, n);

@@ -1,7 +1,32 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "lane-file.h"
+
 struct settings;
+
+/* The lane files of a directory (lanes.d/NAME.conf), each parsed. */
+#define LANE_SET_MAX 100000
+struct lane_entry {
+        char path[PATH_MAX];
+        struct lane_desired lane;
+        bool valid;
+};
+struct lane_set {
+        size_t n, invalid;
+        struct lane_entry *lanes;
+};
+/* Parse C->path into C->lane (valid: no problem, and the file is named
+ * after its lane); every problem printed to OUT with file and line. */
+bool lane_entry_load(struct lane_entry *c, FILE *out);
+/* Every problem is printed to OUT with file and line. Returns 0 (even with
+ * invalid files: see ->invalid) or a negative errno when DIR is unreadable. */
+int lane_set_load(const char *dir, struct lane_set *ret, FILE *out);
+void lane_set_free(struct lane_set *s);
 
 /* lanectl helper VERB [LANE] [options]: exit 0 ok, 1 refused or failed,
  * 2 usage, 3 helper unavailable. */
@@ -22,3 +47,7 @@ int lanectl_settings(const struct settings **ret);
 
 /* lanectl audit list | show SEQ | verify */
 int cmd_audit(int argc, char **argv);
+
+/* lanectl plan [LANE...]: exit 0 every lane ready, 1 one or more blocked,
+ * 2 error (usage, configuration, an unreadable input, the audit store). */
+int cmd_plan(int argc, char **argv);

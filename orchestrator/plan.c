@@ -32,6 +32,24 @@ const char *blocker_to_string(enum blocker_id b) {
         return (unsigned) b < ELEMENTSOF(blocker_names) ? blocker_names[b] : NULL;
 }
 
+static const char *const baseline_names[] = { "ready", "not_ready", "unknown" };
+
+const char *baseline_state_to_string(enum baseline_state s) {
+        return (unsigned) s < ELEMENTSOF(baseline_names) ? baseline_names[s] : NULL;
+}
+
+enum baseline_state baseline_overall(const struct baseline_check *checks, size_t n) {
+        bool observed = false;
+
+        for (size_t i = 0; i < n; i++) {
+                if (checks[i].state == BASELINE_NOT_READY)
+                        return BASELINE_NOT_READY;
+                if (checks[i].state == BASELINE_READY)
+                        observed = true;
+        }
+        return observed ? BASELINE_READY : BASELINE_UNKNOWN;
+}
+
 bool plan_has_blocker(const struct plan *p, enum blocker_id id) {
         for (size_t i = 0; i < p->n_blockers; i++)
                 if (p->blockers[i].id == id)
@@ -123,8 +141,20 @@ static void classify(const struct lane_desired *d, const struct observation *o, 
 
         if (!o->github_known || !o->unit_known || !o->local_known) {
                 p->shape = SHAPE_UNKNOWN_CONFLICT;
-                block(p, BLOCK_LANE_STATUS_UNKNOWN, "%s could not be read; nothing is guessed",
-                      !o->github_known ? "GitHub" : !o->unit_known ? "systemd" : "the runner directory");
+                /* every source that could not be read, each with its reason */
+                char why[sizeof p->blockers[0].detail] = "";
+                size_t len = 0;
+
+                if (!o->github_known)
+                        len += (size_t) snprintf(why + len, sizeof why - len, "GitHub: %s; ",
+                                                 o->github_detail[0] ? o->github_detail : "not read");
+                if (!o->unit_known && len < sizeof why)
+                        len += (size_t) snprintf(why + len, sizeof why - len, "systemd: %s; ",
+                                                 o->unit_detail[0] ? o->unit_detail : "not read");
+                if (!o->local_known && len < sizeof why)
+                        snprintf(why + len, sizeof why - len, "the runner directory: %s; ",
+                                 o->local_detail[0] ? o->local_detail : "not read");
+                block(p, BLOCK_LANE_STATUS_UNKNOWN, "%snothing is guessed", why);
                 return;
         }
         if (o->n_runners > 1) {
@@ -144,7 +174,10 @@ static void classify(const struct lane_desired *d, const struct observation *o, 
         if (o->unit_exists && o->unit_name[0] && unit[0] && strcmp(o->unit_name, unit) != 0)
                 block(p, BLOCK_UNIT_NAME_MISMATCH, "the lane's unit is %s, expected %s", o->unit_name, unit);
         if (o->unit_exists && o->unit_user[0] && strcmp(o->unit_user, d->user) != 0)
-                block(p, BLOCK_SERVICE_USER_MISMATCH, "the runner runs as '%s', the lane says '%s'", o->unit_user, d->user);
+                block(p, BLOCK_SERVICE_USER_MISMATCH, "the unit runs the runner as '%s', the lane says '%s'", o->unit_user,
+                      d->user);
+        if (o->unit_exists && o->unit_managed && o->unit_root[0] && strcmp(o->unit_root, d->root) != 0)
+                block(p, BLOCK_STALE_STATE, "the unit runs the lane from %s, the lane file says %s", o->unit_root, d->root);
         if (r && !runner_has_label(r, LANE_MANAGED_LABEL) && !o->unit_managed) {
                 p->shape = SHAPE_UNKNOWN_CONFLICT;
                 block(p, BLOCK_UNMANAGED_RUNNER, "GitHub runner %lld '%s' lacks the label '%s'", r->id, r->name,
@@ -236,9 +269,21 @@ static void next_steps(const struct lane_desired *d, struct plan *p) {
                 step(p, "lanectl apply %s --confirm %s", d->name, d->name);
 }
 
+/* ": disk_space, cgroup_v2" for the checks that are not ready, or "". */
+static const char *failing_checks(const struct observation *o, char *buf, size_t size) {
+        size_t len = 0;
+
+        buf[0] = '\0';
+        for (size_t i = 0; i < o->n_checks && len < size; i++)
+                if (o->checks[i].state == BASELINE_NOT_READY && o->checks[i].name)
+                        len += (size_t) snprintf(buf + len, size - len, "%s%s", len ? ", " : ": ", o->checks[i].name);
+        return buf;
+}
+
 void plan_lane(const struct lane_desired *d, const struct observation *o, const struct plan_policy *pol,
                const struct plan_request *req, struct plan *p) {
         bool mutating = req->intent != INTENT_PLAN;
+        char failing[128];
 
         *p = (struct plan) { .action = ACTION_NOOP };
         check_policy(d, pol, req, p);
@@ -261,8 +306,8 @@ void plan_lane(const struct lane_desired *d, const struct observation *o, const 
                 break;
         }
         if (o->baseline != BASELINE_READY && p->action != ACTION_NOOP && p->action != ACTION_REMOVE)
-                block(p, BLOCK_BASELINE_NOT_READY, "baseline readiness is %s",
-                      o->baseline == BASELINE_UNKNOWN ? "unknown" : "not ready");
+                block(p, BLOCK_BASELINE_NOT_READY, "baseline readiness is %s%s",
+                      o->baseline == BASELINE_UNKNOWN ? "unknown" : "not ready", failing_checks(o, failing, sizeof failing));
         if (mutating && (!req->confirmed || !req->idempotency_key || !*req->idempotency_key))
                 block(p, BLOCK_UNCONFIRMED_MUTATION, "a mutation needs --confirm %s and an idempotency key", d->name);
         p->status = p->n_blockers ? PLAN_BLOCKED : PLAN_READY;

@@ -11,6 +11,32 @@ void settings_defaults(struct settings *s, const char *sysconfdir) {
         snprintf(s->store_dir, sizeof s->store_dir, "/var/lib/lanekeeper");
         snprintf(s->lanes_dir, sizeof s->lanes_dir, "%s/lanekeeper/lanes.d", sysconfdir);
         snprintf(s->helper_socket, sizeof s->helper_socket, "/run/lanekeeper/helper.socket");
+        snprintf(s->policy_file, sizeof s->policy_file, "%s/lanekeeper/policy.conf", sysconfdir);
+        s->min_free_mib = SETTINGS_DEFAULT_MIN_FREE_MIB;
+        s->n_commands = 2;   /* what config.sh and run.sh themselves need */
+        snprintf(s->commands[0], sizeof s->commands[0], "bash");
+        snprintf(s->commands[1], sizeof s->commands[1], "tar");
+}
+
+/* "git, docker": names of commands looked up in the fixed PATH. */
+static int set_commands(struct settings *s, const char *value, const char **ret_reason) {
+        char buf[SETTINGS_MAX_COMMANDS * (SETTINGS_COMMAND_MAX + 2)];
+        char *save = NULL;
+        size_t n = 0;
+
+        if (strlen(value) >= sizeof buf)
+                return *ret_reason = "is too long", -EINVAL;
+        snprintf(buf, sizeof buf, "%s", value);
+        for (char *t = strtok_r(buf, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save)) {
+                if (n == SETTINGS_MAX_COMMANDS)
+                        return *ret_reason = "names more than 16 commands", -E2BIG;
+                if (strlen(t) > SETTINGS_COMMAND_MAX || t[0] == '-' || t[0] == '.' ||
+                    strspn(t, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+-") != strlen(t))
+                        return *ret_reason = "holds a name that is not a plain command name", -EINVAL;
+                snprintf(s->commands[n++], sizeof s->commands[0], "%s", t);
+        }
+        s->n_commands = n;
+        return 0;
 }
 
 bool settings_api_url_ok(const char *url, const char **ret_reason) {
@@ -71,7 +97,8 @@ static const struct {
 } known[] = {
         { "github", "api_url" }, { "github", "app_id" }, { "github", "installation_id" },
         { "github", "private_key_file" }, { "github", "token_file" },
-        { "store", "dir" }, { "lanes", "dir" }, { "helper", "socket" },
+        { "store", "dir" }, { "lanes", "dir" }, { "helper", "socket" }, { "helper", "policy" },
+        { "baseline", "min_free_mib" }, { "baseline", "commands" },
 };
 
 static int entry(void *user, int line, const char *section, const char *key, const char *value) {
@@ -108,7 +135,14 @@ static int entry(void *user, int line, const char *section, const char *key, con
                 set_path(c, line, "dir", s->store_dir, sizeof s->store_dir, value);
         else if (strcmp(section, "lanes") == 0)
                 set_path(c, line, "dir", s->lanes_dir, sizeof s->lanes_dir, value);
-        else
+        else if (strcmp(key, "policy") == 0)
+                set_path(c, line, key, s->policy_file, sizeof s->policy_file, value);
+        else if (strcmp(key, "min_free_mib") == 0)
+                set_id(c, line, key, &s->min_free_mib, value);
+        else if (strcmp(key, "commands") == 0) {
+                if (set_commands(s, value, &reason) < 0)
+                        ini_diag(c->diags, line, "'commands' %s", reason);
+        } else
                 set_path(c, line, key, s->helper_socket, sizeof s->helper_socket, value);
         return 0;
 }

@@ -11,6 +11,9 @@
 #include "proto-validate.h"
 
 #define SETTINGS_URL_MAX 256
+#define SETTINGS_MAX_COMMANDS 16
+#define SETTINGS_COMMAND_MAX 64
+#define SETTINGS_DEFAULT_MIN_FREE_MIB 2048
 
 struct settings {
         char api_url[SETTINGS_URL_MAX + 1];
@@ -20,6 +23,11 @@ struct settings {
         char store_dir[PROTO_PATH_MAX + 1];
         char lanes_dir[PROTO_PATH_MAX + 1];
         char helper_socket[PROTO_PATH_MAX + 1];
+        char policy_file[PROTO_PATH_MAX + 1];             /* the helper's policy, read as a view */
+        /* [baseline] */
+        unsigned long min_free_mib;
+        size_t n_commands;
+        char commands[SETTINGS_MAX_COMMANDS][SETTINGS_COMMAND_MAX + 1];
 };
 
 /* Built-in defaults (paths under SYSCONFDIR and /var/lib, /run). */

@@ -24,12 +24,51 @@ START_TEST(test_response) {
         ck_assert_int_eq(inventory_parse(response, strlen(response), &inv, err, sizeof err), 0);
         ck_assert_uint_eq(inv.n, 3);
         ck_assert(inv.runners[0].online && inv.runners[0].busy);
-        ck_assert_str_eq(inv.runners[1].labels[1], "lanekeeper-managed");
+        ck_assert_str_eq(inventory_label(&inv, &inv.runners[1], 1), "lanekeeper-managed");
+        ck_assert_ptr_null(inventory_label(&inv, &inv.runners[1], 2));
         inventory_observe(&inv, "CM-Website", &o);   /* GitHub compares names without case */
         ck_assert(o.github_known);
         ck_assert_uint_eq(o.n_runners, 1);
         ck_assert(o.runners[0].id == 24 && !o.runners[0].online);
         inventory_observe(&inv, "absent-lane", &o);
+        ck_assert_uint_eq(o.n_runners, 0);
+        inventory_free(&inv);
+}
+END_TEST
+
+/* The lookup is a binary search over names sorted without case: every
+ * spelling of the lane is found, neighbours and prefixes are not. */
+START_TEST(test_lookup_among_many) {
+        static char text[64 * 1024];
+        struct inventory inv;
+        struct observation o = {};
+        char err[256];
+        size_t len;
+
+        len = (size_t) snprintf(text, sizeof text, "{\"total_count\":203,\"runners\":[");
+        for (int i = 0; i < 203; i++) {
+                char name[16];
+
+                snprintf(name, sizeof name, "r-%03d", i);
+                len += (size_t) snprintf(text + len, sizeof text - len,
+                                         "%s{\"id\":%d,\"name\":\"%s\",\"os\":\"linux\",\"status\":\"online\",\"busy\":false,"
+                                         "\"labels\":[{\"id\":1,\"name\":\"l%d\",\"type\":\"custom\"}]}",
+                                         i ? "," : "", i + 1, i == 50 ? "LANE" : i == 150 ? "lane" : i == 151 ? "lane-2" : name, i);
+        }
+        len += (size_t) snprintf(text + len, sizeof text - len, "]}");
+        ck_assert_int_eq(inventory_parse(text, len, &inv, err, sizeof err), 0);
+        inventory_observe(&inv, "Lane", &o);
+        ck_assert_uint_eq(o.n_runners, 2);
+        ck_assert(o.runners[0].id == 51 && o.runners[1].id == 151);   /* response order kept */
+        ck_assert_str_eq(o.runners[0].labels[0], "l50");
+        inventory_observe(&inv, "r-100", &o);
+        ck_assert_uint_eq(o.n_runners, 1);
+        ck_assert(o.runners[0].id == 101);
+        inventory_observe(&inv, "r-1", &o);
+        ck_assert_uint_eq(o.n_runners, 0);
+        inventory_observe(&inv, "lane-", &o);
+        ck_assert_uint_eq(o.n_runners, 0);
+        inventory_observe(&inv, "zzz", &o);
         ck_assert_uint_eq(o.n_runners, 0);
         inventory_free(&inv);
 }
@@ -140,6 +179,7 @@ int main(void) {
         TCase *tc = tcase_create("inventory");
 
         tcase_add_test(tc, test_response);
+        tcase_add_test(tc, test_lookup_among_many);
         tcase_add_test(tc, test_duplicates_and_empty);
         tcase_add_loop_test(tc, test_bad_inventory, 0, (int) ELEMENTSOF(bad_inventory));
         tcase_add_test(tc, test_runner_file);

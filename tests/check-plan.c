@@ -96,6 +96,9 @@ static void c_restart_nothing(void) { req.intent = INTENT_RESTART; req.confirmed
 static void c_restart_unmanaged(void) { c_unmanaged_unit(); req.intent = INTENT_RESTART; req.confirmed = true; req.idempotency_key = "k"; }
 static void c_remove(void) { c_inactive(); o.baseline = BASELINE_NOT_READY; req.intent = INTENT_REMOVE; req.confirmed = true; req.idempotency_key = "k"; }
 static void c_remove_unmanaged(void) { c_unmanaged_runner(); req.intent = INTENT_REMOVE; req.confirmed = true; req.idempotency_key = "k"; }
+static void c_unit_root_moved(void) { c_active(); strcpy(o.unit_root, "/srv/elsewhere"); }
+static void c_unit_root_same(void) { c_active(); strcpy(o.unit_root, "/srv/lanekeeper/runners"); }
+static void c_all_unknown(void) { o.github_known = o.unit_known = o.local_known = false; }
 static void c_many(void) { c_repo(); c_baseline(); c_apply_unconfirmed(); }
 
 #define B(x) (1u << BLOCK_##x)
@@ -150,6 +153,9 @@ static const struct {
         { "restart an unmanaged unit", c_restart_unmanaged, PLAN_BLOCKED, ACTION_RESTART, SHAPE_UNKNOWN_CONFLICT, B(UNMANAGED_RUNNER) },
         { "remove a supervised lane", c_remove, PLAN_READY, ACTION_REMOVE, SHAPE_SUPERVISED_INACTIVE, 0 },
         { "remove an unmanaged runner", c_remove_unmanaged, PLAN_BLOCKED, ACTION_REMOVE, SHAPE_UNKNOWN_CONFLICT, B(UNMANAGED_RUNNER) },
+        { "managed unit runs the lane from another root", c_unit_root_moved, PLAN_BLOCKED, ACTION_NOOP, SHAPE_SUPERVISED_ACTIVE, B(STALE_STATE) },
+        { "managed unit from the lane's root", c_unit_root_same, PLAN_READY, ACTION_NOOP, SHAPE_SUPERVISED_ACTIVE, 0 },
+        { "nothing readable", c_all_unknown, PLAN_BLOCKED, ACTION_NOOP, SHAPE_UNKNOWN_CONFLICT, B(LANE_STATUS_UNKNOWN) },
         { "three blockers at once", c_many, PLAN_BLOCKED, ACTION_CREATE, SHAPE_ABSENT,
           B(REPOSITORY_NOT_ALLOWLISTED) | B(BASELINE_NOT_READY) | B(UNCONFIRMED_MUTATION) },
 };
@@ -192,6 +198,47 @@ START_TEST(test_coverage) {
 }
 END_TEST
 
+/* An unknown status names every source that could not be read, with its
+ * reason. */
+START_TEST(test_unknown_detail) {
+        struct plan p;
+
+        base();
+        o.github_known = o.unit_known = false;
+        strcpy(o.github_detail, "HTTP 502");
+        strcpy(o.unit_detail, "no system bus");
+        plan_lane(&d, &o, &pol, &req, &p);
+        ck_assert(plan_has_blocker(&p, BLOCK_LANE_STATUS_UNKNOWN));
+        ck_assert_reason_has(p.blockers[0].detail, "GitHub: HTTP 502");
+        ck_assert_reason_has(p.blockers[0].detail, "systemd: no system bus");
+        ck_assert_ptr_null(strstr(p.blockers[0].detail, "runner directory"));
+}
+END_TEST
+
+/* Ready only when one check was observed and none failed. */
+static const struct {
+        enum baseline_state states[4];
+        size_t n;
+        enum baseline_state want;
+} overall[] = {
+        { {}, 0, BASELINE_UNKNOWN },
+        { { BASELINE_UNKNOWN, BASELINE_UNKNOWN }, 2, BASELINE_UNKNOWN },
+        { { BASELINE_READY }, 1, BASELINE_READY },
+        { { BASELINE_UNKNOWN, BASELINE_READY, BASELINE_UNKNOWN }, 3, BASELINE_READY },
+        { { BASELINE_READY, BASELINE_NOT_READY }, 2, BASELINE_NOT_READY },
+        { { BASELINE_UNKNOWN, BASELINE_NOT_READY }, 2, BASELINE_NOT_READY },
+        { { BASELINE_NOT_READY, BASELINE_READY, BASELINE_READY, BASELINE_READY }, 4, BASELINE_NOT_READY },
+};
+
+START_TEST(test_baseline_overall) {
+        struct baseline_check c[4] = {};
+
+        for (size_t i = 0; i < overall[_i].n; i++)
+                c[i].state = overall[_i].states[i];
+        ck_assert_int_eq(baseline_overall(c, overall[_i].n), overall[_i].want);
+}
+END_TEST
+
 /* There is no "completed": a plan is ready or blocked, nothing else. */
 START_TEST(test_names) {
         ck_assert_str_eq(plan_status_to_string(PLAN_READY), "ready");
@@ -213,6 +260,8 @@ int main(void) {
 
         tcase_add_loop_test(tc, test_case, 0, (int) ELEMENTSOF(cases));
         tcase_add_test(tc, test_coverage);
+        tcase_add_test(tc, test_unknown_detail);
+        tcase_add_loop_test(tc, test_baseline_overall, 0, (int) ELEMENTSOF(overall));
         tcase_add_test(tc, test_names);
         suite_add_tcase(s, tc);
         return run_suite(s);

@@ -28,6 +28,23 @@ START_TEST(test_defaults) {
         ck_assert_str_eq(s.store_dir, "/var/lib/lanekeeper");
         ck_assert_str_eq(s.helper_socket, "/run/lanekeeper/helper.socket");
         ck_assert_str_eq(settings_auth(&s), "none");
+        ck_assert_str_eq(s.policy_file, "/etc/lanekeeper/policy.conf");
+        ck_assert_uint_eq(s.min_free_mib, 2048);
+        ck_assert_uint_eq(s.n_commands, 2);
+        ck_assert_str_eq(s.commands[1], "tar");
+}
+END_TEST
+
+START_TEST(test_baseline) {
+        ck_assert_int_eq(parse("[baseline]\nmin_free_mib = 10240\ncommands = bash, tar,git docker\n"
+                               "[helper]\npolicy = /srv/lk/policy.conf\n"), 0);
+        ck_assert_uint_eq(s.min_free_mib, 10240);
+        ck_assert_uint_eq(s.n_commands, 4);
+        ck_assert_str_eq(s.commands[2], "git");
+        ck_assert_str_eq(s.commands[3], "docker");
+        ck_assert_str_eq(s.policy_file, "/srv/lk/policy.conf");
+        ck_assert_int_eq(parse("[baseline]\ncommands =\n"), 0);
+        ck_assert_uint_eq(s.n_commands, 0);
 }
 END_TEST
 
@@ -72,6 +89,12 @@ static const struct {
         { "[store]\ndir = /\n", 2, "may not be '/'" },
         { "[lanes]\ndir = /a\ndir = /b\n", 3, "'dir' is set twice" },
         { "[other]\nx = 1\n", 2, "unknown key 'x' in section [other]" },
+        { "[baseline]\ncommands = /bin/sh\n", 2, "not a plain command name" },
+        { "[baseline]\ncommands = git;rm\n", 2, "not a plain command name" },
+        { "[baseline]\ncommands = -x\n", 2, "not a plain command name" },
+        { "[baseline]\ncommands = a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q\n", 2, "more than 16" },
+        { "[baseline]\nmin_free_mib = lots\n", 2, "positive decimal" },
+        { "[helper]\npolicy = policy.conf\n", 2, "not an absolute path" },
         { "garbage\n", 1, "syntax error" },
         { "[github]\napp_id = 1\n", 0, "needs app_id, installation_id and private_key_file together" },
         { "[github]\napp_id = 1\ninstallation_id = 2\nprivate_key_file = /k\ntoken_file = /t\n", 0, "not both" },
@@ -94,6 +117,7 @@ int main(void) {
 
         tcase_add_test(tc, test_defaults);
         tcase_add_test(tc, test_full_app);
+        tcase_add_test(tc, test_baseline);
         tcase_add_test(tc, test_token_and_loopback);
         tcase_add_loop_test(tc, test_bad, 0, (int) ELEMENTSOF(bad));
         suite_add_tcase(su, tc);

@@ -129,6 +129,70 @@ out=$("$LANECTL" --config "$store.conf" audit verify); [ $? -eq 1 ] && grep -q "
         bad "audit verify of an altered record: $out"
 rm -rf "$store" "$store.conf"
 
+# plan: a lane directory and an inventory file, no GitHub, no root needed.
+# Without a system bus the unit is unknown and nothing is guessed.
+w=$(mktemp -d /tmp/lanekeeper-cli-plan.XXXXXX)
+host=$(hostname)
+mkdir -p "$w/lanes.d" "$w/runners/cm-website" "$w/store"
+chmod 755 "$w"
+printf '[store]\ndir = %s/store\n[lanes]\ndir = %s/lanes.d\n[baseline]\nmin_free_mib = 1\ncommands = sh\n' "$w" "$w" >"$w/lk.conf"
+printf '[helper]\nmaintainers = root\nhost = %s\n[lanes]\nusers = %s\nroots = %s/runners\nrepositories = acme/site\n' \
+        "$host" "$(id -un)" "$w" >"$w/policy.conf"
+chmod 644 "$w/policy.conf"
+for l in cm-website other; do
+        printf '[lane]\nname = %s\nrepository = acme/site\nhost = %s\nroot = %s/runners\nuser = %s\nlabels = self-hosted, lanekeeper-managed\nmanaged = true\n' \
+                "$l" "$host" "$w" "$(id -un)" >"$w/lanes.d/$l.conf"
+done
+secret="ghs_$(printf 'Pq%.0s' {1..45})"
+# GitHub's shape; an extra member holding a token must go nowhere.
+printf '{"total_count":1,"runners":[{"id":7,"name":"CM-Website","os":"linux","status":"online","busy":true,"token":"%s","labels":[{"id":1,"name":"self-hosted","type":"read-only"}]}]}' \
+        "$secret" >"$w/inv.json"
+P=("$LANECTL" --config "$w/lk.conf" plan --policy "$w/policy.conf")
+DBUS_SYSTEM_BUS_ADDRESS=unix:path=/nonexistent/lanekeeper-bus expect 1 "plan with blocked lanes" -- "${P[@]}" --inventory "$w/inv.json"
+text=$out
+grep -qE '^cm-website +blocked +noop +unknown_conflict +#1' <<<"$text" && ok || bad "plan table row: $text"
+grep -q 'lane_status_unknown: systemd: cannot connect to the system bus' <<<"$text" && ok || bad "plan does not say systemd is unread: $text"
+grep -q '^2 lanes: 0 ready, 2 blocked' <<<"$text" && ok || bad "plan summary: $text"
+out=$(DBUS_SYSTEM_BUS_ADDRESS=unix:path=/nonexistent/lanekeeper-bus "${P[@]}" --inventory "$w/inv.json" --output json cm-website); rc=$?
+[ $rc -eq 1 ] && ok || bad "plan --output json exited $rc"
+python3 - "$out" <<'PY' && ok || bad "plan JSON: $out"
+import json, sys
+d = json.loads(sys.argv[1])
+assert d["schema"] == "lanekeeper.plan/1", d["schema"]
+assert d["summary"] == {"lanes": 1, "ready": 0, "blocked": 1, "errors": 0}, d["summary"]
+(l,) = d["lanes"]
+assert l["lane"] == "cm-website" and l["status"] == "blocked" and l["audit_seq"] == 3
+gh = l["observed"]["github"]
+assert gh["known"] and gh["runners"][0]["id"] == 7 and gh["runners"][0]["busy"] is True
+assert l["observed"]["local"] == {"known": True, "exists": True, "configured": False, "credentials_present": False, "runner_version": None}
+assert not l["observed"]["unit"]["known"]
+checks = {c["name"]: c["state"] for c in l["observed"]["baseline"]["checks"]}
+assert checks["disk_space"] == "ready" and checks["commands"] == "ready" and checks["clock_offset"] == "unknown", checks
+assert l["desired"]["labels"] == ["self-hosted", "lanekeeper-managed"]
+PY
+out=$("$LANECTL" --config "$w/lk.conf" audit verify); grep -q '^3 records, chain intact' <<<"$out" && ok || bad "audit after plan: $out"
+out=$("$LANECTL" --config "$w/lk.conf" audit list); grep -qE '^3 +planned +cm-website' <<<"$out" && ok || bad "audit list after plan: $out"
+grep -rqF "${secret:4:20}" "$w/store" <<<"" && bad "a token from the inventory reached the audit store" || ok
+grep -qF "${secret:4:20}" <<<"$text$out" && bad "a token from the inventory reached plan output" || ok
+# errors: exit 2, nothing recorded
+expect 2 "plan of a lane with no file" -- "${P[@]}" --inventory "$w/inv.json" no-such-lane
+grep -q 'no lane file' <<<"$out" && ok || bad "plan of an unknown lane: $out"
+printf '{"total_count":1,"runners":[]' >"$w/bad.json"
+expect 2 "plan with a malformed inventory" -- "${P[@]}" --inventory "$w/bad.json"
+grep -q 'not valid JSON' <<<"$out" && ok || bad "plan with a malformed inventory: $out"
+expect 2 "plan with no policy" -- "$LANECTL" --config "$w/lk.conf" plan --policy "$w/none.conf"
+chmod 666 "$w/policy.conf"
+expect 2 "plan with a policy others may write" -- "${P[@]}"
+grep -q 'writable by group or others' <<<"$out" && ok || bad "plan with a writable policy: $out"
+chmod 644 "$w/policy.conf"
+expect 2 "plan --output yaml" -- "${P[@]}" --output yaml
+printf '[lane]\nname = other\nbogus = 1\n' >"$w/lanes.d/other.conf"
+expect 2 "plan with an invalid lane file" -- "${P[@]}" --inventory "$w/inv.json"
+grep -q "other.conf:3: unknown key 'bogus'" <<<"$out" && ok || bad "plan with an invalid lane file: $out"
+out=$("$LANECTL" --config "$w/lk.conf" audit list | grep -c planned); [ "$out" -eq 4 ] && ok ||
+        bad "errors wrote records: $out planned records, expected 4"
+rm -rf "$w"
+
 # The helper binary: no HTTP or JSON library, nothing that starts a program,
 # and helper/ stays small enough to read in one sitting.
 libs=$(ldd "$LANEKEEPER_HELPER" 2>/dev/null)

@@ -1,0 +1,553 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/magic.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
+#include <systemd/sd-bus.h>
+#include <unistd.h>
+
+#include "helper-unit.h"
+#include "macro.h"
+#include "observe.h"
+
+#define SYSTEMD_DEST "org.freedesktop.systemd1"
+
+_printf_(3, 4)
+static void say(char *buf, size_t size, const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(buf, size, fmt, ap);
+        va_end(ap);
+}
+
+/* ROOT/LANE as an O_PATH directory fd, every component resolved without
+ * symlinks. Returns the fd, or a negative errno with a reason. */
+static int open_lane_dir(const struct lane_desired *d, int *ret_root_fd, const char **ret_reason) {
+        _cleanup_(closep) int top = -EBADF, root = -EBADF;
+        int fd;
+
+        if (proto_validate_abs_subpath(d->root, ret_reason) < 0 || proto_validate_lane_name(d->name, ret_reason) < 0)
+                return -EINVAL;
+        top = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (top < 0)
+                return *ret_reason = "cannot open /", -errno;
+        root = proto_open_beneath(top, d->root + 1, O_PATH | O_DIRECTORY, 0, ret_reason);
+        if (root < 0)
+                return root;
+        fd = proto_open_beneath(root, d->name, O_PATH | O_DIRECTORY, 0, ret_reason);
+        if (ret_root_fd && fd >= 0)
+                *ret_root_fd = TAKE_FD(root);
+        return fd;
+}
+
+/* ---- GitHub ---- */
+
+void observe_github(const struct observe_env *env, const struct lane_desired *d, struct observation *o) {
+        if (!env->inventory) {
+                o->github_known = false;
+                say(o->github_detail, sizeof o->github_detail, "%s",
+                    env->inventory_problem ?: "no inventory was given and no GitHub client is configured");
+                return;
+        }
+        inventory_observe(env->inventory, d->name, o);
+}
+
+/* ---- the runner directory ---- */
+
+int observe_runner_version(int lane_fd, char *buf, size_t size) {
+        char link[64];
+        ssize_t n;
+        unsigned a, b, c;
+        int end = 0;
+
+        n = readlinkat(lane_fd, "bin", link, sizeof link - 1);
+        if (n < 0)
+                return errno == EINVAL ? -EINVAL : -errno;   /* EINVAL: bin is no link (a fresh unpack) */
+        link[n] = '\0';
+        if (sscanf(link, "bin.%u.%u.%u%n", &a, &b, &c, &end) != 3 || link[end] != '\0')
+                return -EINVAL;
+        snprintf(buf, size, "%u.%u.%u", a, b, c);
+        return 0;
+}
+
+static int read_small(int dirfd, const char *name, char *buf, size_t size, size_t *ret_len, const char **ret_reason) {
+        _cleanup_(closep) int fd = proto_open_beneath(dirfd, name, O_RDONLY | O_NOCTTY, 0, ret_reason);
+        size_t len = 0;
+        ssize_t n;
+
+        if (fd < 0)
+                return fd;
+        while (len < size && (n = read(fd, buf + len, size - len)) != 0) {
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return *ret_reason = "read failed", -errno;
+                }
+                len += (size_t) n;
+        }
+        *ret_len = len;
+        return 0;
+}
+
+void observe_local(const struct observe_env *env, const struct lane_desired *d, struct observation *o) {
+        _cleanup_(closep) int lane = -EBADF;
+        static char text[RUNNER_FILE_MAX + 1];
+        struct runner_file rf;
+        const char *reason = NULL;
+        struct stat st;
+        char err[160];
+        size_t len = 0;
+        int r;
+
+        (void) env;
+        o->local_known = false;
+        lane = open_lane_dir(d, NULL, &reason);
+        if (lane == -ENOENT) {   /* no root or no lane directory: nothing here */
+                o->local_known = true;
+                return;
+        }
+        if (lane < 0) {
+                say(o->local_detail, sizeof o->local_detail, "%s/%s: %s", d->root, d->name, reason ?: strerror(-lane));
+                return;
+        }
+        o->local_exists = true;
+        r = read_small(lane, ".runner", text, sizeof text, &len, &reason);
+        if (r == 0) {
+                if (runner_file_parse(text, len, &rf, err, sizeof err) < 0) {
+                        say(o->local_detail, sizeof o->local_detail, "%s/%s/.runner: %s", d->root, d->name, err);
+                        return;
+                }
+                o->local_configured = true;
+                o->local_agent_id = rf.agent_id;
+                snprintf(o->local_agent_name, sizeof o->local_agent_name, "%s", rf.agent_name);
+        } else if (r != -ENOENT) {
+                say(o->local_detail, sizeof o->local_detail, "%s/%s/.runner: %s", d->root, d->name, reason);
+                return;
+        }
+        /* The credentials' presence only: never opened, never read. */
+        if (fstatat(lane, ".credentials", &st, AT_SYMLINK_NOFOLLOW) == 0)
+                o->local_credentials = S_ISREG(st.st_mode);
+        else if (errno != ENOENT) {
+                say(o->local_detail, sizeof o->local_detail, "%s/%s/.credentials: %s", d->root, d->name, strerror(errno));
+                return;
+        }
+        if (observe_runner_version(lane, o->runner_version, sizeof o->runner_version) < 0)
+                o->runner_version[0] = '\0';
+        o->local_known = true;
+}
+
+/* ---- the unit, over D-Bus, without privilege ---- */
+
+static int get_string(sd_bus *bus, const char *path, const char *iface, const char *prop, char *buf, size_t size) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        char *s = NULL;
+        int r;
+
+        r = sd_bus_get_property_string(bus, SYSTEMD_DEST, path, iface, prop, &e, &s);
+        if (r < 0)
+                return r;
+        snprintf(buf, size, "%s", s);
+        free(s);
+        return 0;
+}
+
+static long long pid_uid(unsigned pid) {
+        char path[64], line[256];
+        long long uid = -1;
+        FILE *f;
+
+        snprintf(path, sizeof path, "/proc/%u/status", pid);
+        f = fopen(path, "re");
+        if (!f)
+                return -1;
+        while (fgets(line, sizeof line, f))
+                if (strncmp(line, "Uid:", 4) == 0) {
+                        uid = strtoll(line + 4, NULL, 10);
+                        break;
+                }
+        fclose(f);
+        return uid;
+}
+
+/* Read the unit file at PATH and decide whether it is the helper's. */
+static void observe_fragment(const struct lane_desired *d, const char *path, struct observation *o) {
+        static char text[UNIT_MAX_SIZE + 1];
+        _cleanup_(closep) int fd = -EBADF;
+        struct unit_params params;
+        struct stat st;
+        size_t len = 0;
+        ssize_t n;
+
+        fd = open(path, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+                return;   /* not managed; the unit may still be loaded from elsewhere */
+        while (len < sizeof text && (n = read(fd, text + len, sizeof text - len)) > 0)
+                len += (size_t) n;
+        if (len > UNIT_MAX_SIZE || !unit_is_managed(text, len, &params))
+                return;
+        o->unit_managed = true;
+        /* What the marker says the unit runs: the planner compares it. */
+        (void) proto_unit_name_for_lane(params.lane, o->unit_name, sizeof o->unit_name);
+        snprintf(o->unit_root, sizeof o->unit_root, "%s", params.root);
+        if (!o->unit_user[0])
+                snprintf(o->unit_user, sizeof o->unit_user, "%s", params.user);
+        (void) d;
+}
+
+void observe_unit(const struct observe_env *env, const struct lane_desired *d, struct observation *o) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        char unit[128], fragment[PROTO_PATH_MAX + 1] = "", **dropins = NULL;
+        const char *path;
+        unsigned pid = 0, pid_again = 0;
+        int r;
+
+        o->unit_known = false;
+        o->main_uid = -1;
+        if (!env->bus) {
+                say(o->unit_detail, sizeof o->unit_detail, "%s", env->bus_problem ?: "no connection to systemd");
+                return;
+        }
+        if (proto_unit_name_for_lane(d->name, unit, sizeof unit) < 0) {
+                say(o->unit_detail, sizeof o->unit_detail, "the lane name gives no unit name");
+                return;
+        }
+        r = sd_bus_call_method(env->bus, SYSTEMD_DEST, "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager",
+                               "LoadUnit", &e, &reply, "s", unit);
+        if (r >= 0)
+                r = sd_bus_message_read(reply, "o", &path);
+        if (r < 0) {
+                say(o->unit_detail, sizeof o->unit_detail, "LoadUnit(%s): %s", unit, e.message ?: strerror(-r));
+                return;
+        }
+        if (get_string(env->bus, path, "org.freedesktop.systemd1.Unit", "LoadState", o->unit_load, sizeof o->unit_load) < 0 ||
+            get_string(env->bus, path, "org.freedesktop.systemd1.Unit", "ActiveState", o->unit_active,
+                       sizeof o->unit_active) < 0 ||
+            get_string(env->bus, path, "org.freedesktop.systemd1.Unit", "SubState", o->unit_sub, sizeof o->unit_sub) < 0 ||
+            get_string(env->bus, path, "org.freedesktop.systemd1.Unit", "UnitFileState", o->unit_file_state,
+                       sizeof o->unit_file_state) < 0 ||
+            get_string(env->bus, path, "org.freedesktop.systemd1.Unit", "FragmentPath", fragment, sizeof fragment) < 0) {
+                say(o->unit_detail, sizeof o->unit_detail, "cannot read the properties of %s", unit);
+                return;
+        }
+        o->unit_known = true;
+        /* "not-found" with no fragment: nothing there. Anything else loaded
+         * (or failing to load: a broken file is still a file) exists. */
+        o->unit_exists = !(strcmp(o->unit_load, "not-found") == 0 && !fragment[0]);
+        if (!o->unit_exists)
+                return;
+        snprintf(o->unit_name, sizeof o->unit_name, "%s", unit);
+        if (strcmp(o->unit_active, "inactive") != 0 &&
+            sd_bus_get_property_trivial(env->bus, SYSTEMD_DEST, path, "org.freedesktop.systemd1.Service", "MainPID", NULL,
+                                        'u', &pid) >= 0 && pid > 0) {
+                long long uid = pid_uid(pid);
+
+                /* The same process still, or the uid belongs to another one. */
+                if (uid >= 0 &&
+                    sd_bus_get_property_trivial(env->bus, SYSTEMD_DEST, path, "org.freedesktop.systemd1.Service",
+                                                "MainPID", NULL, 'u', &pid_again) >= 0 && pid_again == pid) {
+                        struct passwd pw, *res = NULL;
+                        char buf[4096];
+
+                        o->main_pid = pid;
+                        o->main_uid = uid;
+                        if (getpwuid_r((uid_t) uid, &pw, buf, sizeof buf, &res) == 0 && res)
+                                snprintf(o->unit_user, sizeof o->unit_user, "%s", pw.pw_name);
+                        else
+                                snprintf(o->unit_user, sizeof o->unit_user, "%lld", uid);
+                }
+        }
+        if (fragment[0])
+                observe_fragment(d, fragment, o);
+        /* A drop-in can change anything the helper rendered (User=, ExecStart=):
+         * the unit is then no longer the helper's alone. */
+        if (sd_bus_get_property_strv(env->bus, SYSTEMD_DEST, path, "org.freedesktop.systemd1.Unit", "DropInPaths", NULL,
+                                     &dropins) >= 0 && dropins && dropins[0]) {
+                if (o->unit_managed)
+                        say(o->unit_detail, sizeof o->unit_detail, "drop-in %s changes the unit", dropins[0]);
+                o->unit_managed = false;
+        }
+        if (dropins)
+                for (char **s = dropins; *s; s++)
+                        free(*s);
+        free(dropins);
+}
+
+/* ---- baseline readiness ---- */
+
+static struct baseline_check *check(struct observation *o, const char *name) {
+        struct baseline_check *c;
+
+        if (o->n_checks >= BASELINE_MAX_CHECKS)
+                return NULL;
+        c = &o->checks[o->n_checks++];
+        *c = (struct baseline_check) { .name = name, .state = BASELINE_UNKNOWN };
+        return c;
+}
+
+_printf_(3, 4)
+static void verdict(struct baseline_check *c, enum baseline_state s, const char *fmt, ...) {
+        va_list ap;
+
+        if (!c)
+                return;
+        c->state = s;
+        va_start(ap, fmt);
+        vsnprintf(c->detail, sizeof c->detail, fmt, ap);
+        va_end(ap);
+}
+
+static void check_cgroup(const struct baseline_config *cfg, struct observation *o) {
+        struct baseline_check *c = check(o, "cgroup_v2");
+        const char *where = cfg->cgroup_root ?: "/sys/fs/cgroup";
+        struct statfs sf;
+
+        if (statfs(where, &sf) < 0)
+                verdict(c, BASELINE_UNKNOWN, "%s: %s", where, strerror(errno));
+        else if (sf.f_type == CGROUP2_SUPER_MAGIC)
+                verdict(c, BASELINE_READY, "the unified hierarchy is mounted at %s", where);
+        else
+                verdict(c, BASELINE_NOT_READY, "%s is not cgroup2 (a v1 or hybrid hierarchy): boot with "
+                        "systemd.unified_cgroup_hierarchy=1", where);
+}
+
+static void check_disk(const struct baseline_config *cfg, const struct lane_desired *d, struct observation *o) {
+        struct baseline_check *c = check(o, "disk_space");
+        unsigned long long free_b, need = cfg->min_free_bytes;
+        struct statvfs sv;
+
+        if (statvfs(d->root, &sv) < 0) {
+                verdict(c, errno == ENOENT ? BASELINE_NOT_READY : BASELINE_UNKNOWN, "registration root %s: %s", d->root,
+                        strerror(errno));
+                return;
+        }
+        free_b = (unsigned long long) sv.f_bavail * sv.f_frsize;
+        verdict(c, free_b >= need ? BASELINE_READY : BASELINE_NOT_READY, "%llu MiB free in %s, %s %llu MiB",
+                free_b >> 20, d->root, free_b >= need ? "needs" : "below the", need >> 20);
+}
+
+static void check_clock(const struct baseline_config *cfg, struct observation *o) {
+        struct baseline_check *c = check(o, "clock_offset");
+        long long off = cfg->clock_offset_s;
+
+        if (!cfg->have_clock_offset)
+                verdict(c, BASELINE_UNKNOWN, "no response from GitHub to compare the clock with");
+        else
+                verdict(c, llabs(off) <= 60 ? BASELINE_READY : BASELINE_NOT_READY,
+                        "this host is %llds %s GitHub's Date (limit 60 s)", llabs(off), off > 0 ? "behind" : "ahead of");
+}
+
+int version_satisfies(const struct version_policy *p, const char *version) {
+        unsigned a, b, c;
+        int end = 0;
+
+        if (sscanf(version, "%u.%u.%u%n", &a, &b, &c, &end) != 3 || version[end] != '\0')
+                return -EINVAL;
+        switch (p->kind) {
+        case VERSION_ANY:
+                return 1;
+        case VERSION_PINNED:
+                return a == p->major && b == p->minor && c == p->patch;
+        case VERSION_MINIMUM:
+                return a != p->major ? a > p->major : b != p->minor ? b > p->minor : c >= p->patch;
+        case _VERSION_POLICY_MAX:
+        case _VERSION_POLICY_INVALID:
+                break;
+        }
+        return -EINVAL;
+}
+
+static void check_version(const struct lane_desired *d, struct observation *o) {
+        struct baseline_check *c = check(o, "runner_version");
+        char want[48];
+        int r;
+
+        version_policy_format(&d->version, want, sizeof want);
+        if (d->version.kind == VERSION_ANY)
+                verdict(c, BASELINE_READY, "the lane accepts any runner version%s%s",
+                        o->runner_version[0] ? "; installed " : "", o->runner_version);
+        else if (!o->runner_version[0])
+                verdict(c, BASELINE_UNKNOWN, "%s; the installed version cannot be told%s", want,
+                        o->local_exists ? "" : " (no runner directory yet)");
+        else if ((r = version_satisfies(&d->version, o->runner_version)) < 0)
+                verdict(c, BASELINE_UNKNOWN, "cannot read version '%s'", o->runner_version);
+        else
+                verdict(c, r ? BASELINE_READY : BASELINE_NOT_READY, "installed %s, the lane wants %s", o->runner_version, want);
+}
+
+static bool same_file(const struct stat *a, const char *path) {
+        struct stat st;
+
+        return path && stat(path, &st) == 0 && st.st_dev == a->st_dev && st.st_ino == a->st_ino;
+}
+
+/* The lane's DOCKER_CONFIG (ROOT/LANE/.docker, set by the lane unit) must be
+ * the lane's own: not a link to somewhere shared, not open to others, and
+ * its config.json no file the maintainer or another lane also uses. */
+static void check_docker(const struct baseline_config *cfg, const struct lane_desired *d, struct observation *o) {
+        struct baseline_check *c = check(o, "docker_credentials");
+        _cleanup_(closep) int lane = -EBADF, cfgfd = -EBADF;
+        const char *reason = NULL;
+        struct passwd pw, *res = NULL;
+        char pwbuf[4096];
+        struct stat st, mst;
+
+        if (cfg->maintainer_docker_config && stat(cfg->maintainer_docker_config, &mst) == 0 &&
+            (mst.st_mode & (S_IRGRP | S_IROTH))) {
+                verdict(c, BASELINE_NOT_READY, "the maintainer's %s is readable by others (mode %04o)",
+                        cfg->maintainer_docker_config, (unsigned) (mst.st_mode & 07777));
+                return;
+        }
+        lane = open_lane_dir(d, NULL, &reason);
+        if (lane == -ENOENT) {
+                verdict(c, BASELINE_READY, "no lane directory yet: no registry credentials stored");
+                return;
+        }
+        if (lane < 0) {
+                verdict(c, BASELINE_UNKNOWN, "%s/%s: %s", d->root, d->name, reason ?: strerror(-lane));
+                return;
+        }
+        if (fstatat(lane, ".docker", &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                if (errno == ENOENT)
+                        verdict(c, BASELINE_READY, "no .docker in the lane directory: no registry credentials stored");
+                else
+                        verdict(c, BASELINE_UNKNOWN, "%s/%s/.docker: %s", d->root, d->name, strerror(errno));
+                return;
+        }
+        if (S_ISLNK(st.st_mode) || !S_ISDIR(st.st_mode)) {
+                verdict(c, BASELINE_NOT_READY, "DOCKER_CONFIG %s/%s/.docker is %s, not a lane-private directory", d->root,
+                        d->name, S_ISLNK(st.st_mode) ? "a symbolic link" : "not a directory");
+                return;
+        }
+        if (getpwnam_r(d->user, &pw, pwbuf, sizeof pwbuf, &res) == 0 && res && st.st_uid != res->pw_uid) {
+                verdict(c, BASELINE_NOT_READY, "DOCKER_CONFIG %s/%s/.docker belongs to uid %u, not to %s", d->root, d->name,
+                        (unsigned) st.st_uid, d->user);
+                return;
+        }
+        if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+                verdict(c, BASELINE_NOT_READY, "DOCKER_CONFIG %s/%s/.docker is writable by others (mode %04o)", d->root,
+                        d->name, (unsigned) (st.st_mode & 07777));
+                return;
+        }
+        cfgfd = proto_open_beneath(lane, ".docker/config.json", O_PATH, 0, &reason);
+        if (cfgfd == -ENOENT) {
+                verdict(c, BASELINE_READY, "DOCKER_CONFIG is private to the lane; no config.json");
+                return;
+        }
+        if (cfgfd == -EACCES) {
+                verdict(c, BASELINE_READY, "DOCKER_CONFIG is private to the lane (mode %04o); its contents are closed to "
+                        "everyone else", (unsigned) (st.st_mode & 07777));
+                return;
+        }
+        if (cfgfd < 0 || fstat(cfgfd, &st) < 0) {
+                verdict(c, BASELINE_NOT_READY, "%s/%s/.docker/config.json: %s", d->root, d->name,
+                        cfgfd < 0 ? reason : strerror(errno));
+                return;
+        }
+        if (!S_ISREG(st.st_mode) || st.st_nlink > 1)
+                verdict(c, BASELINE_NOT_READY, ".docker/config.json is %s", !S_ISREG(st.st_mode) ? "not a regular file" :
+                        "hard-linked: the same credentials live under another name");
+        else if (same_file(&st, cfg->maintainer_docker_config))
+                verdict(c, BASELINE_NOT_READY, ".docker/config.json is the maintainer's own %s", cfg->maintainer_docker_config);
+        else if (st.st_mode & (S_IRGRP | S_IROTH | S_IWGRP | S_IWOTH))
+                verdict(c, BASELINE_NOT_READY, ".docker/config.json is open to group or others (mode %04o)",
+                        (unsigned) (st.st_mode & 07777));
+        else
+                verdict(c, BASELINE_READY, "DOCKER_CONFIG and its config.json are private to the lane");
+}
+
+static void check_home(const struct baseline_config *cfg, const struct lane_desired *d, struct observation *o) {
+        struct baseline_check *c = check(o, "home_under_roots");
+        struct passwd pw, *res = NULL;
+        char buf[4096], home[PATH_MAX], root[PATH_MAX];
+        const char *rel, *reason;
+
+        if (getpwnam_r(d->user, &pw, buf, sizeof buf, &res) != 0 || !res) {
+                verdict(c, BASELINE_NOT_READY, "there is no user '%s'", d->user);
+                return;
+        }
+        if (!realpath(res->pw_dir, home)) {
+                verdict(c, errno == ENOENT ? BASELINE_NOT_READY : BASELINE_UNKNOWN, "home %s of %s: %s", res->pw_dir, d->user,
+                        strerror(errno));
+                return;
+        }
+        for (size_t i = 0; i < cfg->n_roots; i++)
+                if (realpath(cfg->roots[i], root) && proto_path_beneath(root, home, &rel, &reason) == 0) {
+                        verdict(c, BASELINE_READY, "home of %s is %s, beneath %s", d->user, home, cfg->roots[i]);
+                        return;
+                }
+        verdict(c, BASELINE_NOT_READY, "home of %s is %s (symlinks resolved), outside the registration roots", d->user,
+                home);
+}
+
+static bool command_present(const char *name) {
+        char path[PATH_MAX];
+        struct stat st;
+
+        for (const char *p = OBSERVE_PATH, *end; *p; p = *end ? end + 1 : end) {
+                end = p + strcspn(p, ":");
+                snprintf(path, sizeof path, "%.*s/%s", (int) (end - p), p, name);
+                if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0)
+                        return true;
+        }
+        return false;
+}
+
+static void check_commands(const struct baseline_config *cfg, struct observation *o) {
+        struct baseline_check *c;
+        char missing[OBS_DETAIL_MAX] = "";
+        size_t len = 0;
+
+        if (cfg->n_commands == 0)
+                return;
+        c = check(o, "commands");
+        for (size_t i = 0; i < cfg->n_commands; i++)
+                if (!command_present(cfg->commands[i]) && len < sizeof missing)
+                        len += (size_t) snprintf(missing + len, sizeof missing - len, "%s%s", len ? ", " : "",
+                                                 cfg->commands[i]);
+        if (len)
+                verdict(c, BASELINE_NOT_READY, "missing: %s", missing);
+        else
+                verdict(c, BASELINE_READY, "%zu required command%s found", cfg->n_commands, cfg->n_commands == 1 ? "" : "s");
+}
+
+void observe_baseline(const struct observe_env *env, const struct lane_desired *d, struct observation *o) {
+        const struct baseline_config *cfg = env->baseline;
+
+        o->n_checks = 0;
+        if (!cfg)
+                return;   /* no check observed: unknown */
+        check_cgroup(cfg, o);
+        check_disk(cfg, d, o);
+        check_clock(cfg, o);
+        check_version(d, o);
+        check_docker(cfg, d, o);
+        check_home(cfg, d, o);
+        check_commands(cfg, o);
+}
+
+const struct observe_ops observe_real = {
+        .github = observe_github,
+        .local = observe_local,
+        .unit = observe_unit,
+        .baseline = observe_baseline,
+};
+
+void observe_lane(const struct observe_ops *ops, const struct observe_env *env, const struct lane_desired *d,
+                  struct observation *o) {
+        *o = (struct observation) { .main_uid = -1 };
+        ops->github(env, d, o);
+        ops->local(env, d, o);
+        ops->unit(env, d, o);
+        ops->baseline(env, d, o);   /* after local: it reads the runner version */
+        o->baseline = baseline_overall(o->checks, o->n_checks);
+}
