@@ -75,9 +75,9 @@ static int read_file(const char *path, size_t max, char **ret, size_t *ret_len) 
 }
 
 /* The policy as a view: the helper enforces it; the planner only predicts.
- * The system file must pass the helper's own checks from / down; a file
- * named explicitly (a checkout, a test) is checked from its own directory
- * down and may also belong to the caller. */
+ * The helper's file (SYSCONFDIR/lanekeeper/policy.conf) must pass the
+ * helper's own checks from / down; any other file (a checkout, a test) is
+ * checked from its own directory down and may also belong to the caller. */
 static int load_policy(const char *path, bool explicit, struct helper_policy *pol) {
         _cleanup_(closep) int anchor = -EBADF;
         char err[512], dir[PATH_MAX];
@@ -276,7 +276,7 @@ int cmd_plan(int argc, char **argv) {
         char host[PROTO_HOST_NAME_MAX + 2] = "", store_dir[PROTO_PATH_MAX + 16], docker_cfg[PATH_MAX] = "";
         char inv_problem[PATH_MAX + 128], bus_problem[160], when[32];
         struct run run = { .opts = &opts, .env = &env, .pol = &pol, .host = host, .store = &store };
-        bool policy_explicit = opts.policy != NULL;
+        bool policy_explicit;
         int c, r, ret = EXIT_ERROR;
 
         optind = 0;
@@ -287,7 +287,6 @@ int cmd_plan(int argc, char **argv) {
                         break;
                 case 'p':
                         opts.policy = optarg;
-                        policy_explicit = true;
                         break;
                 case 'd':
                         opts.lanes_dir = optarg;
@@ -307,6 +306,8 @@ int cmd_plan(int argc, char **argv) {
                 return EXIT_ERROR;
         if (!opts.policy)
                 opts.policy = s->policy_file;
+        /* The helper's own file gets the helper's checks; any other is a view. */
+        policy_explicit = strcmp(opts.policy, SYSCONFDIR "/lanekeeper/policy.conf") != 0;
         if (!opts.lanes_dir)
                 opts.lanes_dir = s->lanes_dir;
 
