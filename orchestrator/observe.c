@@ -160,10 +160,22 @@ static int get_string(sd_bus *bus, const char *path, const char *iface, const ch
         return 0;
 }
 
+/* The real uid of PID; -1 when unknown, or while PID is still systemd's
+ * child before exec (named "(binary)", running as root). */
 static long long pid_uid(unsigned pid) {
         char path[64], line[256];
         long long uid = -1;
         FILE *f;
+
+        snprintf(path, sizeof path, "/proc/%u/comm", pid);
+        f = fopen(path, "re");
+        if (!f)
+                return -1;
+        if (!fgets(line, sizeof line, f) || line[0] == '(') {
+                fclose(f);
+                return -1;
+        }
+        fclose(f);
 
         snprintf(path, sizeof path, "/proc/%u/status", pid);
         f = fopen(path, "re");
