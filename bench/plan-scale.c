@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* bench/plan-scale: plan 1,000 and 10,000 lanes against inventories of the
- * same size, both read from files: lane files parsed one by one, the
+ * same size, both read from files (the inventory as pages of 100 runners,
+ * as GitHub serves them): lane files parsed one by one, the
  * list-runners response parsed and indexed, GitHub and the runner directory
  * observed by the real adapters, the plan made and rendered as the JSON
  * lanectl prints. The unit and baseline adapters are constants here: over
@@ -26,7 +27,7 @@
 #include "plan-json.h"
 #include "plan.h"
 
-static char work[] = "/tmp/lanekeeper-plan-scale-XXXXXX";
+static char work[128] = "/tmp/lanekeeper-plan-scale-XXXXXX";
 
 static double now_ms(void) {
         struct timespec ts;
@@ -60,17 +61,20 @@ static void generate(int n) {
         inv = fopen(path, "we");
         if (!inv)
                 exit(1);
-        fprintf(inv, "{\"total_count\":%d,\"runners\":[", n);
-        for (int i = 0; i < n; i++)
+        /* 100 runners a page, as GitHub serves them and 'gh api --paginate' prints them */
+        for (int i = 0; i < n; i++) {
+                if (i % 100 == 0)
+                        fprintf(inv, "%s{\"total_count\":%d,\"runners\":[", i ? "]}\n" : "", n);
                 fprintf(inv, "%s{\"id\":%d,\"name\":\"%s-%05d\",\"os\":\"linux\",\"status\":\"%s\",\"busy\":%s,"
                              "\"ephemeral\":false,\"runner_group_id\":1,\"labels\":["
                              "{\"id\":1,\"name\":\"self-hosted\",\"type\":\"read-only\"},"
                              "{\"id\":2,\"name\":\"Linux\",\"type\":\"read-only\"},"
                              "{\"id\":3,\"name\":\"%s\",\"type\":\"read-only\"},"
                              "{\"id\":4,\"name\":\"lanekeeper-managed\",\"type\":\"custom\"}]}",
-                        i ? "," : "", i + 1, i % 10 == 9 ? "gone" : "lane", i, i % 3 ? "online" : "offline",
+                        i % 100 ? "," : "", i + 1, i % 10 == 9 ? "gone" : "lane", i, i % 3 ? "online" : "offline",
                         i % 7 ? "false" : "true", i % 20 == 3 ? "ARM64" : "X64");
-        fprintf(inv, "]}");
+        }
+        fprintf(inv, "]}\n");
         fclose(inv);
 }
 
@@ -101,7 +105,7 @@ static int run(int n) {
         static struct observation o;
         static struct plan p;
         const char *root_list[1];
-        char path[512], err[256], runners[512];
+        char path[512], err[256], runners[256];
         struct inventory inv;
         struct observe_env env = {};
         struct plan_policy pol;
@@ -200,12 +204,17 @@ static int measure(int n, struct result *r) {
 int main(int argc, char **argv) {
         static const int sizes[] = { 1000, 10000 };
         struct result res[2], best[2];
-        char cmd[128];
+        char cmd[160];
 
+        if (argc > 2) {   /* plan-scale N DIR: one size, in this process, on DIR made by a run before (profiling) */
+                snprintf(work, sizeof work, "%s", argv[2]);
+                return run(atoi(argv[1]));
+        }
         if (!mkdtemp(work))
                 return perror("mkdtemp"), 1;
-        if (argc > 1) {   /* one size, in this process: for a debugger */
+        if (argc > 1) {   /* plan-scale N: generate and run one size, in this process, and keep the files */
                 generate(atoi(argv[1]));
+                fprintf(stderr, "plan-scale: files in %s\n", work);
                 return run(atoi(argv[1]));
         }
         for (int s = 0; s < 2; s++)

@@ -119,36 +119,113 @@ static int by_name_cmp(const void *a, const void *b) {
         return c ? c : (*x > *y) - (*x < *y);   /* stable: response order among equals */
 }
 
-int inventory_parse(const char *text, size_t len, struct inventory *ret, char *err, size_t errlen) {
-        _cleanup_(json_object_putp) struct json_object *root = parse_json(text, len, err, errlen);
+static void json_tokener_freep(struct json_tokener **t) {
+        if (*t)
+                json_tokener_free(*t);
+}
+
+/* One page: {total_count, runners[]}, its runners appended to INV. */
+static int parse_page(struct json_object *page, size_t pageno, struct inventory *inv, size_t *cap, struct arena *a,
+                      char *err, size_t errlen) {
         struct json_object *runners, *total;
+        char where[32] = "";
+        size_t n;
+
+        if (pageno > 1)
+                snprintf(where, sizeof where, "page %zu: ", pageno);
+        if (!json_object_is_type(page, json_type_object))
+                return snprintf(err, errlen, "%snot a list-runners response (expected an object)", where), -EINVAL;
+        total = member(page, "total_count", json_type_int);
+        runners = member(page, "runners", json_type_array);
+        if (!total || !runners)
+                return snprintf(err, errlen, "%snot a list-runners response (needs total_count and runners[])", where),
+                       -EINVAL;
+        n = json_object_array_length(runners);
+        if (inv->n + n > INVENTORY_MAX_RUNNERS)
+                return snprintf(err, errlen, "more than %d runners", INVENTORY_MAX_RUNNERS), -E2BIG;
+        /* total_count counts every page's runners */
+        if (json_object_get_int64(total) < (int64_t) (inv->n + n))
+                return snprintf(err, errlen, "%stotal_count %lld is less than the %zu runners listed", where,
+                                (long long) json_object_get_int64(total), inv->n + n), -EINVAL;
+        if (inv->n + n > *cap) {
+                size_t c = *cap ? *cap : 128;
+                struct inventory_runner *rs;
+                size_t *bn;
+
+                while (c < inv->n + n)
+                        c *= 2;
+                rs = realloc(inv->runners, c * sizeof *rs);
+                if (rs)
+                        inv->runners = rs;
+                bn = realloc(inv->by_name, c * sizeof *bn);
+                if (bn)
+                        inv->by_name = bn;
+                if (!rs || !bn)
+                        return snprintf(err, errlen, "out of memory"), -ENOMEM;
+                *cap = c;
+        }
+        for (size_t i = 0; i < n; i++) {
+                int r = parse_runner(json_object_array_get_idx(runners, i), i, &inv->runners[inv->n], a, err, errlen);
+
+                if (r < 0) {
+                        if (where[0]) {   /* name the page too */
+                                char inner[256];
+
+                                snprintf(inner, sizeof inner, "%s", err);
+                                snprintf(err, errlen, "%s%s", where, inner);
+                        }
+                        return r;
+                }
+                inv->by_name[inv->n] = inv->n;
+                inv->n++;
+        }
+        return 0;
+}
+
+/* One response, or several pages one after the other as 'gh api
+ * --paginate' prints them: each page is parsed and freed before the next,
+ * so memory follows the runners kept, not the text. */
+int inventory_parse(const char *text, size_t len, struct inventory *ret, char *err, size_t errlen) {
+        _cleanup_(json_tokener_freep) struct json_tokener *tok = json_tokener_new();
         struct inventory inv = {};
         struct arena a = {};
-        size_t n;
+        size_t off = 0, pages = 0, cap = 0;
         int r = 0;
 
         *ret = (struct inventory) {};
-        if (!root)
-                return -EINVAL;
-        if (!json_object_is_type(root, json_type_object))
-                return snprintf(err, errlen, "not a list-runners response (expected an object)"), -EINVAL;
-        total = member(root, "total_count", json_type_int);
-        runners = member(root, "runners", json_type_array);
-        if (!total || !runners)
-                return snprintf(err, errlen, "not a list-runners response (needs total_count and runners[])"), -EINVAL;
-        n = json_object_array_length(runners);
-        if (n > INVENTORY_MAX_RUNNERS)
-                return snprintf(err, errlen, "more than %d runners", INVENTORY_MAX_RUNNERS), -E2BIG;
-        if (json_object_get_int64(total) < (int64_t) n)
-                return snprintf(err, errlen, "total_count %lld is less than the %zu runners listed",
-                                (long long) json_object_get_int64(total), n), -EINVAL;
-        inv.runners = calloc(n ? n : 1, sizeof *inv.runners);
-        inv.by_name = calloc(n ? n : 1, sizeof *inv.by_name);
-        if (!inv.runners || !inv.by_name)
-                r = -ENOMEM;
-        for (size_t i = 0; r == 0 && i < n; i++) {
-                r = parse_runner(json_object_array_get_idx(runners, i), i, &inv.runners[i], &a, err, errlen);
-                inv.by_name[i] = i;
+        if (!tok)
+                return snprintf(err, errlen, "out of memory"), -ENOMEM;
+        for (;;) {
+                struct json_object *page;
+                enum json_tokener_error e;
+
+                while (off < len && strchr(" \t\r\n", text[off]))
+                        off++;
+                if (off == len && pages > 0)
+                        break;
+                if (len - off > (size_t) INT32_MAX) {
+                        r = -E2BIG, snprintf(err, errlen, "larger than 2 GiB");
+                        break;
+                }
+                json_tokener_reset(tok);
+                page = json_tokener_parse_ex(tok, text + off, (int) (len - off));
+                e = json_tokener_get_error(tok);
+                if (!page || e != json_tokener_success) {
+                        json_object_put(page);
+                        r = -EINVAL;
+                        if (pages == 0)
+                                snprintf(err, errlen, "not valid JSON: %s",
+                                         off == len ? "empty input" : json_tokener_error_desc(e));
+                        else
+                                snprintf(err, errlen, "trailing data after page %zu: not valid JSON: %s", pages,
+                                         json_tokener_error_desc(e));
+                        break;
+                }
+                off += json_tokener_get_parse_end(tok);
+                r = parse_page(page, ++pages, &inv, &cap, &a, err, errlen);
+                json_object_put(page);
+                if (r < 0)
+                        break;
         }
         inv.arena = a.buf;
         inv.arena_len = a.len;
@@ -156,9 +233,9 @@ int inventory_parse(const char *text, size_t len, struct inventory *ret, char *e
                 inventory_free(&inv);
                 return r;
         }
-        inv.n = n;
         sort_base = inv.runners;
-        qsort(inv.by_name, n, sizeof *inv.by_name, by_name_cmp);
+        if (inv.n)
+                qsort(inv.by_name, inv.n, sizeof *inv.by_name, by_name_cmp);
         *ret = inv;
         return 0;
 }

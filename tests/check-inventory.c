@@ -74,6 +74,38 @@ START_TEST(test_lookup_among_many) {
 }
 END_TEST
 
+/* Pages one after the other, as 'gh api --paginate' prints them. */
+#define RUNNER(id, name) "{\"id\":" #id ",\"name\":\"" name "\",\"os\":\"linux\",\"status\":\"online\",\"busy\":false,\"labels\":[]}"
+START_TEST(test_pages) {
+        static const char two[] = "{\"total_count\":3,\"runners\":[" RUNNER(1, "a") "," RUNNER(2, "lane") "]}\n"
+                                  "{\"total_count\":3,\"runners\":[" RUNNER(3, "LANE") "]}\n";
+        static const char bad_second[] = "{\"total_count\":2,\"runners\":[" RUNNER(1, "a") "]}"
+                                         "{\"total_count\":2,\"runners\":[{\"id\":0}]}";
+        static const char short_total[] = "{\"total_count\":2,\"runners\":[" RUNNER(1, "a") "," RUNNER(2, "b") "]}"
+                                          "{\"total_count\":2,\"runners\":[" RUNNER(3, "c") "]}";
+        static const char torn[] = "{\"total_count\":2,\"runners\":[" RUNNER(1, "a") "]}{\"total_count\":2,\"run";
+        struct inventory inv;
+        struct observation o = {};
+        char err[256];
+
+        ck_assert_int_eq(inventory_parse(two, strlen(two), &inv, err, sizeof err), 0);
+        ck_assert_uint_eq(inv.n, 3);
+        inventory_observe(&inv, "lane", &o);
+        ck_assert_uint_eq(o.n_runners, 2);   /* one from each page: ambiguous */
+        ck_assert(o.runners[0].id == 2 && o.runners[1].id == 3);
+        inventory_free(&inv);
+        ck_assert_int_lt(inventory_parse(bad_second, strlen(bad_second), &inv, err, sizeof err), 0);
+        ck_assert_reason_has(err, "page 2: runners[0].id");
+        ck_assert_ptr_null(inv.runners);
+        ck_assert_int_lt(inventory_parse(short_total, strlen(short_total), &inv, err, sizeof err), 0);
+        ck_assert_reason_has(err, "page 2: total_count 2 is less than the 3 runners");
+        ck_assert_int_lt(inventory_parse(torn, strlen(torn), &inv, err, sizeof err), 0);
+        ck_assert_reason_has(err, "trailing data after page 1");
+        ck_assert_int_lt(inventory_parse("", 0, &inv, err, sizeof err), 0);
+        ck_assert_reason_has(err, "empty input");
+}
+END_TEST
+
 START_TEST(test_duplicates_and_empty) {
         static const char dup[] = "{\"total_count\":2,\"runners\":["
                 "{\"id\":1,\"name\":\"lane\",\"os\":\"linux\",\"status\":\"online\",\"busy\":false,\"labels\":[]},"
@@ -180,6 +212,7 @@ int main(void) {
 
         tcase_add_test(tc, test_response);
         tcase_add_test(tc, test_lookup_among_many);
+        tcase_add_test(tc, test_pages);
         tcase_add_test(tc, test_duplicates_and_empty);
         tcase_add_loop_test(tc, test_bad_inventory, 0, (int) ELEMENTSOF(bad_inventory));
         tcase_add_test(tc, test_runner_file);
