@@ -114,7 +114,7 @@ static int run(int n) {
         char *text;
         FILE *f;
         int m;
-        double t0 = now_ms(), t_inv;
+        double t0 = now_ms(), t_inv, phase[4] = {};
 
         (void) roots;
         snprintf(runners, sizeof runners, "%s/runners", work);
@@ -144,17 +144,23 @@ static int run(int n) {
                 struct plan_request req = { .intent = INTENT_PLAN, .this_host = "ci-1", .same_name_lanes = 1 };
                 struct json_object *j;
 
+                double t = now_ms();
+
                 snprintf(path, sizeof path, "%s/lanes-%d/%s", work, n, ents[i]->d_name);
                 free(ents[i]);
                 f = fopen(path, "re");
                 if (!f || lane_file_parse(f, &d, &diags) < 0)
                         return fprintf(stderr, "plan-scale: %s does not parse\n", path), 1;
                 fclose(f);
+                phase[0] += now_ms() - t, t = now_ms();
                 observe_lane(&ops, &env, &d, &o);
+                phase[1] += now_ms() - t, t = now_ms();
                 plan_lane(&d, &o, &pol, &req, &p);
+                phase[2] += now_ms() - t, t = now_ms();
                 j = lane_plan_to_json(&d, &o, &p);
                 bytes += strlen(json_object_to_json_string_ext(j, JSON_C_TO_STRING_SPACED));
                 json_object_put(j);
+                phase[3] += now_ms() - t;
                 if (p.status == PLAN_READY)
                         ready++;
                 else
@@ -162,12 +168,13 @@ static int run(int n) {
         }
         free(ents);
         inventory_free(&inv);
-        printf("%.1f %zu %zu %zu %.1f\n", now_ms() - t0, ready, blocked, bytes, t_inv);
+        printf("%.1f %zu %zu %zu %.1f %.1f %.1f %.1f %.1f\n", now_ms() - t0, ready, blocked, bytes, t_inv, phase[0],
+               phase[1], phase[2], phase[3]);
         return 0;
 }
 
 struct result {
-        double ms, rss_mib, inv_ms;
+        double ms, rss_mib, inv_ms, phase[4];
         size_t ready, blocked, bytes;
 };
 
@@ -195,7 +202,8 @@ static int measure(int n, struct result *r) {
         if (wait4(pid, &status, 0, &ru) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0 || k <= 0)
                 return -1;
         buf[k] = '\0';
-        if (sscanf(buf, "%lf %zu %zu %zu %lf", &r->ms, &r->ready, &r->blocked, &r->bytes, &r->inv_ms) != 5)
+        if (sscanf(buf, "%lf %zu %zu %zu %lf %lf %lf %lf %lf", &r->ms, &r->ready, &r->blocked, &r->bytes, &r->inv_ms,
+                   &r->phase[0], &r->phase[1], &r->phase[2], &r->phase[3]) != 9)
                 return -1;
         r->rss_mib = (double) ru.ru_maxrss / 1024.0;
         return 0;
@@ -233,6 +241,8 @@ int main(int argc, char **argv) {
                        "(%zu ready, %zu blocked, %zu bytes of JSON)\n",
                        sizes[s], sizes[s], best[s].ms, best[s].inv_ms, best[s].rss_mib, best[s].ready, best[s].blocked,
                        best[s].bytes);
+                printf("plan-scale:        where: inventory %.1f, lane files %.1f, observe %.1f, plan %.1f, JSON %.1f ms\n",
+                       best[s].inv_ms, best[s].phase[0], best[s].phase[1], best[s].phase[2], best[s].phase[3]);
         }
         printf("plan-scale: 10k/1k time %.2fx (linear: 10x), 10k: %.1f ms of the 100 ms goal, %.1f MiB of 64 MiB\n",
                best[1].ms / best[0].ms, best[1].ms, best[1].rss_mib);
