@@ -36,7 +36,7 @@ roots = $R
 repositories = acme/site
 POLICY
 chmod 644 "$d/etc/lanekeeper/policy.conf"
-printf '[store]\ndir = /srv/lanekeeper/store\n[lanes]\ndir = /usr/local/etc/lanekeeper/lanes.d\n[baseline]\nmin_free_mib = 1\ncommands = sh\n' \
+printf '[helper]\npolicy = /usr/local/etc/lanekeeper/policy.conf\n[store]\ndir = /srv/lanekeeper/store\n[lanes]\ndir = /usr/local/etc/lanekeeper/lanes.d\n[baseline]\nmin_free_mib = 1\ncommands = sh\n' \
         >"$d/etc/lanekeeper/lanekeeper.conf"
 for l in cm-website-chris-testing handmade absent-lane; do
         printf '[lane]\nname = %s\nrepository = acme/site\nhost = %s\nroot = %s\nuser = lkrunner\nlabels = self-hosted, X64, lanekeeper-managed\nmanaged = true\n' \
