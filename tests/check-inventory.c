@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* GitHub's list-runners response and actions/runner's .runner file: real
  * shapes accepted, every malformed one refused with its reason. */
+#include <json-c/json.h>
 #include <string.h>
 
 #include "inventory.h"
@@ -103,6 +104,35 @@ START_TEST(test_pages) {
         ck_assert_reason_has(err, "trailing data after page 1");
         ck_assert_int_lt(inventory_parse("", 0, &inv, err, sizeof err), 0);
         ck_assert_reason_has(err, "empty input");
+}
+END_TEST
+
+/* The examples of GitHub's OpenAPI description (tests/github/openapi-subset.json)
+ * parse: the repository and the organisation listings. */
+START_TEST(test_openapi_examples) {
+        static const char *const keys[] = { "GET /repos/{owner}/{repo}/actions/runners 200",
+                                            "GET /orgs/{org}/actions/runners 200" };
+        struct json_object *subset = json_object_from_file(TESTS_SRCDIR "/github/openapi-subset.json"), *examples, *ex;
+        struct inventory inv;
+        struct observation o = {};
+        char err[256];
+
+        ck_assert_ptr_nonnull(subset);
+        ck_assert(json_object_object_get_ex(subset, "examples", &examples));
+        for (size_t k = 0; k < ELEMENTSOF(keys); k++) {
+                const char *text;
+
+                ck_assert_msg(json_object_object_get_ex(examples, keys[k], &ex), "no example %s", keys[k]);
+                text = json_object_to_json_string_ext(ex, JSON_C_TO_STRING_PLAIN);
+                ck_assert_msg(inventory_parse(text, strlen(text), &inv, err, sizeof err) == 0, "%s: %s", keys[k], err);
+                ck_assert_uint_eq(inv.n, 2);
+                inventory_observe(&inv, "LINUX_RUNNER", &o);
+                ck_assert_uint_eq(o.n_runners, 1);
+                ck_assert(o.runners[0].id == 23 && o.runners[0].online && o.runners[0].busy);
+                ck_assert_uint_eq(o.runners[0].n_labels, 3);
+                inventory_free(&inv);
+        }
+        json_object_put(subset);
 }
 END_TEST
 
@@ -213,6 +243,7 @@ int main(void) {
         tcase_add_test(tc, test_response);
         tcase_add_test(tc, test_lookup_among_many);
         tcase_add_test(tc, test_pages);
+        tcase_add_test(tc, test_openapi_examples);
         tcase_add_test(tc, test_duplicates_and_empty);
         tcase_add_loop_test(tc, test_bad_inventory, 0, (int) ELEMENTSOF(bad_inventory));
         tcase_add_test(tc, test_runner_file);
