@@ -215,9 +215,11 @@ int inventory_parse(const char *text, size_t len, struct inventory *ret, char *e
                         r = -EINVAL;
                         if (pages == 0)
                                 snprintf(err, errlen, "not valid JSON: %s",
-                                         off == len ? "empty input" : json_tokener_error_desc(e));
+                                         off == len ? "empty input" : e == json_tokener_continue ?
+                                         "the text ends inside a value" : json_tokener_error_desc(e));
                         else
                                 snprintf(err, errlen, "trailing data after page %zu: not valid JSON: %s", pages,
+                                         e == json_tokener_continue ? "the text ends inside a value" :
                                          json_tokener_error_desc(e));
                         break;
                 }

@@ -25,6 +25,9 @@ static void help(void) {
                "  lane validate [FILE...] check lane files (default: every *.conf in\n"
                "                         the lanes directory), every error with its line\n"
                "  config show            show the settings lanectl uses\n"
+               "  github runners|jobs|rate-limit\n"
+               "                         read GitHub: a scope's runners, queued and running\n"
+               "                         jobs, the rate limits\n"
                "  plan [LANE...]         observe each lane, plan it (never acting) and\n"
                "                         record the plan; exit 0 ready, 1 blocked, 2 error\n"
                "  audit list|show SEQ|verify\n"
@@ -184,6 +187,8 @@ int main(int argc, char *argv[]) {
                 return cmd_audit(argc, argv);
         if (strcmp(argv[0], "plan") == 0)
                 return cmd_plan(argc, argv);
+        if (strcmp(argv[0], "github") == 0)
+                return cmd_github(argc, argv);
         if (strcmp(argv[0], "help") == 0) {
                 help();
                 return 0;

@@ -51,3 +51,7 @@ int cmd_audit(int argc, char **argv);
 /* lanectl plan [LANE...]: exit 0 every lane ready, 1 one or more blocked,
  * 2 error (usage, configuration, an unreadable input, the audit store). */
 int cmd_plan(int argc, char **argv);
+
+/* lanectl github runners|jobs|rate-limit: exit 0, 1 GitHub refused, 2 usage,
+ * 3 GitHub unavailable or no credentials. */
+int cmd_github(int argc, char **argv);

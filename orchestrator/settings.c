@@ -13,6 +13,7 @@ void settings_defaults(struct settings *s, const char *sysconfdir) {
         snprintf(s->helper_socket, sizeof s->helper_socket, "/run/lanekeeper/helper.socket");
         snprintf(s->policy_file, sizeof s->policy_file, "%s/lanekeeper/policy.conf", sysconfdir);
         s->min_free_mib = SETTINGS_DEFAULT_MIN_FREE_MIB;
+        s->timeout_s = 120;
         s->n_commands = 2;   /* what config.sh and run.sh themselves need */
         snprintf(s->commands[0], sizeof s->commands[0], "bash");
         snprintf(s->commands[1], sizeof s->commands[1], "tar");
@@ -96,7 +97,7 @@ static const struct {
         const char *section, *key;
 } known[] = {
         { "github", "api_url" }, { "github", "app_id" }, { "github", "installation_id" },
-        { "github", "private_key_file" }, { "github", "token_file" },
+        { "github", "private_key_file" }, { "github", "token_file" }, { "github", "timeout_s" },
         { "store", "dir" }, { "lanes", "dir" }, { "helper", "socket" }, { "helper", "policy" },
         { "baseline", "min_free_mib" }, { "baseline", "commands" },
 };
@@ -137,6 +138,8 @@ static int entry(void *user, int line, const char *section, const char *key, con
                 set_path(c, line, "dir", s->lanes_dir, sizeof s->lanes_dir, value);
         else if (strcmp(key, "policy") == 0)
                 set_path(c, line, key, s->policy_file, sizeof s->policy_file, value);
+        else if (strcmp(key, "timeout_s") == 0)
+                set_id(c, line, key, &s->timeout_s, value);
         else if (strcmp(key, "min_free_mib") == 0)
                 set_id(c, line, key, &s->min_free_mib, value);
         else if (strcmp(key, "commands") == 0) {

@@ -18,6 +18,7 @@
 struct settings {
         char api_url[SETTINGS_URL_MAX + 1];
         unsigned long app_id, installation_id;            /* 0: not set */
+        unsigned long timeout_s;                          /* per request, retries included */
         char private_key_file[PROTO_PATH_MAX + 1];
         char token_file[PROTO_PATH_MAX + 1];
         char store_dir[PROTO_PATH_MAX + 1];

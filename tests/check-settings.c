@@ -30,6 +30,7 @@ START_TEST(test_defaults) {
         ck_assert_str_eq(settings_auth(&s), "none");
         ck_assert_str_eq(s.policy_file, "/etc/lanekeeper/policy.conf");
         ck_assert_uint_eq(s.min_free_mib, 2048);
+        ck_assert_uint_eq(s.timeout_s, 120);
         ck_assert_uint_eq(s.n_commands, 2);
         ck_assert_str_eq(s.commands[1], "tar");
 }
@@ -37,7 +38,8 @@ END_TEST
 
 START_TEST(test_baseline) {
         ck_assert_int_eq(parse("[baseline]\nmin_free_mib = 10240\ncommands = bash, tar,git docker\n"
-                               "[helper]\npolicy = /srv/lk/policy.conf\n"), 0);
+                               "[helper]\npolicy = /srv/lk/policy.conf\n[github]\ntimeout_s = 15\n"), 0);
+        ck_assert_uint_eq(s.timeout_s, 15);
         ck_assert_uint_eq(s.min_free_mib, 10240);
         ck_assert_uint_eq(s.n_commands, 4);
         ck_assert_str_eq(s.commands[2], "git");
@@ -94,6 +96,7 @@ static const struct {
         { "[baseline]\ncommands = -x\n", 2, "not a plain command name" },
         { "[baseline]\ncommands = a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q\n", 2, "more than 16" },
         { "[baseline]\nmin_free_mib = lots\n", 2, "positive decimal" },
+        { "[github]\ntimeout_s = 0\n", 2, "positive decimal" },
         { "[helper]\npolicy = policy.conf\n", 2, "not an absolute path" },
         { "garbage\n", 1, "syntax error" },
         { "[github]\napp_id = 1\n", 0, "needs app_id, installation_id and private_key_file together" },

@@ -1,0 +1,709 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <curl/curl.h>
+#include <openssl/evp.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gh-auth.h"
+#include "gh-client.h"
+#include "gh-wire.h"
+#include "macro.h"
+#include "proto-redact.h"
+#include "proto-sha256.h"
+#include "proto-validate.h"
+#include "settings.h"
+
+#define API_VERSION "2022-11-28"
+#define BODY_MAX (32u << 20)
+#define TOKEN_REFRESH_MS (50 * 60 * 1000LL)
+#define FRESH_TOKEN_MS (10 * 1000LL)
+
+struct gh_client {
+        char api[SETTINGS_URL_MAX + 1];
+        CURL *curl;
+        int cache_fd;
+        bool debug;
+        long long deadline_ms;
+        /* the bearer: a token file's token, or an installation token */
+        char *token;
+        size_t token_len;
+        char token_id[PROTO_SHA256_HEX_SIZE];   /* SHA-256 of the token: keys the ETag cache */
+        long long token_made_ms;                /* CLOCK_MONOTONIC */
+        /* a GitHub App */
+        EVP_PKEY *key;
+        char app_id[24];
+        unsigned long installation_id;
+        /* GitHub's clock */
+        bool have_offset;
+        long long offset_s;
+        struct gh_stats stats;
+};
+
+static long long mono_ms(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static long long wall_ms(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(long long ms) {
+        struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
+
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                ;
+}
+
+static double jitter(void) {
+        uint32_t v = 0;
+
+        if (getrandom(&v, sizeof v, 0) != sizeof v)
+                v = (uint32_t) mono_ms();
+        return (double) v / 4294967296.0;
+}
+
+/* Copy S into BUF with every secret replaced. */
+static void redact_into(const char *s, char *buf, size_t size) {
+        char *r = NULL;
+
+        if (proto_redact(s, &r, NULL) < 0)
+                snprintf(buf, size, "(unprintable)");
+        else
+                snprintf(buf, size, "%s", r);
+        free(r);
+}
+
+static void set_token(struct gh_client *c, char *token, size_t len) {
+        secret_free(c->token, c->token_len + 1);
+        c->token = token;
+        c->token_len = len;
+        c->token_made_ms = mono_ms();
+        proto_sha256_hex(token, len, c->token_id);
+}
+
+int gh_client_new(const struct settings *s, const char *cache_dir, struct gh_client **ret, char *err, size_t errlen) {
+        struct gh_client *c;
+        char *tok;
+        size_t len;
+        int r;
+
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+                return snprintf(err, errlen, "libcurl does not initialise"), -EIO;
+        c = calloc(1, sizeof *c);
+        if (!c)
+                return snprintf(err, errlen, "out of memory"), -ENOMEM;
+        c->cache_fd = -EBADF;
+        c->deadline_ms = (long long) (s->timeout_s ? s->timeout_s : 120) * 1000;
+        snprintf(c->api, sizeof c->api, "%s", s->api_url);
+        while (strlen(c->api) > 8 && c->api[strlen(c->api) - 1] == '/')
+                c->api[strlen(c->api) - 1] = '\0';
+        c->curl = curl_easy_init();
+        if (!c->curl) {
+                gh_client_free(c);
+                return snprintf(err, errlen, "libcurl does not initialise"), -EIO;
+        }
+        if (s->token_file[0]) {
+                r = token_file_read(s->token_file, &tok, &len, err, errlen);
+                if (r < 0) {
+                        gh_client_free(c);
+                        return r;
+                }
+                set_token(c, tok, len);
+        } else if (s->app_id) {
+                r = app_key_load(s->private_key_file, &c->key, err, errlen);
+                if (r < 0) {
+                        gh_client_free(c);
+                        return r;
+                }
+                snprintf(c->app_id, sizeof c->app_id, "%lu", s->app_id);
+                c->installation_id = s->installation_id;
+        } else {
+                gh_client_free(c);
+                return snprintf(err, errlen, "no GitHub credentials: set token_file or a GitHub App in lanekeeper.conf"),
+                       -ENOKEY;
+        }
+        if (cache_dir) {
+                (void) mkdir(cache_dir, 0700);
+                c->cache_fd = open(cache_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        }
+        *ret = c;
+        return 0;
+}
+
+void gh_client_free(struct gh_client *c) {
+        if (!c)
+                return;
+        if (c->curl)
+                curl_easy_cleanup(c->curl);
+        secret_free(c->token, c->token_len + 1);
+        EVP_PKEY_free(c->key);
+        closep(&c->cache_fd);
+        free(c);
+}
+
+void gh_client_set_debug(struct gh_client *c, bool on) {
+        c->debug = on;
+}
+
+void gh_client_set_deadline(struct gh_client *c, long long ms) {
+        c->deadline_ms = ms;
+}
+
+bool gh_clock_offset(const struct gh_client *c, long long *ret) {
+        *ret = c->offset_s;
+        return c->have_offset;
+}
+
+void gh_stats(const struct gh_client *c, struct gh_stats *ret) {
+        *ret = c->stats;
+}
+
+void gh_response_free(struct gh_response *r) {
+        free(r->body);
+        *r = (struct gh_response) {};
+}
+
+/* ---- one exchange ---- */
+
+struct exchange {
+        struct gh_response *resp;
+        size_t cap;
+        bool too_big;
+        char date[64];
+        bool have_retry_after;
+        long long retry_after;
+};
+
+static size_t on_body(char *p, size_t size, size_t n, void *ud) {
+        struct exchange *x = ud;
+        struct gh_response *r = x->resp;
+        size_t len = size * n;
+
+        if (r->len + len + 1 > BODY_MAX) {
+                x->too_big = true;
+                return 0;
+        }
+        if (r->len + len + 1 > x->cap) {
+                size_t cap = (r->len + len + 1) * 2;
+                char *b = realloc(r->body, cap);
+
+                if (!b)
+                        return 0;
+                r->body = b;
+                x->cap = cap;
+        }
+        memcpy(r->body + r->len, p, len);
+        r->len += len;
+        r->body[r->len] = '\0';
+        return len;
+}
+
+static bool header_is(const char *line, size_t len, const char *name, const char **ret_value, size_t *ret_len) {
+        size_t n = strlen(name);
+
+        if (len <= n || strncasecmp(line, name, n) != 0 || line[n] != ':')
+                return false;
+        line += n + 1, len -= n + 1;
+        while (len && (*line == ' ' || *line == '\t'))
+                line++, len--;
+        while (len && (line[len - 1] == '\r' || line[len - 1] == '\n' || line[len - 1] == ' '))
+                len--;
+        *ret_value = line;
+        *ret_len = len;
+        return true;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *ud) {
+        struct exchange *x = ud;
+        struct gh_response *r = x->resp;
+        size_t len = size * n, vl;
+        const char *v;
+        char num[32];
+
+#define COPY(dst) snprintf((dst), sizeof(dst), "%.*s", (int) vl, v)
+#define NUM() (snprintf(num, sizeof num, "%.*s", (int) (vl < 31 ? vl : 31), v), strtoll(num, NULL, 10))
+        if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) {   /* a new response (after 100-continue): start over */
+                r->link[0] = r->etag[0] = r->resource[0] = '\0';
+                r->have_remaining = x->have_retry_after = false;
+        } else if (header_is(p, len, "link", &v, &vl))
+                COPY(r->link);
+        else if (header_is(p, len, "etag", &v, &vl))
+                COPY(r->etag);
+        else if (header_is(p, len, "date", &v, &vl))
+                COPY(x->date);
+        else if (header_is(p, len, "x-ratelimit-resource", &v, &vl))
+                COPY(r->resource);
+        else if (header_is(p, len, "x-ratelimit-remaining", &v, &vl))
+                r->remaining = NUM(), r->have_remaining = true;
+        else if (header_is(p, len, "x-ratelimit-used", &v, &vl))
+                r->used = NUM();
+        else if (header_is(p, len, "x-ratelimit-limit", &v, &vl))
+                r->limit = NUM();
+        else if (header_is(p, len, "x-ratelimit-reset", &v, &vl))
+                r->reset = NUM();
+        else if (header_is(p, len, "retry-after", &v, &vl))
+                x->retry_after = NUM(), x->have_retry_after = true;
+#undef COPY
+#undef NUM
+        return len;
+}
+
+static int on_debug(CURL *h, curl_infotype type, char *data, size_t size, void *ud) {
+        char *line, out[4096];
+
+        (void) h, (void) ud;
+        if (type != CURLINFO_TEXT && type != CURLINFO_HEADER_IN && type != CURLINFO_HEADER_OUT)
+                return 0;   /* bodies are not traced */
+        line = strndup(data, size);
+        if (!line)
+                return 0;
+        for (char *r = line, *w = line;; r++)   /* CRLF -> LF */
+                if (*r != '\r' && !(*w++ = *r))
+                        break;
+        /* the Authorization header goes whatever redaction would make of it */
+        for (char *a = strcasestr(line, "authorization:"); a; a = strcasestr(a + 1, "authorization:")) {
+                char *end = a + strcspn(a, "\n");
+
+                if (end - a > 15)
+                        memset(a + 15, '*', (size_t) (end - a - 15));
+        }
+        redact_into(line, out, sizeof out);
+        fprintf(stderr, "%s %s", type == CURLINFO_HEADER_OUT ? ">" : type == CURLINFO_HEADER_IN ? "<" : "*", out);
+        if (!size || data[size - 1] != '\n')
+                fputc('\n', stderr);
+        free(line);
+        return 0;
+}
+
+/* Send once. Returns 0 with an HTTP status, or -EIO with *sent telling
+ * whether the request may have reached GitHub. */
+static int exchange(struct gh_client *c, const char *method, const char *url, const char *bearer, const char *body,
+                    const char *if_none_match, struct gh_response *resp, struct exchange *x, bool *sent, char *err,
+                    size_t errlen) {
+        struct curl_slist *h = NULL;
+        char auth[64 + 8192], inm[200];
+        curl_off_t req_size = 0;
+        CURLcode cc;
+        long status = 0;
+        time_t server;
+
+        *resp = (struct gh_response) {};
+        *x = (struct exchange) { .resp = resp };
+        h = curl_slist_append(h, "Accept: application/vnd.github+json");
+        h = curl_slist_append(h, "X-GitHub-Api-Version: " API_VERSION);
+        h = curl_slist_append(h, "User-Agent: lanekeeper/" PACKAGE_VERSION);
+        if (bearer && strlen(bearer) < sizeof auth - 32) {
+                snprintf(auth, sizeof auth, "Authorization: Bearer %s", bearer);
+                h = curl_slist_append(h, auth);
+                explicit_bzero(auth, sizeof auth);
+        }
+        if (body)
+                h = curl_slist_append(h, "Content-Type: application/json");
+        if (if_none_match) {
+                snprintf(inm, sizeof inm, "If-None-Match: %s", if_none_match);
+                h = curl_slist_append(h, inm);
+        }
+        curl_easy_reset(c->curl);
+        curl_easy_setopt(c->curl, CURLOPT_URL, url);
+        curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
+        if (body) {
+                curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body);
+                curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE, (long) strlen(body));
+        } else if (strcmp(method, "GET") == 0)
+                curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);
+        curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, h);
+        curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, x);
+        curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, x);
+        curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(c->curl, CURLOPT_FOLLOWLOCATION, 0L);   /* the token never follows a redirect */
+        curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "https,http");
+        curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+        curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, 60000L);
+        curl_easy_setopt(c->curl, CURLOPT_ACCEPT_ENCODING, "");
+        if (c->debug) {
+                curl_easy_setopt(c->curl, CURLOPT_VERBOSE, 1L);
+                curl_easy_setopt(c->curl, CURLOPT_DEBUGFUNCTION, on_debug);
+        }
+        cc = curl_easy_perform(c->curl);
+        for (struct curl_slist *i = h; i; i = i->next)   /* the copy of the Authorization line too */
+                explicit_bzero(i->data, strlen(i->data));
+        curl_slist_free_all(h);
+        c->stats.requests++;
+        curl_easy_getinfo(c->curl, CURLINFO_REQUEST_SIZE, &req_size);
+        curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
+        if (x->date[0] && gh_parse_http_date(x->date, &server) == 0) {
+                c->offset_s = (long long) server - wall_ms() / 1000;
+                c->have_offset = true;
+        }
+        if (cc != CURLE_OK || status == 0) {
+                *sent = req_size > 0;
+                snprintf(err, errlen, "%s", x->too_big ? "the answer is larger than 32 MiB" : curl_easy_strerror(cc));
+                free(resp->body);
+                resp->body = NULL;
+                return -EIO;
+        }
+        resp->status = status;
+        return 0;
+}
+
+/* ---- the ETag cache: CACHE/SHA256(token id, URL) holds "ETAG\nBODY" ---- */
+
+static void cache_name(const struct gh_client *c, const char *url, char name[PROTO_SHA256_HEX_SIZE]) {
+        char key[4096];
+        int n = snprintf(key, sizeof key, "%s\n%s", c->token_id, url);
+
+        proto_sha256_hex(key, (size_t) (n < 0 ? 0 : n >= (int) sizeof key ? (int) sizeof key - 1 : n), name);
+}
+
+static char *cache_read(const struct gh_client *c, const char *url, char *etag, size_t etag_size) {
+        char name[PROTO_SHA256_HEX_SIZE], *text, *nl, *nl2;
+        _cleanup_(closep) int fd = -EBADF;
+        struct stat st;
+
+        if (c->cache_fd < 0)
+                return NULL;
+        cache_name(c, url, name);
+        fd = openat(c->cache_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > BODY_MAX)
+                return NULL;
+        text = malloc((size_t) st.st_size + 1);
+        if (!text || read(fd, text, (size_t) st.st_size) != st.st_size) {
+                free(text);
+                return NULL;
+        }
+        text[st.st_size] = '\0';
+        nl = strchr(text, '\n');
+        nl2 = nl ? strchr(nl + 1, '\n') : NULL;
+        if (!nl2 || (size_t) (nl - text) >= etag_size) {
+                free(text);
+                return NULL;
+        }
+        snprintf(etag, etag_size, "%.*s", (int) (nl - text), text);
+        return text;   /* the caller takes the Link and the body after the ETag line */
+}
+
+/* The cached entry's Link header and body. */
+static void cache_split(char *cached, const char **ret_link, size_t *ret_link_len, const char **ret_body) {
+        char *nl = strchr(cached, '\n'), *nl2 = strchr(nl + 1, '\n');
+
+        *ret_link = nl + 1;
+        *ret_link_len = (size_t) (nl2 - nl - 1);
+        *ret_body = nl2 + 1;
+}
+
+static void cache_write(const struct gh_client *c, const char *url, const struct gh_response *r) {
+        char name[PROTO_SHA256_HEX_SIZE], tmp[PROTO_SHA256_HEX_SIZE + 8];
+        _cleanup_(closep) int fd = -EBADF;
+        bool ok;
+
+        if (c->cache_fd < 0 || !r->etag[0] || strchr(r->etag, '\n') || strchr(r->link, '\n') || !r->body)
+                return;
+        cache_name(c, url, name);
+        snprintf(tmp, sizeof tmp, "%s.tmp", name);
+        fd = openat(c->cache_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return;
+        ok = dprintf(fd, "%s\n%s\n", r->etag, r->link) > 0 && write(fd, r->body, r->len) == (ssize_t) r->len;
+        if (!ok || renameat(c->cache_fd, tmp, c->cache_fd, name) < 0)
+                (void) unlinkat(c->cache_fd, tmp, 0);
+}
+
+/* ---- tokens ---- */
+
+static bool jwt_complaint(const struct gh_response *r) {
+        return r->status == 401 && r->body && (strstr(r->body, "'iat'") || strstr(r->body, "'exp'") ||
+                                               strstr(r->body, "Issued at") || strstr(r->body, "Expiration time"));
+}
+
+static int request_with(struct gh_client *c, const char *method, const char *url, const char *bearer, bool fresh,
+                        const char *body, bool conditional, struct gh_response *ret, char *err, size_t errlen);
+
+/* An installation token from the App's JWT, made again when it is 50
+ * minutes old; a JWT refused for its times is signed once more with the
+ * clock offset that answer's Date showed. */
+static int ensure_token(struct gh_client *c, char *err, size_t errlen) {
+        char url[SETTINGS_URL_MAX + 96], *jwt = NULL;
+        struct gh_response r = {};
+        struct json_object *o = NULL, *t;
+        int tries, rc;
+
+        if (!c->key)
+                return c->token ? 0 : (snprintf(err, errlen, "no token"), -ENOKEY);
+        if (c->token && mono_ms() - c->token_made_ms < TOKEN_REFRESH_MS)
+                return 0;
+        snprintf(url, sizeof url, "%s/app/installations/%lu/access_tokens", c->api, c->installation_id);
+        for (tries = 0; tries < 2; tries++) {
+                rc = app_jwt(c->key, c->app_id, time(NULL), c->have_offset ? c->offset_s : 0, &jwt, err, errlen);
+                if (rc < 0)
+                        return rc;
+                rc = request_with(c, "POST", url, jwt, false, NULL, false, &r, err, errlen);
+                explicit_bzero(jwt, strlen(jwt));
+                free(jwt);
+                if (rc < 0)
+                        return rc;
+                if (!jwt_complaint(&r))
+                        break;
+                gh_response_free(&r);   /* the Date of this answer set the offset: sign again */
+        }
+        if (r.status != 201 || !r.body || !(o = json_tokener_parse(r.body)) ||
+            !json_object_object_get_ex(o, "token", &t) || !json_object_is_type(t, json_type_string) ||
+            json_object_get_string_len(t) == 0) {
+                if (r.status && r.status != 201)
+                        gh_describe_error(&r, err, errlen);
+                else
+                        snprintf(err, errlen, "the installation token answer is not what GitHub sends");
+                json_object_put(o);
+                gh_response_free(&r);
+                return -EACCES;
+        }
+        {
+                size_t len = (size_t) json_object_get_string_len(t);
+                char *tok = malloc(len + 1);
+
+                if (!tok) {
+                        json_object_put(o);
+                        gh_response_free(&r);
+                        return -ENOMEM;
+                }
+                memcpy(tok, json_object_get_string(t), len + 1);
+                set_token(c, tok, len);
+        }
+        c->stats.tokens++;
+        if (r.body)
+                explicit_bzero(r.body, r.len);
+        json_object_put(o);
+        gh_response_free(&r);
+        return 0;
+}
+
+/* ---- requests, retried as gh_decide() says ---- */
+
+static int request_with(struct gh_client *c, const char *method, const char *url, const char *bearer, bool fresh,
+                        const char *body, bool conditional, struct gh_response *ret, char *err, size_t errlen) {
+        bool mutating = strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0;
+        long long deadline = wall_ms() + c->deadline_ms;
+        char etag[160] = "", *cached = NULL;
+
+        if (conditional && !mutating)
+                cached = cache_read(c, url, etag, sizeof etag);
+        for (unsigned attempt = 0;; attempt++) {
+                struct gh_attempt a = { .mutating = mutating, .attempt = attempt, .fresh_token = fresh,
+                                        .deadline_ms = deadline, .jitter = jitter() };
+                struct gh_decision d;
+                struct exchange x;
+                bool sent = false;
+                char why[256] = "";
+                int r = exchange(c, method, url, bearer, body, cached ? etag : NULL, ret, &x, &sent, why, sizeof why);
+
+                a.now_ms = wall_ms() + (c->have_offset ? c->offset_s * 1000 : 0);
+                a.deadline_ms += c->have_offset ? c->offset_s * 1000 : 0;
+                if (r < 0)
+                        a.sent = sent;
+                else {
+                        a.status = (int) ret->status;
+                        a.have_remaining = ret->have_remaining;
+                        a.remaining = ret->remaining;
+                        a.reset_s = ret->reset;
+                        a.have_retry_after = x.have_retry_after;
+                        a.retry_after_s = x.retry_after;
+                        a.secondary = ret->body && strstr(ret->body, "secondary rate limit");
+                }
+                gh_decide(&a, &d);
+                if (d.action == GH_DONE) {
+                        if (ret->status == 304 && cached) {
+                                const char *link, *cbody;
+                                size_t link_len;
+
+                                cache_split(cached, &link, &link_len, &cbody);
+                                c->stats.not_modified++;
+                                free(ret->body);
+                                ret->len = strlen(cbody);
+                                ret->body = strdup(cbody);
+                                snprintf(ret->link, sizeof ret->link, "%.*s", (int) link_len, link);
+                                ret->status = 200;
+                                ret->from_cache = true;
+                                snprintf(ret->etag, sizeof ret->etag, "%s", etag);
+                        } else {
+                                if (ret->status != 304 && strstr(url, "/rate_limit") == NULL)
+                                        c->stats.units++;
+                                if (ret->status == 200 && conditional && !mutating)
+                                        cache_write(c, url, ret);
+                        }
+                        free(cached);
+                        return 0;
+                }
+                if (d.action == GH_FAIL) {
+                        if (r < 0)
+                                snprintf(err, errlen, "%s %s: %s (%s)", method, url, d.reason, why);
+                        else {
+                                char desc[300];
+
+                                gh_describe_error(ret, desc, sizeof desc);
+                                snprintf(err, errlen, "%s %s: %s (%s)", method, url, d.reason, desc);
+                                gh_response_free(ret);
+                        }
+                        free(cached);
+                        return r < 0 ? -EIO : -EAGAIN;
+                }
+                if (r == 0)
+                        gh_response_free(ret);
+                c->stats.retries++;
+                if (c->debug)
+                        fprintf(stderr, "* %s; retrying in %lld ms\n", d.reason, d.wait_ms);
+                sleep_ms(d.wait_ms);
+        }
+}
+
+static int full_url(const struct gh_client *c, const char *path, char *buf, size_t size, char *err, size_t errlen) {
+        if (strncmp(path, "http://", 7) == 0 || strncmp(path, "https://", 8) == 0) {
+                if (!gh_same_origin(c->api, path))
+                        return snprintf(err, errlen, "refusing to send the token to another origin"), -EPERM;
+                if ((size_t) snprintf(buf, size, "%s", path) >= size)
+                        return snprintf(err, errlen, "URL too long"), -ENAMETOOLONG;
+                return 0;
+        }
+        if ((size_t) snprintf(buf, size, "%s%s%s", c->api, path[0] == '/' ? "" : "/", path) >= size)
+                return snprintf(err, errlen, "URL too long"), -ENAMETOOLONG;
+        return 0;
+}
+
+int gh_request(struct gh_client *c, const char *method, const char *path, const char *body, struct gh_response *ret,
+               char *err, size_t errlen) {
+        char url[4096];
+        int r;
+
+        *ret = (struct gh_response) {};
+        r = full_url(c, path, url, sizeof url, err, errlen);
+        if (r < 0)
+                return r;
+        r = ensure_token(c, err, errlen);
+        if (r < 0)
+                return r;
+        r = request_with(c, method, url, c->token, c->key && mono_ms() - c->token_made_ms < FRESH_TOKEN_MS, body, true,
+                         ret, err, errlen);
+        /* an installation token that expired early (the replication retries
+         * are behind us): make a new one, once */
+        if (r == 0 && ret->status == 401 && c->key) {
+                gh_response_free(ret);
+                c->token_made_ms -= TOKEN_REFRESH_MS;
+                r = ensure_token(c, err, errlen);
+                if (r < 0)
+                        return r;
+                r = request_with(c, method, url, c->token, true, body, true, ret, err, errlen);
+        }
+        return r;
+}
+
+int gh_get_pages(struct gh_client *c, const char *path, char **ret, size_t *ret_len, char *err, size_t errlen) {
+        char next[2048];
+        char *all = NULL;
+        size_t len = 0;
+        int pages = 0, r;
+
+        snprintf(next, sizeof next, "%s%sper_page=100", path, strchr(path, '?') ? "&" : "?");
+        for (;;) {
+                struct gh_response resp;
+                char *grown;
+
+                r = gh_request(c, "GET", next, NULL, &resp, err, errlen);
+                if (r < 0)
+                        break;
+                if (resp.status != 200 || !resp.body) {
+                        gh_describe_error(&resp, err, errlen);
+                        gh_response_free(&resp);
+                        r = resp.status == 404 ? -ENOENT : -EACCES;
+                        break;
+                }
+                grown = realloc(all, len + resp.len + 2);
+                if (!grown) {
+                        gh_response_free(&resp);
+                        r = -ENOMEM;
+                        break;
+                }
+                all = grown;
+                memcpy(all + len, resp.body, resp.len);
+                len += resp.len;
+                all[len++] = '\n';
+                all[len] = '\0';
+                r = gh_link_next(resp.link, next, sizeof next);
+                gh_response_free(&resp);
+                if (r < 0) {
+                        snprintf(err, errlen, "GitHub's Link header does not parse");
+                        break;
+                }
+                if (r == 0)
+                        break;
+                if (++pages >= 1000) {
+                        snprintf(err, errlen, "more than 1000 pages");
+                        r = -E2BIG;
+                        break;
+                }
+        }
+        if (r < 0) {
+                free(all);
+                return r;
+        }
+        *ret = all;
+        *ret_len = len;
+        return 0;
+}
+
+int gh_list_runners(struct gh_client *c, const char *scope, const char *name, struct inventory *ret, char *err,
+                    size_t errlen) {
+        char path[512], *text = NULL, perr[256];
+        const char *reason;
+        size_t len = 0;
+        int r;
+
+        if (name && proto_validate_runner_name(name, &reason) < 0)
+                return snprintf(err, errlen, "runner name %s", reason), -EINVAL;
+        /* runner names need no escaping: letters, digits, '.', '_', '-' */
+        snprintf(path, sizeof path, "/%s/actions/runners%s%s", scope, name ? "?name=" : "", name ?: "");
+        r = gh_get_pages(c, path, &text, &len, err, errlen);
+        if (r < 0)
+                return r;
+        r = inventory_parse(text, len, ret, perr, sizeof perr);
+        if (r < 0)
+                snprintf(err, errlen, "GitHub's runner list for %s: %s", scope, perr);
+        free(text);
+        return r;
+}
+
+void gh_describe_error(const struct gh_response *r, char *buf, size_t size) {
+        struct json_object *o = r->body ? json_tokener_parse(r->body) : NULL, *m, *errs;
+        const char *msg = NULL, *first = NULL;
+        char raw[600];
+
+        if (o && json_object_object_get_ex(o, "message", &m) && json_object_is_type(m, json_type_string))
+                msg = json_object_get_string(m);
+        if (o && json_object_object_get_ex(o, "errors", &errs) && json_object_is_type(errs, json_type_array) &&
+            json_object_array_length(errs) > 0) {
+                struct json_object *e = json_object_array_get_idx(errs, 0), *f;
+
+                if (json_object_is_type(e, json_type_string))
+                        first = json_object_get_string(e);
+                else if (json_object_object_get_ex(e, "code", &f))
+                        first = json_object_get_string(f);
+        }
+        snprintf(raw, sizeof raw, "%ld %s%s%s", r->status, msg ? msg : r->status ? "(no message)" : "no answer",
+                 first ? ": " : "", first ? first : "");
+        redact_into(raw, buf, size);
+        json_object_put(o);
+}

@@ -1,0 +1,379 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* lanectl github runners | jobs | rate-limit: read-only views of GitHub
+ * through the client, for operators and for the tests against the double. */
+#include <getopt.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "gh-client.h"
+#include "gh-wire.h"
+#include "lanectl.h"
+#include "macro.h"
+#include "settings.h"
+
+enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_UNAVAILABLE = 3 };
+
+struct opts {
+        const char *repo, *org, *name, *status;
+        bool json, debug, stats;
+};
+
+static void usage(void) {
+        fprintf(stderr, "usage: lanectl github runners (--repo OWNER/NAME | --org ORG) [--name NAME]\n"
+                        "       lanectl github jobs --repo OWNER/NAME [--status queued|in_progress|...]\n"
+                        "       lanectl github rate-limit\n"
+                        "  options: [--output text|json] [--debug] [--stats]\n");
+}
+
+static void print_json(struct json_object *o) {
+        printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                              JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+static int scope_of(const struct opts *o, char *buf, size_t size) {
+        const char *reason;
+
+        if (!!o->repo == !!o->org) {
+                fprintf(stderr, "lanectl github: give one of --repo OWNER/NAME or --org ORG\n");
+                return -EINVAL;
+        }
+        if (o->repo && proto_validate_repository(o->repo, &reason) < 0) {
+                fprintf(stderr, "lanectl github: --repo %s\n", reason);
+                return -EINVAL;
+        }
+        if (o->org && proto_validate_organisation(o->org, &reason) < 0) {
+                fprintf(stderr, "lanectl github: --org %s\n", reason);
+                return -EINVAL;
+        }
+        snprintf(buf, size, "%s/%s", o->repo ? "repos" : "orgs", o->repo ?: o->org);
+        return 0;
+}
+
+static int runners(struct gh_client *c, const struct opts *o) {
+        struct inventory inv;
+        char scope[256], err[512];
+        int r;
+
+        if (scope_of(o, scope, sizeof scope) < 0)
+                return EXIT_USAGE;
+        r = gh_list_runners(c, scope, o->name, &inv, err, sizeof err);
+        if (r < 0) {
+                fprintf(stderr, "lanectl github runners: %s\n", err);
+                return r == -EINVAL && o->name && !strstr(err, "JSON") ? EXIT_USAGE :
+                       r == -ENOENT || r == -EACCES ? EXIT_FAILED : EXIT_UNAVAILABLE;
+        }
+        if (o->json) {
+                struct json_object *out = json_object_new_object(), *list = json_object_new_array();
+
+                json_object_object_add(out, "schema", json_object_new_string("lanekeeper.github-runners/1"));
+                json_object_object_add(out, "scope", json_object_new_string(scope));
+                for (size_t i = 0; i < inv.n; i++) {
+                        const struct inventory_runner *ir = &inv.runners[i];
+                        struct json_object *j, *labels = json_object_new_array();
+
+                        if (o->name && strcasecmp(ir->name, o->name) != 0)
+                                continue;
+                        j = json_object_new_object();
+                        json_object_object_add(j, "id", json_object_new_int64(ir->id));
+                        json_object_object_add(j, "name", json_object_new_string(ir->name));
+                        json_object_object_add(j, "status", json_object_new_string(ir->online ? "online" : "offline"));
+                        json_object_object_add(j, "busy", json_object_new_boolean(ir->busy));
+                        for (unsigned k = 0; k < ir->n_labels; k++)
+                                json_object_array_add(labels, json_object_new_string(inventory_label(&inv, ir, k)));
+                        json_object_object_add(j, "labels", labels);
+                        json_object_array_add(list, j);
+                }
+                json_object_object_add(out, "runners", list);
+                print_json(out);
+                json_object_put(out);
+        } else {
+                printf("%-10s %-32s %-8s %-5s %s\n", "ID", "NAME", "STATUS", "BUSY", "LABELS");
+                for (size_t i = 0; i < inv.n; i++) {
+                        const struct inventory_runner *ir = &inv.runners[i];
+
+                        if (o->name && strcasecmp(ir->name, o->name) != 0)
+                                continue;
+                        printf("%-10lld %-32s %-8s %-5s ", ir->id, ir->name, ir->online ? "online" : "offline",
+                               ir->busy ? "yes" : "no");
+                        for (unsigned k = 0; k < ir->n_labels; k++)
+                                printf("%s%s", k ? "," : "", inventory_label(&inv, ir, k));
+                        printf("\n");
+                }
+        }
+        inventory_free(&inv);
+        return EXIT_OK;
+}
+
+static const char *str(struct json_object *o, const char *key) {
+        struct json_object *m;
+
+        return json_object_object_get_ex(o, key, &m) && json_object_is_type(m, json_type_string) ?
+                       json_object_get_string(m) : NULL;
+}
+
+/* The pages text (objects one after the other) into one array of KEY's items. */
+static struct json_object *collect(const char *text, size_t len, const char *key) {
+        struct json_tokener *tok = json_tokener_new();
+        struct json_object *all = json_object_new_array();
+        size_t off = 0;
+
+        while (tok && off < len) {
+                struct json_object *page, *items;
+
+                while (off < len && strchr(" \t\r\n", text[off]))
+                        off++;
+                if (off >= len)
+                        break;
+                json_tokener_reset(tok);
+                page = json_tokener_parse_ex(tok, text + off, (int) (len - off));
+                if (!page) {
+                        json_object_put(all);
+                        all = NULL;
+                        break;
+                }
+                off += json_tokener_get_parse_end(tok);
+                if (json_object_object_get_ex(page, key, &items) && json_object_is_type(items, json_type_array))
+                        for (size_t i = 0; i < json_object_array_length(items); i++)
+                                json_object_array_add(all, json_object_get(json_object_array_get_idx(items, i)));
+                json_object_put(page);
+        }
+        if (tok)
+                json_tokener_free(tok);
+        return all;
+}
+
+static int jobs(struct gh_client *c, const struct opts *o) {
+        static const char *const statuses[] = { "queued", "in_progress", "completed", "waiting", "requested", "pending",
+                                                "action_required", "cancelled", "failure", "neutral", "skipped",
+                                                "stale", "success", "timed_out" };
+        char path[512], err[512], *text = NULL;
+        struct json_object *runs, *out = json_object_new_array();
+        size_t len;
+        bool known = !o->status;
+        time_t now = time(NULL);
+        long long offset;
+        int r;
+
+        if (!o->repo || o->org) {
+                fprintf(stderr, "lanectl github jobs: give --repo OWNER/NAME\n");
+                json_object_put(out);
+                return EXIT_USAGE;
+        }
+        for (size_t i = 0; o->status && i < ELEMENTSOF(statuses); i++)
+                known |= strcmp(o->status, statuses[i]) == 0;
+        if (!known || scope_of(o, path, sizeof path) < 0) {
+                if (!known)
+                        fprintf(stderr, "lanectl github jobs: --status %s is not a workflow run status\n", o->status);
+                json_object_put(out);
+                return EXIT_USAGE;
+        }
+        snprintf(path, sizeof path, "/repos/%s/actions/runs%s%s", o->repo, o->status ? "?status=" : "", o->status ?: "");
+        r = gh_get_pages(c, path, &text, &len, err, sizeof err);
+        if (r < 0) {
+                fprintf(stderr, "lanectl github jobs: %s\n", err);
+                json_object_put(out);
+                return r == -ENOENT || r == -EACCES ? EXIT_FAILED : EXIT_UNAVAILABLE;
+        }
+        runs = collect(text, len, "workflow_runs");
+        free(text);
+        if (!runs) {
+                fprintf(stderr, "lanectl github jobs: GitHub's run list does not parse\n");
+                json_object_put(out);
+                return EXIT_FAILED;
+        }
+        if (gh_clock_offset(c, &offset))
+                now += offset;
+        for (size_t i = 0; i < json_object_array_length(runs); i++) {
+                struct json_object *run = json_object_array_get_idx(runs, i), *id, *jl;
+
+                if (!json_object_object_get_ex(run, "id", &id))
+                        continue;
+                snprintf(path, sizeof path, "/repos/%s/actions/runs/%lld/jobs", o->repo, (long long) json_object_get_int64(id));
+                r = gh_get_pages(c, path, &text, &len, err, sizeof err);
+                if (r < 0) {
+                        fprintf(stderr, "lanectl github jobs: %s\n", err);
+                        json_object_put(runs);
+                        json_object_put(out);
+                        return EXIT_UNAVAILABLE;
+                }
+                jl = collect(text, len, "jobs");
+                free(text);
+                for (size_t k = 0; jl && k < json_object_array_length(jl); k++)
+                        json_object_array_add(out, json_object_get(json_object_array_get_idx(jl, k)));
+                json_object_put(jl);
+        }
+        json_object_put(runs);
+        if (o->json) {
+                struct json_object *doc = json_object_new_object();
+
+                json_object_object_add(doc, "schema", json_object_new_string("lanekeeper.github-jobs/1"));
+                json_object_object_add(doc, "repository", json_object_new_string(o->repo));
+                json_object_object_add(doc, "jobs", out);
+                print_json(doc);
+                json_object_put(doc);
+                return EXIT_OK;
+        }
+        printf("%-12s %-12s %-12s %-24s %-8s %s\n", "JOB", "RUN", "STATUS", "RUNNER", "WAITED", "LABELS");
+        for (size_t k = 0; k < json_object_array_length(out); k++) {
+                struct json_object *j = json_object_array_get_idx(out, k), *v, *labels;
+                const char *created = str(j, "created_at"), *started = str(j, "started_at");
+                time_t tc = 0, ts = 0;
+                char waited[24] = "-";
+
+                if (created && gh_parse_timestamp(created, &tc) == 0) {
+                        if (started && gh_parse_timestamp(started, &ts) == 0 && strcmp(str(j, "status") ?: "", "queued"))
+                                snprintf(waited, sizeof waited, "%llds", (long long) (ts - tc));
+                        else
+                                snprintf(waited, sizeof waited, "%llds+", (long long) (now - tc));
+                }
+                printf("%-12lld ", json_object_object_get_ex(j, "id", &v) ? (long long) json_object_get_int64(v) : 0);
+                printf("%-12lld ", json_object_object_get_ex(j, "run_id", &v) ? (long long) json_object_get_int64(v) : 0);
+                printf("%-12s %-24s %-8s ", str(j, "status") ?: "-", str(j, "runner_name") ?: "-", waited);
+                if (json_object_object_get_ex(j, "labels", &labels) && json_object_is_type(labels, json_type_array))
+                        for (size_t l = 0; l < json_object_array_length(labels); l++)
+                                printf("%s%s", l ? "," : "", json_object_get_string(json_object_array_get_idx(labels, l)));
+                printf("\n");
+        }
+        json_object_put(out);
+        return EXIT_OK;
+}
+
+static int rate_limit(struct gh_client *c, const struct opts *o) {
+        struct gh_response r;
+        struct json_object *doc, *res;
+        char err[512];
+
+        if (gh_request(c, "GET", "/rate_limit", NULL, &r, err, sizeof err) < 0) {
+                fprintf(stderr, "lanectl github rate-limit: %s\n", err);
+                return EXIT_UNAVAILABLE;
+        }
+        if (r.status != 200 || !(doc = json_tokener_parse(r.body ?: "")) ||
+            !json_object_object_get_ex(doc, "resources", &res)) {
+                gh_describe_error(&r, err, sizeof err);
+                fprintf(stderr, "lanectl github rate-limit: %s\n", err);
+                gh_response_free(&r);
+                return EXIT_FAILED;
+        }
+        gh_response_free(&r);
+        if (o->json) {
+                struct json_object *out = json_object_new_object();
+
+                json_object_object_add(out, "schema", json_object_new_string("lanekeeper.github-rate-limit/1"));
+                json_object_object_add(out, "resources", json_object_get(res));
+                print_json(out);
+                json_object_put(out);
+        } else {
+                printf("%-28s %8s %10s %8s %s\n", "RESOURCE", "LIMIT", "REMAINING", "USED", "RESET");
+                json_object_object_foreach(res, name, v) {
+                        struct json_object *f;
+                        long long lim = 0, rem = 0, used = 0, reset = 0;
+                        char when[32] = "-";
+                        time_t t;
+                        struct tm tm;
+
+                        if (json_object_object_get_ex(v, "limit", &f))
+                                lim = json_object_get_int64(f);
+                        if (json_object_object_get_ex(v, "remaining", &f))
+                                rem = json_object_get_int64(f);
+                        if (json_object_object_get_ex(v, "used", &f))
+                                used = json_object_get_int64(f);
+                        if (json_object_object_get_ex(v, "reset", &f))
+                                reset = json_object_get_int64(f);
+                        t = (time_t) reset;
+                        if (reset && gmtime_r(&t, &tm))
+                                strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+                        printf("%-28s %8lld %10lld %8lld %s\n", name, lim, rem, used, when);
+                }
+        }
+        json_object_put(doc);
+        return EXIT_OK;
+}
+
+int cmd_github(int argc, char **argv) {
+        static const struct option options[] = {
+                { "repo", required_argument, NULL, 'r' },
+                { "org", required_argument, NULL, 'g' },
+                { "name", required_argument, NULL, 'n' },
+                { "status", required_argument, NULL, 's' },
+                { "output", required_argument, NULL, 'o' },
+                { "debug", no_argument, NULL, 'd' },
+                { "stats", no_argument, NULL, 'S' },
+                {}
+        };
+        struct opts o = {};
+        const struct settings *s;
+        struct gh_client *c = NULL;
+        char cache[PROTO_PATH_MAX + 32], err[512];
+        const char *verb;
+        int ch, ret;
+
+        optind = 0;
+        while ((ch = getopt_long(argc, argv, "", options, NULL)) >= 0)
+                switch (ch) {
+                case 'r':
+                        o.repo = optarg;
+                        break;
+                case 'g':
+                        o.org = optarg;
+                        break;
+                case 'n':
+                        o.name = optarg;
+                        break;
+                case 's':
+                        o.status = optarg;
+                        break;
+                case 'o':
+                        if (strcmp(optarg, "json") && strcmp(optarg, "text")) {
+                                fprintf(stderr, "lanectl github: --output is text or json\n");
+                                return EXIT_USAGE;
+                        }
+                        o.json = strcmp(optarg, "json") == 0;
+                        break;
+                case 'd':
+                        o.debug = true;
+                        break;
+                case 'S':
+                        o.stats = true;
+                        break;
+                default:
+                        usage();
+                        return EXIT_USAGE;
+                }
+        if (optind + 1 != argc) {
+                usage();
+                return EXIT_USAGE;
+        }
+        verb = argv[optind];
+        if (strcmp(verb, "runners") && strcmp(verb, "jobs") && strcmp(verb, "rate-limit")) {
+                usage();
+                return EXIT_USAGE;
+        }
+        if (lanectl_settings(&s) < 0)
+                return EXIT_USAGE;
+        (void) mkdir(s->store_dir, 0750);
+        snprintf(cache, sizeof cache, "%s/github-cache", s->store_dir);
+        if (gh_client_new(s, cache, &c, err, sizeof err) < 0) {
+                fprintf(stderr, "lanectl github: %s\n", err);
+                return EXIT_UNAVAILABLE;
+        }
+        gh_client_set_debug(c, o.debug);
+        if (strcmp(verb, "runners") == 0)
+                ret = runners(c, &o);
+        else if (strcmp(verb, "jobs") == 0)
+                ret = jobs(c, &o);
+        else
+                ret = rate_limit(c, &o);
+        if (o.stats) {
+                struct gh_stats st;
+
+                gh_stats(c, &st);
+                fprintf(stderr, "github: %lu requests, %lu not modified, %lu retries, %lld rate-limit units, "
+                                "%lu installation tokens\n", st.requests, st.not_modified, st.retries, st.units, st.tokens);
+        }
+        gh_client_free(c);
+        return ret;
+}
