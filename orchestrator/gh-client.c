@@ -156,6 +156,11 @@ void gh_client_free(struct gh_client *c) {
         free(c);
 }
 
+void gh_client_refresh_token(struct gh_client *c) {
+        if (c->key)
+                c->token_made_ms -= TOKEN_REFRESH_MS;
+}
+
 void gh_client_set_debug(struct gh_client *c, bool on) {
         c->debug = on;
 }
@@ -541,7 +546,7 @@ static int request_with(struct gh_client *c, const char *method, const char *url
                                 ret->from_cache = true;
                                 snprintf(ret->etag, sizeof ret->etag, "%s", etag);
                         } else {
-                                if (ret->status != 304 && strstr(url, "/rate_limit") == NULL)
+                                if (ret->status != 304 && !strstr(url, "/rate_limit") && !strstr(url, "/access_tokens"))
                                         c->stats.units++;
                                 if (ret->status == 200 && conditional && !mutating)
                                         cache_write(c, url, ret);
@@ -602,7 +607,7 @@ int gh_request(struct gh_client *c, const char *method, const char *path, const 
          * are behind us): make a new one, once */
         if (r == 0 && ret->status == 401 && c->key) {
                 gh_response_free(ret);
-                c->token_made_ms -= TOKEN_REFRESH_MS;
+                gh_client_refresh_token(c);
                 r = ensure_token(c, err, errlen);
                 if (r < 0)
                         return r;

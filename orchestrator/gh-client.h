@@ -67,6 +67,10 @@ void gh_stats(const struct gh_client *c, struct gh_stats *ret);
  * message redacted; for 422 the first of its errors too. */
 void gh_describe_error(const struct gh_response *r, char *buf, size_t size);
 
+/* Forget the installation token: the next request makes a new one (and
+ * every ETag made with the old one is worth nothing). */
+void gh_client_refresh_token(struct gh_client *c);
+
 /* Trace requests and headers (redacted) to standard error. */
 void gh_client_set_debug(struct gh_client *c, bool on);
 /* Overall deadline per request, retries included (default 120 s). */
