@@ -342,6 +342,13 @@ static int exchange(struct gh_client *c, const char *method, const char *url, co
         curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
         curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, 60000L);
         curl_easy_setopt(c->curl, CURLOPT_ACCEPT_ENCODING, "");
+        /* libcurl sends a request again by itself when a reused connection
+         * turns out dead; a change goes on a connection of its own, so that
+         * it is sent once and only gh_decide() may repeat it */
+        if (strcmp(method, "GET") != 0) {
+                curl_easy_setopt(c->curl, CURLOPT_FRESH_CONNECT, 1L);
+                curl_easy_setopt(c->curl, CURLOPT_FORBID_REUSE, 1L);
+        }
         if (c->debug) {
                 curl_easy_setopt(c->curl, CURLOPT_VERBOSE, 1L);
                 curl_easy_setopt(c->curl, CURLOPT_DEBUGFUNCTION, on_debug);

@@ -1,0 +1,327 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "gh-api.h"
+#include "gh-auth.h"
+#include "gh-wire.h"
+#include "macro.h"
+
+static void json_object_putp(struct json_object **o) {
+        json_object_put(*o);
+}
+
+/* Send, and turn anything but WANT into an errno with GitHub's words. */
+static int call(struct gh_client *c, const char *method, const char *path, struct json_object *body, long want,
+                struct json_object **ret, char *err, size_t errlen) {
+        struct gh_response r;
+        int rc;
+
+        rc = gh_request(c, method, path, body ? json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN) : NULL, &r,
+                        err, errlen);
+        if (rc < 0)
+                return rc;
+        if (r.status != want) {
+                gh_describe_error(&r, err, errlen);
+                rc = r.status == 401 ? -EACCES : r.status == 403 ? -EPERM : r.status == 404 ? -ENOENT :
+                     r.status == 409 ? -EEXIST :
+                     r.status == 422 ? (r.body && strstr(r.body, "still running a job") ? -EBUSY : -EINVAL) : -EPROTO;
+                gh_response_free(&r);
+                return rc;
+        }
+        if (ret) {
+                *ret = r.body ? json_tokener_parse(r.body) : NULL;
+                if (!*ret || !json_object_is_type(*ret, json_type_object)) {
+                        json_object_put(*ret);
+                        *ret = NULL;
+                        snprintf(err, errlen, "%s %s: GitHub's answer does not parse", method, path);
+                        rc = -EPROTO;
+                }
+        }
+        if (r.body)
+                explicit_bzero(r.body, r.len);   /* it may hold a token */
+        gh_response_free(&r);
+        return rc;
+}
+
+static struct json_object *member(struct json_object *o, const char *key, enum json_type t) {
+        struct json_object *m;
+
+        return o && json_object_object_get_ex(o, key, &m) && json_object_is_type(m, t) ? m : NULL;
+}
+
+static int parse_labels(struct json_object *arr, struct gh_runner *ret) {
+        ret->n_labels = 0;
+        for (size_t i = 0; arr && i < json_object_array_length(arr) && i < GH_MAX_LABELS; i++) {
+                struct json_object *n = member(json_object_array_get_idx(arr, i), "name", json_type_string);
+
+                if (!n || (size_t) json_object_get_string_len(n) > PROTO_LABEL_MAX)
+                        return -EPROTO;
+                snprintf(ret->labels[ret->n_labels++], sizeof ret->labels[0], "%s", json_object_get_string(n));
+        }
+        return arr ? 0 : -EPROTO;
+}
+
+static int parse_runner(struct json_object *o, struct gh_runner *ret) {
+        struct json_object *id = member(o, "id", json_type_int), *name = member(o, "name", json_type_string),
+                           *status = member(o, "status", json_type_string), *busy = member(o, "busy", json_type_boolean),
+                           *eph = member(o, "ephemeral", json_type_boolean), *group = member(o, "runner_group_id", json_type_int);
+
+        *ret = (struct gh_runner) {};
+        if (!id || !name || !status || !busy || (size_t) json_object_get_string_len(name) > PROTO_RUNNER_NAME_MAX)
+                return -EPROTO;
+        ret->id = json_object_get_int64(id);
+        snprintf(ret->name, sizeof ret->name, "%s", json_object_get_string(name));
+        ret->online = strcmp(json_object_get_string(status), "online") == 0;
+        ret->busy = json_object_get_boolean(busy);
+        ret->ephemeral = eph && json_object_get_boolean(eph);
+        ret->group_id = group ? json_object_get_int64(group) : 0;
+        return parse_labels(member(o, "labels", json_type_array), ret);
+}
+
+int gh_runner_get(struct gh_client *c, const char *scope, long long id, struct gh_runner *ret, char *err, size_t errlen) {
+        _cleanup_(json_object_putp) struct json_object *o = NULL;
+        char path[512];
+        int r;
+
+        snprintf(path, sizeof path, "/%s/actions/runners/%lld", scope, id);
+        r = call(c, "GET", path, NULL, 200, &o, err, errlen);
+        if (r == 0 && parse_runner(o, ret) < 0)
+                return snprintf(err, errlen, "GET %s: not a runner", path), -EPROTO;
+        return r;
+}
+
+int gh_runner_delete(struct gh_client *c, const char *scope, long long id, char *err, size_t errlen) {
+        char path[512];
+
+        snprintf(path, sizeof path, "/%s/actions/runners/%lld", scope, id);
+        return call(c, "DELETE", path, NULL, 204, NULL, err, errlen);
+}
+
+static int token(struct gh_client *c, const char *scope, const char *kind, char **ret, size_t *ret_len, time_t *ret_exp,
+                 char *err, size_t errlen) {
+        _cleanup_(json_object_putp) struct json_object *o = NULL;
+        struct json_object *t, *e;
+        char path[512];
+        int r;
+
+        snprintf(path, sizeof path, "/%s/actions/runners/%s", scope, kind);
+        r = call(c, "POST", path, NULL, 201, &o, err, errlen);
+        if (r < 0)
+                return r;
+        t = member(o, "token", json_type_string);
+        e = member(o, "expires_at", json_type_string);
+        if (!t || !e || json_object_get_string_len(t) == 0 || gh_parse_timestamp(json_object_get_string(e), ret_exp) < 0)
+                return snprintf(err, errlen, "POST %s: no token in the answer", path), -EPROTO;
+        *ret_len = (size_t) json_object_get_string_len(t);
+        *ret = strndup(json_object_get_string(t), *ret_len);
+        explicit_bzero((char *) json_object_get_string(t), *ret_len);
+        return *ret ? 0 : -ENOMEM;
+}
+
+int gh_registration_token(struct gh_client *c, const char *scope, char **ret, size_t *ret_len, time_t *ret_expires,
+                          char *err, size_t errlen) {
+        return token(c, scope, "registration-token", ret, ret_len, ret_expires, err, errlen);
+}
+
+int gh_remove_token(struct gh_client *c, const char *scope, char **ret, size_t *ret_len, time_t *ret_expires, char *err,
+                    size_t errlen) {
+        return token(c, scope, "remove-token", ret, ret_len, ret_expires, err, errlen);
+}
+
+static struct json_object *label_array(const char *const *labels, size_t n) {
+        struct json_object *a = json_object_new_array();
+
+        for (size_t i = 0; i < n; i++)
+                json_object_array_add(a, json_object_new_string(labels[i]));
+        return a;
+}
+
+static int check_labels(const char *const *labels, size_t n, char *err, size_t errlen) {
+        const char *reason;
+
+        if (n > GH_MAX_LABELS)
+                return snprintf(err, errlen, "more than 100 labels"), -EINVAL;
+        for (size_t i = 0; i < n; i++)
+                if (proto_validate_label(labels[i], &reason) < 0)
+                        return snprintf(err, errlen, "label %zu %s", i + 1, reason), -EINVAL;
+        return 0;
+}
+
+int gh_jit_config(struct gh_client *c, const char *scope, const char *name, long long group_id,
+                  const char *const *labels, size_t n_labels, long long *ret_id, char **ret_config, size_t *ret_len,
+                  char *err, size_t errlen) {
+        _cleanup_(json_object_putp) struct json_object *body = NULL, *o = NULL;
+        struct json_object *cfg, *runner, *id;
+        const char *reason;
+        char path[512];
+        int r;
+
+        if (proto_validate_runner_name(name, &reason) < 0)
+                return snprintf(err, errlen, "runner name %s", reason), -EINVAL;
+        if (n_labels == 0)
+                return snprintf(err, errlen, "a JIT runner needs at least one label"), -EINVAL;
+        r = check_labels(labels, n_labels, err, errlen);
+        if (r < 0)
+                return r;
+        body = json_object_new_object();
+        json_object_object_add(body, "name", json_object_new_string(name));
+        json_object_object_add(body, "runner_group_id", json_object_new_int64(group_id));
+        json_object_object_add(body, "labels", label_array(labels, n_labels));
+        snprintf(path, sizeof path, "/%s/actions/runners/generate-jitconfig", scope);
+        r = call(c, "POST", path, body, 201, &o, err, errlen);
+        if (r < 0)
+                return r;
+        cfg = member(o, "encoded_jit_config", json_type_string);
+        runner = member(o, "runner", json_type_object);
+        id = member(runner, "id", json_type_int);
+        if (!cfg || !id)
+                return snprintf(err, errlen, "POST %s: no configuration in the answer", path), -EPROTO;
+        *ret_id = json_object_get_int64(id);
+        *ret_len = (size_t) json_object_get_string_len(cfg);
+        *ret_config = strndup(json_object_get_string(cfg), *ret_len);
+        explicit_bzero((char *) json_object_get_string(cfg), *ret_len);
+        return *ret_config ? 0 : -ENOMEM;
+}
+
+int gh_runner_labels(struct gh_client *c, const char *scope, long long id, enum gh_label_op op,
+                     const char *const *labels, size_t n_labels, struct gh_runner *ret, char *err, size_t errlen) {
+        _cleanup_(json_object_putp) struct json_object *body = NULL, *o = NULL;
+        static const char *const methods[] = { "GET", "POST", "PUT", "DELETE", "DELETE" };
+        char path[640];
+        int r;
+
+        if ((unsigned) op > GH_LABELS_REMOVE)
+                return -EINVAL;
+        r = check_labels(labels, n_labels, err, errlen);
+        if (r < 0)
+                return r;
+        if (op == GH_LABELS_REMOVE && n_labels != 1)
+                return snprintf(err, errlen, "remove takes one label"), -EINVAL;
+        snprintf(path, sizeof path, "/%s/actions/runners/%lld/labels%s%s", scope, id, op == GH_LABELS_REMOVE ? "/" : "",
+                 op == GH_LABELS_REMOVE ? labels[0] : "");   /* labels are [A-Za-z0-9._-]: no escaping */
+        if (op == GH_LABELS_ADD || op == GH_LABELS_SET) {
+                body = json_object_new_object();
+                json_object_object_add(body, "labels", label_array(labels, n_labels));
+        }
+        r = call(c, methods[op], path, body, 200, &o, err, errlen);
+        if (r < 0)
+                return r;
+        *ret = (struct gh_runner) { .id = id };
+        if (parse_labels(member(o, "labels", json_type_array), ret) < 0)
+                return snprintf(err, errlen, "%s %s: no labels in the answer", methods[op], path), -EPROTO;
+        return 0;
+}
+
+int gh_runner_group_id(struct gh_client *c, const char *org, const char *name, long long *ret, char *err, size_t errlen) {
+        char path[256], *text = NULL;
+        size_t len;
+        struct json_tokener *tok;
+        size_t off = 0;
+        int r, found = 0;
+
+        snprintf(path, sizeof path, "/orgs/%s/actions/runner-groups", org);
+        r = gh_get_pages(c, path, &text, &len, err, errlen);
+        if (r < 0)
+                return r;
+        tok = json_tokener_new();
+        while (tok && off < len && !found) {
+                struct json_object *page, *groups;
+
+                while (off < len && strchr(" \t\r\n", text[off]))
+                        off++;
+                if (off >= len)
+                        break;
+                json_tokener_reset(tok);
+                page = json_tokener_parse_ex(tok, text + off, (int) (len - off));
+                if (!page)
+                        break;
+                off += json_tokener_get_parse_end(tok);
+                groups = member(page, "runner_groups", json_type_array);
+                for (size_t i = 0; groups && i < json_object_array_length(groups); i++) {
+                        struct json_object *g = json_object_array_get_idx(groups, i), *n = member(g, "name", json_type_string),
+                                           *id = member(g, "id", json_type_int);
+
+                        if (n && id && strcasecmp(json_object_get_string(n), name) == 0) {
+                                *ret = json_object_get_int64(id);
+                                found = 1;
+                                break;
+                        }
+                }
+                json_object_put(page);
+        }
+        if (tok)
+                json_tokener_free(tok);
+        free(text);
+        if (!found)
+                return snprintf(err, errlen, "organisation %s has no runner group '%s'", org, name), -ENOENT;
+        return 0;
+}
+
+int gh_run_cancel(struct gh_client *c, const char *repo, long long run_id, bool force, char *err, size_t errlen) {
+        char path[512];
+
+        snprintf(path, sizeof path, "/repos/%s/actions/runs/%lld/%s", repo, run_id, force ? "force-cancel" : "cancel");
+        return call(c, "POST", path, NULL, 202, NULL, err, errlen);
+}
+
+int gh_run_rerun_failed(struct gh_client *c, const char *repo, long long run_id, char *err, size_t errlen) {
+        char path[512];
+
+        snprintf(path, sizeof path, "/repos/%s/actions/runs/%lld/rerun-failed-jobs", repo, run_id);
+        return call(c, "POST", path, NULL, 201, NULL, err, errlen);
+}
+
+static int check_variable_name(const char *name, char *err, size_t errlen) {
+        size_t n = strlen(name);
+
+        if (n == 0 || n > 100 || strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") != n ||
+            (name[0] >= '0' && name[0] <= '9') || strncasecmp(name, "GITHUB_", 7) == 0)
+                return snprintf(err, errlen, "variable names are letters, digits and '_', not starting with a digit "
+                                             "or GITHUB_"), -EINVAL;
+        return 0;
+}
+
+int gh_variable_get(struct gh_client *c, const char *repo, const char *name, char *buf, size_t size, char *err,
+                    size_t errlen) {
+        _cleanup_(json_object_putp) struct json_object *o = NULL;
+        struct json_object *v;
+        char path[512];
+        int r = check_variable_name(name, err, errlen);
+
+        if (r < 0)
+                return r;
+        snprintf(path, sizeof path, "/repos/%s/actions/variables/%s", repo, name);
+        r = call(c, "GET", path, NULL, 200, &o, err, errlen);
+        if (r < 0)
+                return r;
+        v = member(o, "value", json_type_string);
+        if (!v)
+                return snprintf(err, errlen, "GET %s: no value", path), -EPROTO;
+        if ((size_t) json_object_get_string_len(v) >= size)
+                return snprintf(err, errlen, "GET %s: the value is too long", path), -ENOBUFS;
+        snprintf(buf, size, "%s", json_object_get_string(v));
+        return 0;
+}
+
+int gh_variable_set(struct gh_client *c, const char *repo, const char *name, const char *value, bool create,
+                    char *err, size_t errlen) {
+        _cleanup_(json_object_putp) struct json_object *body = json_object_new_object();
+        char path[512];
+        int r = check_variable_name(name, err, errlen);
+
+        if (r < 0)
+                return r;
+        json_object_object_add(body, "value", json_object_new_string(value));
+        if (create) {
+                json_object_object_add(body, "name", json_object_new_string(name));
+                snprintf(path, sizeof path, "/repos/%s/actions/variables", repo);
+                return call(c, "POST", path, body, 201, NULL, err, errlen);
+        }
+        snprintf(path, sizeof path, "/repos/%s/actions/variables/%s", repo, name);
+        return call(c, "PATCH", path, body, 204, NULL, err, errlen);
+}

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* GitHub's runner, job and variable endpoints, typed, over gh_request().
+ * SCOPE is "repos/OWNER/NAME" or "orgs/ORG"; REPO is "OWNER/NAME".
+ * GitHub's answers map to errors that say what happened:
+ *   -EACCES 401 (credentials), -EPERM 403 (refused), -ENOENT 404,
+ *   -EEXIST 409 (exists, or a conflict), -EBUSY 422 on a runner still
+ *   running a job, -EINVAL other 422 (validation), -EPROTO an answer that
+ *   does not parse, -EIO/-EAGAIN no answer in time;
+ * err then holds the status and GitHub's message (redacted). Tokens come
+ * back malloc'd: free them with secret_free(). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "gh-client.h"
+#include "plan.h"
+
+#define GH_MAX_LABELS 100
+
+struct gh_runner {
+        long long id;
+        char name[PROTO_RUNNER_NAME_MAX + 1];
+        bool online, busy, ephemeral;
+        long long group_id;
+        size_t n_labels;
+        char labels[GH_MAX_LABELS][PROTO_LABEL_MAX + 1];
+};
+
+int gh_runner_get(struct gh_client *c, const char *scope, long long id, struct gh_runner *ret, char *err, size_t errlen);
+int gh_runner_delete(struct gh_client *c, const char *scope, long long id, char *err, size_t errlen);
+
+/* A registration or remove token (valid an hour) and when it expires. */
+int gh_registration_token(struct gh_client *c, const char *scope, char **ret, size_t *ret_len, time_t *ret_expires,
+                          char *err, size_t errlen);
+int gh_remove_token(struct gh_client *c, const char *scope, char **ret, size_t *ret_len, time_t *ret_expires, char *err,
+                    size_t errlen);
+
+/* A just-in-time runner NAME with exactly LABELS: its id, and the encoded
+ * configuration run.sh --jitconfig takes (a secret). */
+int gh_jit_config(struct gh_client *c, const char *scope, const char *name, long long group_id,
+                  const char *const *labels, size_t n_labels, long long *ret_id, char **ret_config, size_t *ret_len,
+                  char *err, size_t errlen);
+
+enum gh_label_op { GH_LABELS_LIST, GH_LABELS_ADD, GH_LABELS_SET, GH_LABELS_CLEAR, GH_LABELS_REMOVE };
+
+/* List, add, set (replace the custom ones), clear (every custom one) or
+ * remove (LABELS[0]) a runner's labels; *ret gets the labels after. */
+int gh_runner_labels(struct gh_client *c, const char *scope, long long id, enum gh_label_op op,
+                     const char *const *labels, size_t n_labels, struct gh_runner *ret, char *err, size_t errlen);
+
+/* An organisation's runner groups: id of the group named NAME. */
+int gh_runner_group_id(struct gh_client *c, const char *org, const char *name, long long *ret, char *err, size_t errlen);
+
+int gh_run_cancel(struct gh_client *c, const char *repo, long long run_id, bool force, char *err, size_t errlen);
+int gh_run_rerun_failed(struct gh_client *c, const char *repo, long long run_id, char *err, size_t errlen);
+
+/* Repository variables: get (into buf), create, update. */
+int gh_variable_get(struct gh_client *c, const char *repo, const char *name, char *buf, size_t size, char *err,
+                    size_t errlen);
+int gh_variable_set(struct gh_client *c, const char *repo, const char *name, const char *value, bool create,
+                    char *err, size_t errlen);

@@ -1,0 +1,339 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Every endpoint of the client, typed (gh-api.c), against the loopback
+ * GitHub double (tests/github/ghdouble.py), each GitHub error mapped to its
+ * errno, and the fault classes on a change: a 5xx or a lost answer is not
+ * sent again, a rate-limit refusal is waited out. Needs python3-jwt and
+ * python3-cryptography for the double: exits 77 without them (a failure
+ * when CI=true). */
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "gh-api.h"
+#include "gh-auth.h"
+#include "settings.h"
+#include "test-util.h"
+
+static char work[] = "/tmp/lanekeeper-check-github-api-XXXXXX";
+static char pat[48];
+static pid_t dbl = -1;
+static int port;
+static struct gh_client *c;
+static char err[1024];
+
+static long control(const char *what, const char *body, char *out, size_t size) {
+        char url[128];
+        CURL *h = curl_easy_init();
+        long status = 0;
+        FILE *f = out ? fmemopen(out, size, "w") : fopen("/dev/null", "we");
+
+        snprintf(url, sizeof url, "http://127.0.0.1:%d/_double/%s", port, what);
+        curl_easy_setopt(h, CURLOPT_URL, url);
+        if (body)
+                curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(h, CURLOPT_WRITEDATA, f);
+        if (curl_easy_perform(h) == CURLE_OK)
+                curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+        curl_easy_cleanup(h);
+        fclose(f);
+        return status;
+}
+
+/* How many requests matching METHOD and PATH the double saw. */
+static int seen(const char *method, const char *path) {
+        static char log[1 << 20];
+        char needle[300];
+        int n = 0;
+
+        ck_assert_int_eq(control("log", NULL, log, sizeof log), 200);
+        snprintf(needle, sizeof needle, "[\"%s\", \"%s", method, path);
+        for (const char *p = log; (p = strstr(p, needle)); p++)
+                n++;
+        return n;
+}
+
+static void start(void) {
+        char path[128], portfile[128], tok[64];
+        FILE *f;
+
+        ck_assert_ptr_nonnull(mkdtemp(work));
+        snprintf(pat, sizeof pat, "ghp_%s", "Ch3ckApiT0kenCh3ckApiT0kenCh3ckApiT0ken");
+        snprintf(path, sizeof path, "%s/token", work);
+        f = fopen(path, "we");
+        fprintf(f, "%s\n", pat);
+        fclose(f);
+        chmod(path, 0600);
+        snprintf(portfile, sizeof portfile, "%s/port", work);
+        dbl = fork();
+        if (dbl == 0) {
+                snprintf(tok, sizeof tok, "%s", pat);
+                execl("/usr/bin/python3", "python3", "-B", TESTS_SRCDIR "/github/ghdouble.py", "--port-file", portfile,
+                      "--token", tok, "--repo", "acme/site", "--org", "acme", (char *) NULL);
+                _exit(127);
+        }
+        for (int i = 0; i < 200 && !port; i++) {
+                f = fopen(portfile, "re");
+                if (f) {
+                        if (fscanf(f, "%d", &port) != 1)
+                                port = 0;
+                        fclose(f);
+                }
+                if (!port)
+                        usleep(50000);
+        }
+        ck_assert_int_gt(port, 0);
+}
+
+static void stop(void) {
+        char cmd[128];
+
+        if (dbl > 0) {
+                kill(dbl, SIGTERM);
+                waitpid(dbl, NULL, 0);
+        }
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", work);
+        if (system(cmd) != 0)
+                abort();
+}
+
+static void client(void) {
+        struct settings s;
+
+        settings_defaults(&s, "/etc");
+        snprintf(s.api_url, sizeof s.api_url, "http://127.0.0.1:%d", port);
+        snprintf(s.token_file, sizeof s.token_file, "%s/token", work);
+        s.timeout_s = 10;
+        ck_assert_msg(gh_client_new(&s, NULL, &c, err, sizeof err) == 0, "%s", err);
+}
+
+static void unclient(void) {
+        gh_client_free(c);
+        c = NULL;
+        ck_assert_ptr_null(strstr(err, pat));   /* no error names the token */
+}
+
+/* A runner registered as config.sh would; its id. */
+static long long registered(const char *name) {
+        char *tok, body[256], out[512];
+        size_t len;
+        time_t exp;
+
+        ck_assert_msg(gh_registration_token(c, "repos/acme/site", &tok, &len, &exp, err, sizeof err) == 0, "%s", err);
+        ck_assert_int_gt(exp, time(NULL) + 3000);
+        snprintf(body, sizeof body, "{\"token\":\"%s\",\"name\":\"%s\",\"labels\":[\"lanekeeper-managed\"]}", tok, name);
+        secret_free(tok, len + 1);
+        ck_assert_int_eq(control("register", body, out, sizeof out), 201);
+        return strtoll(strstr(out, "\"id\": ") + 6, NULL, 10);
+}
+
+START_TEST(test_runner_and_labels) {
+        const char *const add[] = { "gpu" }, *const set[] = { "lanekeeper-managed", "arm64" }, *const rm[] = { "arm64" };
+        struct gh_runner r;
+        long long id = registered("lane-labels");
+
+        ck_assert_msg(gh_runner_get(c, "repos/acme/site", id, &r, err, sizeof err) == 0, "%s", err);
+        ck_assert_str_eq(r.name, "lane-labels");
+        ck_assert(!r.online && !r.busy && r.n_labels == 4);
+        ck_assert_str_eq(r.labels[3], "lanekeeper-managed");
+        ck_assert_int_eq(gh_runner_labels(c, "repos/acme/site", id, GH_LABELS_ADD, add, 1, &r, err, sizeof err), 0);
+        ck_assert_uint_eq(r.n_labels, 5);
+        ck_assert_int_eq(gh_runner_labels(c, "repos/acme/site", id, GH_LABELS_SET, set, 2, &r, err, sizeof err), 0);
+        ck_assert_uint_eq(r.n_labels, 5);
+        ck_assert_str_eq(r.labels[4], "arm64");
+        ck_assert_int_eq(gh_runner_labels(c, "repos/acme/site", id, GH_LABELS_REMOVE, rm, 1, &r, err, sizeof err), 0);
+        ck_assert_uint_eq(r.n_labels, 4);
+        ck_assert_int_eq(gh_runner_labels(c, "repos/acme/site", id, GH_LABELS_REMOVE, rm, 1, &r, err, sizeof err), -ENOENT);
+        ck_assert_int_eq(gh_runner_labels(c, "repos/acme/site", id, GH_LABELS_CLEAR, NULL, 0, &r, err, sizeof err), 0);
+        ck_assert_uint_eq(r.n_labels, 3);   /* the read-only ones stay */
+        ck_assert_int_eq(gh_runner_labels(c, "repos/acme/site", id, GH_LABELS_LIST, NULL, 0, &r, err, sizeof err), 0);
+        ck_assert_str_eq(r.labels[0], "self-hosted");
+        ck_assert_int_eq(gh_runner_labels(c, "repos/acme/site", id, GH_LABELS_ADD, (const char *const[]) { "a b" }, 1, &r,
+                                          err, sizeof err), -EINVAL);   /* refused before sending */
+        ck_assert_int_eq(gh_runner_delete(c, "repos/acme/site", id, err, sizeof err), 0);
+        ck_assert_int_eq(gh_runner_get(c, "repos/acme/site", id, &r, err, sizeof err), -ENOENT);
+        ck_assert_reason_has(err, "404 Not Found");
+}
+END_TEST
+
+START_TEST(test_busy_runner_and_runs) {
+        char body[256], out[256];
+        long long id = registered("lane-busy"), run, job;
+
+        ck_assert_int_eq(control("run", "{\"repo\":\"acme/site\",\"jobs\":[[\"build\",[\"self-hosted\"]]]}", out, sizeof out), 201);
+        run = strtoll(strstr(out, "\"run_id\": ") + 10, NULL, 10);
+        job = run + 1;
+        snprintf(body, sizeof body, "{\"job\":%lld,\"runner\":%lld}", job, id);
+        ck_assert_int_eq(control("assign", body, NULL, 0), 200);
+        snprintf(body, sizeof body, "{\"id\":%lld,\"credential\":\"wrong\",\"session\":\"s\"}", id);
+        control("heartbeat", body, NULL, 0);   /* not this runner's credential: it stays offline, so not busy */
+        ck_assert_int_eq(gh_runner_delete(c, "repos/acme/site", id, err, sizeof err), 0);
+        ck_assert_int_eq(gh_run_cancel(c, "acme/site", run, false, err, sizeof err), 0);
+        ck_assert_int_eq(gh_run_cancel(c, "acme/site", run, false, err, sizeof err), -EEXIST);
+        ck_assert_reason_has(err, "409");
+        ck_assert_int_eq(gh_run_rerun_failed(c, "acme/site", run, err, sizeof err), 0);
+        ck_assert_int_eq(gh_run_cancel(c, "acme/site", run, true, err, sizeof err), 0);
+        ck_assert_int_eq(gh_run_cancel(c, "acme/site", 999999, true, err, sizeof err), -ENOENT);
+}
+END_TEST
+
+START_TEST(test_delete_busy) {
+        char body[256], out[512], *cred;
+        long long id, run;
+        char *tok;
+        size_t len;
+        time_t exp;
+
+        ck_assert_int_eq(gh_registration_token(c, "repos/acme/site", &tok, &len, &exp, err, sizeof err), 0);
+        snprintf(body, sizeof body, "{\"token\":\"%s\",\"name\":\"lane-job\",\"labels\":[]}", tok);
+        secret_free(tok, len + 1);
+        ck_assert_int_eq(control("register", body, out, sizeof out), 201);
+        id = strtoll(strstr(out, "\"id\": ") + 6, NULL, 10);
+        cred = strstr(out, "\"credential\": \"") + 15;
+        cred[strcspn(cred, "\"")] = '\0';
+        snprintf(body, sizeof body, "{\"id\":%lld,\"credential\":\"%s\",\"session\":\"s1\"}", id, cred);
+        ck_assert_int_eq(control("heartbeat", body, NULL, 0), 200);
+        ck_assert_int_eq(control("run", "{\"repo\":\"acme/site\"}", out, sizeof out), 201);
+        run = strtoll(strstr(out, "\"run_id\": ") + 10, NULL, 10);
+        snprintf(body, sizeof body, "{\"job\":%lld,\"runner\":%lld}", run + 1, id);
+        ck_assert_int_eq(control("assign", body, NULL, 0), 200);
+        ck_assert_int_eq(gh_runner_delete(c, "repos/acme/site", id, err, sizeof err), -EBUSY);
+        ck_assert_reason_has(err, "still running a job");
+        ck_assert_reason_has(err, "422");
+}
+END_TEST
+
+START_TEST(test_tokens_and_jit) {
+        const char *const labels[] = { "self-hosted", "lanekeeper-managed" };
+        char *tok, *cfg;
+        size_t len;
+        time_t exp;
+        long long id, group;
+
+        ck_assert_int_eq(gh_remove_token(c, "repos/acme/site", &tok, &len, &exp, err, sizeof err), 0);
+        ck_assert_uint_gt(len, 20);
+        secret_free(tok, len + 1);
+        ck_assert_int_eq(gh_registration_token(c, "orgs/acme", &tok, &len, &exp, err, sizeof err), 0);
+        secret_free(tok, len + 1);
+        ck_assert_int_eq(gh_registration_token(c, "repos/acme/nope", &tok, &len, &exp, err, sizeof err), -ENOENT);
+        ck_assert_int_eq(gh_runner_group_id(c, "acme", "default", &group, err, sizeof err), 0);
+        ck_assert(group == 1);
+        ck_assert_int_eq(gh_runner_group_id(c, "acme", "gpu-pool", &group, err, sizeof err), -ENOENT);
+        ck_assert_msg(gh_jit_config(c, "repos/acme/site", "jit-lane", 1, labels, 2, &id, &cfg, &len, err, sizeof err) == 0,
+                      "%s", err);
+        ck_assert(id > 0 && len > 20);
+        secret_free(cfg, len + 1);
+        ck_assert_int_eq(gh_jit_config(c, "repos/acme/site", "jit-lane", 1, labels, 2, &id, &cfg, &len, err, sizeof err),
+                         -EEXIST);
+        ck_assert_int_eq(gh_jit_config(c, "repos/acme/site", "jit-2", 1, labels, 0, &id, &cfg, &len, err, sizeof err),
+                         -EINVAL);
+        ck_assert_int_eq(gh_jit_config(c, "repos/acme/site", "bad name", 1, labels, 2, &id, &cfg, &len, err, sizeof err),
+                         -EINVAL);
+}
+END_TEST
+
+START_TEST(test_variables) {
+        char v[64];
+
+        ck_assert_int_eq(gh_variable_set(c, "acme/site", "LANE_ROUTE", "lanekeeper", true, err, sizeof err), 0);
+        ck_assert_int_eq(gh_variable_set(c, "acme/site", "LANE_ROUTE", "x", true, err, sizeof err), -EEXIST);
+        ck_assert_int_eq(gh_variable_get(c, "acme/site", "LANE_ROUTE", v, sizeof v, err, sizeof err), 0);
+        ck_assert_str_eq(v, "lanekeeper");
+        ck_assert_int_eq(gh_variable_set(c, "acme/site", "LANE_ROUTE", "github-hosted", false, err, sizeof err), 0);
+        ck_assert_int_eq(gh_variable_get(c, "acme/site", "LANE_ROUTE", v, sizeof v, err, sizeof err), 0);
+        ck_assert_str_eq(v, "github-hosted");
+        ck_assert_int_eq(gh_variable_get(c, "acme/site", "MISSING", v, sizeof v, err, sizeof err), -ENOENT);
+        ck_assert_int_eq(gh_variable_set(c, "acme/site", "GITHUB_X", "x", true, err, sizeof err), -EINVAL);
+        ck_assert_int_eq(gh_variable_set(c, "acme/site", "1X", "x", true, err, sizeof err), -EINVAL);
+        ck_assert_int_eq(gh_variable_set(c, "acme/site", "A-B", "x", true, err, sizeof err), -EINVAL);
+}
+END_TEST
+
+/* A change that may have taken effect is never sent twice; a refusal by
+ * rate limit is waited out and sent again. */
+START_TEST(test_mutation_faults) {
+        char *tok;
+        size_t len;
+        time_t exp;
+        int before;
+
+        before = seen("POST", "/repos/acme/site/actions/runners/registration-token");
+        ck_assert_int_eq(control("fault", "{\"kind\":\"status\",\"status\":502,\"match\":\"registration-token\"}", NULL, 0),
+                         200);
+        ck_assert_int_eq(gh_registration_token(c, "repos/acme/site", &tok, &len, &exp, err, sizeof err), -EAGAIN);
+        ck_assert_reason_has(err, "not repeated");
+        ck_assert_int_eq(seen("POST", "/repos/acme/site/actions/runners/registration-token"), before + 1);
+        ck_assert_int_eq(control("fault", "{\"kind\":\"reset\",\"match\":\"registration-token\"}", NULL, 0), 200);
+        ck_assert_int_eq(gh_registration_token(c, "repos/acme/site", &tok, &len, &exp, err, sizeof err), -EIO);
+        ck_assert_int_eq(seen("POST", "/repos/acme/site/actions/runners/registration-token"), before + 2);
+        ck_assert_int_eq(control("fault", "{\"kind\":\"status\",\"status\":429,\"retry_after\":1,\"match\":\"registration-token\"}",
+                                 NULL, 0), 200);
+        ck_assert_msg(gh_registration_token(c, "repos/acme/site", &tok, &len, &exp, err, sizeof err) == 0, "%s", err);
+        secret_free(tok, len + 1);
+        ck_assert_int_eq(seen("POST", "/repos/acme/site/actions/runners/registration-token"), before + 4);
+        /* a GET after a 502 is sent again */
+        ck_assert_int_eq(control("fault", "{\"kind\":\"status\",\"status\":502,\"match\":\"variables/LANE\"}", NULL, 0), 200);
+        {
+                char v[64];
+
+                ck_assert_int_eq(gh_variable_set(c, "acme/site", "LANE_F", "1", true, err, sizeof err), 0);
+                ck_assert_int_eq(control("fault", "{\"kind\":\"status\",\"status\":502,\"match\":\"GET .*variables/LANE_F\"}",
+                                         NULL, 0), 200);
+                ck_assert_msg(gh_variable_get(c, "acme/site", "LANE_F", v, sizeof v, err, sizeof err) == 0, "%s", err);
+        }
+        control("clear-faults", "{}", NULL, 0);
+}
+END_TEST
+
+START_TEST(test_credentials_errors) {
+        struct settings s;
+        struct gh_client *bad;
+        struct gh_runner r;
+        char path[128];
+        FILE *f;
+
+        snprintf(path, sizeof path, "%s/wrong", work);
+        f = fopen(path, "we");
+        fprintf(f, "ghp_WrongWrongWrongWrongWrongWrong\n");
+        fclose(f);
+        chmod(path, 0600);
+        settings_defaults(&s, "/etc");
+        snprintf(s.api_url, sizeof s.api_url, "http://127.0.0.1:%d", port);
+        snprintf(s.token_file, sizeof s.token_file, "%s", path);
+        ck_assert_int_eq(gh_client_new(&s, NULL, &bad, err, sizeof err), 0);
+        ck_assert_int_eq(gh_runner_get(bad, "repos/acme/site", 1, &r, err, sizeof err), -EACCES);
+        ck_assert_reason_has(err, "401 Bad credentials");
+        ck_assert_ptr_null(strstr(err, "WrongWrong"));
+        gh_client_free(bad);
+}
+END_TEST
+
+int main(void) {
+        Suite *s = suite_create("github-api");
+        TCase *tc = tcase_create("against the double");
+
+        if (system("/usr/bin/python3 -c 'import jwt, cryptography, jsonschema' 2>/dev/null") != 0) {
+                if (getenv("CI") && strcmp(getenv("CI"), "true") == 0) {
+                        fprintf(stderr, "check-github-api: python3-jwt, -cryptography or -jsonschema missing (CI=true)\n");
+                        return 1;
+                }
+                fprintf(stderr, "SKIP: needs python3-jwt python3-cryptography python3-jsonschema\n");
+                return 77;
+        }
+        tcase_add_unchecked_fixture(tc, start, stop);
+        tcase_add_checked_fixture(tc, client, unclient);
+        tcase_set_timeout(tc, 60);
+        tcase_add_test(tc, test_runner_and_labels);
+        tcase_add_test(tc, test_busy_runner_and_runs);
+        tcase_add_test(tc, test_delete_busy);
+        tcase_add_test(tc, test_tokens_and_jit);
+        tcase_add_test(tc, test_variables);
+        tcase_add_test(tc, test_mutation_faults);
+        tcase_add_test(tc, test_credentials_errors);
+        suite_add_tcase(s, tc);
+        return run_suite(s);
+}
