@@ -434,7 +434,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                 default_labels=False)
             secret = secrets.token_urlsafe(24)
             r["jit_secret"] = secret
-            encoded = base64.b64encode(json.dumps({".runner": r["id"], ".credentials": secret}).encode()).decode()
+            encoded = base64.b64encode(json.dumps({".runner": r["id"], ".credentials": secret,
+                                                   ".url": "http://%s" % self.headers.get("Host")}).encode()).decode()
             view = self.runner_view(r)
         self.reply(*a, 201, {"runner": view, "encoded_jit_config": encoded})
 

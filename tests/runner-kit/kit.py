@@ -1,0 +1,283 @@
+#!/usr/bin/python3
+"""The runner kit: a stand-in for actions/runner (which cannot be downloaded
+here), faithful where lanekeeper depends on it. See
+../shared/reference/actions-runner.md.
+
+  config.sh [--url URL] [--token T] [--name N] [--labels a,b] [--no-default-labels]
+            [--runnergroup G] [--work DIR] [--unattended] [--replace] [--ephemeral]
+            [--disableupdate]
+  config.sh remove [--token T | --local]
+  bin/Runner.Listener run [--jitconfig ENCODED]      (exit codes as the real listener's)
+  run.sh [--jitconfig ENCODED]                       (loops on 2, every other code 0, as run.sh does)
+
+Every argument may come as ACTIONS_RUNNER_INPUT_<NAME> instead; secrets
+should. The URL's origin is where the loopback GitHub double listens
+(http://127.0.0.1:PORT/OWNER/REPO). Both refuse to run as root unless
+RUNNER_ALLOW_RUNASROOT is set. While alive the listener heartbeats to the
+double (LANEKEEPER_KIT_HEARTBEAT_S, default 1 s), so GitHub shows the
+runner online; it exits 1 when its registration was deleted (removing the
+local configuration, as the real one does), 5 on a session conflict, 0 on
+SIGTERM, and an ephemeral runner 0 after its job.
+"""
+import base64
+import json
+import os
+import signal
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+
+VERSION = "2.330.0"
+HERE = os.path.dirname(os.path.abspath(sys.argv[0]))
+ROOT = os.path.dirname(HERE) if os.path.basename(HERE).startswith("bin") else HERE
+FLAGS = ("url", "token", "name", "labels", "runnergroup", "work")
+SWITCHES = ("no-default-labels", "unattended", "replace", "ephemeral", "disableupdate", "local")
+
+
+def say(msg):
+    print(msg, flush=True)
+
+
+def refuse_root():
+    if os.geteuid() == 0 and not os.environ.get("RUNNER_ALLOW_RUNASROOT"):
+        say("Must not run with sudo")
+        sys.exit(1)
+
+
+def parse(argv):
+    opts = {}
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if not a.startswith("--"):
+            say("Unrecognized command-line input arguments: '%s'" % a)
+            sys.exit(1)
+        key = a[2:].lower()
+        if key in FLAGS or key == "jitconfig":
+            if i + 1 >= len(argv):
+                say("Missing value for --%s" % key)
+                sys.exit(1)
+            opts[key] = argv[i + 1]
+            i += 2
+        elif key in SWITCHES:
+            opts[key] = True
+            i += 1
+        else:
+            say("Unrecognized command-line input arguments: '%s'" % key)
+            sys.exit(1)
+    for key in FLAGS + SWITCHES + ("jitconfig",):
+        env = "ACTIONS_RUNNER_INPUT_" + key.upper().replace("-", "")
+        if key not in opts and os.environ.get(env):
+            v = os.environ[env]
+            opts[key] = True if key in SWITCHES else v
+        os.environ.pop(env, None)   # the runner clears what it read
+    return opts
+
+
+def post(origin, what, body):
+    req = urllib.request.Request(origin + "/_double/" + what, data=json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json"}, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, json.loads(r.read() or b"{}")
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"{}")
+
+
+def origin_of(url):
+    u = urllib.parse.urlsplit(url)
+    if u.scheme not in ("http", "https") or not u.netloc or len([p for p in u.path.split("/") if p]) not in (1, 2):
+        say("Invalid configuration provided for url. Terminating unattended configuration.")
+        sys.exit(1)
+    return "%s://%s" % (u.scheme, u.netloc)
+
+
+def write_secret(name, obj, bom=False):
+    path = os.path.join(ROOT, name)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write((b"\xef\xbb\xbf" if bom else b"") + json.dumps(obj, indent=2).encode())
+
+
+def configure(argv):
+    refuse_root()
+    if argv and argv[0] == "remove":
+        return remove(argv[1:])
+    o = parse(argv)
+    if os.path.exists(os.path.join(ROOT, ".runner")):
+        say("Cannot configure the runner because it is already configured. To reconfigure the runner, run "
+            "'config.cmd remove' or './config.sh remove' first.")
+        return 1
+    for need in ("url", "token"):
+        if need not in o:
+            say("Invalid configuration provided for %s. Terminating unattended configuration." % need)
+            return 1
+    origin = origin_of(o["url"])
+    name = o.get("name") or os.uname().nodename
+    labels = [x for x in o.get("labels", "").split(",") if x]
+    say("--------------------------------------------------------------------------------")
+    say("|        ____ _ _   _   _       _          _        _   _                      |")
+    say("--------------------------------------------------------------------------------")
+    say("# Authentication")
+    st, reg = post(origin, "register", {"token": o["token"], "name": name, "labels": labels,
+                                        "ephemeral": bool(o.get("ephemeral")),
+                                        "no_default_labels": bool(o.get("no-default-labels")),
+                                        "replace": bool(o.get("replace")), "version": VERSION,
+                                        "runner_group_id": 1})
+    if st == 404:
+        say("Http response code: NotFound from 'POST %s/actions/runner-registration'" % origin)
+        return 1
+    if st == 409:
+        say("A runner exists with the same name")
+        return 1
+    if st != 201:
+        say("Failed to register the runner (%d)" % st)
+        return 1
+    say("√ Connected to GitHub")
+    say("# Runner Registration")
+    say("√ Runner successfully added")
+    runner = {"agentId": reg["id"], "agentName": name, "poolId": 1, "poolName": "Default",
+              "serverUrl": "https://pipelines.actions.githubusercontent.com/kit",
+              "gitHubUrl": o["url"], "workFolder": o.get("work", "_work")}
+    if o.get("ephemeral"):
+        runner["ephemeral"] = True
+    if o.get("disableupdate"):
+        runner["disableUpdate"] = True
+    write_secret(".credentials", {"scheme": "OAuth", "data": {"clientId": str(uuid.uuid4()),
+                                                               "authorizationUrl": origin + "/_apis/oauth2/token",
+                                                               "requireFipsCryptography": "False",
+                                                               "kit": reg["credential"]}})
+    write_secret(".credentials_rsaparams", {"d": base64.b64encode(os.urandom(64)).decode()})
+    write_secret(".runner", runner, bom=True)   # the .NET writer's BOM
+    with open(os.path.join(ROOT, ".env"), "w") as f:
+        f.write("LANG=C.UTF-8\n")
+    say("√ Runner connection is good")
+    say("# Runner settings")
+    say("√ Settings Saved.")
+    return 0
+
+
+def local_config():
+    try:
+        raw = open(os.path.join(ROOT, ".runner"), "rb").read()
+        runner = json.loads(raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw)
+        cred = json.load(open(os.path.join(ROOT, ".credentials")))["data"]["kit"]
+        return runner, cred
+    except (OSError, ValueError, KeyError):
+        return None, None
+
+
+def forget():
+    for f in (".runner", ".credentials", ".credentials_rsaparams"):
+        try:
+            os.unlink(os.path.join(ROOT, f))
+        except FileNotFoundError:
+            pass
+
+
+def remove(argv):
+    o = parse(argv)
+    runner, _ = local_config()
+    if not runner:
+        say("Runner is not configured")
+        return 0 if o.get("local") else 1
+    if not o.get("local"):
+        if "token" not in o:
+            say("Invalid configuration provided for token. Terminating unattended configuration.")
+            return 1
+        st, _ = post(origin_of(runner["gitHubUrl"]), "unregister", {"token": o["token"], "id": runner["agentId"]})
+        if st != 200:
+            say("Failed to remove the runner: Http response code: NotFound")
+            return 1
+        say("√ Runner removed successfully")
+    forget()
+    say("√ Removed .credentials")
+    say("√ Removed .runner")
+    return 0
+
+
+def listen(argv):
+    refuse_root()
+    if not argv or argv[0] != "run":
+        if argv and argv[0] == "--version":
+            say(VERSION)
+            return 0
+        say("usage: Runner.Listener run [--jitconfig ENCODED]")
+        return 1
+    o = parse(argv[1:])
+    ephemeral = False
+    if o.get("jitconfig"):
+        try:
+            jit = json.loads(base64.b64decode(o["jitconfig"]))
+            rid, cred = jit[".runner"], jit[".credentials"]
+        except (ValueError, KeyError, TypeError):
+            say("Invalid JIT configuration")
+            return 1
+        origin = jit.get(".url")
+        ephemeral = True
+    else:
+        runner, cred = local_config()
+        if not runner:
+            say("Runner is not configured")
+            return 1   # the real listener: not configured -> 1 ... run.sh stops
+        rid, origin = runner["agentId"], origin_of(runner["gitHubUrl"])
+        ephemeral = bool(runner.get("ephemeral"))
+    session = str(uuid.uuid4())
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    signal.signal(signal.SIGINT, lambda *_: stop.append(1))
+    period = float(os.environ.get("LANEKEEPER_KIT_HEARTBEAT_S", "1"))
+    say("√ Connected to GitHub")
+    say("Current runner version: '%s'" % VERSION)
+    say("Listening for Jobs")
+    busy_seen = False
+    while not stop:
+        st, body = post(origin, "heartbeat", {"id": rid, "credential": cred, "session": session, "version": VERSION})
+        if st == 404:
+            if ephemeral and busy_seen:
+                say("Job completed; the ephemeral runner is done")
+                return 0
+            say("Runner registration has been deleted from the server, please re-configure.")
+            if not ephemeral:
+                forget()   # as the real listener does
+            return 1
+        if st == 409:
+            say("A session for this runner already exists.")
+            return 5
+        if st == 200 and body.get("busy"):
+            busy_seen = True
+        t = time.time()
+        while not stop and time.time() - t < period:
+            time.sleep(0.05)
+    post(origin, "disconnect", {"id": rid, "session": session})
+    say("Exiting...")
+    return 0
+
+
+def run_sh(argv):
+    refuse_root()
+    while True:
+        code = listen(["run"] + argv)
+        if code == 2:
+            time.sleep(0.1)
+            continue
+        return 0   # run.sh turns every other code into 0
+
+
+def main():
+    tool = os.path.basename(sys.argv[0])
+    if tool == "config.sh":
+        return configure(sys.argv[1:])
+    if tool == "Runner.Listener":
+        return listen(sys.argv[1:])
+    if tool == "run.sh":
+        return run_sh(sys.argv[1:])
+    say("the runner kit is installed as config.sh, run.sh and bin/Runner.Listener")
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
