@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "gh-client.h"
 #include "helper-policy.h"
 #include "inventory.h"
 #include "lanectl.h"
@@ -194,14 +195,60 @@ static void now_utc(char *buf, size_t size) {
         strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+#define MAX_SCOPES 256
+
+/* GitHub's runners, read once per repository or organisation. */
+struct scope_cache {
+        char scope[160];
+        struct inventory inv;
+        bool ok;
+        char problem[OBS_DETAIL_MAX];
+};
+
 struct run {
         const struct plan_opts *opts;
         const struct observe_env *env;
+        struct baseline_config *baseline;
         const struct plan_policy *pol;
         const char *host;
         struct audit_store *store;
+        struct gh_client *gh;
+        struct scope_cache *scopes;
+        size_t n_scopes;
         size_t ready, blocked, errors, emitted;
 };
+
+/* The lane's scope's runners through the client, read on first use. */
+static void github_for(struct run *run, const struct lane_desired *d, struct observe_env *env) {
+        struct scope_cache *sc = NULL;
+        char scope[160], err[512];
+        long long offset;
+
+        snprintf(scope, sizeof scope, "%s/%s", d->repository[0] ? "repos" : "orgs",
+                 d->repository[0] ? d->repository : d->organisation);
+        for (size_t i = 0; i < run->n_scopes && !sc; i++)
+                if (strcasecmp(run->scopes[i].scope, scope) == 0)
+                        sc = &run->scopes[i];
+        if (!sc) {
+                if (run->n_scopes == MAX_SCOPES) {
+                        env->inventory = NULL;
+                        env->inventory_problem = "more than 256 repositories and organisations in one plan";
+                        return;
+                }
+                sc = &run->scopes[run->n_scopes++];
+                *sc = (struct scope_cache) {};
+                snprintf(sc->scope, sizeof sc->scope, "%s", scope);
+                sc->ok = gh_list_runners(run->gh, scope, NULL, &sc->inv, err, sizeof err) == 0;
+                if (!sc->ok)
+                        snprintf(sc->problem, sizeof sc->problem, "%.150s", err);
+                if (gh_clock_offset(run->gh, &offset)) {
+                        run->baseline->have_clock_offset = true;
+                        run->baseline->clock_offset_s = offset;
+                }
+        }
+        env->inventory = sc->ok ? &sc->inv : NULL;
+        env->inventory_problem = sc->ok ? NULL : sc->problem;
+}
 
 static void plan_one(struct run *run, const struct lane_file *f) {
         static struct lane_entry e;
@@ -218,7 +265,13 @@ static void plan_one(struct run *run, const struct lane_file *f) {
                 run->errors++;
                 return;
         }
-        observe_lane(&observe_real, run->env, &e.lane, &o);
+        {
+                struct observe_env env = *run->env;
+
+                if (run->gh)
+                        github_for(run, &e.lane, &env);
+                observe_lane(&observe_real, &env, &e.lane, &o);
+        }
         plan_lane(&e.lane, &o, run->pol, &req, &p);
 
         now_utc(when, sizeof when);
@@ -275,7 +328,7 @@ int cmd_plan(int argc, char **argv) {
         size_t n_files = 0;
         char host[PROTO_HOST_NAME_MAX + 2] = "", store_dir[PROTO_PATH_MAX + 16], docker_cfg[PATH_MAX] = "";
         char inv_problem[PATH_MAX + 128], bus_problem[160], when[32];
-        struct run run = { .opts = &opts, .env = &env, .pol = &pol, .host = host, .store = &store };
+        struct run run = { .opts = &opts, .env = &env, .baseline = &bc, .pol = &pol, .host = host, .store = &store };
         bool policy_explicit;
         int c, r, ret = EXIT_ERROR;
 
@@ -367,9 +420,21 @@ int cmd_plan(int argc, char **argv) {
                         goto out;
                 }
                 env.inventory = &inv;
+        } else if (strcmp(settings_auth(s), "none") != 0) {
+                char cache[PROTO_PATH_MAX + 32], err[512];
+
+                (void) mkdir(s->store_dir, 0750);
+                snprintf(cache, sizeof cache, "%s/github-cache", s->store_dir);
+                if (gh_client_new(s, cache, &run.gh, err, sizeof err) < 0) {
+                        snprintf(inv_problem, sizeof inv_problem, "%s", err);
+                        env.inventory_problem = inv_problem;
+                } else if (!(run.scopes = calloc(MAX_SCOPES, sizeof *run.scopes))) {
+                        fprintf(stderr, "lanectl plan: out of memory\n");
+                        goto out;
+                }
         } else {
-                snprintf(inv_problem, sizeof inv_problem, "no inventory: give --inventory FILE (a list-runners "
-                         "response); lanectl has no GitHub client yet");
+                snprintf(inv_problem, sizeof inv_problem, "no GitHub credentials in lanekeeper.conf and no "
+                         "--inventory FILE (a list-runners response)");
                 env.inventory_problem = inv_problem;
         }
         r = sd_bus_open_system(&bus);
@@ -385,7 +450,8 @@ int cmd_plan(int argc, char **argv) {
                 snprintf(docker_cfg, sizeof docker_cfg, "%s/config.json", getenv("DOCKER_CONFIG"));
         else if (getenv("HOME"))
                 snprintf(docker_cfg, sizeof docker_cfg, "%s/.docker/config.json", getenv("HOME"));
-        bc = (struct baseline_config) { .min_free_bytes = (unsigned long long) s->min_free_mib << 20,
+        bc = (struct baseline_config) { .have_clock_offset = bc.have_clock_offset, .clock_offset_s = bc.clock_offset_s,
+                                        .min_free_bytes = (unsigned long long) s->min_free_mib << 20,
                                         .commands = commands, .n_commands = s->n_commands,
                                         .cgroup_root = "/sys/fs/cgroup", .roots = roots, .n_roots = hp.n_roots,
                                         .maintainer_docker_config = docker_cfg[0] ? docker_cfg : NULL };
@@ -422,6 +488,10 @@ int cmd_plan(int argc, char **argv) {
 out:
         audit_close(&store);
         inventory_free(&inv);
+        for (size_t i = 0; i < run.n_scopes; i++)
+                inventory_free(&run.scopes[i].inv);
+        free(run.scopes);
+        gh_client_free(run.gh);
         free_lanes(files, n_files);
         return ret;
 }

@@ -145,6 +145,44 @@ gh small runners --repo acme/site; gh small jobs --repo acme/site; gh small runn
 expect "primary limit exhausted: reset an hour away" 3
 grep -q 'the wait would pass the deadline' <<<"$err" && ok || bad "primary limit: $err"
 
+# ---- lanectl plan reads GitHub through the client, once per repository ----
+port=$(cat "$w/main.port")
+mkdir -p "$w/lanes.d" "$w/runners"
+printf '[helper]\nmaintainers = root\nhost = %s\n[lanes]\nusers = %s\nroots = %s/runners\nrepositories = acme/site\n' \
+        "$(hostname)" "$(id -un)" "$w" >"$w/policy.conf"; chmod 644 "$w/policy.conf"
+for l in lane-3 lane-new; do
+        printf '[lane]\nname = %s\nrepository = acme/site\nhost = %s\nroot = %s/runners\nuser = %s\nlabels = self-hosted, lanekeeper-managed\nmanaged = true\n' \
+                "$l" "$(hostname)" "$w" "$(id -un)" >"$w/lanes.d/$l.conf"
+done
+for c in pat short; do
+        printf '[lanes]\ndir = %s/lanes.d\n[helper]\npolicy = %s/policy.conf\n' "$w" "$w" >>"$w/$c.conf"
+done
+before=$(curl -sf "http://127.0.0.1:$port/_double/log" | "$py" -c 'import json,sys; print(sum(1 for e in json.load(sys.stdin)["log"] if "/actions/runners" in e[1]))')
+out=$("$LANECTL" --config "$w/pat.conf" plan --output json 2>"$w/err"); rc=$?
+printf '%s\n' "$out" "$(cat "$w/err")" >>"$all"
+[ $rc -le 1 ] && ok || bad "plan through the client: exit $rc $(cat "$w/err")"
+"$py" - "$out" <<'PY' && ok || bad "plan through the client: $out"
+import json, sys
+lanes = {l["lane"]: l for l in json.loads(sys.argv[1])["lanes"]}
+g = lanes["lane-3"]["observed"]["github"]
+assert g["known"] and [r["name"] for r in g["runners"]] == ["lane-3"], g
+assert lanes["lane-new"]["observed"]["github"] == {"known": True, "runners": []}, lanes["lane-new"]["observed"]["github"]
+checks = {c["name"]: c for c in lanes["lane-3"]["observed"]["baseline"]["checks"]}
+assert checks["clock_offset"]["state"] == "ready", checks["clock_offset"]
+PY
+after=$(curl -sf "http://127.0.0.1:$port/_double/log" | "$py" -c 'import json,sys; print(sum(1 for e in json.load(sys.stdin)["log"] if "/actions/runners" in e[1]))')
+[ $((after - before)) -eq 3 ] && ok || bad "two lanes of one repository: $((after - before)) runner requests, wanted 3 (one listing)"
+ctl clock '{"offset":120}' >/dev/null
+out=$("$LANECTL" --config "$w/pat.conf" plan --output json lane-3 2>>"$all")
+"$py" -c 'import json,sys; c={c["name"]: c for c in json.loads(sys.argv[1])["lanes"][0]["observed"]["baseline"]["checks"]}["clock_offset"]; assert c["state"] == "not_ready" and "120s behind" in c["detail"], c' "$out" &&
+        ok || bad "a clock 120 s behind GitHub's: $out"
+ctl clock '{"offset":0}' >/dev/null
+ctl fault '{"kind":"status","status":503,"count":100}' >/dev/null
+out=$("$LANECTL" --config "$w/short.conf" plan lane-3 2>>"$all"); rc=$?
+[ $rc -eq 1 ] && grep -q 'lane_status_unknown: GitHub: GET .*503' <<<"$out" && ok || bad "plan with GitHub failing: $rc $out"
+ctl clear-faults '{}' >/dev/null
+printf '%s\n' "$out" >>"$all"
+
 # ---- nothing the double sent broke the description; no token anywhere ----
 v=$(curl -sf "http://127.0.0.1:$(cat "$w/main.port")/_double/violations")
 [ "$v" = '{"violations": []}' ] && ok || bad "the double's violations: $v"
