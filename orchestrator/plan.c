@@ -235,7 +235,7 @@ static void choose_apply(const struct observation *o, struct plan *p) {
         }
 }
 
-static void next_steps(const struct lane_desired *d, struct plan *p) {
+static void next_steps(const struct lane_desired *d, const struct observation *o, struct plan *p) {
         for (size_t i = 0; i < p->n_blockers; i++)
                 switch (p->blockers[i].id) {
                 case BLOCK_REPOSITORY_NOT_ALLOWLISTED:
@@ -247,7 +247,12 @@ static void next_steps(const struct lane_desired *d, struct plan *p) {
                         step(p, "retire the runner that lanekeeper does not manage, then plan again");
                         break;
                 case BLOCK_LANE_STATUS_UNKNOWN:
-                        step(p, "make GitHub, systemd and the runner directory readable, then plan again");
+                        step(p, "make %s%s%s%s%s readable to this user, then plan again",
+                             !o->github_known ? "GitHub" : "",
+                             !o->github_known && (!o->unit_known || !o->local_known) ? " and " : "",
+                             !o->unit_known ? "the system bus (systemd)" : "",
+                             !o->unit_known && !o->local_known ? " and " : "",
+                             !o->local_known ? "the runner directory" : "");
                         break;
                 case BLOCK_UNCONFIRMED_MUTATION:
                         step(p, "repeat with --confirm %s and an idempotency key", d->name);
@@ -311,5 +316,5 @@ void plan_lane(const struct lane_desired *d, const struct observation *o, const 
         if (mutating && (!req->confirmed || !req->idempotency_key || !*req->idempotency_key))
                 block(p, BLOCK_UNCONFIRMED_MUTATION, "a mutation needs --confirm %s and an idempotency key", d->name);
         p->status = p->n_blockers ? PLAN_BLOCKED : PLAN_READY;
-        next_steps(d, p);
+        next_steps(d, o, p);
 }

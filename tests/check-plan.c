@@ -212,6 +212,13 @@ START_TEST(test_unknown_detail) {
         ck_assert_reason_has(p.blockers[0].detail, "GitHub: HTTP 502");
         ck_assert_reason_has(p.blockers[0].detail, "systemd: no system bus");
         ck_assert_ptr_null(strstr(p.blockers[0].detail, "runner directory"));
+        /* the next step names what to make readable, and only that */
+        ck_assert_str_eq(p.steps[0], "make GitHub and the system bus (systemd) readable to this user, then plan again");
+        o.github_known = true;
+        o.local_known = false;
+        plan_lane(&d, &o, &pol, &req, &p);
+        ck_assert_str_eq(p.steps[0], "make the system bus (systemd) and the runner directory readable to this user, "
+                                     "then plan again");
 }
 END_TEST
 
