@@ -15,9 +15,10 @@ static void json_object_putp(struct json_object **o) {
         json_object_put(*o);
 }
 
-/* Send, and turn anything but WANT into an errno with GitHub's words. */
+/* Send, and turn anything but WANT into an errno with GitHub's words. The
+ * answer's body (it may hold a token) into *ret_text, to secret_free(). */
 static int call(struct gh_client *c, const char *method, const char *path, struct json_object *body, long want,
-                struct json_object **ret, char *err, size_t errlen) {
+                char **ret_text, size_t *ret_len, char *err, size_t errlen) {
         struct gh_response r;
         int rc;
 
@@ -33,19 +34,24 @@ static int call(struct gh_client *c, const char *method, const char *path, struc
                 gh_response_free(&r);
                 return rc;
         }
-        if (ret) {
-                *ret = r.body ? json_tokener_parse(r.body) : NULL;
-                if (!*ret || !json_object_is_type(*ret, json_type_object)) {
-                        json_object_put(*ret);
-                        *ret = NULL;
-                        snprintf(err, errlen, "%s %s: GitHub's answer does not parse", method, path);
-                        rc = -EPROTO;
-                }
-        }
-        if (r.body)
-                explicit_bzero(r.body, r.len);   /* it may hold a token */
+        if (ret_text) {
+                *ret_text = r.body ? r.body : strdup("");
+                *ret_len = r.body ? r.len : 0;
+                r.body = NULL;
+        } else if (r.body)
+                explicit_bzero(r.body, r.len);
         gh_response_free(&r);
-        return rc;
+        return ret_text && !*ret_text ? -ENOMEM : 0;
+}
+
+static struct json_object *parse_object(const char *text) {
+        struct json_object *o = text ? json_tokener_parse(text) : NULL;
+
+        if (o && !json_object_is_type(o, json_type_object)) {
+                json_object_put(o);
+                o = NULL;
+        }
+        return o;
 }
 
 static struct json_object *member(struct json_object *o, const char *key, enum json_type t) {
@@ -83,15 +89,114 @@ static int parse_runner(struct json_object *o, struct gh_runner *ret) {
         return parse_labels(member(o, "labels", json_type_array), ret);
 }
 
+int gh_parse_runner(const char *text, struct gh_runner *ret) {
+        _cleanup_(json_object_putp) struct json_object *o = parse_object(text);
+
+        return o ? parse_runner(o, ret) : -EPROTO;
+}
+
+int gh_parse_labels(const char *text, struct gh_runner *ret) {
+        _cleanup_(json_object_putp) struct json_object *o = parse_object(text);
+
+        ret->n_labels = 0;
+        return o ? parse_labels(member(o, "labels", json_type_array), ret) : -EPROTO;
+}
+
+/* A string member, copied and wiped in the parsed tree. */
+static int take_secret(struct json_object *o, const char *key, char **ret, size_t *ret_len) {
+        struct json_object *t = member(o, key, json_type_string);
+
+        if (!t || json_object_get_string_len(t) == 0)
+                return -EPROTO;
+        *ret_len = (size_t) json_object_get_string_len(t);
+        *ret = strndup(json_object_get_string(t), *ret_len);
+        explicit_bzero((char *) json_object_get_string(t), *ret_len);
+        return *ret ? 0 : -ENOMEM;
+}
+
+int gh_parse_token(const char *text, char **ret, size_t *ret_len, time_t *ret_expires) {
+        _cleanup_(json_object_putp) struct json_object *o = parse_object(text);
+        struct json_object *e = member(o, "expires_at", json_type_string);
+
+        if (!o || !e || gh_parse_timestamp(json_object_get_string(e), ret_expires) < 0)
+                return -EPROTO;
+        return take_secret(o, "token", ret, ret_len);
+}
+
+int gh_parse_jit(const char *text, long long *ret_id, char **ret_config, size_t *ret_len) {
+        _cleanup_(json_object_putp) struct json_object *o = parse_object(text);
+        struct json_object *id = member(member(o, "runner", json_type_object), "id", json_type_int);
+
+        if (!o || !id)
+                return -EPROTO;
+        *ret_id = json_object_get_int64(id);
+        return take_secret(o, "encoded_jit_config", ret_config, ret_len);
+}
+
+int gh_parse_variable(const char *text, char *buf, size_t size) {
+        _cleanup_(json_object_putp) struct json_object *o = parse_object(text);
+        struct json_object *v = member(o, "value", json_type_string);
+
+        if (!v)
+                return -EPROTO;
+        if ((size_t) json_object_get_string_len(v) >= size)
+                return -ENOBUFS;
+        snprintf(buf, size, "%s", json_object_get_string(v));
+        return 0;
+}
+
+int gh_parse_runner_group(const char *text, size_t len, const char *name, long long *ret) {
+        struct json_tokener *tok = json_tokener_new();
+        size_t off = 0;
+        int found = -ENOENT;
+
+        while (tok && off < len && found == -ENOENT) {
+                struct json_object *page, *groups;
+
+                while (off < len && strchr(" \t\r\n", text[off]))
+                        off++;
+                if (off >= len)
+                        break;
+                json_tokener_reset(tok);
+                page = json_tokener_parse_ex(tok, text + off, (int) (len - off));
+                if (!page) {
+                        found = -EPROTO;
+                        break;
+                }
+                off += json_tokener_get_parse_end(tok);
+                groups = member(page, "runner_groups", json_type_array);
+                if (!groups)
+                        found = -EPROTO;
+                for (size_t i = 0; groups && i < json_object_array_length(groups); i++) {
+                        struct json_object *g = json_object_array_get_idx(groups, i), *n = member(g, "name", json_type_string),
+                                           *id = member(g, "id", json_type_int);
+
+                        if (n && id && strcasecmp(json_object_get_string(n), name) == 0) {
+                                *ret = json_object_get_int64(id);
+                                found = 0;
+                                break;
+                        }
+                }
+                json_object_put(page);
+        }
+        if (tok)
+                json_tokener_free(tok);
+        return found;
+}
+
 int gh_runner_get(struct gh_client *c, const char *scope, long long id, struct gh_runner *ret, char *err, size_t errlen) {
-        _cleanup_(json_object_putp) struct json_object *o = NULL;
-        char path[512];
+        char path[512], *text;
+        size_t len;
         int r;
 
         snprintf(path, sizeof path, "/%s/actions/runners/%lld", scope, id);
-        r = call(c, "GET", path, NULL, 200, &o, err, errlen);
-        if (r == 0 && parse_runner(o, ret) < 0)
-                return snprintf(err, errlen, "GET %s: not a runner", path), -EPROTO;
+        r = call(c, "GET", path, NULL, 200, &text, &len, err, errlen);
+        if (r < 0)
+                return r;
+        r = gh_parse_runner(text, ret);
+        free(text);
+        if (r < 0)
+                snprintf(err, errlen, "GET %s: not a runner", path);
         return r;
 }
 
@@ -99,28 +204,24 @@ int gh_runner_delete(struct gh_client *c, const char *scope, long long id, char 
         char path[512];
 
         snprintf(path, sizeof path, "/%s/actions/runners/%lld", scope, id);
-        return call(c, "DELETE", path, NULL, 204, NULL, err, errlen);
+        return call(c, "DELETE", path, NULL, 204, NULL, NULL, err, errlen);
 }
 
 static int token(struct gh_client *c, const char *scope, const char *kind, char **ret, size_t *ret_len, time_t *ret_exp,
                  char *err, size_t errlen) {
-        _cleanup_(json_object_putp) struct json_object *o = NULL;
-        struct json_object *t, *e;
-        char path[512];
+        char path[512], *text;
+        size_t len;
         int r;
 
         snprintf(path, sizeof path, "/%s/actions/runners/%s", scope, kind);
-        r = call(c, "POST", path, NULL, 201, &o, err, errlen);
+        r = call(c, "POST", path, NULL, 201, &text, &len, err, errlen);
         if (r < 0)
                 return r;
-        t = member(o, "token", json_type_string);
-        e = member(o, "expires_at", json_type_string);
-        if (!t || !e || json_object_get_string_len(t) == 0 || gh_parse_timestamp(json_object_get_string(e), ret_exp) < 0)
-                return snprintf(err, errlen, "POST %s: no token in the answer", path), -EPROTO;
-        *ret_len = (size_t) json_object_get_string_len(t);
-        *ret = strndup(json_object_get_string(t), *ret_len);
-        explicit_bzero((char *) json_object_get_string(t), *ret_len);
-        return *ret ? 0 : -ENOMEM;
+        r = gh_parse_token(text, ret, ret_len, ret_exp);
+        secret_free(text, len);
+        if (r < 0)
+                snprintf(err, errlen, "POST %s: no token in the answer", path);
+        return r;
 }
 
 int gh_registration_token(struct gh_client *c, const char *scope, char **ret, size_t *ret_len, time_t *ret_expires,
@@ -155,10 +256,10 @@ static int check_labels(const char *const *labels, size_t n, char *err, size_t e
 int gh_jit_config(struct gh_client *c, const char *scope, const char *name, long long group_id,
                   const char *const *labels, size_t n_labels, long long *ret_id, char **ret_config, size_t *ret_len,
                   char *err, size_t errlen) {
-        _cleanup_(json_object_putp) struct json_object *body = NULL, *o = NULL;
-        struct json_object *cfg, *runner, *id;
+        _cleanup_(json_object_putp) struct json_object *body = NULL;
         const char *reason;
-        char path[512];
+        char path[512], *text;
+        size_t len;
         int r;
 
         if (proto_validate_runner_name(name, &reason) < 0)
@@ -173,26 +274,22 @@ int gh_jit_config(struct gh_client *c, const char *scope, const char *name, long
         json_object_object_add(body, "runner_group_id", json_object_new_int64(group_id));
         json_object_object_add(body, "labels", label_array(labels, n_labels));
         snprintf(path, sizeof path, "/%s/actions/runners/generate-jitconfig", scope);
-        r = call(c, "POST", path, body, 201, &o, err, errlen);
+        r = call(c, "POST", path, body, 201, &text, &len, err, errlen);
         if (r < 0)
                 return r;
-        cfg = member(o, "encoded_jit_config", json_type_string);
-        runner = member(o, "runner", json_type_object);
-        id = member(runner, "id", json_type_int);
-        if (!cfg || !id)
-                return snprintf(err, errlen, "POST %s: no configuration in the answer", path), -EPROTO;
-        *ret_id = json_object_get_int64(id);
-        *ret_len = (size_t) json_object_get_string_len(cfg);
-        *ret_config = strndup(json_object_get_string(cfg), *ret_len);
-        explicit_bzero((char *) json_object_get_string(cfg), *ret_len);
-        return *ret_config ? 0 : -ENOMEM;
+        r = gh_parse_jit(text, ret_id, ret_config, ret_len);
+        secret_free(text, len);
+        if (r < 0)
+                snprintf(err, errlen, "POST %s: no configuration in the answer", path);
+        return r;
 }
 
 int gh_runner_labels(struct gh_client *c, const char *scope, long long id, enum gh_label_op op,
                      const char *const *labels, size_t n_labels, struct gh_runner *ret, char *err, size_t errlen) {
-        _cleanup_(json_object_putp) struct json_object *body = NULL, *o = NULL;
+        _cleanup_(json_object_putp) struct json_object *body = NULL;
         static const char *const methods[] = { "GET", "POST", "PUT", "DELETE", "DELETE" };
-        char path[640];
+        char path[640], *text;
+        size_t len;
         int r;
 
         if ((unsigned) op > GH_LABELS_REMOVE)
@@ -208,72 +305,47 @@ int gh_runner_labels(struct gh_client *c, const char *scope, long long id, enum 
                 body = json_object_new_object();
                 json_object_object_add(body, "labels", label_array(labels, n_labels));
         }
-        r = call(c, methods[op], path, body, 200, &o, err, errlen);
+        r = call(c, methods[op], path, body, 200, &text, &len, err, errlen);
         if (r < 0)
                 return r;
         *ret = (struct gh_runner) { .id = id };
-        if (parse_labels(member(o, "labels", json_type_array), ret) < 0)
-                return snprintf(err, errlen, "%s %s: no labels in the answer", methods[op], path), -EPROTO;
-        return 0;
+        r = gh_parse_labels(text, ret);
+        free(text);
+        if (r < 0)
+                snprintf(err, errlen, "%s %s: no labels in the answer", methods[op], path);
+        return r;
 }
 
 int gh_runner_group_id(struct gh_client *c, const char *org, const char *name, long long *ret, char *err, size_t errlen) {
         char path[256], *text = NULL;
         size_t len;
-        struct json_tokener *tok;
-        size_t off = 0;
-        int r, found = 0;
+        int r;
 
         snprintf(path, sizeof path, "/orgs/%s/actions/runner-groups", org);
         r = gh_get_pages(c, path, &text, &len, err, errlen);
         if (r < 0)
                 return r;
-        tok = json_tokener_new();
-        while (tok && off < len && !found) {
-                struct json_object *page, *groups;
-
-                while (off < len && strchr(" \t\r\n", text[off]))
-                        off++;
-                if (off >= len)
-                        break;
-                json_tokener_reset(tok);
-                page = json_tokener_parse_ex(tok, text + off, (int) (len - off));
-                if (!page)
-                        break;
-                off += json_tokener_get_parse_end(tok);
-                groups = member(page, "runner_groups", json_type_array);
-                for (size_t i = 0; groups && i < json_object_array_length(groups); i++) {
-                        struct json_object *g = json_object_array_get_idx(groups, i), *n = member(g, "name", json_type_string),
-                                           *id = member(g, "id", json_type_int);
-
-                        if (n && id && strcasecmp(json_object_get_string(n), name) == 0) {
-                                *ret = json_object_get_int64(id);
-                                found = 1;
-                                break;
-                        }
-                }
-                json_object_put(page);
-        }
-        if (tok)
-                json_tokener_free(tok);
+        r = gh_parse_runner_group(text, len, name, ret);
         free(text);
-        if (!found)
-                return snprintf(err, errlen, "organisation %s has no runner group '%s'", org, name), -ENOENT;
-        return 0;
+        if (r == -ENOENT)
+                snprintf(err, errlen, "organisation %s has no runner group '%s'", org, name);
+        else if (r < 0)
+                snprintf(err, errlen, "GET %s: the answer does not parse", path);
+        return r;
 }
 
 int gh_run_cancel(struct gh_client *c, const char *repo, long long run_id, bool force, char *err, size_t errlen) {
         char path[512];
 
         snprintf(path, sizeof path, "/repos/%s/actions/runs/%lld/%s", repo, run_id, force ? "force-cancel" : "cancel");
-        return call(c, "POST", path, NULL, 202, NULL, err, errlen);
+        return call(c, "POST", path, NULL, 202, NULL, NULL, err, errlen);
 }
 
 int gh_run_rerun_failed(struct gh_client *c, const char *repo, long long run_id, char *err, size_t errlen) {
         char path[512];
 
         snprintf(path, sizeof path, "/repos/%s/actions/runs/%lld/rerun-failed-jobs", repo, run_id);
-        return call(c, "POST", path, NULL, 201, NULL, err, errlen);
+        return call(c, "POST", path, NULL, 201, NULL, NULL, err, errlen);
 }
 
 static int check_variable_name(const char *name, char *err, size_t errlen) {
@@ -288,24 +360,21 @@ static int check_variable_name(const char *name, char *err, size_t errlen) {
 
 int gh_variable_get(struct gh_client *c, const char *repo, const char *name, char *buf, size_t size, char *err,
                     size_t errlen) {
-        _cleanup_(json_object_putp) struct json_object *o = NULL;
-        struct json_object *v;
-        char path[512];
+        char path[512], *text;
+        size_t len;
         int r = check_variable_name(name, err, errlen);
 
         if (r < 0)
                 return r;
         snprintf(path, sizeof path, "/repos/%s/actions/variables/%s", repo, name);
-        r = call(c, "GET", path, NULL, 200, &o, err, errlen);
+        r = call(c, "GET", path, NULL, 200, &text, &len, err, errlen);
         if (r < 0)
                 return r;
-        v = member(o, "value", json_type_string);
-        if (!v)
-                return snprintf(err, errlen, "GET %s: no value", path), -EPROTO;
-        if ((size_t) json_object_get_string_len(v) >= size)
-                return snprintf(err, errlen, "GET %s: the value is too long", path), -ENOBUFS;
-        snprintf(buf, size, "%s", json_object_get_string(v));
-        return 0;
+        r = gh_parse_variable(text, buf, size);
+        free(text);
+        if (r < 0)
+                snprintf(err, errlen, "GET %s: %s", path, r == -ENOBUFS ? "the value is too long" : "no value");
+        return r;
 }
 
 int gh_variable_set(struct gh_client *c, const char *repo, const char *name, const char *value, bool create,
@@ -320,8 +389,8 @@ int gh_variable_set(struct gh_client *c, const char *repo, const char *name, con
         if (create) {
                 json_object_object_add(body, "name", json_object_new_string(name));
                 snprintf(path, sizeof path, "/repos/%s/actions/variables", repo);
-                return call(c, "POST", path, body, 201, NULL, err, errlen);
+                return call(c, "POST", path, body, 201, NULL, NULL, err, errlen);
         }
         snprintf(path, sizeof path, "/repos/%s/actions/variables/%s", repo, name);
-        return call(c, "PATCH", path, body, 204, NULL, err, errlen);
+        return call(c, "PATCH", path, body, 204, NULL, NULL, err, errlen);
 }

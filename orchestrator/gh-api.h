@@ -28,6 +28,16 @@ struct gh_runner {
         char labels[GH_MAX_LABELS][PROTO_LABEL_MAX + 1];
 };
 
+/* The parsers of GitHub's answers (pure; tested on the OpenAPI description's
+ * own examples): 0, or -EPROTO for an answer without what it must hold. */
+int gh_parse_runner(const char *text, struct gh_runner *ret);
+int gh_parse_labels(const char *text, struct gh_runner *ret);
+int gh_parse_token(const char *text, char **ret, size_t *ret_len, time_t *ret_expires);
+int gh_parse_jit(const char *text, long long *ret_id, char **ret_config, size_t *ret_len);
+int gh_parse_variable(const char *text, char *buf, size_t size);
+/* Pages of runner groups: the id of the group named NAME (without case), or -ENOENT. */
+int gh_parse_runner_group(const char *text, size_t len, const char *name, long long *ret);
+
 int gh_runner_get(struct gh_client *c, const char *scope, long long id, struct gh_runner *ret, char *err, size_t errlen);
 int gh_runner_delete(struct gh_client *c, const char *scope, long long id, char *err, size_t errlen);
 

@@ -11,6 +11,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
+#include "gh-api.h"
 #include "gh-auth.h"
 #include "gh-wire.h"
 #include "test-util.h"
@@ -375,6 +378,73 @@ START_TEST(test_app_key_refusals) {
 }
 END_TEST
 
+/* ---- the OpenAPI description's own example bodies ---- */
+
+static char *example(const char *key) {
+        struct json_object *subset = json_object_from_file(TESTS_SRCDIR "/github/openapi-subset.json"), *ex, *e;
+        char *text;
+
+        ck_assert_ptr_nonnull(subset);
+        ck_assert(json_object_object_get_ex(subset, "examples", &ex));
+        ck_assert_msg(json_object_object_get_ex(ex, key, &e), "no example %s", key);
+        text = strdup(json_object_to_json_string_ext(e, JSON_C_TO_STRING_PLAIN));
+        json_object_put(subset);
+        return text;
+}
+
+START_TEST(test_openapi_examples) {
+        struct gh_runner r;
+        char *t, *tok, buf[64];
+        size_t len;
+        time_t exp;
+        long long id;
+
+        t = example("GET /repos/{owner}/{repo}/actions/runners/{runner_id} 200");
+        ck_assert_int_eq(gh_parse_runner(t, &r), 0);
+        ck_assert(r.id == 23 && r.busy && !r.ephemeral && r.n_labels == 4);
+        ck_assert_str_eq(r.name, "MBP");
+        ck_assert_str_eq(r.labels[3], "no-gpu");
+        free(t);
+        t = example("GET /repos/{owner}/{repo}/actions/runners/{runner_id}/labels 200");
+        ck_assert_int_eq(gh_parse_labels(t, &r), 0);
+        ck_assert_uint_eq(r.n_labels, 4);
+        free(t);
+        t = example("POST /repos/{owner}/{repo}/actions/runners/registration-token 201");
+        ck_assert_int_eq(gh_parse_token(t, &tok, &len, &exp), 0);
+        ck_assert_int_eq(exp, 1579724015);   /* "2020-01-22T12:13:35.123-08:00" */
+        ck_assert_uint_eq(len, strlen(tok));
+        secret_free(tok, len + 1);
+        free(t);
+        t = example("POST /repos/{owner}/{repo}/actions/runners/remove-token 201");
+        ck_assert_int_eq(gh_parse_token(t, &tok, &len, &exp), 0);
+        secret_free(tok, len + 1);
+        free(t);
+        t = example("POST /repos/{owner}/{repo}/actions/runners/generate-jitconfig 201");
+        ck_assert_int_eq(gh_parse_jit(t, &id, &tok, &len), 0);
+        ck_assert(id == 23 && len == 6);
+        secret_free(tok, len + 1);
+        free(t);
+        t = example("GET /repos/{owner}/{repo}/actions/variables/{name} 200");
+        ck_assert_int_eq(gh_parse_variable(t, buf, sizeof buf), 0);
+        ck_assert_str_eq(buf, "octocat");
+        ck_assert_int_eq(gh_parse_variable(t, buf, 4), -ENOBUFS);
+        free(t);
+        t = example("GET /orgs/{org}/actions/runner-groups 200");
+        ck_assert_int_eq(gh_parse_runner_group(t, strlen(t), "DEFAULT", &id), 0);
+        ck_assert(id == 1);
+        ck_assert_int_eq(gh_parse_runner_group(t, strlen(t), "gpu", &id), -ENOENT);
+        free(t);
+        /* and what is not an answer */
+        ck_assert_int_eq(gh_parse_runner("{\"id\":1}", &r), -EPROTO);
+        ck_assert_int_eq(gh_parse_runner("[]", &r), -EPROTO);
+        ck_assert_int_eq(gh_parse_token("{\"token\":\"\",\"expires_at\":\"2020-01-01T00:00:00Z\"}", &tok, &len, &exp),
+                         -EPROTO);
+        ck_assert_int_eq(gh_parse_token("{\"token\":\"x\",\"expires_at\":\"soon\"}", &tok, &len, &exp), -EPROTO);
+        ck_assert_int_eq(gh_parse_jit("{\"encoded_jit_config\":\"x\"}", &id, &tok, &len), -EPROTO);
+        ck_assert_int_eq(gh_parse_runner_group("{\"total_count\":1}", 18, "x", &id), -EPROTO);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("github");
         TCase *pure = tcase_create("pure"), *files = tcase_create("files");
@@ -385,6 +455,7 @@ int main(void) {
         tcase_add_test(pure, test_link_too_long);
         tcase_add_loop_test(pure, test_same_origin, 0, (int) ELEMENTSOF(origins));
         tcase_add_test(pure, test_dates);
+        tcase_add_test(pure, test_openapi_examples);
         suite_add_tcase(s, pure);
         tcase_add_checked_fixture(files, dir_setup, dir_teardown);
         tcase_set_timeout(files, 60);
