@@ -31,7 +31,7 @@ struct gh_client {
         char api[SETTINGS_URL_MAX + 1];
         CURL *curl;
         int cache_fd;
-        bool debug;
+        bool debug, read_only;
         long long deadline_ms;
         /* the bearer: a token file's token, or an installation token */
         char *token;
@@ -154,6 +154,10 @@ void gh_client_free(struct gh_client *c) {
         EVP_PKEY_free(c->key);
         closep(&c->cache_fd);
         free(c);
+}
+
+void gh_client_set_read_only(struct gh_client *c) {
+        c->read_only = true;
 }
 
 void gh_client_refresh_token(struct gh_client *c) {
@@ -602,6 +606,8 @@ int gh_request(struct gh_client *c, const char *method, const char *path, const 
         int r;
 
         *ret = (struct gh_response) {};
+        if (c->read_only && strcmp(method, "GET") != 0)
+                return snprintf(err, errlen, "%s %s: this client only reads", method, path), -EPERM;
         r = full_url(c, path, url, sizeof url, err, errlen);
         if (r < 0)
                 return r;

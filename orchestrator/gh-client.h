@@ -67,6 +67,11 @@ void gh_stats(const struct gh_client *c, struct gh_stats *ret);
  * message redacted; for 422 the first of its errors too. */
 void gh_describe_error(const struct gh_response *r, char *buf, size_t size);
 
+/* From now on refuse every request but GET (before sending anything): the
+ * plan path holds a client that cannot fetch a token or change GitHub.
+ * The App's own token exchange is not a request of the caller's. */
+void gh_client_set_read_only(struct gh_client *c);
+
 /* Forget the installation token: the next request makes a new one (and
  * every ETag made with the old one is worth nothing). */
 void gh_client_refresh_token(struct gh_client *c);

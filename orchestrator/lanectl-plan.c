@@ -428,7 +428,7 @@ int cmd_plan(int argc, char **argv) {
                 if (gh_client_new(s, cache, &run.gh, err, sizeof err) < 0) {
                         snprintf(inv_problem, sizeof inv_problem, "%s", err);
                         env.inventory_problem = inv_problem;
-                } else if (!(run.scopes = calloc(MAX_SCOPES, sizeof *run.scopes))) {
+                } else if (gh_client_set_read_only(run.gh), !(run.scopes = calloc(MAX_SCOPES, sizeof *run.scopes))) {
                         fprintf(stderr, "lanectl plan: out of memory\n");
                         goto out;
                 }

@@ -289,6 +289,23 @@ START_TEST(test_mutation_faults) {
 }
 END_TEST
 
+/* The plan path's client reads only: a change is refused before it is sent. */
+START_TEST(test_read_only) {
+        struct gh_runner r;
+        char *tok;
+        size_t len;
+        time_t exp;
+        int before = seen("POST", "/repos/acme/site/actions/runners/registration-token");
+
+        gh_client_set_read_only(c);
+        ck_assert_int_eq(gh_registration_token(c, "repos/acme/site", &tok, &len, &exp, err, sizeof err), -EPERM);
+        ck_assert_reason_has(err, "only reads");
+        ck_assert_int_eq(gh_runner_delete(c, "repos/acme/site", 1, err, sizeof err), -EPERM);
+        ck_assert_int_eq(seen("POST", "/repos/acme/site/actions/runners/registration-token"), before);
+        ck_assert_int_eq(gh_runner_get(c, "repos/acme/site", 999999, &r, err, sizeof err), -ENOENT);   /* reads still go */
+}
+END_TEST
+
 START_TEST(test_credentials_errors) {
         struct settings s;
         struct gh_client *bad;
@@ -334,6 +351,7 @@ int main(void) {
         tcase_add_test(tc, test_variables);
         tcase_add_test(tc, test_mutation_faults);
         tcase_add_test(tc, test_credentials_errors);
+        tcase_add_test(tc, test_read_only);
         suite_add_tcase(s, tc);
         return run_suite(s);
 }
