@@ -146,42 +146,20 @@ int gh_parse_variable(const char *text, char *buf, size_t size) {
 }
 
 int gh_parse_runner_group(const char *text, size_t len, const char *name, long long *ret) {
-        struct json_tokener *tok = json_tokener_new();
-        size_t off = 0;
-        int found = -ENOENT;
+        _cleanup_(json_object_putp) struct json_object *groups = gh_pages_items(text, len, "runner_groups");
 
-        while (tok && off < len && found == -ENOENT) {
-                struct json_object *page, *groups;
+        if (!groups)
+                return -EPROTO;
+        for (size_t i = 0; i < json_object_array_length(groups); i++) {
+                struct json_object *g = json_object_array_get_idx(groups, i), *n = member(g, "name", json_type_string),
+                                   *id = member(g, "id", json_type_int);
 
-                while (off < len && strchr(" \t\r\n", text[off]))
-                        off++;
-                if (off >= len)
-                        break;
-                json_tokener_reset(tok);
-                page = json_tokener_parse_ex(tok, text + off, (int) (len - off));
-                if (!page) {
-                        found = -EPROTO;
-                        break;
+                if (n && id && strcasecmp(json_object_get_string(n), name) == 0) {
+                        *ret = json_object_get_int64(id);
+                        return 0;
                 }
-                off += json_tokener_get_parse_end(tok);
-                groups = member(page, "runner_groups", json_type_array);
-                if (!groups)
-                        found = -EPROTO;
-                for (size_t i = 0; groups && i < json_object_array_length(groups); i++) {
-                        struct json_object *g = json_object_array_get_idx(groups, i), *n = member(g, "name", json_type_string),
-                                           *id = member(g, "id", json_type_int);
-
-                        if (n && id && strcasecmp(json_object_get_string(n), name) == 0) {
-                                *ret = json_object_get_int64(id);
-                                found = 0;
-                                break;
-                        }
-                }
-                json_object_put(page);
         }
-        if (tok)
-                json_tokener_free(tok);
-        return found;
+        return -ENOENT;
 }
 
 int gh_runner_get(struct gh_client *c, const char *scope, long long id, struct gh_runner *ret, char *err, size_t errlen) {

