@@ -305,7 +305,7 @@ static int exchange(struct gh_client *c, const char *method, const char *url, co
                     const char *if_none_match, struct gh_response *resp, struct exchange *x, bool *sent, char *err,
                     size_t errlen) {
         struct curl_slist *h = NULL;
-        char auth[64 + 8192], inm[200];
+        char inm[200];
         curl_off_t req_size = 0;
         CURLcode cc;
         long status = 0;
@@ -316,10 +316,16 @@ static int exchange(struct gh_client *c, const char *method, const char *url, co
         h = curl_slist_append(h, "Accept: application/vnd.github+json");
         h = curl_slist_append(h, "X-GitHub-Api-Version: " API_VERSION);
         h = curl_slist_append(h, "User-Agent: lanekeeper/" PACKAGE_VERSION);
-        if (bearer && strlen(bearer) < sizeof auth - 32) {
-                snprintf(auth, sizeof auth, "Authorization: Bearer %s", bearer);
+        if (bearer) {   /* tokens of any length */
+                size_t n = strlen(bearer) + sizeof "Authorization: Bearer ";
+                char *auth = malloc(n);
+
+                if (!auth)
+                        return snprintf(err, errlen, "out of memory"), curl_slist_free_all(h), -ENOMEM;
+                snprintf(auth, n, "Authorization: Bearer %s", bearer);
                 h = curl_slist_append(h, auth);
-                explicit_bzero(auth, sizeof auth);
+                explicit_bzero(auth, n);
+                free(auth);
         }
         if (body)
                 h = curl_slist_append(h, "Content-Type: application/json");

@@ -183,6 +183,14 @@ out=$("$LANECTL" --config "$w/short.conf" plan lane-3 2>>"$all"); rc=$?
 ctl clear-faults '{}' >/dev/null
 printf '%s\n' "$out" >>"$all"
 
+# ---- a token of 10,000 characters, with dots, works like any other ----
+long="ghs_$(head -c 9000 /dev/urandom | base64 -w0 | tr -dc 'A-Za-z0-9' | head -c 9990 | sed 's/\(.\{100\}\)/\1./g' | head -c 9996)"
+double long --token "$long"
+printf '%s\n' "$long" >"$w/long-token"; chmod 600 "$w/long-token"
+printf '[github]\napi_url = http://127.0.0.1:%s\ntoken_file = %s/long-token\n[store]\ndir = %s/store-long\n' "$port" "$w" "$w" >"$w/long.conf"
+gh long runners --repo acme/site; expect "a 10,000-character token" 0
+grep -qF "${long:4:40}" "$all" && bad "the long token reached the output" || ok
+
 # ---- nothing the double sent broke the description; no token anywhere ----
 v=$(curl -sf "http://127.0.0.1:$(cat "$w/main.port")/_double/violations")
 [ "$v" = '{"violations": []}' ] && ok || bad "the double's violations: $v"
