@@ -215,6 +215,18 @@ static void observe_fragment(const struct lane_desired *d, const char *path, str
         (void) d;
 }
 
+/* A drop-in in a distribution's "service.d" applies to every service (e.g.
+ * a default timeout): it does not make one lane's unit somebody else's. */
+static bool dropin_for_every_service(const char *p) {
+        const char *slash = strrchr(p, '/');
+        size_t n;
+
+        if (!slash || slash == p)
+                return false;
+        n = (size_t) (slash - p);
+        return n >= 10 && memcmp(slash - 10, "/service.d", 10) == 0;
+}
+
 void observe_unit(const struct observe_env *env, const struct lane_desired *d, struct observation *o) {
         _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
@@ -283,11 +295,12 @@ void observe_unit(const struct observe_env *env, const struct lane_desired *d, s
         /* A drop-in can change anything the helper rendered (User=, ExecStart=):
          * the unit is then no longer the helper's alone. */
         if (sd_bus_get_property_strv(env->bus, SYSTEMD_DEST, path, "org.freedesktop.systemd1.Unit", "DropInPaths", NULL,
-                                     &dropins) >= 0 && dropins && dropins[0]) {
-                if (o->unit_managed)
-                        say(o->unit_detail, sizeof o->unit_detail, "drop-in %s changes the unit", dropins[0]);
-                o->unit_managed = false;
-        }
+                                     &dropins) >= 0 && dropins)
+                for (char **dp = dropins; *dp && o->unit_managed; dp++)
+                        if (!dropin_for_every_service(*dp)) {
+                                say(o->unit_detail, sizeof o->unit_detail, "drop-in %s changes the unit", *dp);
+                                o->unit_managed = false;
+                        }
         if (dropins)
                 for (char **s = dropins; *s; s++)
                         free(*s);

@@ -119,6 +119,18 @@ assert l["observed"]["unit"]["active_state"] == "inactive" and l["observed"]["un
 assert (l["shape"], l["action"]) == ("supervised_inactive", "restart"), l
 PY
 
+# A drop-in for every service (a distribution's default) leaves it managed.
+e2e_root sh -c 'mkdir -p /etc/systemd/system/service.d
+        printf "[Service]\nTimeoutStopFailureMode=abort\n" > /etc/systemd/system/service.d/10-all.conf
+        systemctl daemon-reload'
+out=$(plan cm-website-chris-testing 2>&1)
+python3 - "$out" <<'PY' && ok || bad "plan with a drop-in for every service: $out"
+import json, sys
+(l,) = json.loads(sys.argv[1])["lanes"]
+assert l["observed"]["unit"]["managed"], l["observed"]["unit"]
+PY
+e2e_root sh -c 'rm -r /etc/systemd/system/service.d; systemctl daemon-reload'
+
 # A drop-in changes what runs: the unit is no longer the helper's alone.
 e2e_root sh -c 'mkdir -p /etc/systemd/system/lanekeeper-lane@cm-website-chris-testing.service.d
         printf "[Service]\nUser=root\n" > /etc/systemd/system/lanekeeper-lane@cm-website-chris-testing.service.d/override.conf
@@ -144,7 +156,7 @@ import json, sys
 assert l["observed"]["unit"]["exists"] and not l["observed"]["unit"]["managed"], l["observed"]["unit"]
 PY
 out=$(e2e_as lanekeeper /usr/local/bin/lanectl --config /usr/local/etc/lanekeeper/lanekeeper.conf audit verify 2>&1)
-grep -q '^6 records, chain intact' <<<"$out" && ok || bad "audit after the plans: $out"
+grep -q '^7 records, chain intact' <<<"$out" && ok || bad "audit after the plans: $out"
 
 e2e_shutdown
 echo "test-observe: $passed passed, $failed failed"
