@@ -88,6 +88,7 @@ int cmd_config(int argc, char **argv) {
                 }
                 if (s->token_file[0])
                         json_object_object_add(o, "token_file", json_object_new_string(s->token_file));
+                json_object_object_add(o, "timeout_s", json_object_new_uint64(s->timeout_s));
                 json_object_object_add(o, "store_dir", json_object_new_string(s->store_dir));
                 json_object_object_add(o, "lanes_dir", json_object_new_string(s->lanes_dir));
                 json_object_object_add(o, "helper_socket", json_object_new_string(s->helper_socket));
@@ -109,6 +110,7 @@ int cmd_config(int argc, char **argv) {
                        s->installation_id, s->private_key_file);
         if (s->token_file[0])
                 printf("token_file       %s\n", s->token_file);
+        printf("timeout_s        %lu\n", s->timeout_s);
         printf("store_dir        %s\nlanes_dir        %s\nhelper_socket    %s\npolicy_file      %s\n", s->store_dir,
                s->lanes_dir, s->helper_socket, s->policy_file);
         printf("min_free_mib     %lu\ncommands        ", s->min_free_mib);
