@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "audit.h"
+#include "store-file.h"
 #include "macro.h"
 #include "proto-redact-json.h"
 
@@ -40,51 +41,12 @@ static void record_name(uint64_t seq, char *buf, size_t size) {
         snprintf(buf, size, "%020" PRIu64 ".json", seq);
 }
 
-/* Whole file NAME into a malloc'd buffer. */
 static int read_file(int dirfd, const char *name, char **ret, size_t *ret_len) {
-        _cleanup_(closep) int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-        _cleanup_(freep) char *buf = NULL;
-        struct stat st;
-        ssize_t n;
-
-        if (fd < 0)
-                return -errno;
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (!S_ISREG(st.st_mode) || st.st_size > RECORD_MAX)
-                return -EBADMSG;
-        buf = malloc((size_t) st.st_size + 1);
-        if (!buf)
-                return -ENOMEM;
-        n = read(fd, buf, (size_t) st.st_size);
-        if (n != st.st_size)
-                return n < 0 ? -errno : -EIO;
-        buf[n] = '\0';
-        *ret_len = (size_t) n;
-        *ret = TAKE_PTR(buf);
-        return 0;
+        return store_read_file(dirfd, name, RECORD_MAX, ret, ret_len);
 }
 
-/* Write NAME atomically: temporary file, fsync, rename, fsync directory. */
 static int write_atomic(int dirfd, const char *name, const char *data, size_t len) {
-        char tmp[64];
-        _cleanup_(closep) int fd = -EBADF;
-        int r = 0;
-
-        snprintf(tmp, sizeof tmp, ".tmp-%s", name);
-        (void) unlinkat(dirfd, tmp, 0);   /* left by a writer killed before its rename */
-        fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
-        if (fd < 0)
-                return -errno;
-        if (write(fd, data, len) != (ssize_t) len || fsync(fd) < 0)
-                r = errno ? -errno : -EIO;
-        if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
-                r = -errno;
-        if (r < 0) {
-                (void) unlinkat(dirfd, tmp, 0);
-                return r;
-        }
-        return fsync(dirfd) < 0 ? -errno : 0;
+        return store_write_atomic(dirfd, name, data, len, true);
 }
 
 static int read_head(int dirfd, uint64_t *ret_seq, char digest[PROTO_SHA256_HEX_SIZE]) {

@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Files of the store (audit records, idempotency keys): read whole, and
+ * written atomically (temporary file, fsync, rename, fsync directory). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* NAME of DIRFD into a malloc'd, NUL-terminated buffer: a regular file of
+ * at most MAX bytes, not a link. */
+int store_read_file(int dirfd, const char *name, size_t max, char **ret, size_t *ret_len);
+
+/* Write NAME atomically, mode 0640. With REPLACE false an existing NAME is
+ * kept and -EEXIST returned (the first writer wins). */
+int store_write_atomic(int dirfd, const char *name, const char *data, size_t len, bool replace);
