@@ -204,5 +204,12 @@ hits=$(grep -E '^(exec[a-z]*|fexecve|fork|vfork|clone|clone3|posix_spawnp?|syste
 loc=$(cat "$TESTS_SRCDIR"/../helper/*.c "$TESTS_SRCDIR"/../helper/*.h | grep -cv '^[[:space:]]*$')
 [ "$loc" -lt 1500 ] && ok || bad "helper/ has $loc non-blank lines (limit 1500)"
 
+# No runner is ever started outside systemd: no nohup, no backgrounded
+# run.sh, no PID file anywhere in what ships (the tests' kit aside).
+src=$TESTS_SRCDIR/..
+hits=$(grep -rnE 'nohup[[:space:]]|(run\.sh|Runner\.Listener)([^|;&]|[0-9]?>&|&>)*&[[:space:]]*($|[;)#])|\.pid["[:space:]]|PIDFile=' "$src/helper" "$src/orchestrator" "$src/policy" \
+        "$src/protocol" "$src/scripts" 2>/dev/null)
+[ -z "$hits" ] && ok || bad "a runner may be started outside systemd: $hits"
+
 echo "test-cli: $passed passed, $fail failed"
 [ "$fail" -eq 0 ]
