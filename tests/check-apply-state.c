@@ -39,8 +39,9 @@ static int try_in_child(const char *lane) {
 }
 
 START_TEST(test_lock) {
-        int fd = -1, fd2 = -1, status;
+        int fd = -1, fd2 = -1, status, ready[2];
         pid_t holder;
+        char c;
 
         ck_assert_int_eq(lane_lock(store, "lane-a", &fd), 0);
         ck_assert_int_eq(try_in_child("lane-a"), 1);        /* busy */
@@ -49,15 +50,20 @@ START_TEST(test_lock) {
         close(fd);
         ck_assert_int_eq(try_in_child("lane-a"), 0);
         /* a holder killed holding it releases it */
+        ck_assert_int_eq(pipe(ready), 0);
         holder = fork();
         if (holder == 0) {
+                close(ready[0]);
                 if (lane_lock(store, "lane-k", &fd) < 0)
                         _exit(2);
+                if (write(ready[1], "L", 1) != 1)   /* it holds the lock now */
+                        _exit(3);
                 pause();
                 _exit(0);
         }
-        for (int i = 0; i < 100 && try_in_child("lane-k") == 0; i++)
-                usleep(10000);   /* until the holder has it */
+        close(ready[1]);
+        ck_assert_int_eq(read(ready[0], &c, 1), 1);   /* no polling: a slow (sanitized) child is waited for */
+        close(ready[0]);
         ck_assert_int_eq(try_in_child("lane-k"), 1);
         ck_assert_int_eq(kill(holder, SIGKILL), 0);
         ck_assert_int_eq(waitpid(holder, &status, 0), holder);
