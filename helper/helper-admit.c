@@ -89,11 +89,32 @@ static int lookup_user(struct peer *p, const char **ret_reason) {
         return 0;
 }
 
-int admit_peer(int fd, const struct helper_policy *pol, struct peer *ret, const char **ret_reason) {
+int admit_peer_cgroup(int fd, struct ucred *ret_cred, char *cgroup, size_t size, const char **ret_reason) {
         _cleanup_(closep) int pidfd = -EBADF;
+        socklen_t len = sizeof *ret_cred;
+        pid_t pid;
+
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, ret_cred, &len) < 0)
+                return *ret_reason = "cannot read peer credentials", -errno;
+        pidfd = peer_pidfd(fd, ret_cred->pid);
+        if (pidfd < 0)
+                return *ret_reason = "cannot pin the peer process", pidfd;
+        pid = pidfd_pid(pidfd);
+        if (pid != ret_cred->pid)
+                return *ret_reason = "peer process is gone or not the one that connected", -EPERM;
+        if (read_cgroup(pid, cgroup, size) < 0)
+                return *ret_reason = "cannot read the peer's cgroup", -EPERM;
+        /* Still alive after the read: the pid was not reused while we read.
+         * Signal 0 through the pidfd: EPERM (we hold no CAP_KILL) still
+         * proves the process exists; only ESRCH means it is gone. */
+        if (syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0 && errno != EPERM)
+                return *ret_reason = "peer process exited while being checked", -EPERM;
+        return 0;
+}
+
+int admit_peer(int fd, const struct helper_policy *pol, struct peer *ret, const char **ret_reason) {
         struct ucred cred;
         socklen_t len = sizeof cred;
-        pid_t pid;
         int r;
 
         *ret = (struct peer) { .uid = (uid_t) -1, .gid = (gid_t) -1 };
@@ -105,21 +126,11 @@ int admit_peer(int fd, const struct helper_policy *pol, struct peer *ret, const 
                 return r;
         if (!policy_has_maintainer(pol, ret->user))
                 return *ret_reason = "peer is not a maintainer named in the policy", -EPERM;
-
-        pidfd = peer_pidfd(fd, cred.pid);
-        if (pidfd < 0)
-                return *ret_reason = "cannot pin the peer process", pidfd;
-        pid = pidfd_pid(pidfd);
-        if (pid != cred.pid)
-                return *ret_reason = "peer process is gone or not the one that connected", -EPERM;
-        r = read_cgroup(pid, ret->cgroup, sizeof ret->cgroup);
+        r = admit_peer_cgroup(fd, &cred, ret->cgroup, sizeof ret->cgroup, ret_reason);
         if (r < 0)
-                return *ret_reason = "cannot read the peer's cgroup", -EPERM;
-        /* Still alive after the read: the pid was not reused while we read.
-         * Signal 0 through the pidfd: EPERM (we hold no CAP_KILL) still
-         * proves the process exists; only ESRCH means it is gone. */
-        if (syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0 && errno != EPERM)
-                return *ret_reason = "peer process exited while being checked", -EPERM;
+                return r;
+        if (cred.uid != ret->uid || cred.pid != ret->pid)
+                return *ret_reason = "peer credentials changed while being checked", -EPERM;
         if (admit_cgroup_is_lane(ret->cgroup))
                 return *ret_reason = "peer runs inside a lane unit", -EPERM;
         return 0;

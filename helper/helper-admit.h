@@ -26,4 +26,8 @@ bool admit_cgroup_is_lane(const char *path);
  * if the pidfd still refers to a live process afterwards, so that the pid
  * was not reused meanwhile). Fills *ret even on refusal, as far as known,
  * for the log. Returns 0, -EPERM with a reason, or another errno. */
+/* The peer's credentials and its cgroup, read race-safely (above). */
+struct ucred;
+int admit_peer_cgroup(int fd, struct ucred *ret_cred, char *cgroup, size_t size, const char **ret_reason);
+
 int admit_peer(int fd, const struct helper_policy *pol, struct peer *ret, const char **ret_reason);

@@ -33,6 +33,7 @@ struct gh_client {
         int cache_fd;
         bool debug, read_only;
         long long deadline_ms;
+        long long attempt_deadline;   /* wall clock ms: the current request's overall deadline */
         /* the bearer: a token file's token, or an installation token */
         char *token;
         size_t token_len;
@@ -350,7 +351,11 @@ static int exchange(struct gh_client *c, const char *method, const char *url, co
         curl_easy_setopt(c->curl, CURLOPT_FOLLOWLOCATION, 0L);   /* the token never follows a redirect */
         curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "https,http");
         curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-        curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, 60000L);
+        {       /* an attempt never outlives the request's deadline (timeout_s, retries included) */
+                long long left = c->attempt_deadline ? c->attempt_deadline - wall_ms() : 60000;
+
+                curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, left < 1000 ? 1000L : left > 60000 ? 60000L : (long) left);
+        }
         curl_easy_setopt(c->curl, CURLOPT_ACCEPT_ENCODING, "");
         /* libcurl sends a request again by itself when a reused connection
          * turns out dead; a change goes on a connection of its own, so that
@@ -532,7 +537,10 @@ static int request_with(struct gh_client *c, const char *method, const char *url
                 struct exchange x;
                 bool sent = false;
                 char why[256] = "";
-                int r = exchange(c, method, url, bearer, body, cached ? etag : NULL, ret, &x, &sent, why, sizeof why);
+                int r;
+
+                c->attempt_deadline = deadline;
+                r = exchange(c, method, url, bearer, body, cached ? etag : NULL, ret, &x, &sent, why, sizeof why);
 
                 a.now_ms = wall_ms() + (c->have_offset ? c->offset_s * 1000 : 0);
                 a.deadline_ms += c->have_offset ? c->offset_s * 1000 : 0;

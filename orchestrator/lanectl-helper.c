@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "lanectl.h"
 #include "macro.h"
@@ -161,6 +162,44 @@ static int call(const char *socket_path, struct proto_builder *b, size_t len, st
         }
         if (!json)
                 print_text(m, lane);
+        return 0;
+}
+
+int helper_call(const char *socket_path, enum proto_verb verb, const char *lane, const char *user, const char *root,
+                char *err, size_t errlen) {
+        static struct proto_builder b;
+        static struct proto_msg m;
+        static uint8_t buf[PROTO_MAX_MESSAGE];
+        _cleanup_(closep) int fd = -EBADF;
+        struct proto_diag d;
+        struct pollfd p;
+        size_t len;
+        ssize_t n;
+        int r;
+
+        proto_builder_init(&b, verb, 0, (uint64_t) time(NULL) << 20 ^ (uint64_t) getpid());
+        if (lane)
+                proto_put_str(&b, PROTO_TAG_LANE, lane);
+        if (user) {
+                proto_put_str(&b, PROTO_TAG_USER, user);
+                proto_put_str(&b, PROTO_TAG_ROOT, root);
+        }
+        if (proto_builder_finish(&b, &len, &d) < 0)
+                return snprintf(err, errlen, "%s: %s", proto_error_to_string(d.error), d.reason), -EINVAL;
+        fd = helper_connect(socket_path);
+        if (fd < 0)
+                return snprintf(err, errlen, "the helper is unavailable at %s: %s", socket_path, strerror(-fd)), -EHOSTDOWN;
+        r = proto_send(fd, b.buf, len);
+        if (r < 0 && r != -EPIPE && r != -ECONNRESET)
+                return snprintf(err, errlen, "cannot send to the helper: %s", strerror(-r)), -EHOSTDOWN;
+        p = (struct pollfd) { .fd = fd, .events = POLLIN };
+        if (poll(&p, 1, REPLY_TIMEOUT_MS) <= 0 || (n = proto_recv(fd, buf, sizeof buf)) < 0)
+                return snprintf(err, errlen, "no answer from the helper"), -EHOSTDOWN;
+        if (proto_decode(buf, (size_t) n, &m, &d) < 0 || !proto_msg_is_reply(&m) || m.verb != verb)
+                return snprintf(err, errlen, "unreadable answer from the helper: %s", d.reason), -EPROTO;
+        if (proto_msg_find(&m, PROTO_TAG_ERROR))
+                return snprintf(err, errlen, "%s: %s", proto_msg_str(&m, PROTO_TAG_ERROR),
+                                proto_msg_str(&m, PROTO_TAG_REASON) ?: "(no reason given)"), -EPERM;
         return 0;
 }
 

@@ -79,14 +79,14 @@ static int read_file(const char *path, size_t max, char **ret, size_t *ret_len) 
  * The helper's file (SYSCONFDIR/lanekeeper/policy.conf) must pass the
  * helper's own checks from / down; any other file (a checkout, a test) is
  * checked from its own directory down and may also belong to the caller. */
-static int load_policy(const char *path, bool explicit, struct helper_policy *pol) {
+int lanectl_load_policy(const char *path, bool explicit, struct helper_policy *pol) {
         _cleanup_(closep) int anchor = -EBADF;
         char err[512], dir[PATH_MAX];
         const char *base = strrchr(path, '/');
         int r;
 
         if (path[0] != '/' || !base || !base[1]) {
-                fprintf(stderr, "lanectl plan: the policy path %s is not an absolute file name\n", path);
+                fprintf(stderr, "lanectl: the policy path %s is not an absolute file name\n", path);
                 return -EINVAL;
         }
         snprintf(dir, sizeof dir, "%.*s", (int) (base - path), path);
@@ -96,17 +96,11 @@ static int load_policy(const char *path, bool explicit, struct helper_policy *po
         else
                 r = policy_load_at(anchor, explicit ? base + 1 : path + 1, explicit ? getuid() : 0, pol, err, sizeof err);
         if (r < 0)
-                fprintf(stderr, "lanectl plan: cannot use the policy %s: %s%s\n", path, err,
+                fprintf(stderr, "lanectl: cannot use the policy %s: %s%s\n", path, err,
                         explicit ? "" : "\n  (give --policy FILE or LANEKEEPER_POLICY to plan against another)");
         return r;
 }
 
-struct lane_file {
-        char *path;
-        char stem[PROTO_LANE_NAME_MAX + 8];
-        size_t same_name;
-        bool selected;
-};
 
 static int conf_filter(const struct dirent *d) {
         size_t n = strlen(d->d_name);
@@ -138,7 +132,7 @@ static void count_same_names(struct lane_file *files, size_t n) {
 
 /* The lane files of DIR, sorted, each with how many files name the same lane
  * without regard to case (a lane file is NAME.conf, checked when parsed). */
-static int list_lanes(const char *dir, struct lane_file **ret, size_t *ret_n) {
+int lanectl_list_lanes(const char *dir, struct lane_file **ret, size_t *ret_n) {
         struct dirent **ents = NULL;
         struct lane_file *files;
         int n = scandir(dir, &ents, conf_filter, alphasort);
@@ -166,7 +160,7 @@ static int list_lanes(const char *dir, struct lane_file **ret, size_t *ret_n) {
         return 0;
 }
 
-static void free_lanes(struct lane_file *files, size_t n) {
+void lanectl_free_lanes(struct lane_file *files, size_t n) {
         for (size_t i = 0; files && i < n; i++)
                 free(files[i].path);
         free(files);
@@ -305,6 +299,37 @@ static void plan_one(struct run *run, const struct lane_file *f) {
                 run->blocked++;
 }
 
+void lanectl_plan_policy(const struct helper_policy *hp, struct policy_view *v, struct plan_policy *ret) {
+        for (size_t i = 0; i < hp->n_roots; i++)
+                v->roots[i] = hp->roots[i];
+        for (size_t i = 0; i < hp->n_repositories; i++)
+                v->repos[i] = hp->repositories[i];
+        for (size_t i = 0; i < hp->n_organisations; i++)
+                v->orgs[i] = hp->organisations[i];
+        for (size_t i = 0; i < hp->n_users; i++)
+                v->users[i] = hp->users[i];
+        v->n_roots = hp->n_roots;
+        *ret = (struct plan_policy) { .host = hp->host[0] ? hp->host : NULL, .repositories = v->repos,
+                                      .n_repositories = hp->n_repositories, .organisations = v->orgs,
+                                      .n_organisations = hp->n_organisations, .roots = v->roots, .n_roots = hp->n_roots,
+                                      .users = v->users, .n_users = hp->n_users };
+}
+
+void lanectl_baseline_config(const struct settings *s, struct policy_view *v, struct baseline_config *bc) {
+        for (size_t i = 0; i < s->n_commands; i++)
+                v->commands[i] = s->commands[i];
+        v->docker_cfg[0] = '\0';
+        if (getenv("DOCKER_CONFIG"))
+                snprintf(v->docker_cfg, sizeof v->docker_cfg, "%s/config.json", getenv("DOCKER_CONFIG"));
+        else if (getenv("HOME"))
+                snprintf(v->docker_cfg, sizeof v->docker_cfg, "%s/.docker/config.json", getenv("HOME"));
+        *bc = (struct baseline_config) { .have_clock_offset = bc->have_clock_offset, .clock_offset_s = bc->clock_offset_s,
+                                         .min_free_bytes = (unsigned long long) s->min_free_mib << 20,
+                                         .commands = v->commands, .n_commands = s->n_commands,
+                                         .cgroup_root = "/sys/fs/cgroup", .roots = v->roots, .n_roots = v->n_roots,
+                                         .maintainer_docker_config = v->docker_cfg[0] ? v->docker_cfg : NULL };
+}
+
 int cmd_plan(int argc, char **argv) {
         static const struct option options[] = {
                 { "inventory", required_argument, NULL, 'i' },
@@ -315,8 +340,7 @@ int cmd_plan(int argc, char **argv) {
         };
         static struct helper_policy hp;
         struct plan_opts opts = { .policy = getenv("LANEKEEPER_POLICY"), .lanes_dir = getenv("LANEKEEPER_LANES_DIR") };
-        const char *roots[POLICY_MAX_ITEMS], *repos[POLICY_MAX_ITEMS], *orgs[POLICY_MAX_ITEMS], *users[POLICY_MAX_ITEMS];
-        const char *commands[SETTINGS_MAX_COMMANDS];
+        static struct policy_view pv;
         const struct settings *s;
         struct plan_policy pol = {};
         struct inventory inv = {};
@@ -326,7 +350,7 @@ int cmd_plan(int argc, char **argv) {
         struct audit_store store = { .dirfd = -EBADF };
         struct lane_file *files = NULL;
         size_t n_files = 0;
-        char host[PROTO_HOST_NAME_MAX + 2] = "", store_dir[PROTO_PATH_MAX + 16], docker_cfg[PATH_MAX] = "";
+        char host[PROTO_HOST_NAME_MAX + 2] = "", store_dir[PROTO_PATH_MAX + 16];
         char inv_problem[PATH_MAX + 128], bus_problem[160], when[32];
         struct run run = { .opts = &opts, .env = &env, .baseline = &bc, .pol = &pol, .host = host, .store = &store };
         bool policy_explicit;
@@ -365,25 +389,14 @@ int cmd_plan(int argc, char **argv) {
                 opts.lanes_dir = s->lanes_dir;
 
         /* the policy, as the planner sees it */
-        if (load_policy(opts.policy, policy_explicit, &hp) < 0)
+        if (lanectl_load_policy(opts.policy, policy_explicit, &hp) < 0)
                 return EXIT_ERROR;
-        for (size_t i = 0; i < hp.n_roots; i++)
-                roots[i] = hp.roots[i];
-        for (size_t i = 0; i < hp.n_repositories; i++)
-                repos[i] = hp.repositories[i];
-        for (size_t i = 0; i < hp.n_organisations; i++)
-                orgs[i] = hp.organisations[i];
-        for (size_t i = 0; i < hp.n_users; i++)
-                users[i] = hp.users[i];
-        pol = (struct plan_policy) { .host = hp.host[0] ? hp.host : NULL, .repositories = repos,
-                                     .n_repositories = hp.n_repositories, .organisations = orgs,
-                                     .n_organisations = hp.n_organisations, .roots = roots, .n_roots = hp.n_roots,
-                                     .users = users, .n_users = hp.n_users };
+        lanectl_plan_policy(&hp, &pv, &pol);
         if (gethostname(host, sizeof host - 1) < 0)
                 snprintf(host, sizeof host, "unknown");
 
         /* the lanes: every file, or the ones named */
-        r = list_lanes(opts.lanes_dir, &files, &n_files);
+        r = lanectl_list_lanes(opts.lanes_dir, &files, &n_files);
         if (r < 0) {
                 fprintf(stderr, "lanectl plan: cannot read the lane directory %s: %s\n", opts.lanes_dir, strerror(-r));
                 return EXIT_ERROR;
@@ -444,17 +457,7 @@ int cmd_plan(int argc, char **argv) {
                 bus = NULL;
         }
         env.bus = bus;
-        for (size_t i = 0; i < s->n_commands; i++)
-                commands[i] = s->commands[i];
-        if (getenv("DOCKER_CONFIG"))
-                snprintf(docker_cfg, sizeof docker_cfg, "%s/config.json", getenv("DOCKER_CONFIG"));
-        else if (getenv("HOME"))
-                snprintf(docker_cfg, sizeof docker_cfg, "%s/.docker/config.json", getenv("HOME"));
-        bc = (struct baseline_config) { .have_clock_offset = bc.have_clock_offset, .clock_offset_s = bc.clock_offset_s,
-                                        .min_free_bytes = (unsigned long long) s->min_free_mib << 20,
-                                        .commands = commands, .n_commands = s->n_commands,
-                                        .cgroup_root = "/sys/fs/cgroup", .roots = roots, .n_roots = hp.n_roots,
-                                        .maintainer_docker_config = docker_cfg[0] ? docker_cfg : NULL };
+        lanectl_baseline_config(s, &pv, &bc);
 
         snprintf(store_dir, sizeof store_dir, "%s/audit", s->store_dir);
         r = audit_open(store_dir, &store);
@@ -492,6 +495,6 @@ out:
                 inventory_free(&run.scopes[i].inv);
         free(run.scopes);
         gh_client_free(run.gh);
-        free_lanes(files, n_files);
+        lanectl_free_lanes(files, n_files);
         return ret;
 }

@@ -30,6 +30,10 @@ static void help(void) {
                "                         jobs, the rate limits\n"
                "  plan [LANE...]         observe each lane, plan it (never acting) and\n"
                "                         record the plan; exit 0 ready, 1 blocked, 2 error\n"
+               "  apply LANE... --confirm LANE --idempotency-key KEY\n"
+               "                         create, adopt, reconcile or restart each lane, then\n"
+               "                         verify it (completion gates); exit 0 completed,\n"
+               "                         1 blocked, 2 error, 3 lane busy, 4 failed\n"
                "  audit list|show SEQ|verify\n"
                "                         read the audit store; verify finds missing, altered\n"
                "                         or reordered records\n\n"
@@ -189,6 +193,8 @@ int main(int argc, char *argv[]) {
                 return cmd_plan(argc, argv);
         if (strcmp(argv[0], "github") == 0)
                 return cmd_github(argc, argv);
+        if (strcmp(argv[0], "apply") == 0)
+                return cmd_apply(argc, argv);
         if (strcmp(argv[0], "help") == 0) {
                 help();
                 return 0;

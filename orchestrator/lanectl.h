@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "lane-file.h"
+#include "proto-codec.h"
 
 struct settings;
 
@@ -55,3 +56,42 @@ int cmd_plan(int argc, char **argv);
 /* lanectl github runners|jobs|rate-limit: exit 0, 1 GitHub refused, 2 usage,
  * 3 GitHub unavailable or no credentials. */
 int cmd_github(int argc, char **argv);
+
+/* One helper verb, as lanectl apply/restart/remove use it: 0, -EPERM when
+ * the helper refused (ERR: "error-name: reason"), -EHOSTDOWN when it is
+ * unavailable, -EINVAL/-EPROTO for a request or answer that does not
+ * encode/decode. */
+int helper_call(const char *socket_path, enum proto_verb verb, const char *lane, const char *user, const char *root,
+                char *err, size_t errlen);
+
+/* lanectl apply LANE... --confirm LANE --idempotency-key KEY: exit 0 every
+ * lane completed, 1 blocked (nothing done), 2 usage or configuration, 3 lane
+ * busy, 4 failed (a step or completion gate; the record names it). */
+int cmd_apply(int argc, char **argv);
+
+/* What lanectl plan and the executor share (lanectl-plan.c). */
+struct helper_policy;
+struct plan_policy;
+struct baseline_config;
+struct settings;
+struct lane_file {
+        char *path;
+        char stem[PROTO_LANE_NAME_MAX + 8];
+        size_t same_name;        /* files naming this lane, without regard to case */
+        bool selected;
+};
+int lanectl_list_lanes(const char *dir, struct lane_file **ret, size_t *ret_n);
+void lanectl_free_lanes(struct lane_file *files, size_t n);
+/* The helper's policy as a view (PATH explicit: checked from its own
+ * directory down and may belong to the caller). Errors are printed. */
+int lanectl_load_policy(const char *path, bool explicit, struct helper_policy *pol);
+/* The arrays a plan_policy and a baseline_config point into. */
+struct policy_view {
+        const char *roots[32], *repos[32], *orgs[32], *users[32];
+        size_t n_roots;
+        const char *commands[16];
+        char docker_cfg[PATH_MAX];
+};
+void lanectl_plan_policy(const struct helper_policy *hp, struct policy_view *v, struct plan_policy *ret);
+/* Keeps a clock offset already in *BC. */
+void lanectl_baseline_config(const struct settings *s, struct policy_view *v, struct baseline_config *bc);

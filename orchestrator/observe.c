@@ -129,6 +129,12 @@ void observe_local(const struct observe_env *env, const struct lane_desired *d, 
                 o->local_configured = true;
                 o->local_agent_id = rf.agent_id;
                 snprintf(o->local_agent_name, sizeof o->local_agent_name, "%s", rf.agent_name);
+        } else if (r == -EACCES && fstatat(lane, ".runner", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) {
+                /* The runner writes .runner under the lane unit's UMask=0077:
+                 * present, configured, its content the lane user's alone. */
+                o->local_configured = true;
+                say(o->local_detail, sizeof o->local_detail, "%s/%s/.runner is present but readable only by %s",
+                    d->root, d->name, d->user);
         } else if (r != -ENOENT) {
                 say(o->local_detail, sizeof o->local_detail, "%s/%s/.runner: %s", d->root, d->name, reason);
                 return;

@@ -211,6 +211,9 @@ static void choose_apply(const struct observation *o, struct plan *p) {
                 if (!o->local_configured || !o->local_credentials)
                         block(p, BLOCK_STALE_STATE, "GitHub knows runner %lld but this host holds no registration for it",
                               r ? r->id : 0);
+                else if (r && !o->local_agent_name[0])
+                        block(p, BLOCK_STALE_STATE, "the local registration (.runner) cannot be read to compare it with "
+                              "runner %lld; make it readable to the maintainer's group", r->id);
                 else if (r && strcasecmp(o->local_agent_name, r->name) != 0)
                         block(p, BLOCK_STALE_STATE, "the local registration is for '%s', not '%s'", o->local_agent_name,
                               r->name);

@@ -207,7 +207,7 @@ loc=$(cat "$TESTS_SRCDIR"/../helper/*.c "$TESTS_SRCDIR"/../helper/*.h | grep -cv
 # No runner is ever started outside systemd: no nohup, no backgrounded
 # run.sh, no PID file anywhere in what ships (the tests' kit aside).
 src=$TESTS_SRCDIR/..
-hits=$(grep -rnE 'nohup[[:space:]]|(run\.sh|Runner\.Listener)([^|;&]|[0-9]?>&|&>)*&[[:space:]]*($|[;)#])|\.pid["[:space:]]|PIDFile=' "$src/helper" "$src/orchestrator" "$src/policy" \
+hits=$(grep -rnE 'nohup[[:space:]]|(run\.sh|Runner\.Listener)([^|;&]|[0-9]?>&|&>)*&[[:space:]]*($|[;)#])|(^|[^-])>[[:space:]]*[^[:space:]]*\.pid|"[^"]*\.pid"|PIDFile=' "$src/helper" "$src/orchestrator" "$src/policy" \
         "$src/protocol" "$src/scripts" 2>/dev/null)
 [ -z "$hits" ] && ok || bad "a runner may be started outside systemd: $hits"
 

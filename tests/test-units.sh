@@ -11,7 +11,8 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 sed -e 's|@pkglibexecdir@|/usr/libexec/lanekeeper|' "$TESTS_SRCDIR/../helper/lanekeeper-helper@.service.in" \
         >"$work/lanekeeper-helper@.service"
-cp "$TESTS_SRCDIR/golden/lane-unit.service" "$work/lanekeeper-lane@cm-website-chris-testing.service"
+sed "s|@pkglibexecdir@|/usr/libexec/lanekeeper|" "$TESTS_SRCDIR/golden/lane-unit.service" \
+        >"$work/lanekeeper-lane@cm-website-chris-testing.service"
 
 score() { (cd "$work" && systemd-analyze security --offline=true "$1" 2>/dev/null | sed -n 's/.*Overall exposure level for .*: \([0-9.]*\).*/\1/p'); }
 goal() { # UNIT TENTHS

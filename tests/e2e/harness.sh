@@ -45,6 +45,7 @@ e2e_init() {
         # Not under /tmp: the namespace hides the host's /tmp behind its own.
         E2E_WORK=$(mktemp -d /var/lib/lanekeeper-e2e.XXXXXX)
         trap e2e_shutdown EXIT
+        trap "exit 143" TERM INT   # a killed test still cleans up (EXIT runs)
         mkdir -p "$E2E_WORK/units" "$E2E_WORK/dest"
         cp /etc/passwd "$E2E_WORK/passwd"
         cp /etc/group "$E2E_WORK/group"
@@ -104,6 +105,26 @@ e2e_stage_two() {
                 while read -r src dst; do mount --bind "$src" "$dst"; done <"$work/binds"
         fi
         [ -d "$work/dest/usr/local" ] && mount --bind "$work/dest/usr/local" /usr/local
+        # Lane units run the registration wrapper from the build's own
+        # pkglibexecdir (compiled into the template). Under another prefix
+        # (make distcheck's) it is made to exist inside only: in the private
+        # /tmp, over an existing directory, or over its nearest ancestor
+        # when that is empty; never written on the host.
+        local lib=${PKGLIBEXECDIR:-/usr/local/libexec/lanekeeper} anc
+        if [ "$lib" != /usr/local/libexec/lanekeeper ] && [ -d "$work/dest/usr/local/libexec/lanekeeper" ]; then
+                case "$lib" in
+                /tmp/*|/var/tmp/*) mkdir -p "$lib" ;;
+                *)
+                        anc=$lib
+                        while [ ! -d "$anc" ]; do anc=$(dirname "$anc"); done
+                        if [ "$anc" != "$lib" ]; then
+                                [ -z "$(ls -A "$anc")" ] || { echo "e2e: cannot place $lib (its parent $anc is not empty)"; exit 1; }
+                                mount -t tmpfs -o mode=755 tmpfs "$anc"
+                                mkdir -p "$lib"
+                        fi ;;
+                esac
+                mount --bind "$work/dest/usr/local/libexec/lanekeeper" "$lib"
+        fi
         mount -t cgroup2 cgroup2 /sys/fs/cgroup
         exec env -i container=lanekeeper-e2e PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
                 /lib/systemd/systemd --system --unit=multi-user.target --log-target=console \
@@ -166,6 +187,10 @@ e2e_shutdown() {
                         sleep 0.1
                 done
                 kill -0 "$E2E_PID" 2>/dev/null && { e2e_log "poweroff timed out: killing"; kill -KILL "$E2E_PID"; }
+                # A namespace's init exits only once every process in it is
+                # reaped: an nsenter left behind (its child a zombie) would
+                # hold it for ever.
+                pkill -KILL -f "^nsenter -t $E2E_PID " 2>/dev/null
         fi
         [ -n "$E2E_UNSHARE_PID" ] && wait "$E2E_UNSHARE_PID" 2>/dev/null
         if [ -n "$E2E_CGROUP" ] && [ -d "$E2E_CGROUP" ]; then

@@ -23,6 +23,7 @@ sed -i "s/^lanekeeper:x:\([0-9]*\):$/lanekeeper:x:\1:intruder/" "$E2E_WORK/group
 d=$E2E_WORK/dest/usr/local
 install -D -m 755 "$LANEKEEPER_HELPER" "$d/libexec/lanekeeper/lanekeeper-helper"
 install -D -m 755 "$LANECTL" "$d/bin/lanectl"
+install -D -m 755 "$LANEKEEPER_REGISTER" "$d/libexec/lanekeeper/lanekeeper-register"
 install -D -m 755 "$RAW_CLIENT" "$d/bin/raw-client"
 install -d -m 755 "$d/etc/lanekeeper"
 cat >"$d/etc/lanekeeper/policy.conf" <<POLICY

@@ -25,6 +25,7 @@ host=$(hostname)   # the harness keeps the host's name
 
 d=$E2E_WORK/dest/usr/local
 install -D -m 755 "$LANECTL" "$d/bin/lanectl"
+install -D -m 755 "$LANEKEEPER_REGISTER" "$d/libexec/lanekeeper/lanekeeper-register"
 install -d -m 755 "$d/etc/lanekeeper/lanes.d" "$d/etc/lanekeeper/store"
 cat >"$d/etc/lanekeeper/policy.conf" <<POLICY
 [helper]
@@ -65,8 +66,8 @@ e2e_root sh -c "set -e
         ln -s bin.2.330.0 $R/cm-website-chris-testing/bin
         chown -R lkrunner:lkrunner $R/cm-website-chris-testing $R/handmade"
 # The helper's render, written by hand (its marker names lkrunner and $R).
-e2e_root sh -c "cat > /etc/systemd/system/lanekeeper-lane@cm-website-chris-testing.service" \
-        <"$TESTS_SRCDIR/golden/lane-unit.service"
+sed "s|@pkglibexecdir@|${PKGLIBEXECDIR:?}|" "$TESTS_SRCDIR/golden/lane-unit.service" |
+        e2e_root sh -c "cat > /etc/systemd/system/lanekeeper-lane@cm-website-chris-testing.service"
 e2e_root sh -c "printf '[Service]\nUser=lkrunner\nExecStart=/bin/sleep infinity\n' > /etc/systemd/system/lanekeeper-lane@handmade.service"
 e2e_root systemctl daemon-reload
 e2e_root systemctl start lanekeeper-lane@cm-website-chris-testing.service lanekeeper-lane@handmade.service

@@ -665,6 +665,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     "tokens": len(st.tokens), "now": st.now()}, check=False)
             if what == "violations":
                 return self.send(200, {"violations": st.violations}, check=False)
+            if what == "issued":
+                # every secret the double ever handed out, for leak scans
+                issued = list(st.tokens.keys()) + list(st.reg_tokens.keys())
+                issued += [r[k] for r in st.runners.values() for k in ("credential", "jit_secret") if r.get(k)]
+                return self.send(200, {"tokens": issued}, check=False)
             if what == "log":
                 return self.send(200, {"log": st.log}, check=False)
             if what == "fault":

@@ -258,9 +258,39 @@ def listen(argv):
 
 
 def run_sh(argv):
+    """As actions/runner's run.sh (through run-helper.sh): bin/Runner.Listener
+    as a child process, SIGTERM/SIGINT passed on to it, restarted on exit
+    code 2, every other code turned into 0."""
     refuse_root()
+    child = []
+
+    def forward(signum, _frame):
+        if child:
+            try:
+                os.kill(child[0], signum)
+            except ProcessLookupError:
+                pass
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    listener = os.path.join(ROOT, "bin", "Runner.Listener")
     while True:
-        code = listen(["run"] + argv)
+        pid = os.fork()
+        if pid == 0:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            try:
+                os.execv(listener, [listener, "run"] + argv)
+            finally:
+                os._exit(127)
+        child[:] = [pid]
+        while True:
+            try:
+                _, status = os.waitpid(pid, 0)
+                break
+            except InterruptedError:
+                continue
+        child.clear()
+        code = os.waitstatus_to_exitcode(status)
         if code == 2:
             time.sleep(0.1)
             continue

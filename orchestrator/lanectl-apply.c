@@ -1,0 +1,732 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* lanectl apply LANE... --confirm LANE --idempotency-key KEY: the executor
+ * (DESIGN §6). For each lane: lock it (busy: exit at once, nothing done);
+ * a key seen before returns its first result and does nothing; observe and
+ * plan; refuse a blocked plan; perform the planned action (a registration
+ * token only when creating, handed to the lane's own unit through a one-shot
+ * socket, never a file or argv; helper verbs install-unit, daemon-reload,
+ * enable-now or restart; the labels API for a reconcile); then the
+ * completion gates, polled until a deadline: unit enabled and active as the
+ * service user, GitHub showing the runner online with exactly the desired
+ * labels, baseline ready. "completed" only when every gate passed;
+ * otherwise "failed", naming the step or gate. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <systemd/sd-bus.h>
+#include <time.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "apply-state.h"
+#include "audit.h"
+#include "gh-api.h"
+#include "gh-client.h"
+#include "helper-policy.h"
+#include "lanectl.h"
+#include "macro.h"
+#include "observe.h"
+#include "plan-json.h"
+#include "register-offer.h"
+#include "settings.h"
+
+enum { EXIT_COMPLETED = 0, EXIT_BLOCKED = 1, EXIT_ERROR = 2, EXIT_BUSY = 3, EXIT_FAILED = 4 };
+
+#define MAX_STEPS 12
+#define DEFAULT_TIMEOUT_S 120
+#define REGISTER_WAIT_S 60
+#define POLL_MS 1000
+
+struct step {
+        const char *name;
+        long long ms;
+        bool ok;
+        char detail[300];
+};
+
+enum gate { GATE_UNIT, GATE_GITHUB, GATE_BASELINE, _GATE_MAX };
+static const char *const gate_names[_GATE_MAX] = { "unit_active", "github_online", "baseline_ready" };
+
+struct apply_ctx {
+        const struct settings *s;
+        const char *socket_path;
+        const char *host;
+        const char *key;
+        const char *register_dir;
+        const struct plan_policy *pol;
+        struct policy_view *pv;
+        struct baseline_config *bc;
+        sd_bus *bus;
+        struct gh_client *gh;
+        char gh_problem[512];
+        struct audit_store *store;
+        unsigned timeout_s;
+        bool json;
+};
+
+struct lane_run {
+        struct lane_entry e;
+        struct observation o;
+        struct plan p;
+        uid_t uid;
+        size_t n_steps;
+        struct step steps[MAX_STEPS];
+        bool gate_passed[_GATE_MAX];
+        char gate_detail[_GATE_MAX][300];
+        const char *failed;          /* the step or gate that failed; NULL when completed */
+        long long started_ms;
+};
+
+static long long now_ms(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(long long ms) {
+        struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
+
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                ;
+}
+
+static void now_utc(char *buf, size_t size) {
+        time_t t = time(NULL);
+        struct tm tm;
+
+        gmtime_r(&t, &tm);
+        strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static struct step *step_begin(struct lane_run *lr, const char *name) {
+        struct step *st = &lr->steps[lr->n_steps < MAX_STEPS ? lr->n_steps++ : MAX_STEPS - 1];
+
+        *st = (struct step) { .name = name, .ms = now_ms() };
+        return st;
+}
+
+static bool step_end(struct lane_run *lr, struct step *st, bool ok, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static bool step_end(struct lane_run *lr, struct step *st, bool ok, const char *fmt, ...) {
+        va_list ap;
+
+        st->ms = now_ms() - st->ms;
+        st->ok = ok;
+        if (fmt) {
+                va_start(ap, fmt);
+                vsnprintf(st->detail, sizeof st->detail, fmt, ap);
+                va_end(ap);
+        }
+        if (!ok && !lr->failed)
+                lr->failed = st->name;
+        return ok;
+}
+
+static void scope_of(const struct lane_desired *d, char *buf, size_t size) {
+        snprintf(buf, size, "%s/%s", d->repository[0] ? "repos" : "orgs", d->repository[0] ? d->repository : d->organisation);
+}
+
+/* Where config.sh registers: GitHub's web origin for the API's. */
+static void web_url(const char *api, const struct lane_desired *d, char *buf, size_t size) {
+        size_t n = strlen(api);
+        const char *host;
+
+        while (n && api[n - 1] == '/')
+                n--;
+        if (n == strlen("https://api.github.com") && strncmp(api, "https://api.github.com", n) == 0)
+                snprintf(buf, size, "https://github.com");
+        else if (n >= 7 && strncmp(api + n - 7, "/api/v3", 7) == 0)
+                snprintf(buf, size, "%.*s", (int) (n - 7), api);
+        else {
+                host = strstr(api, "://");
+                host = host ? host + 3 : api;
+                snprintf(buf, size, "%.*s", (int) (host - api + (ptrdiff_t) strcspn(host, "/")), api);
+        }
+        snprintf(buf + strlen(buf), size - strlen(buf), "/%s", d->repository[0] ? d->repository : d->organisation);
+}
+
+/* Observe the lane, GitHub through the client (one conditional listing). */
+static void observe(struct apply_ctx *c, struct lane_run *lr) {
+        struct observe_env env = { .bus = c->bus, .bus_problem = c->bus ? NULL : "cannot connect to the system bus",
+                                   .baseline = c->bc };
+        struct inventory inv = {};
+        char scope[160], err[512];
+        long long offset;
+
+        if (c->gh) {
+                scope_of(&lr->e.lane, scope, sizeof scope);
+                if (gh_list_runners(c->gh, scope, lr->e.lane.name, &inv, err, sizeof err) == 0)
+                        env.inventory = &inv;
+                else
+                        env.inventory_problem = err;
+                if (gh_clock_offset(c->gh, &offset)) {
+                        c->bc->have_clock_offset = true;
+                        c->bc->clock_offset_s = offset;
+                }
+        } else
+                env.inventory_problem = c->gh_problem;
+        observe_lane(&observe_real, &env, &lr->e.lane, &lr->o);
+        inventory_free(&inv);
+}
+
+static bool labels_exact(const struct lane_desired *d, const struct obs_runner *r) {
+        if (r->n_labels != d->n_labels)
+                return false;
+        for (size_t i = 0; i < d->n_labels; i++) {
+                bool found = false;
+
+                for (size_t j = 0; j < r->n_labels && !found; j++)
+                        found = strcasecmp(d->labels[i], r->labels[j]) == 0;
+                if (!found)
+                        return false;
+        }
+        return true;
+}
+
+static void label_list(const char (*labels)[PROTO_LABEL_MAX + 1], size_t n, char *buf, size_t size) {
+        size_t len = 0;
+
+        buf[0] = '\0';
+        for (size_t i = 0; i < n && len < size; i++)
+                len += (size_t) snprintf(buf + len, size - len, "%s%s", i ? "," : "", labels[i]);
+}
+
+/* Evaluate every gate on the current observation. */
+static bool gates_pass(struct lane_run *lr) {
+        const struct observation *o = &lr->o;
+        const struct lane_desired *d = &lr->e.lane;
+        char have[1024];
+
+        if (!o->unit_known)
+                snprintf(lr->gate_detail[GATE_UNIT], 300, "systemd could not be read: %s", o->unit_detail);
+        else if (!o->unit_exists || !o->unit_managed)
+                snprintf(lr->gate_detail[GATE_UNIT], 300, "no lanekeeper unit for the lane");
+        else if (strcmp(o->unit_active, "active") != 0 || strcmp(o->unit_sub, "running") != 0)
+                snprintf(lr->gate_detail[GATE_UNIT], 300, "%s is %s (%s)", o->unit_name, o->unit_active, o->unit_sub);
+        else if (strcmp(o->unit_file_state, "enabled") != 0)
+                snprintf(lr->gate_detail[GATE_UNIT], 300, "%s is %s, not enabled", o->unit_name, o->unit_file_state);
+        else if (o->main_uid != (long long) lr->uid)
+                snprintf(lr->gate_detail[GATE_UNIT], 300, "main process %u runs as uid %lld, not %s (%u)", o->main_pid,
+                         o->main_uid, d->user, (unsigned) lr->uid);
+        else
+                snprintf(lr->gate_detail[GATE_UNIT], 300, "%s active (running), enabled, main process %u as %s",
+                         o->unit_name, o->main_pid, d->user);
+        lr->gate_passed[GATE_UNIT] = strstr(lr->gate_detail[GATE_UNIT], "active (running), enabled") != NULL;
+
+        lr->gate_passed[GATE_GITHUB] = false;
+        if (!o->github_known)
+                snprintf(lr->gate_detail[GATE_GITHUB], 300, "GitHub could not be read: %s", o->github_detail);
+        else if (o->n_runners != 1)
+                snprintf(lr->gate_detail[GATE_GITHUB], 300, "%zu runners named %s", o->n_runners, d->name);
+        else if (!o->runners[0].online)
+                snprintf(lr->gate_detail[GATE_GITHUB], 300, "runner %lld is offline", o->runners[0].id);
+        else if (!labels_exact(d, &o->runners[0])) {
+                label_list(o->runners[0].labels, o->runners[0].n_labels, have, sizeof have);
+                snprintf(lr->gate_detail[GATE_GITHUB], 300, "runner %lld has labels %.200s", o->runners[0].id, have);
+        } else {
+                snprintf(lr->gate_detail[GATE_GITHUB], 300, "runner %lld online with exactly the desired labels",
+                         o->runners[0].id);
+                lr->gate_passed[GATE_GITHUB] = true;
+        }
+
+        lr->gate_passed[GATE_BASELINE] = o->baseline == BASELINE_READY;
+        if (lr->gate_passed[GATE_BASELINE])
+                snprintf(lr->gate_detail[GATE_BASELINE], 300, "%zu checks ready", o->n_checks);
+        else {
+                size_t len = (size_t) snprintf(lr->gate_detail[GATE_BASELINE], 300, "%s:",
+                                               baseline_state_to_string(o->baseline));
+                for (size_t i = 0; i < o->n_checks && len < 300; i++)
+                        if (o->checks[i].state != BASELINE_READY)
+                                len += (size_t) snprintf(lr->gate_detail[GATE_BASELINE] + len, 300 - len, " %s (%s)",
+                                                         o->checks[i].name, o->checks[i].detail);
+        }
+        return lr->gate_passed[GATE_UNIT] && lr->gate_passed[GATE_GITHUB] && lr->gate_passed[GATE_BASELINE];
+}
+
+/* Poll the gates until all pass or the deadline; the first failing gate
+ * names the failure. */
+static bool gates(struct apply_ctx *c, struct lane_run *lr) {
+        struct step *st = step_begin(lr, "gates");
+        long long deadline = now_ms() + (long long) c->timeout_s * 1000;
+        bool ok;
+
+        for (;;) {
+                observe(c, lr);
+                ok = gates_pass(lr);
+                if (ok || now_ms() >= deadline)
+                        break;
+                sleep_ms(POLL_MS);
+        }
+        if (!ok)
+                for (int g = 0; g < _GATE_MAX; g++)
+                        if (!lr->gate_passed[g]) {
+                                step_end(lr, st, false, "%s: %s", gate_names[g], lr->gate_detail[g]);
+                                lr->failed = gate_names[g];
+                                return false;
+                        }
+        return step_end(lr, st, true, "all gates passed");
+}
+
+static bool helper_step(struct apply_ctx *c, struct lane_run *lr, const char *name, enum proto_verb verb, bool with_lane,
+                        bool install) {
+        struct step *st = step_begin(lr, name);
+        char err[512];
+        int r = helper_call(c->socket_path, verb, with_lane ? lr->e.lane.name : NULL, install ? lr->e.lane.user : NULL,
+                            install ? lr->e.lane.root : NULL, err, sizeof err);
+
+        return step_end(lr, st, r == 0, r == 0 ? "ok" : "%s", err);
+}
+
+/* create: a registration token, offered to the lane's own unit, which the
+ * helper installs and starts. */
+static bool do_create(struct apply_ctx *c, struct lane_run *lr) {
+        static struct proto_register reg;
+        struct reg_offer offer = { .fd = -EBADF };
+        int report[2], status = 0;
+        pid_t child;
+        ssize_t n;
+        struct step *st;
+        char scope[160], err[512];
+        _cleanup_(freep) char *token = NULL;
+        size_t token_len = 0;
+        time_t expires;
+        bool ok;
+        int r;
+
+        if (!c->gh) {
+                st = step_begin(lr, "token");
+                return step_end(lr, st, false, "no GitHub client: %s", c->gh_problem);
+        }
+        st = step_begin(lr, "token");
+        scope_of(&lr->e.lane, scope, sizeof scope);
+        r = gh_registration_token(c->gh, scope, &token, &token_len, &expires, err, sizeof err);
+        if (!step_end(lr, st, r == 0, r == 0 ? "registration token for %s" : "%s", r == 0 ? scope : err))
+                return false;
+        reg = (struct proto_register) {};
+        web_url(c->s->api_url, &lr->e.lane, reg.url, sizeof reg.url);
+        snprintf(reg.name, sizeof reg.name, "%s", lr->e.lane.name);
+        label_list(lr->e.lane.labels, lr->e.lane.n_labels, reg.labels, sizeof reg.labels);
+        snprintf(reg.group, sizeof reg.group, "%s", lr->e.lane.group);
+        if (token_len >= sizeof reg.token) {
+                explicit_bzero(token, token_len);
+                st = step_begin(lr, "offer");
+                return step_end(lr, st, false, "the registration token is longer than %zu bytes", sizeof reg.token - 1);
+        }
+        memcpy(reg.token, token, token_len + 1);
+        explicit_bzero(token, token_len);
+
+        st = step_begin(lr, "offer");
+        r = reg_offer_open(&offer, c->register_dir, lr->e.lane.name, err, sizeof err);
+        if (!step_end(lr, st, r == 0, r == 0 ? "%s" : "%s", r == 0 ? offer.path : err)) {
+                proto_register_wipe(&reg);
+                return false;
+        }
+        /* The offer is served by a child while the helper starts the unit:
+         * enable-now returns only once the unit is up, and the unit is up
+         * only after its ExecStartPre= has taken the registration. */
+        if (pipe2(report, O_CLOEXEC) < 0 || (child = fork()) < 0) {
+                proto_register_wipe(&reg);
+                reg_offer_close(&offer);
+                return step_end(lr, step_begin(lr, "config.sh"), false, "cannot serve the offer: %s", strerror(errno));
+        }
+        if (child == 0) {
+                close(report[0]);
+                r = reg_offer_serve(&offer, lr->uid, &reg, REGISTER_WAIT_S * 1000, err, sizeof err);
+                proto_register_wipe(&reg);
+                if (r < 0 && write(report[1], err, strlen(err)) < 0)
+                        _exit(2);
+                _exit(r == 0 ? 0 : 1);
+        }
+        close(report[1]);
+        proto_register_wipe(&reg);   /* the child holds the only copy */
+        ok = helper_step(c, lr, "install-unit", PROTO_VERB_INSTALL_UNIT, true, true) &&
+             helper_step(c, lr, "daemon-reload", PROTO_VERB_DAEMON_RELOAD, false, false) &&
+             helper_step(c, lr, "enable-now", PROTO_VERB_ENABLE_NOW, true, false);
+        st = step_begin(lr, "config.sh");
+        if (!ok)
+                (void) kill(child, SIGTERM);   /* nothing will ask: withdraw the offer */
+        while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+                ;
+        n = read(report[0], err, sizeof err - 1);
+        err[n > 0 ? n : 0] = '\0';
+        close(report[0]);
+        reg_offer_close(&offer);
+        if (!ok) {
+                lr->n_steps--;   /* the helper step that failed is the failure */
+                return false;
+        }
+        return step_end(lr, st, WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                        WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "registration handed to %s's unit" : "%s",
+                        WIFEXITED(status) && WEXITSTATUS(status) == 0 ? lr->e.lane.name
+                                                                      : err[0] ? err : "the offer's server died");
+}
+
+static bool do_reconcile(struct apply_ctx *c, struct lane_run *lr) {
+        const char *labels[LANE_MAX_LABELS];
+        struct gh_runner *got = calloc(1, sizeof *got);
+        struct step *st = step_begin(lr, "labels");
+        char scope[160], err[512];
+        int r;
+
+        if (!got)
+                return step_end(lr, st, false, "out of memory");
+        if (!c->gh || lr->o.n_runners != 1) {
+                free(got);
+                return step_end(lr, st, false, "%s", !c->gh ? c->gh_problem : "no single GitHub runner to set labels on");
+        }
+        for (size_t i = 0; i < lr->e.lane.n_labels; i++)
+                labels[i] = lr->e.lane.labels[i];
+        scope_of(&lr->e.lane, scope, sizeof scope);
+        r = gh_runner_labels(c->gh, scope, lr->o.runners[0].id, GH_LABELS_SET, labels, lr->e.lane.n_labels, got, err,
+                             sizeof err);
+        free(got);
+        if (r < 0)
+                return step_end(lr, st, false, "%s", err);
+        step_end(lr, st, true, "labels set on runner %lld", lr->o.runners[0].id);
+        if (lr->o.unit_exists && strcmp(lr->o.unit_active, "active") != 0)
+                return helper_step(c, lr, "enable-now", PROTO_VERB_ENABLE_NOW, true, false);
+        return true;
+}
+
+static bool perform(struct apply_ctx *c, struct lane_run *lr) {
+        switch (lr->p.action) {
+        case ACTION_CREATE:
+                return do_create(c, lr);
+        case ACTION_ADOPT:
+                return helper_step(c, lr, "install-unit", PROTO_VERB_INSTALL_UNIT, true, true) &&
+                       helper_step(c, lr, "daemon-reload", PROTO_VERB_DAEMON_RELOAD, false, false) &&
+                       helper_step(c, lr, "enable-now", PROTO_VERB_ENABLE_NOW, true, false);
+        case ACTION_RECONCILE:
+                return do_reconcile(c, lr);
+        case ACTION_RESTART:
+                return helper_step(c, lr, "restart", PROTO_VERB_RESTART, true, false);
+        case ACTION_NOOP:
+                return true;   /* nothing to do: the gates say whether that is so */
+        case ACTION_REMOVE:
+                break;
+        }
+        return step_end(lr, step_begin(lr, "action"), false, "apply does not remove (lanectl remove)");
+}
+
+static struct json_object *record_of(struct apply_ctx *c, struct lane_run *lr, const char *status) {
+        struct json_object *rec = json_object_new_object(), *steps = json_object_new_array(),
+                           *gates_j = json_object_new_array();
+        char when[32];
+
+        now_utc(when, sizeof when);
+        json_object_object_add(rec, "status", json_object_new_string(status));
+        json_object_object_add(rec, "lane", json_object_new_string(lr->e.lane.name));
+        json_object_object_add(rec, "time", json_object_new_string(when));
+        json_object_object_add(rec, "host", json_object_new_string(c->host));
+        json_object_object_add(rec, "command", json_object_new_string("apply"));
+        json_object_object_add(rec, "action", json_object_new_string(plan_action_to_string(lr->p.action)));
+        json_object_object_add(rec, "idempotency_key", json_object_new_string(c->key));
+        if (lr->failed)
+                json_object_object_add(rec, "failed", json_object_new_string(lr->failed));
+        json_object_object_add(rec, "duration_ms", json_object_new_int64(now_ms() - lr->started_ms));
+        for (size_t i = 0; i < lr->n_steps; i++) {
+                struct json_object *s = json_object_new_object();
+
+                json_object_object_add(s, "step", json_object_new_string(lr->steps[i].name));
+                json_object_object_add(s, "ok", json_object_new_boolean(lr->steps[i].ok));
+                json_object_object_add(s, "ms", json_object_new_int64(lr->steps[i].ms));
+                json_object_object_add(s, "detail", json_object_new_string(lr->steps[i].detail));
+                json_object_array_add(steps, s);
+        }
+        json_object_object_add(rec, "steps", steps);
+        if (lr->n_steps && strcmp(lr->steps[lr->n_steps - 1].name, "gates") == 0)
+                for (int g = 0; g < _GATE_MAX; g++) {
+                        struct json_object *o = json_object_new_object();
+
+                        json_object_object_add(o, "gate", json_object_new_string(gate_names[g]));
+                        json_object_object_add(o, "passed", json_object_new_boolean(lr->gate_passed[g]));
+                        json_object_object_add(o, "detail", json_object_new_string(lr->gate_detail[g]));
+                        json_object_array_add(gates_j, o);
+                }
+        json_object_object_add(rec, "gates", gates_j);
+        json_object_object_add(rec, "plan", lane_plan_to_json(&lr->e.lane, &lr->o, &lr->p));
+        return rec;
+}
+
+static void print_result(const struct lane_run *lr, const char *status, uint64_t seq) {
+        printf("%s: %s %s (record #%" PRIu64 ")\n", lr->e.lane.name, plan_action_to_string(lr->p.action), status, seq);
+        for (size_t i = 0; i < lr->n_steps; i++)
+                printf("  %-14s %-6s %6lld ms  %s\n", lr->steps[i].name, lr->steps[i].ok ? "ok" : "FAILED",
+                       lr->steps[i].ms, lr->steps[i].detail);
+}
+
+static int apply_one(struct apply_ctx *c, const struct lane_file *f, const char *confirm[], size_t n_confirm,
+                     const char *key) {
+        static struct lane_run lr;
+        _cleanup_(closep) int lock = -EBADF;
+        struct idempotency_result prev, res = {};
+        struct plan_request req = { .intent = INTENT_APPLY, .this_host = c->host, .same_name_lanes = f->same_name,
+                                    .idempotency_key = key };
+        struct json_object *rec;
+        struct passwd pw, *pwr = NULL;
+        char pwbuf[4096];
+        uint64_t seq = 0;
+        const char *status;
+        int r, ret;
+
+        memset(&lr, 0, sizeof lr);
+        lr.started_ms = now_ms();
+        snprintf(lr.e.path, sizeof lr.e.path, "%s", f->path);
+        if (!lane_entry_load(&lr.e, stderr))
+                return EXIT_ERROR;
+        for (size_t i = 0; i < n_confirm; i++)
+                if (strcmp(confirm[i], lr.e.lane.name) == 0)
+                        req.confirmed = true;
+
+        r = lane_lock(c->s->store_dir, lr.e.lane.name, &lock);
+        if (r == -EBUSY) {
+                fprintf(stderr, "lanectl apply: %s: lane busy (another apply, restart or remove holds it); nothing done\n",
+                        lr.e.lane.name);
+                return EXIT_BUSY;
+        }
+        if (r < 0) {
+                fprintf(stderr, "lanectl apply: %s: cannot lock the lane in %s: %s\n", lr.e.lane.name, c->s->store_dir,
+                        strerror(-r));
+                return EXIT_ERROR;
+        }
+        r = idempotency_lookup(c->s->store_dir, key, lr.e.lane.name, "apply", &prev);
+        if (r == 0) {
+                printf("%s: already applied under this key: %s (record #%" PRIu64 "); nothing done\n", lr.e.lane.name,
+                       prev.status, prev.audit_seq);
+                return prev.exit_status;
+        }
+        if (r == -EEXIST) {
+                fprintf(stderr, "lanectl apply: %s: the idempotency key was used for another lane or command\n",
+                        lr.e.lane.name);
+                return EXIT_ERROR;
+        }
+        if (r != -ENOENT) {
+                fprintf(stderr, "lanectl apply: %s: cannot read the idempotency record: %s\n", lr.e.lane.name, strerror(-r));
+                return EXIT_ERROR;
+        }
+        if (getpwnam_r(lr.e.lane.user, &pw, pwbuf, sizeof pwbuf, &pwr) != 0 || !pwr) {
+                fprintf(stderr, "lanectl apply: %s: no user %s on this host\n", lr.e.lane.name, lr.e.lane.user);
+                return EXIT_ERROR;
+        }
+        lr.uid = pw.pw_uid;
+
+        observe(c, &lr);
+        plan_lane(&lr.e.lane, &lr.o, c->pol, &req, &lr.p);
+        if (lr.p.status == PLAN_BLOCKED) {
+                /* Nothing was done: recorded as refused, and the key stays free
+                 * for the same request once the blockers are resolved. */
+                rec = record_of(c, &lr, "refused");
+                r = audit_append(c->store, rec, &seq);
+                json_object_put(rec);
+                printf("%s: %s blocked (record #%" PRIu64 "); nothing done\n", lr.e.lane.name,
+                       plan_action_to_string(lr.p.action), seq);
+                for (size_t i = 0; i < lr.p.n_blockers; i++)
+                        printf("  blocked  %s: %s\n", blocker_to_string(lr.p.blockers[i].id), lr.p.blockers[i].detail);
+                for (size_t i = 0; i < lr.p.n_steps; i++)
+                        printf("  next     %s\n", lr.p.steps[i]);
+                if (r < 0) {
+                        fprintf(stderr, "lanectl apply: %s: cannot write the audit record: %s\n", lr.e.lane.name, strerror(-r));
+                        return EXIT_ERROR;
+                }
+                return EXIT_BLOCKED;
+        }
+
+        if (perform(c, &lr))
+                (void) gates(c, &lr);
+        status = lr.failed ? "failed" : "completed";
+        ret = lr.failed ? EXIT_FAILED : EXIT_COMPLETED;
+        rec = record_of(c, &lr, status);
+        r = audit_append(c->store, rec, &seq);
+        json_object_put(rec);
+        if (r < 0) {
+                /* No record, no claim: the key stays unrecorded so that the
+                 * same request can be repeated. */
+                fprintf(stderr, "lanectl apply: %s: cannot write the audit record: %s; the result is not recorded\n",
+                        lr.e.lane.name, strerror(-r));
+                return EXIT_ERROR;
+        }
+        print_result(&lr, status, seq);
+        snprintf(res.lane, sizeof res.lane, "%s", lr.e.lane.name);
+        snprintf(res.command, sizeof res.command, "apply");
+        snprintf(res.status, sizeof res.status, "%s", status);
+        res.exit_status = ret;
+        res.audit_seq = seq;
+        r = idempotency_record(c->s->store_dir, key, &res);
+        if (r < 0 && r != -EEXIST)
+                fprintf(stderr, "lanectl apply: %s: cannot record the idempotency key: %s\n", lr.e.lane.name, strerror(-r));
+        return ret;
+}
+
+static void usage(void) {
+        fprintf(stderr, "usage: lanectl apply LANE... --confirm LANE [--confirm LANE...] --idempotency-key KEY\n"
+                        "                     [--timeout SECONDS] [--policy FILE] [--lanes-dir DIR]\n");
+}
+
+int cmd_apply(int argc, char **argv) {
+        static const struct option options[] = {
+                { "confirm", required_argument, NULL, 'c' },
+                { "idempotency-key", required_argument, NULL, 'k' },
+                { "timeout", required_argument, NULL, 't' },
+                { "policy", required_argument, NULL, 'p' },
+                { "lanes-dir", required_argument, NULL, 'd' },
+                {}
+        };
+        static struct helper_policy hp;
+        static struct policy_view pv;
+        const char *confirm[64], *policy = getenv("LANEKEEPER_POLICY"), *lanes_dir = getenv("LANEKEEPER_LANES_DIR");
+        const char *key = NULL, *reason;
+        size_t n_confirm = 0, n_files = 0;
+        const struct settings *s;
+        struct plan_policy pol;
+        struct baseline_config bc = {};
+        struct audit_store store = { .dirfd = -EBADF };
+        struct lane_file *files = NULL;
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        char host[PROTO_HOST_NAME_MAX + 2] = "", store_dir[PROTO_PATH_MAX + 16], cache[PROTO_PATH_MAX + 32];
+        struct apply_ctx c = { .timeout_s = DEFAULT_TIMEOUT_S, .host = host, .pv = &pv, .bc = &bc, .pol = &pol,
+                               .store = &store, .register_dir = PROTO_REGISTER_DIR };
+        int opt, r, ret = EXIT_COMPLETED;
+        char *end;
+
+        optind = 0;
+        while ((opt = getopt_long(argc, argv, "", options, NULL)) >= 0)
+                switch (opt) {
+                case 'c':
+                        if (n_confirm == 64) {
+                                fprintf(stderr, "lanectl apply: at most 64 lanes at once\n");
+                                return EXIT_ERROR;
+                        }
+                        confirm[n_confirm++] = optarg;
+                        break;
+                case 'k':
+                        key = optarg;
+                        break;
+                case 't':
+                        errno = 0;
+                        c.timeout_s = (unsigned) strtoul(optarg, &end, 10);
+                        if (errno || *end || c.timeout_s < 1 || c.timeout_s > 3600) {
+                                fprintf(stderr, "lanectl apply: --timeout is 1 to 3600 seconds\n");
+                                return EXIT_ERROR;
+                        }
+                        break;
+                case 'p':
+                        policy = optarg;
+                        break;
+                case 'd':
+                        lanes_dir = optarg;
+                        break;
+                default:
+                        usage();
+                        return EXIT_ERROR;
+                }
+        if (optind >= argc) {
+                usage();
+                return EXIT_ERROR;
+        }
+        if (argc - optind > 64) {
+                fprintf(stderr, "lanectl apply: at most 64 lanes at once\n");
+                return EXIT_ERROR;
+        }
+        /* Checked before anything is read: a mutation needs both, said plainly. */
+        if (!key || !n_confirm) {
+                fprintf(stderr, "lanectl apply: a change needs --confirm LANE for each lane and --idempotency-key KEY\n");
+                usage();
+                return EXIT_ERROR;
+        }
+        if (idempotency_key_validate(key, &reason) < 0) {
+                fprintf(stderr, "lanectl apply: the idempotency key %s\n", reason);
+                return EXIT_ERROR;
+        }
+        if (argc - optind > 1 && strlen(key) + 1 + PROTO_LANE_NAME_MAX > IDEMPOTENCY_KEY_MAX) {
+                fprintf(stderr, "lanectl apply: with several lanes the key gets ':LANE' appended; keep it under %d "
+                                "characters\n", IDEMPOTENCY_KEY_MAX - PROTO_LANE_NAME_MAX);
+                return EXIT_ERROR;
+        }
+        c.key = key;
+        if (lanectl_settings(&s) < 0)
+                return EXIT_ERROR;
+        c.s = s;
+        c.socket_path = getenv("LANEKEEPER_HELPER_SOCKET") ?: s->helper_socket;
+        if (getenv("LANEKEEPER_REGISTER_DIR"))
+                c.register_dir = getenv("LANEKEEPER_REGISTER_DIR");
+        if (!policy)
+                policy = s->policy_file;
+        if (!lanes_dir)
+                lanes_dir = s->lanes_dir;
+        if (lanectl_load_policy(policy, strcmp(policy, SYSCONFDIR "/lanekeeper/policy.conf") != 0, &hp) < 0)
+                return EXIT_ERROR;
+        lanectl_plan_policy(&hp, &pv, &pol);
+        if (gethostname(host, sizeof host - 1) < 0)
+                snprintf(host, sizeof host, "unknown");
+        r = lanectl_list_lanes(lanes_dir, &files, &n_files);
+        if (r < 0) {
+                fprintf(stderr, "lanectl apply: cannot read the lane directory %s: %s\n", lanes_dir, strerror(-r));
+                return EXIT_ERROR;
+        }
+        for (int a = optind; a < argc; a++) {
+                bool found = false;
+
+                for (size_t i = 0; i < n_files; i++)
+                        if (strcmp(files[i].stem, argv[a]) == 0)
+                                found = true;
+                if (!found) {
+                        fprintf(stderr, "lanectl apply: no lane file %s/%s.conf\n", lanes_dir, argv[a]);
+                        ret = EXIT_ERROR;
+                        goto out;
+                }
+        }
+
+        (void) mkdir(s->store_dir, 0750);
+        if (strcmp(settings_auth(s), "none") == 0)
+                snprintf(c.gh_problem, sizeof c.gh_problem, "no GitHub credentials in lanekeeper.conf");
+        else {
+                snprintf(cache, sizeof cache, "%s/github-cache", s->store_dir);
+                if (gh_client_new(s, cache, &c.gh, c.gh_problem, sizeof c.gh_problem) < 0)
+                        c.gh = NULL;
+        }
+        if (sd_bus_open_system(&bus) < 0)
+                bus = NULL;
+        c.bus = bus;
+        lanectl_baseline_config(s, &pv, &bc);
+        snprintf(store_dir, sizeof store_dir, "%s/audit", s->store_dir);
+        r = audit_open(store_dir, &store);
+        if (r < 0) {
+                fprintf(stderr, "lanectl apply: cannot open the audit store %s: %s\n", store_dir, strerror(-r));
+                ret = EXIT_ERROR;
+                goto out;
+        }
+
+        /* One lane at a time, in the order given; each under its own key
+         * (KEY, or KEY:LANE when several lanes share one command). */
+        for (int a = optind; a < argc; a++) {
+                char lane_key[IDEMPOTENCY_KEY_MAX + PROTO_LANE_NAME_MAX + 2];
+                int one = EXIT_ERROR;
+
+                snprintf(lane_key, sizeof lane_key, "%s%s%s", key, argc - optind > 1 ? ":" : "",
+                         argc - optind > 1 ? argv[a] : "");
+                for (size_t i = 0; i < n_files; i++)
+                        if (strcmp(files[i].stem, argv[a]) == 0) {
+                                c.key = lane_key;
+                                one = apply_one(&c, &files[i], confirm, n_confirm, lane_key);
+                                break;
+                        }
+                /* the worst outcome decides: error > failed > busy > blocked > completed */
+                if (one == EXIT_ERROR || (ret != EXIT_ERROR && one > ret))
+                        ret = one;
+        }
+out:
+        audit_close(&store);
+        gh_client_free(c.gh);
+        lanectl_free_lanes(files, n_files);
+        return ret;
+}

@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* lanekeeper-register LANE: the lane unit's ExecStartPre= (see
+ * lanekeeper-register(8)). Runs as the lane's user in the lane's directory,
+ * with the lane's sandbox and no privilege. When the runner is already
+ * registered (.runner present) it does nothing. Otherwise, if lanectl apply
+ * offers a registration on PROTO_REGISTER_DIR/LANE.sock, it takes it once
+ * and becomes ./config.sh --unattended with the URL, name, labels and group
+ * as arguments and the token in ACTIONS_RUNNER_INPUT_TOKEN only (never in
+ * argv, a file, or this program's output). No offer: it says so and exits
+ * 0, and run.sh reports the runner unconfigured. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "macro.h"
+#include "proto-register.h"
+
+#define ANSWER_TIMEOUT_MS (30 * 1000)
+
+static struct proto_register reg;   /* static: never on a stack frame that outlives its wipe */
+static char buf[PROTO_REGISTER_MAX + 1];
+
+static int fail(const char *lane, const char *what) {
+        fprintf(stderr, "lanekeeper-register: %s: %s\n", lane, what);
+        return 1;
+}
+
+int main(int argc, char **argv) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        _cleanup_(closep) int fd = -EBADF;
+        const char *lane, *reason = NULL;
+        struct stat st;
+        struct pollfd p;
+        size_t len;
+        ssize_t n;
+        char *args[16];
+        int a = 0;
+
+        if (argc != 2) {
+                fprintf(stderr, "usage: lanekeeper-register LANE (run by the lane unit, see lanekeeper-register(8))\n");
+                return 2;
+        }
+        lane = argv[1];
+        if (proto_validate_lane_name(lane, &reason) < 0)
+                return fail(lane, "not a lane name");
+        if (geteuid() == 0)
+                return fail(lane, "refusing to run as root: the lane unit runs it as the lane's user");
+        if (fstatat(AT_FDCWD, ".runner", &st, AT_SYMLINK_NOFOLLOW) == 0)
+                return 0;   /* registered: nothing to do (the common case, every start) */
+
+        /* The offer's directory must be root's and not writable by others,
+         * or anybody could pose as lanectl and collect nothing, or worse,
+         * hand us a registration of their choosing. */
+        if (lstat(PROTO_REGISTER_DIR, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != 0 || (st.st_mode & S_IWOTH)) {
+                printf("lanekeeper-register: %s: not registered (no .runner) and no registration offered; "
+                       "run: lanectl apply %s\n", lane, lane);
+                return 0;
+        }
+        if (snprintf(sa.sun_path, sizeof sa.sun_path, "%s/%s.sock", PROTO_REGISTER_DIR, lane) >= (int) sizeof sa.sun_path)
+                return fail(lane, "socket path too long");
+        fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return fail(lane, "cannot create a socket");
+        if (connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0) {
+                printf("lanekeeper-register: %s: not registered (no .runner) and no registration offered; "
+                       "run: lanectl apply %s\n", lane, lane);
+                return 0;
+        }
+        if (proto_register_encode_request(lane, buf, sizeof buf, &len) < 0 || send(fd, buf, len, MSG_NOSIGNAL) != (ssize_t) len)
+                return fail(lane, "cannot ask for the registration");
+        p = (struct pollfd) { .fd = fd, .events = POLLIN };
+        if (poll(&p, 1, ANSWER_TIMEOUT_MS) <= 0)
+                return fail(lane, "no answer from lanectl within 30 s");
+        n = recv(fd, buf, sizeof buf - 1, MSG_TRUNC);
+        if (n <= 0 || (size_t) n >= sizeof buf) {
+                explicit_bzero(buf, sizeof buf);
+                return fail(lane, n == 0 ? "lanectl refused this process (not the lane's user or unit)"
+                                         : "unreadable answer from lanectl");
+        }
+        if (proto_register_decode(buf, (size_t) n, &reg, &reason) < 0) {
+                explicit_bzero(buf, sizeof buf);
+                proto_register_wipe(&reg);
+                fprintf(stderr, "lanekeeper-register: %s: the registration offered is invalid: %s\n", lane, reason);
+                return 1;
+        }
+        explicit_bzero(buf, sizeof buf);
+        if (strcmp(reg.name, lane) != 0) {
+                proto_register_wipe(&reg);
+                return fail(lane, "the registration offered names another runner");
+        }
+
+        /* config.sh: ours, a regular file, reached without a symlink. */
+        if (fstatat(AT_FDCWD, "config.sh", &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
+            st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+                proto_register_wipe(&reg);
+                return fail(lane, "config.sh is missing, not a regular file, not the lane user's, or writable by others");
+        }
+        if (setenv("ACTIONS_RUNNER_INPUT_TOKEN", reg.token, 1) < 0) {
+                proto_register_wipe(&reg);
+                return fail(lane, "cannot pass the token");
+        }
+        args[a++] = (char *) "./config.sh";
+        args[a++] = (char *) "--unattended";
+        args[a++] = (char *) "--url";
+        args[a++] = reg.url;
+        args[a++] = (char *) "--name";
+        args[a++] = reg.name;
+        args[a++] = (char *) "--labels";
+        args[a++] = reg.labels;
+        args[a++] = (char *) "--no-default-labels";
+        if (reg.group[0]) {
+                args[a++] = (char *) "--runnergroup";
+                args[a++] = reg.group;
+        }
+        args[a++] = (char *) "--work";
+        args[a++] = (char *) "_work";
+        args[a] = NULL;
+        explicit_bzero(reg.token, sizeof reg.token);   /* the environment holds the only copy now */
+        printf("lanekeeper-register: %s: registering with %s as %s (labels %s)\n", lane, reg.url, reg.name, reg.labels);
+        fflush(stdout);
+        close(TAKE_FD(fd));
+        execv("./config.sh", args);
+        unsetenv("ACTIONS_RUNNER_INPUT_TOKEN");
+        return fail(lane, "cannot run ./config.sh");
+}

@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "proto-register.h"
+
+int proto_register_validate_url(const char *url, const char **ret_reason) {
+        bool https = strncmp(url, "https://", 8) == 0, http = strncmp(url, "http://", 7) == 0;
+        const char *host, *path;
+        size_t hostlen, parts = 0;
+
+        if (!https && !http)
+                return *ret_reason = "must start with https://", -EINVAL;
+        if (strlen(url) > PROTO_REGISTER_URL_MAX || !proto_is_printable_ascii(url, strlen(url)) ||
+            strpbrk(url, " \"'<>\\@?#,"))
+                return *ret_reason = "holds a character a registration URL cannot", -EINVAL;
+        host = url + (https ? 8 : 7);
+        hostlen = strcspn(host, "/");
+        if (hostlen == 0 || !host[hostlen])
+                return *ret_reason = "has no owner after the host", -EINVAL;
+        if (http && !(hostlen >= 4 && strncmp(host, "127.", 4) == 0) && !(hostlen >= 9 && strncmp(host, "localhost", 9) == 0))
+                return *ret_reason = "uses http:// on a host that is not loopback", -EINVAL;
+        for (path = host + hostlen; *path == '/'; ) {
+                size_t n;
+
+                path++;
+                n = strcspn(path, "/");
+                if (n == 0 || (n == 1 && path[0] == '.') || (n == 2 && path[0] == '.' && path[1] == '.'))
+                        return *ret_reason = "has an empty, '.' or '..' path part", -EINVAL;
+                parts++;
+                path += n;
+        }
+        if (parts < 1 || parts > 2)
+                return *ret_reason = "must name OWNER or OWNER/REPO after the host", -EINVAL;
+        return 0;
+}
+
+int proto_register_validate(const struct proto_register *r, const char **ret_reason) {
+        char labels[sizeof r->labels];
+        char *save = NULL;
+        size_t n = 0, tl = strlen(r->token);
+
+        if (proto_register_validate_url(r->url, ret_reason) < 0)
+                return -EINVAL;
+        if (proto_validate_runner_name(r->name, ret_reason) < 0)
+                return -EINVAL;
+        snprintf(labels, sizeof labels, "%s", r->labels);
+        if (!labels[0] || labels[strlen(labels) - 1] == ',' || labels[0] == ',' || strstr(labels, ",,"))
+                return *ret_reason = "labels must be a comma-separated list, not empty", -EINVAL;
+        for (char *t = strtok_r(labels, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+                if (proto_validate_label(t, ret_reason) < 0)
+                        return -EINVAL;
+                if (++n > PROTO_REGISTER_LABELS_MAX)
+                        return *ret_reason = "more than 100 labels", -EINVAL;
+        }
+        if (strlen(r->group) > PROTO_REGISTER_GROUP_MAX || !proto_is_printable_ascii(r->group, strlen(r->group)) ||
+            strpbrk(r->group, ",=\""))
+                return *ret_reason = "the runner group holds a character it cannot", -EINVAL;
+        if (tl == 0)
+                return *ret_reason = "no token", -EINVAL;
+        for (size_t i = 0; i < tl; i++)
+                if ((unsigned char) r->token[i] <= ' ' || (unsigned char) r->token[i] >= 0x7f)
+                        return *ret_reason = "the token holds a space, control or non-ASCII byte", -EINVAL;
+        return 0;
+}
+
+int proto_register_encode_request(const char *lane, char *buf, size_t size, size_t *ret_len) {
+        const char *reason;
+        int n;
+
+        if (proto_validate_lane_name(lane, &reason) < 0)
+                return -EINVAL;
+        n = snprintf(buf, size, "LKREG1 %s\n", lane);
+        if (n < 0 || (size_t) n >= size)
+                return -ENOBUFS;
+        *ret_len = (size_t) n;
+        return 0;
+}
+
+int proto_register_decode_request(const char *buf, size_t len, char lane[PROTO_LANE_NAME_MAX + 1],
+                                  const char **ret_reason) {
+        size_t n;
+
+        if (len < 9 || len > 7 + PROTO_LANE_NAME_MAX + 1 || memcmp(buf, "LKREG1 ", 7) != 0 || buf[len - 1] != '\n')
+                return *ret_reason = "not a registration request", -EINVAL;
+        n = len - 8;
+        memcpy(lane, buf + 7, n);
+        lane[n] = '\0';
+        if (memchr(lane, '\0', n) || proto_validate_lane_name(lane, ret_reason) < 0)
+                return *ret_reason = "not a lane name", -EINVAL;
+        return 0;
+}
+
+int proto_register_encode(const struct proto_register *r, char *buf, size_t size, size_t *ret_len,
+                          const char **ret_reason) {
+        int n;
+
+        if (proto_register_validate(r, ret_reason) < 0)
+                return -EINVAL;
+        n = snprintf(buf, size, "url=%s\nname=%s\nlabels=%s\ngroup=%s\ntoken=%s\n", r->url, r->name, r->labels, r->group,
+                     r->token);
+        if (n < 0 || (size_t) n >= size)
+                return *ret_reason = "too large", -ENOBUFS;
+        *ret_len = (size_t) n;
+        return 0;
+}
+
+int proto_register_decode(const char *buf, size_t len, struct proto_register *r, const char **ret_reason) {
+        static const char *const keys[] = { "url", "name", "labels", "group", "token" };
+        unsigned seen = 0;
+        size_t off = 0;
+
+        memset(r, 0, sizeof *r);
+        if (len > PROTO_REGISTER_MAX || memchr(buf, '\0', len))
+                return *ret_reason = "not a registration hand-off", -EINVAL;
+        while (off < len) {
+                const char *line = buf + off, *nl = memchr(line, '\n', len - off), *eq;
+                char *dst;
+                size_t k, vlen, cap;
+
+                if (!nl)
+                        return *ret_reason = "a line without its end", -EINVAL;
+                eq = memchr(line, '=', (size_t) (nl - line));
+                if (!eq)
+                        return *ret_reason = "a line without '='", -EINVAL;
+                for (k = 0; k < 5 && (strlen(keys[k]) != (size_t) (eq - line) || memcmp(line, keys[k], strlen(keys[k])));
+                     k++)
+                        ;
+                if (k == 5)
+                        return *ret_reason = "an unknown key", -EINVAL;
+                if (seen & (1u << k))
+                        return *ret_reason = "a key given twice", -EINVAL;
+                seen |= 1u << k;
+                dst = k == 0 ? r->url : k == 1 ? r->name : k == 2 ? r->labels : k == 3 ? r->group : r->token;
+                cap = k == 0 ? sizeof r->url : k == 1 ? sizeof r->name : k == 2 ? sizeof r->labels :
+                      k == 3 ? sizeof r->group : sizeof r->token;
+                vlen = (size_t) (nl - eq - 1);
+                if (vlen >= cap)
+                        return *ret_reason = "a value too long", -EINVAL;
+                memcpy(dst, eq + 1, vlen);
+                dst[vlen] = '\0';
+                off = (size_t) (nl - buf) + 1;
+        }
+        if (seen != 0x1f)
+                return *ret_reason = "a key is missing", -EINVAL;
+        return proto_register_validate(r, ret_reason);
+}
+
+void proto_register_wipe(struct proto_register *r) {
+        explicit_bzero(r, sizeof *r);
+}

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The registration hand-off: how a lane's runner gets what config.sh needs
+ * (the registration URL, its name, labels, runner group and the token)
+ * without the token ever touching a file, an argv or a unit: lanectl apply
+ * listens on a one-shot socket, the lane's own unit (as the lane's user)
+ * asks, lanectl admits it by its credentials and answers once.
+ *   request  "LKREG1 LANE\n"
+ *   answer   "url=URL\nname=NAME\nlabels=A,B\ngroup=GROUP\ntoken=TOKEN\n"
+ * Every value is validated on both sides; unknown, missing or repeated
+ * keys are errors. */
+#pragma once
+
+#include <stddef.h>
+
+#include "proto-validate.h"
+
+/* Where lanectl offers a registration: DIR/LANE.sock, a SOCK_SEQPACKET
+ * socket. The directory is root's, group lanekeeper may create in it,
+ * others may only traverse it (tmpfiles.d). */
+#define PROTO_REGISTER_DIR "/run/lanekeeper-register"
+#define PROTO_REGISTER_MAX (32 * 1024)
+#define PROTO_REGISTER_URL_MAX 256
+#define PROTO_REGISTER_GROUP_MAX 64
+#define PROTO_REGISTER_LABELS_MAX 100
+#define PROTO_REGISTER_TOKEN_MAX (16 * 1024)
+
+struct proto_register {
+        char url[PROTO_REGISTER_URL_MAX + 1];
+        char name[PROTO_RUNNER_NAME_MAX + 1];
+        char labels[PROTO_REGISTER_LABELS_MAX * (PROTO_LABEL_MAX + 1)];   /* comma-separated */
+        char group[PROTO_REGISTER_GROUP_MAX + 1];                           /* "" for the default */
+        char token[PROTO_REGISTER_TOKEN_MAX + 1];
+};
+
+/* https://HOST[:PORT]/OWNER[/REPO], or http:// on a loopback host (the
+ * test double). */
+int proto_register_validate_url(const char *url, const char **ret_reason);
+
+/* Validate every field; 0 or -EINVAL with a reason. */
+int proto_register_validate(const struct proto_register *r, const char **ret_reason);
+
+int proto_register_encode_request(const char *lane, char *buf, size_t size, size_t *ret_len);
+int proto_register_decode_request(const char *buf, size_t len, char lane[PROTO_LANE_NAME_MAX + 1],
+                                  const char **ret_reason);
+
+int proto_register_encode(const struct proto_register *r, char *buf, size_t size, size_t *ret_len,
+                          const char **ret_reason);
+int proto_register_decode(const char *buf, size_t len, struct proto_register *ret, const char **ret_reason);
+
+/* Wipe a hand-off (it holds a token). */
+void proto_register_wipe(struct proto_register *r);

@@ -1,0 +1,329 @@
+#!/bin/bash
+# End to end: lanectl apply as the unprivileged maintainer against a real
+# systemd (PID 1 in private namespaces), the socket-activated helper, the
+# loopback GitHub double and the runner kit. Create from absent (the token
+# handed to the lane's own unit, config.sh run there as the lane's user),
+# idempotency, a second apply while one runs, a killed runner restarted by
+# systemd, reconcile of labels, adopt, each completion gate failing on its
+# own, GitHub faults during apply; then a leak scan for every token the
+# double issued. Needs root (exit 77 otherwise; CI=true: failure).
+set -u
+. "$TESTS_SRCDIR/e2e/harness.sh"
+
+passed=0 failed=0
+ok()  { passed=$((passed + 1)); }
+bad() { echo "FAIL: $*"; failed=$((failed + 1)); }
+check() { local what=$1; shift; if "$@"; then ok; else bad "$what"; fi; }
+
+py=/usr/bin/python3
+"$py" -c 'import jsonschema, jwt, cryptography' 2>/dev/null ||
+        e2e_skip "needs python3-jsonschema python3-jwt python3-cryptography for the GitHub double"
+e2e_init
+command -v dbus-daemon >/dev/null || e2e_skip "needs dbus-daemon (package dbus) for the system bus"
+e2e_add_user lanekeeper
+e2e_add_user lkrunner
+# the maintainer reads lane directories through the lane user's group
+sed -i "s/^lkrunner:x:\([0-9]*\):$/lkrunner:x:\1:lanekeeper/" "$E2E_WORK/group"
+R=/srv/lanekeeper/runners
+# its home lies under the registration root (baseline home_under_roots)
+sed -i "s|^\(lkrunner:x:[0-9]*:[0-9]*:[^:]*:\)[^:]*:|\1$R/lane-a:|" "$E2E_WORK/passwd"
+host=$(hostname)
+all=$E2E_WORK/all-output   # everything printed: searched for tokens at the end
+
+# ---- the GitHub double (host loopback; the namespace shares the network) ----
+pat="ghp_$(head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 36)"
+"$py" -B "$TESTS_SRCDIR/github/ghdouble.py" --port-file "$E2E_WORK/port" --token "$pat" --repo acme/site \
+        --heartbeat-timeout 12 >"$E2E_WORK/double.log" 2>&1 &
+double_pid=$!
+trap 'kill $double_pid 2>/dev/null; e2e_shutdown' EXIT
+trap 'exit 143' TERM INT
+for _ in $(seq 100); do [ -s "$E2E_WORK/port" ] && break; sleep 0.05; done
+port=$(cat "$E2E_WORK/port")
+ctl() { curl -sf -X POST "http://127.0.0.1:$port/_double/$1" -d "$2"; }
+state() { curl -sf "http://127.0.0.1:$port/_double/state"; }
+runner_json() { # NAME: the double's view of that runner, or nothing
+        state | "$py" -c 'import json,sys; n=sys.argv[1]; print("".join(json.dumps(r) for r in json.load(sys.stdin)["runners"] if r["name"]==n))' "$1"; }
+runner_field() { runner_json "$1" | "$py" -c 'import json,sys; t=sys.stdin.read(); d=json.loads(t) if t.strip() else {}; v=d.get(sys.argv[1]); print(",".join(sorted(l["name"] for l in v)) if isinstance(v,list) else v)' "$2"; }
+tokens_seen=$E2E_WORK/tokens
+collect_tokens() { curl -sf "http://127.0.0.1:$port/_double/issued" | "$py" -c 'import json,sys; print("\n".join(json.load(sys.stdin)["tokens"]))' >>"$tokens_seen"; }
+
+# ---- install what the build made, as 'make install' with prefix /usr/local would ----
+d=$E2E_WORK/dest/usr/local
+install -D -m 755 "$LANEKEEPER_HELPER" "$d/libexec/lanekeeper/lanekeeper-helper"
+install -D -m 755 "$LANEKEEPER_REGISTER" "$d/libexec/lanekeeper/lanekeeper-register"
+install -D -m 755 "$LANECTL" "$d/bin/lanectl"
+install -d -m 755 "$d/etc/lanekeeper/lanes.d"
+cat >"$d/etc/lanekeeper/policy.conf" <<POLICY
+[helper]
+maintainers = lanekeeper
+host = $host
+[lanes]
+users = lkrunner
+roots = $R
+repositories = acme/site
+POLICY
+chmod 644 "$d/etc/lanekeeper/policy.conf"
+policy=/usr/local/etc/lanekeeper/policy.conf
+conf() { # NAME [MIN_FREE_MIB] [TIMEOUT_S]
+        printf '[github]\napi_url = http://127.0.0.1:%s\ntoken_file = /srv/lanekeeper/token\ntimeout_s = %s\n[helper]\npolicy = %s\n[store]\ndir = /srv/lanekeeper/store\n[lanes]\ndir = /usr/local/etc/lanekeeper/lanes.d\n[baseline]\nmin_free_mib = %s\ncommands = sh\n' \
+                "$port" "${3:-8}" "$policy" "${2:-1}" >"$d/etc/lanekeeper/$1.conf"
+}
+conf lanekeeper
+conf bigdisk 999999999
+lanefile() { # LANE LABELS
+        printf '[lane]\nname = %s\nrepository = acme/site\nhost = %s\nroot = %s\nuser = lkrunner\nlabels = %s\nmanaged = true\n' \
+                "$1" "$host" "$R" "$2" >"$d/etc/lanekeeper/lanes.d/$1.conf"
+}
+lanefile lane-a "self-hosted, X64, lanekeeper-managed"
+lanefile lane-b "self-hosted, X64, lanekeeper-managed"
+lanefile lane-c "self-hosted, Linux, X64, lanekeeper-managed"
+sed -e "s|@pkglibexecdir@|/usr/local/libexec/lanekeeper|" "$TESTS_SRCDIR/../helper/lanekeeper-helper.socket.in" \
+        >"$E2E_WORK/units/lanekeeper-helper.socket"
+sed -e "s|@pkglibexecdir@/lanekeeper-helper|/usr/local/libexec/lanekeeper/lanekeeper-helper --policy $policy|" \
+        "$TESTS_SRCDIR/../helper/lanekeeper-helper@.service.in" >"$E2E_WORK/units/lanekeeper-helper@.service"
+mkdir -p "$E2E_WORK/units/sockets.target.wants"
+ln -s ../lanekeeper-helper.socket "$E2E_WORK/units/sockets.target.wants/lanekeeper-helper.socket"
+# the shipped tmpfiles.d line for the registration hand-off, nothing else of it
+grep -E '^d /run/lanekeeper-register ' "$TESTS_SRCDIR/../policy/tmpfiles.d/lanekeeper.conf" >"$E2E_WORK/register-tmpfiles.conf"
+
+e2e_boot || exit 1
+e2e_root sh -c "set -e
+        systemd-tmpfiles --create $E2E_WORK/register-tmpfiles.conf
+        mkdir -p $R /srv/lanekeeper/store && chmod 755 /srv/lanekeeper $R
+        chown lanekeeper:lanekeeper /srv/lanekeeper/store
+        printf '%s\n' '$pat' > /srv/lanekeeper/token
+        chown lanekeeper /srv/lanekeeper/token && chmod 600 /srv/lanekeeper/token"
+kit() { # LANE: an unpacked runner, the lane user's
+        e2e_root sh -c "mkdir -m 750 $R/$1 && $TESTS_SRCDIR/runner-kit/install $R/$1 && chown -R lkrunner:lkrunner $R/$1"
+}
+kit lane-a
+kit lane-b
+check "register dir: root, group lanekeeper, 0771" test "$(e2e_root stat -c '%U %G %a' /run/lanekeeper-register)" = "root lanekeeper 771"
+
+unit=lanekeeper-lane@lane-a.service
+lk() { # CONF ARGS...: lanectl as the maintainer; sets out, rc; all output kept
+        local c=$1; shift
+        out=$(e2e_as lanekeeper /usr/local/bin/lanectl --config "/usr/local/etc/lanekeeper/$c.conf" "$@" 2>&1); rc=$?
+        printf '%s\n' "$out" >>"$all"
+}
+apply() { lk "$@"; }
+records() { e2e_root sh -c 'ls /srv/lanekeeper/store/audit | grep -c "^[0-9]*\.json$"'; }
+last_record() { e2e_root sh -c 'cat "/srv/lanekeeper/store/audit/$(ls /srv/lanekeeper/store/audit | grep "^[0-9]*\.json$" | sort -n | tail -n 1)"'; }
+rec_field() { "$py" -c 'import json,sys; r=json.load(sys.stdin); print(eval(sys.argv[1], {}, {"r": r}))' "$1"; }
+main_pid() { e2e_root systemctl show -P MainPID "$1"; }
+# /proc/*/cmdline of every process, every 20 ms, while $1 runs
+# (a flag file ends the loop: nothing is left running inside)
+snap_start() {
+        e2e_root touch /run/snap.on
+        e2e_root sh -c 'while [ -e /run/snap.on ]; do cat /proc/[0-9]*/cmdline 2>/dev/null | tr "\0" " "; echo; sleep 0.02; done' \
+                </dev/null >>"$E2E_WORK/cmdlines" 2>/dev/null &
+        snap_pid=$!
+}
+snap_stop() { e2e_root rm -f /run/snap.on; wait "$snap_pid" 2>/dev/null; }
+
+# ---- refused before anything: no confirmation, no key ----
+before=$(records)
+apply lanekeeper apply lane-a --idempotency-key k0
+check "no --confirm: usage error ($rc)" test "$rc" = 2
+check "no --confirm: said so" grep -q -- "--confirm LANE" <<<"$out"
+apply lanekeeper apply lane-a --confirm lane-a
+check "no key: usage error ($rc)" test "$rc" = 2
+apply lanekeeper apply lane-a --confirm lane-b --idempotency-key k0
+check "confirmation for another lane: blocked ($rc)" test "$rc" = 1
+check "blocked: unconfirmed mutation named" grep -q "mutation_not_confirmed" <<<"$out"
+check "blocked: no unit written" e2e_root test ! -e /etc/systemd/system/$unit
+check "blocked: no registration token was asked for" test "$(curl -sf "http://127.0.0.1:$port/_double/log" | grep -o registration-token | wc -l)" = 0
+
+# ---- create from absent ----
+snap_start
+apply lanekeeper apply lane-a --confirm lane-a --idempotency-key create-a-1 --timeout 60
+snap_stop
+echo "$out"
+check "create: completed ($rc)" test "$rc" = 0
+check "create: says create completed" grep -q "^lane-a: create completed" <<<"$out"
+rec=$(last_record)
+check "create: record completed" test "$(rec_field 'r["status"]' <<<"$rec")" = completed
+check "create: every gate passed" test "$(rec_field 'all(g["passed"] for g in r["gates"]) and len(r["gates"]) == 3' <<<"$rec")" = True
+check "create: steps token..config.sh..gates" test "$(rec_field '" ".join(s["step"] for s in r["steps"])' <<<"$rec")" = \
+        "token offer install-unit daemon-reload enable-now config.sh gates"
+check "unit active" e2e_root systemctl -q is-active $unit
+check "unit enabled" e2e_root systemctl -q is-enabled $unit
+check "GitHub: lane-a online" test "$(runner_field lane-a status)" = online
+check "GitHub: exactly the desired labels" test "$(runner_field lane-a labels)" = "X64,lanekeeper-managed,self-hosted"
+check ".runner written by config.sh as lkrunner" test "$(e2e_root stat -c %U $R/lane-a/.runner)" = lkrunner
+check "hand-off socket gone" test -z "$(e2e_root ls -A /run/lanekeeper-register)"
+pid=$(main_pid $unit)
+check "the runner's parent is systemd (PID 1 inside)" test "$(e2e_root awk '/^PPid:/ { print $2 }' /proc/$pid/status)" = 1
+listener=$(e2e_root pgrep -u lkrunner -P "$pid" -f Runner.Listener | head -n 1)
+check "Runner.Listener is run.sh's child ($listener)" test -n "$listener"
+check "Runner.Listener runs in the lane's unit" grep -q "/lanekeeper-lane@lane-a.service$" <<<"$(e2e_root cat /proc/$listener/cgroup)"
+check "journal: config.sh ran through lanekeeper-register" \
+        grep -q "lanekeeper-register: lane-a: registering with http://127.0.0.1:$port/acme/site as lane-a" \
+        <<<"$(e2e_root journalctl -u $unit -o cat --no-pager)"
+collect_tokens
+
+# ---- the same key again: the first result, nothing done ----
+n=$(records); posts=$(curl -sf "http://127.0.0.1:$port/_double/log" | grep -o '"POST"' | wc -l)
+apply lanekeeper apply lane-a --confirm lane-a --idempotency-key create-a-1
+check "same key: first result ($rc)" test "$rc" = 0
+check "same key: said so" grep -q "already applied under this key: completed" <<<"$out"
+check "same key: no new record" test "$(records)" = "$n"
+check "same key: no request that changes GitHub" test "$(curl -sf "http://127.0.0.1:$port/_double/log" | grep -o '"POST"' | wc -l)" = "$posts"
+apply lanekeeper apply lane-b --confirm lane-b --idempotency-key create-a-1
+check "key of another lane: refused ($rc)" test "$rc" = 2
+check "key of another lane: said so" grep -q "used for another lane" <<<"$out"
+check "key of another lane: lane-b untouched" e2e_root test ! -e /etc/systemd/system/lanekeeper-lane@lane-b.service
+
+# ---- an apply with nothing to do verifies, and completes ----
+apply lanekeeper apply lane-a --confirm lane-a --idempotency-key noop-a-1
+check "noop: completed ($rc)" test "$rc" = 0
+check "noop: action noop" grep -q "^lane-a: noop completed" <<<"$out"
+
+# ---- the runner killed: systemd restarts it, GitHub shows it online again ----
+e2e_root kill -KILL "$listener" "$pid"
+# GitHub keeps the dead listener's session until its heartbeat times out:
+# the new listener meets a session conflict (exit 5, run.sh: 0) and systemd
+# starts it again until the old session is gone. Settled: one main process
+# with its listener for 3 s and GitHub showing the runner online.
+settle() {
+        local stable=0 prev= now
+        for _ in $(seq 120); do
+                now=$(main_pid $unit)
+                if [ "$now" != 0 ] && [ "$now" = "$prev" ] && e2e_root pgrep -P "$now" -f Runner.Listener >/dev/null &&
+                        [ "$(runner_field lane-a status)" = online ]; then
+                        stable=$((stable + 1)); [ $stable -ge 6 ] && return 0
+                else
+                        stable=0
+                fi
+                prev=$now; sleep 0.5
+        done
+        return 1
+}
+check "killed: systemd started the runner again and it settled online" settle
+npid=$(main_pid $unit)
+check "killed: a new runner process ($pid -> $npid)" test "$npid" != "$pid" -a "$npid" != 0
+apply lanekeeper apply lane-a --confirm lane-a --idempotency-key after-kill-1
+check "killed: back online, apply completes ($rc)" test "$rc" = 0
+
+# ---- two applies at once: the second is refused at once, nothing done ----
+(apply bigdisk apply lane-a --confirm lane-a --idempotency-key gate-baseline-1 --timeout 4; exit "$rc") &
+first=$!
+sleep 1   # it holds the lane's lock for its 4 s of gates
+n=$(records)
+apply lanekeeper apply lane-a --confirm lane-a --idempotency-key second-1
+check "concurrent: lane busy ($rc)" test "$rc" = 3
+check "concurrent: said so" grep -q "lane busy" <<<"$out"
+wait $first; frc=$?
+check "concurrent: the busy one wrote no record" test "$(records)" -le "$((n + 1))"
+# ... and the first one was a baseline that is not ready: a failed record
+rec=$(last_record)
+check "gate baseline: failed ($frc)" test "$frc" = 4
+check "gate baseline: record failed, naming baseline_ready" test "$(rec_field 'r["status"] + " " + r["failed"]' <<<"$rec")" = "failed baseline_ready"
+check "gate baseline: only that gate failed" test "$(rec_field '[g["gate"] for g in r["gates"] if not g["passed"]]' <<<"$rec")" = "['baseline_ready']"
+apply lanekeeper apply lane-a --confirm lane-a --idempotency-key second-1
+check "after it: the second key is free and completes ($rc)" test "$rc" = 0
+
+# ---- gate: service active, GitHub offline ----
+listener=$(e2e_root pgrep -P "$(main_pid $unit)" -f Runner.Listener | head -n 1)
+check "a listener to stop" test -n "$listener"
+e2e_root kill -STOP "$listener"
+ctl clock '{"offset": 13}' >/dev/null   # GitHub's clock: the last heartbeat is 13 s old
+apply lanekeeper apply lane-a --confirm lane-a --idempotency-key gate-github-1 --timeout 3
+rec=$(last_record)
+check "gate github: failed ($rc)" test "$rc" = 4
+check "gate github: only github_online failed" test "$(rec_field '[g["gate"] for g in r["gates"] if not g["passed"]]' <<<"$rec")" = "['github_online']"
+check "gate github: says offline" grep -q "offline" <<<"$(rec_field 'r["steps"][-1]["detail"]' <<<"$rec")"
+e2e_root kill -CONT "$listener"
+ctl clock '{"offset": 0}' >/dev/null
+for _ in $(seq 100); do [ "$(runner_field lane-a status)" = online ] && break; sleep 0.2; done
+
+# ---- gate: GitHub online, service not running ----
+e2e_root sh -c "cp -p $R/lane-a/run.sh $R/lane-a/run.sh.kit && printf '#!/bin/sh\nexit 1\n' > $R/lane-a/run.sh"
+e2e_root systemctl kill -s KILL $unit   # no goodbye to GitHub: it still shows the runner online
+apply lanekeeper apply lane-a --confirm lane-a --idempotency-key gate-unit-1 --timeout 4
+rec=$(last_record)
+check "gate unit: failed ($rc)" test "$rc" = 4
+check "gate unit: planned a restart" test "$(rec_field 'r["action"]' <<<"$rec")" = restart
+check "gate unit: only unit_active failed" test "$(rec_field '[g["gate"] for g in r["gates"] if not g["passed"]]' <<<"$rec")" = "['unit_active']"
+e2e_root sh -c "mv $R/lane-a/run.sh.kit $R/lane-a/run.sh"
+apply lanekeeper apply lane-a --confirm lane-a --idempotency-key restart-a-1 --timeout 60
+check "restart: completed ($rc)" test "$rc" = 0
+check "restart: action restart" grep -q "^lane-a: restart completed" <<<"$out"
+
+# ---- reconcile: labels changed behind our back are set again ----
+rid=$(runner_field lane-a id)
+curl -sf -X PUT -H "Authorization: Bearer $pat" -H "User-Agent: t" -d '{"labels":["lanekeeper-managed","stray"]}' \
+        "http://127.0.0.1:$port/repos/acme/site/actions/runners/$rid/labels" >/dev/null
+apply lanekeeper apply lane-a --confirm lane-a --idempotency-key reconcile-a-1
+check "reconcile: completed ($rc)" test "$rc" = 0
+check "reconcile: action reconcile" grep -q "^lane-a: reconcile completed" <<<"$out"
+check "reconcile: labels restored" test "$(runner_field lane-a labels)" = "X64,lanekeeper-managed,self-hosted"
+
+# ---- adopt: a runner configured earlier by hand (config.sh with GitHub's default labels) ----
+kit lane-c
+reg=$(curl -sf -X POST -H "Authorization: Bearer $pat" -H "User-Agent: t" \
+        "http://127.0.0.1:$port/repos/acme/site/actions/runners/registration-token" | "$py" -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+echo "$reg" >>"$tokens_seen"
+e2e_root sh -c "printf '%s' '$reg' > /srv/lanekeeper/reg-c && chown lkrunner /srv/lanekeeper/reg-c && chmod 600 /srv/lanekeeper/reg-c"
+e2e_as lkrunner sh -c "cd $R/lane-c && ACTIONS_RUNNER_INPUT_TOKEN=\$(cat /srv/lanekeeper/reg-c) ./config.sh --unattended \
+        --url http://127.0.0.1:$port/acme/site --name lane-c --labels lanekeeper-managed" >>"$all" 2>&1
+e2e_root sh -c "rm /srv/lanekeeper/reg-c; chmod 640 $R/lane-c/.runner"   # svc.sh-era files: group-readable
+apply lanekeeper apply lane-c --confirm lane-c --idempotency-key adopt-c-1 --timeout 60
+check "adopt: completed ($rc)" test "$rc" = 0
+check "adopt: action adopt" grep -q "^lane-c: adopt completed" <<<"$out"
+check "adopt: no new registration (same runner id)" test "$(state | grep -o '"name": "lane-c"' | wc -l)" = 1
+# ... then the lane wants Linux gone: a read-only label the labels API cannot remove
+lanefile lane-c "self-hosted, X64, lanekeeper-managed"
+apply lanekeeper apply lane-c --confirm lane-c --idempotency-key reconcile-c-1 --timeout 4
+rec=$(last_record)
+check "gate labels: failed ($rc)" test "$rc" = 4
+check "gate labels: only github_online failed" test "$(rec_field '[g["gate"] for g in r["gates"] if not g["passed"]]' <<<"$rec")" = "['github_online']"
+check "gate labels: names the labels it has" grep -q "has labels" <<<"$(rec_field 'r["steps"][-1]["detail"]' <<<"$rec")"
+
+# ---- GitHub faults during a create: a failed record, never completed, nothing installed ----
+fault_case() { # NAME FAULT-JSON
+        ctl clear-faults '{}' >/dev/null
+        ctl fault "$2" >/dev/null
+        apply lanekeeper apply lane-b --confirm lane-b --idempotency-key "fault-$1" --timeout 10
+        rec=$(last_record)
+        check "fault $1: failed ($rc)" test "$rc" = 4
+        check "fault $1: record failed at the token" test "$(rec_field 'r["status"] + " " + r["failed"]' <<<"$rec")" = "failed token"
+        check "fault $1: no unit installed" e2e_root test ! -e /etc/systemd/system/lanekeeper-lane@lane-b.service
+        check "fault $1: no runner registered" test -z "$(runner_json lane-b)"
+}
+fault_case 5xx '{"match": "registration-token", "kind": "status", "status": 502, "count": -1}'
+fault_case 401 '{"match": "registration-token", "kind": "status", "status": 401, "message": "Bad credentials", "count": -1}'
+fault_case ratelimit '{"match": "registration-token", "kind": "secondary", "retry_after": 120, "count": -1}'
+fault_case timeout '{"match": "registration-token", "kind": "slow", "seconds": 12, "count": 1}'
+ctl clear-faults '{}' >/dev/null
+# GitHub failing while the gates poll: failed, never completed
+ctl fault '{"match": "GET /repos/acme/site/actions/runners", "kind": "status", "status": 503, "count": -1}' >/dev/null
+apply lanekeeper apply lane-a --confirm lane-a --idempotency-key fault-gates-1 --timeout 3
+rec=$(last_record)
+check "fault while polling: not completed ($rc)" test "$rc" != 0
+check "fault while polling: no completed record" test "$(rec_field 'r["status"]' <<<"$rec")" != completed
+ctl clear-faults '{}' >/dev/null
+sleep 1
+# and once GitHub answers again, the create goes through
+apply lanekeeper apply lane-b --confirm lane-b --idempotency-key create-b-1 --timeout 60
+check "create lane-b after faults: completed ($rc)" test "$rc" = 0
+
+check "audit chain intact" e2e_as lanekeeper /usr/local/bin/lanectl --config /usr/local/etc/lanekeeper/lanekeeper.conf audit verify
+
+# ---- leak scan: every token the double issued, and the PAT ----
+collect_tokens
+echo "$pat" >>"$tokens_seen"
+e2e_root sh -c 'cat /srv/lanekeeper/store/audit/*.json' >"$E2E_WORK/scan.audit"
+e2e_root journalctl -o cat --no-pager >"$E2E_WORK/scan.journal" 2>/dev/null
+e2e_root sh -c 'cat /etc/systemd/system/lanekeeper-lane@*.service' >"$E2E_WORK/scan.units"
+sort -u "$tokens_seen" | grep -v '^$' >"$tokens_seen.u"
+ntok=$(wc -l <"$tokens_seen.u")
+check "leak scan has tokens to look for ($ntok)" test "$ntok" -ge 4
+check "cmdline snapshots were taken" test "$(wc -l <"$E2E_WORK/cmdlines")" -ge 10
+for f in scan.audit scan.journal scan.units cmdlines all-output console.log double.log; do
+        hits=$(grep -c -F -f "$tokens_seen.u" "$E2E_WORK/$f" 2>/dev/null); hits=${hits:-0}
+        check "leak scan: $f holds no token ($hits hits)" test "$hits" = 0
+done
+
+echo "test-apply: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
