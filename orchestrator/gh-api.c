@@ -185,6 +185,57 @@ int gh_runner_delete(struct gh_client *c, const char *scope, long long id, char 
         return call(c, "DELETE", path, NULL, 204, NULL, NULL, err, errlen);
 }
 
+static const char *field(struct json_object *o, const char *key) {
+        struct json_object *v;
+
+        return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string) ? json_object_get_string(v)
+                                                                                                  : NULL;
+}
+
+int gh_runner_job(struct gh_client *c, const char *repo, long long id, char *buf, size_t size, char *err, size_t errlen) {
+        _cleanup_(json_object_putp) struct json_object *runs = NULL;
+        char path[512], *text;
+        size_t len;
+        int r;
+
+        snprintf(path, sizeof path, "/repos/%s/actions/runs?status=in_progress", repo);
+        r = gh_get_pages(c, path, &text, &len, err, errlen);
+        if (r < 0)
+                return r;
+        runs = gh_pages_items(text, len, "workflow_runs");
+        free(text);
+        if (!runs)
+                return snprintf(err, errlen, "GET %s: the answer does not parse", path), -EPROTO;
+        for (size_t i = 0; i < json_object_array_length(runs); i++) {
+                struct json_object *run = json_object_array_get_idx(runs, i), *v;
+                _cleanup_(json_object_putp) struct json_object *jobs = NULL;
+                long long run_id;
+
+                if (!json_object_object_get_ex(run, "id", &v))
+                        continue;
+                run_id = json_object_get_int64(v);
+                snprintf(path, sizeof path, "/repos/%s/actions/runs/%lld/jobs", repo, run_id);
+                r = gh_get_pages(c, path, &text, &len, err, errlen);
+                if (r < 0)
+                        return r;
+                jobs = gh_pages_items(text, len, "jobs");
+                free(text);
+                for (size_t k = 0; jobs && k < json_object_array_length(jobs); k++) {
+                        struct json_object *j = json_object_array_get_idx(jobs, k), *rid, *jid;
+
+                        if (!json_object_object_get_ex(j, "runner_id", &rid) || json_object_get_int64(rid) != id ||
+                            strcmp(field(j, "status") ?: "", "in_progress") != 0)
+                                continue;
+                        json_object_object_get_ex(j, "id", &jid);
+                        snprintf(buf, size, "job \"%s\" (id %lld) of run %lld, %s", field(j, "name") ?: "?",
+                                 jid ? (long long) json_object_get_int64(jid) : 0LL, run_id,
+                                 field(run, "name") ?: field(j, "workflow_name") ?: "workflow");
+                        return 0;
+                }
+        }
+        return -ENOENT;
+}
+
 static int token(struct gh_client *c, const char *scope, const char *kind, char **ret, size_t *ret_len, time_t *ret_exp,
                  char *err, size_t errlen) {
         char path[512], *text;

@@ -41,6 +41,11 @@ int gh_parse_runner_group(const char *text, size_t len, const char *name, long l
 int gh_runner_get(struct gh_client *c, const char *scope, long long id, struct gh_runner *ret, char *err, size_t errlen);
 int gh_runner_delete(struct gh_client *c, const char *scope, long long id, char *err, size_t errlen);
 
+/* The job runner ID is running in REPO: "job NAME (id J) of run R, WORKFLOW"
+ * into BUF. 0 when found, -ENOENT when no in-progress job names the runner
+ * (GitHub may not have listed it yet), other errors as above. */
+int gh_runner_job(struct gh_client *c, const char *repo, long long id, char *buf, size_t size, char *err, size_t errlen);
+
 /* A registration or remove token (valid an hour) and when it expires. */
 int gh_registration_token(struct gh_client *c, const char *scope, char **ret, size_t *ret_len, time_t *ret_expires,
                           char *err, size_t errlen);

@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <systemd/sd-bus.h>
 #include <time.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -56,6 +57,12 @@ struct step {
 
 enum gate { GATE_UNIT, GATE_GITHUB, GATE_BASELINE, _GATE_MAX };
 static const char *const gate_names[_GATE_MAX] = { "unit_active", "github_online", "baseline_ready" };
+/* remove's gates: the unit gone, GitHub no longer listing the runner */
+enum { GATE_UNIT_GONE, GATE_GITHUB_GONE, _GATE_REMOVE_MAX };
+static const char *const remove_gate_names[_GATE_REMOVE_MAX] = { "unit_removed", "github_deregistered" };
+
+enum lane_cmd { CMD_APPLY, CMD_RESTART, CMD_REMOVE };
+static const char *const cmd_names[] = { "apply", "restart", "remove" };
 
 struct apply_ctx {
         const struct settings *s;
@@ -71,6 +78,8 @@ struct apply_ctx {
         char gh_problem[512];
         struct audit_store *store;
         unsigned timeout_s;
+        enum lane_cmd cmd;
+        bool dry_run;
         bool json;
 };
 
@@ -84,6 +93,9 @@ struct lane_run {
         bool gate_passed[_GATE_MAX];
         char gate_detail[_GATE_MAX][300];
         const char *failed;          /* the step or gate that failed; NULL when completed */
+        const char *const *gate_names;
+        int n_gates;
+        char busy_job[300];          /* remove refused: the job the runner runs */
         long long started_ms;
 };
 
@@ -253,6 +265,30 @@ static bool gates_pass(struct lane_run *lr) {
         return lr->gate_passed[GATE_UNIT] && lr->gate_passed[GATE_GITHUB] && lr->gate_passed[GATE_BASELINE];
 }
 
+/* remove's gates: no unit for the lane any more; GitHub answers and lists
+ * no runner with the lane's name. */
+static bool remove_gates_pass(struct lane_run *lr) {
+        const struct observation *o = &lr->o;
+
+        lr->gate_passed[GATE_UNIT_GONE] = o->unit_known && !o->unit_exists;
+        if (!o->unit_known)
+                snprintf(lr->gate_detail[GATE_UNIT_GONE], 300, "systemd could not be read: %s", o->unit_detail);
+        else if (o->unit_exists)
+                snprintf(lr->gate_detail[GATE_UNIT_GONE], 300, "%s is still there (%s, %s)", o->unit_name, o->unit_load,
+                         o->unit_active);
+        else
+                snprintf(lr->gate_detail[GATE_UNIT_GONE], 300, "no unit for the lane");
+        lr->gate_passed[GATE_GITHUB_GONE] = o->github_known && o->n_runners == 0;
+        if (!o->github_known)
+                snprintf(lr->gate_detail[GATE_GITHUB_GONE], 300, "GitHub could not be read: %s", o->github_detail);
+        else if (o->n_runners)
+                snprintf(lr->gate_detail[GATE_GITHUB_GONE], 300, "GitHub still lists runner %lld (%s)", o->runners[0].id,
+                         o->runners[0].online ? "online" : "offline");
+        else
+                snprintf(lr->gate_detail[GATE_GITHUB_GONE], 300, "GitHub lists no runner named %s", lr->e.lane.name);
+        return lr->gate_passed[GATE_UNIT_GONE] && lr->gate_passed[GATE_GITHUB_GONE];
+}
+
 /* Poll the gates until all pass or the deadline; the first failing gate
  * names the failure. */
 static bool gates(struct apply_ctx *c, struct lane_run *lr) {
@@ -262,16 +298,16 @@ static bool gates(struct apply_ctx *c, struct lane_run *lr) {
 
         for (;;) {
                 observe(c, lr);
-                ok = gates_pass(lr);
+                ok = c->cmd == CMD_REMOVE ? remove_gates_pass(lr) : gates_pass(lr);
                 if (ok || now_ms() >= deadline)
                         break;
                 sleep_ms(POLL_MS);
         }
         if (!ok)
-                for (int g = 0; g < _GATE_MAX; g++)
+                for (int g = 0; g < lr->n_gates; g++)
                         if (!lr->gate_passed[g]) {
-                                step_end(lr, st, false, "%s: %s", gate_names[g], lr->gate_detail[g]);
-                                lr->failed = gate_names[g];
+                                step_end(lr, st, false, "%s: %s", lr->gate_names[g], lr->gate_detail[g]);
+                                lr->failed = lr->gate_names[g];
                                 return false;
                         }
         return step_end(lr, st, true, "all gates passed");
@@ -300,7 +336,9 @@ static bool do_create(struct apply_ctx *c, struct lane_run *lr) {
         _cleanup_(freep) char *token = NULL;
         size_t token_len = 0;
         time_t expires;
-        bool ok;
+        bool ok, running = lr->o.unit_exists && (strcmp(lr->o.unit_active, "active") == 0 ||
+                                                 strcmp(lr->o.unit_active, "activating") == 0 ||
+                                                 strcmp(lr->o.unit_active, "reloading") == 0);
         int r;
 
         if (!c->gh) {
@@ -349,9 +387,12 @@ static bool do_create(struct apply_ctx *c, struct lane_run *lr) {
         }
         close(report[1]);
         proto_register_wipe(&reg);   /* the child holds the only copy */
+        /* A running unit (re-registering a lane whose registration GitHub
+         * deleted) takes the offer only when it starts again. */
         ok = helper_step(c, lr, "install-unit", PROTO_VERB_INSTALL_UNIT, true, true) &&
              helper_step(c, lr, "daemon-reload", PROTO_VERB_DAEMON_RELOAD, false, false) &&
-             helper_step(c, lr, "enable-now", PROTO_VERB_ENABLE_NOW, true, false);
+             (running ? helper_step(c, lr, "restart", PROTO_VERB_RESTART, true, false)
+                      : helper_step(c, lr, "enable-now", PROTO_VERB_ENABLE_NOW, true, false));
         st = step_begin(lr, "config.sh");
         if (!ok)
                 (void) kill(child, SIGTERM);   /* nothing will ask: withdraw the offer */
@@ -398,6 +439,143 @@ static bool do_reconcile(struct apply_ctx *c, struct lane_run *lr) {
         return true;
 }
 
+/* The processes in the lane unit's cgroup, read from /proc/PID/cgroup
+ * (readable by anyone): their number, and the first few as "PID (comm)". */
+static size_t unit_processes(const char *unit, char *buf, size_t size) {
+        DIR *d = opendir("/proc");
+        struct dirent *de;
+        size_t n = 0, len = 0, nl;
+        char needle[160];
+
+        buf[0] = '\0';
+        if (!d)
+                return 0;
+        nl = (size_t) snprintf(needle, sizeof needle, "/%s", unit);
+        while ((de = readdir(d))) {
+                char path[300], line[4096], comm[64] = "?";
+                bool in = false;
+                FILE *f;
+
+                if (de->d_name[0] < '1' || de->d_name[0] > '9')
+                        continue;
+                snprintf(path, sizeof path, "/proc/%s/cgroup", de->d_name);
+                f = fopen(path, "re");
+                if (!f)
+                        continue;
+                while (fgets(line, sizeof line, f)) {
+                        const char *m = strstr(line, needle);
+
+                        in |= m && (m[nl] == '\n' || m[nl] == '/' || m[nl] == '\0');
+                }
+                fclose(f);
+                if (!in)
+                        continue;
+                snprintf(path, sizeof path, "/proc/%s/comm", de->d_name);
+                f = fopen(path, "re");
+                if (f) {
+                        if (fgets(comm, sizeof comm, f))
+                                comm[strcspn(comm, "\n")] = '\0';
+                        fclose(f);
+                }
+                if (n < 4 && len < size)
+                        len += (size_t) snprintf(buf + len, size - len, "%s%s (%s)", n ? ", " : "", de->d_name, comm);
+                n++;
+        }
+        closedir(d);
+        return n;
+}
+
+/* After a failure with the unit stopped: start it again, so that the lane is
+ * never left half-removed. */
+static void start_again(struct apply_ctx *c, struct lane_run *lr) {
+        (void) helper_step(c, lr, "start-again", PROTO_VERB_ENABLE_NOW, true, false);
+}
+
+/* remove: stop the unit, see its processes gone, re-read the runner (same
+ * id, not busy), delete the registration (the runner is offline once its
+ * listener is stopped), wait until GitHub no longer lists it, then the
+ * helper's remove-unit. A failure before the registration is gone starts
+ * the unit again. */
+static bool do_remove(struct apply_ctx *c, struct lane_run *lr) {
+        bool unit = lr->o.unit_exists && lr->o.unit_managed;
+        long long id = lr->o.n_runners == 1 ? lr->o.runners[0].id : 0, deadline;
+        char scope[160], err[512], procs[200];
+        struct step *st;
+        size_t n = 0;
+        int r;
+
+        scope_of(&lr->e.lane, scope, sizeof scope);
+        if (unit) {
+                if (!helper_step(c, lr, "stop", PROTO_VERB_STOP, true, false))
+                        return false;
+                st = step_begin(lr, "processes");
+                deadline = now_ms() + 10000;
+                while ((n = unit_processes(lr->o.unit_name, procs, sizeof procs)) && now_ms() < deadline)
+                        sleep_ms(200);
+                if (n) {
+                        step_end(lr, st, false, "%zu processes remain in %s: %s", n, lr->o.unit_name, procs);
+                        start_again(c, lr);
+                        return false;
+                }
+                step_end(lr, st, true, "no process left in %s", lr->o.unit_name);
+        }
+        if (id) {
+                long long was = id;
+
+                st = step_begin(lr, "reread");
+                observe(c, lr);
+                if (!lr->o.github_known)
+                        step_end(lr, st, false, "GitHub could not be read: %s", lr->o.github_detail);
+                else if (lr->o.n_runners == 0) {
+                        id = 0;
+                        step_end(lr, st, true, "runner %lld is already gone", was);
+                } else if (lr->o.n_runners > 1 || lr->o.runners[0].id != was)
+                        step_end(lr, st, false, "GitHub now lists another runner named %s (id %lld, was %lld)",
+                                 lr->e.lane.name, lr->o.runners[0].id, was);
+                else if (lr->o.runners[0].busy)
+                        step_end(lr, st, false, "runner %lld took a job while stopping", was);
+                else
+                        step_end(lr, st, true, "runner %lld, %s, not busy", was,
+                                 lr->o.runners[0].online ? "still online" : "offline");
+                if (lr->failed) {
+                        if (unit)
+                                start_again(c, lr);
+                        return false;
+                }
+        }
+        if (id) {
+                st = step_begin(lr, "deregister");
+                if (!c->gh)
+                        r = -ENOTCONN, snprintf(err, sizeof err, "no GitHub client: %.480s", c->gh_problem);
+                else
+                        r = gh_runner_delete(c->gh, scope, id, err, sizeof err);
+                if (r == 0)
+                        step_end(lr, st, true, "runner %lld deleted", id);
+                else {
+                        step_end(lr, st, false, "%s", err);
+                        if (unit)
+                                start_again(c, lr);
+                        return false;
+                }
+                st = step_begin(lr, "unlisted");
+                deadline = now_ms() + (long long) c->timeout_s * 1000;
+                for (;;) {
+                        observe(c, lr);
+                        if ((lr->o.github_known && lr->o.n_runners == 0) || now_ms() >= deadline)
+                                break;
+                        sleep_ms(POLL_MS);
+                }
+                if (!step_end(lr, st, lr->o.github_known && lr->o.n_runners == 0,
+                              lr->o.github_known && lr->o.n_runners == 0 ? "GitHub no longer lists %s"
+                                                                          : "GitHub still lists %s",
+                              lr->e.lane.name))
+                        return false;   /* deleted, yet listed: nothing to start again */
+        }
+        if (unit)
+                return helper_step(c, lr, "remove-unit", PROTO_VERB_REMOVE_UNIT, true, false);
+        return true;
+}
+
 static bool perform(struct apply_ctx *c, struct lane_run *lr) {
         switch (lr->p.action) {
         case ACTION_CREATE:
@@ -407,15 +585,23 @@ static bool perform(struct apply_ctx *c, struct lane_run *lr) {
                        helper_step(c, lr, "daemon-reload", PROTO_VERB_DAEMON_RELOAD, false, false) &&
                        helper_step(c, lr, "enable-now", PROTO_VERB_ENABLE_NOW, true, false);
         case ACTION_RECONCILE:
+                /* GitHub lists no runner for a lane that is configured here:
+                 * its registration was deleted; the labels API cannot help,
+                 * register it again. */
+                if (lr->o.github_known && lr->o.n_runners == 0)
+                        return do_create(c, lr);
                 return do_reconcile(c, lr);
         case ACTION_RESTART:
                 return helper_step(c, lr, "restart", PROTO_VERB_RESTART, true, false);
         case ACTION_NOOP:
                 return true;   /* nothing to do: the gates say whether that is so */
         case ACTION_REMOVE:
+                if (c->cmd == CMD_REMOVE)
+                        return do_remove(c, lr);
                 break;
         }
-        return step_end(lr, step_begin(lr, "action"), false, "apply does not remove (lanectl remove)");
+        return step_end(lr, step_begin(lr, "action"), false, "%s does not %s", cmd_names[c->cmd],
+                        plan_action_to_string(lr->p.action));
 }
 
 static struct json_object *record_of(struct apply_ctx *c, struct lane_run *lr, const char *status) {
@@ -428,9 +614,10 @@ static struct json_object *record_of(struct apply_ctx *c, struct lane_run *lr, c
         json_object_object_add(rec, "lane", json_object_new_string(lr->e.lane.name));
         json_object_object_add(rec, "time", json_object_new_string(when));
         json_object_object_add(rec, "host", json_object_new_string(c->host));
-        json_object_object_add(rec, "command", json_object_new_string("apply"));
+        json_object_object_add(rec, "command", json_object_new_string(cmd_names[c->cmd]));
         json_object_object_add(rec, "action", json_object_new_string(plan_action_to_string(lr->p.action)));
-        json_object_object_add(rec, "idempotency_key", json_object_new_string(c->key));
+        if (c->key)
+                json_object_object_add(rec, "idempotency_key", json_object_new_string(c->key));
         if (lr->failed)
                 json_object_object_add(rec, "failed", json_object_new_string(lr->failed));
         json_object_object_add(rec, "duration_ms", json_object_new_int64(now_ms() - lr->started_ms));
@@ -445,15 +632,17 @@ static struct json_object *record_of(struct apply_ctx *c, struct lane_run *lr, c
         }
         json_object_object_add(rec, "steps", steps);
         if (lr->n_steps && strcmp(lr->steps[lr->n_steps - 1].name, "gates") == 0)
-                for (int g = 0; g < _GATE_MAX; g++) {
+                for (int g = 0; g < lr->n_gates; g++) {
                         struct json_object *o = json_object_new_object();
 
-                        json_object_object_add(o, "gate", json_object_new_string(gate_names[g]));
+                        json_object_object_add(o, "gate", json_object_new_string(lr->gate_names[g]));
                         json_object_object_add(o, "passed", json_object_new_boolean(lr->gate_passed[g]));
                         json_object_object_add(o, "detail", json_object_new_string(lr->gate_detail[g]));
                         json_object_array_add(gates_j, o);
                 }
         json_object_object_add(rec, "gates", gates_j);
+        if (lr->busy_job[0])
+                json_object_object_add(rec, "busy_job", json_object_new_string(lr->busy_job));
         json_object_object_add(rec, "plan", lane_plan_to_json(&lr->e.lane, &lr->o, &lr->p));
         return rec;
 }
@@ -465,13 +654,76 @@ static void print_result(const struct lane_run *lr, const char *status, uint64_t
                        lr->steps[i].ms, lr->steps[i].detail);
 }
 
+/* A remove refused because the runner is busy says with which job (a
+ * repository lane's; GitHub does not list an organisation's jobs in one
+ * place). */
+static void busy_job(struct apply_ctx *c, struct lane_run *lr) {
+        char err[512];
+        int r;
+
+        if (c->cmd != CMD_REMOVE || lr->o.n_runners != 1 || !lr->o.runners[0].busy)
+                return;
+        if (!c->gh || !lr->e.lane.repository[0])
+                r = -EOPNOTSUPP;
+        else
+                r = gh_runner_job(c->gh, lr->e.lane.repository, lr->o.runners[0].id, lr->busy_job, sizeof lr->busy_job,
+                                  err, sizeof err);
+        if (r < 0)
+                snprintf(lr->busy_job, sizeof lr->busy_job, "runner %lld is busy; the job %s", lr->o.runners[0].id,
+                         r == -ENOENT ? "is not listed among the repository's running jobs yet"
+                         : r == -EOPNOTSUPP ? "cannot be named for an organisation's runner"
+                                            : "could not be read from GitHub");
+        else
+                snprintf(lr->busy_job + strlen(lr->busy_job), sizeof lr->busy_job - strlen(lr->busy_job),
+                         " runs on runner %lld", lr->o.runners[0].id);
+}
+
+/* restart or remove without --apply: what would be done, recorded as a
+ * plan; exit 0 ready, 1 blocked. Nothing is locked, fetched or changed. */
+static int dry_run(struct apply_ctx *c, struct lane_run *lr, struct plan_request *req) {
+        struct json_object *rec;
+        uint64_t seq = 0;
+        int r;
+
+        req->confirmed = true;   /* a dry run needs no confirmation: it is not asked what was not asked for */
+        req->idempotency_key = "dry-run";
+        observe(c, lr);
+        plan_lane(&lr->e.lane, &lr->o, c->pol, req, &lr->p);
+        busy_job(c, lr);
+        rec = record_of(c, lr, "planned");
+        r = audit_append(c->store, rec, &seq);
+        json_object_put(rec);
+        printf("%s: %s %s (dry run, record #%" PRIu64 "); nothing done\n", lr->e.lane.name,
+               plan_action_to_string(lr->p.action), lr->p.status == PLAN_BLOCKED ? "blocked" : "ready", seq);
+        for (size_t i = 0; i < lr->p.n_blockers; i++)
+                printf("  blocked  %s: %s\n", blocker_to_string(lr->p.blockers[i].id), lr->p.blockers[i].detail);
+        if (lr->busy_job[0])
+                printf("  busy     %s\n", lr->busy_job);
+        if (lr->p.status != PLAN_BLOCKED)
+                printf("  would    %s\n  then     lanectl %s %s --apply --confirm %s --idempotency-key KEY\n",
+                       c->cmd == CMD_RESTART ? "restart the unit through the helper, then check every completion gate"
+                       : "stop the unit, check its processes are gone, delete the GitHub registration, wait until "
+                         "GitHub no longer lists it, remove the unit",
+                       cmd_names[c->cmd], lr->e.lane.name, lr->e.lane.name);
+        for (size_t i = 0; i < lr->p.n_steps; i++)
+                printf("  next     %s\n", lr->p.steps[i]);
+        if (r < 0) {
+                fprintf(stderr, "lanectl %s: %s: cannot write the audit record: %s\n", cmd_names[c->cmd], lr->e.lane.name,
+                        strerror(-r));
+                return EXIT_ERROR;
+        }
+        return lr->p.status == PLAN_BLOCKED ? EXIT_BLOCKED : EXIT_COMPLETED;
+}
+
 static int apply_one(struct apply_ctx *c, const struct lane_file *f, const char *confirm[], size_t n_confirm,
                      const char *key) {
         static struct lane_run lr;
         _cleanup_(closep) int lock = -EBADF;
         struct idempotency_result prev, res = {};
-        struct plan_request req = { .intent = INTENT_APPLY, .this_host = c->host, .same_name_lanes = f->same_name,
+        static const enum plan_intent intents[] = { INTENT_APPLY, INTENT_RESTART, INTENT_REMOVE };
+        struct plan_request req = { .intent = intents[c->cmd], .this_host = c->host, .same_name_lanes = f->same_name,
                                     .idempotency_key = key };
+        const char *cmd = cmd_names[c->cmd];
         struct json_object *rec;
         struct passwd pw, *pwr = NULL;
         char pwbuf[4096];
@@ -481,41 +733,46 @@ static int apply_one(struct apply_ctx *c, const struct lane_file *f, const char 
 
         memset(&lr, 0, sizeof lr);
         lr.started_ms = now_ms();
+        lr.gate_names = c->cmd == CMD_REMOVE ? remove_gate_names : gate_names;
+        lr.n_gates = c->cmd == CMD_REMOVE ? _GATE_REMOVE_MAX : _GATE_MAX;
         snprintf(lr.e.path, sizeof lr.e.path, "%s", f->path);
         if (!lane_entry_load(&lr.e, stderr))
                 return EXIT_ERROR;
         for (size_t i = 0; i < n_confirm; i++)
                 if (strcmp(confirm[i], lr.e.lane.name) == 0)
                         req.confirmed = true;
+        if (c->dry_run)
+                return dry_run(c, &lr, &req);
 
         r = lane_lock(c->s->store_dir, lr.e.lane.name, &lock);
         if (r == -EBUSY) {
-                fprintf(stderr, "lanectl apply: %s: lane busy (another apply, restart or remove holds it); nothing done\n",
-                        lr.e.lane.name);
+                fprintf(stderr, "lanectl %s: %s: lane busy (another apply, restart or remove holds it); nothing done\n",
+                        cmd, lr.e.lane.name);
                 return EXIT_BUSY;
         }
         if (r < 0) {
-                fprintf(stderr, "lanectl apply: %s: cannot lock the lane in %s: %s\n", lr.e.lane.name, c->s->store_dir,
+                fprintf(stderr, "lanectl %s: %s: cannot lock the lane in %s: %s\n", cmd, lr.e.lane.name, c->s->store_dir,
                         strerror(-r));
                 return EXIT_ERROR;
         }
-        r = idempotency_lookup(c->s->store_dir, key, lr.e.lane.name, "apply", &prev);
+        r = idempotency_lookup(c->s->store_dir, key, lr.e.lane.name, cmd, &prev);
         if (r == 0) {
-                printf("%s: already applied under this key: %s (record #%" PRIu64 "); nothing done\n", lr.e.lane.name,
-                       prev.status, prev.audit_seq);
+                printf("%s: already done under this key: %s %s (record #%" PRIu64 "); nothing done\n", lr.e.lane.name,
+                       cmd, prev.status, prev.audit_seq);
                 return prev.exit_status;
         }
         if (r == -EEXIST) {
-                fprintf(stderr, "lanectl apply: %s: the idempotency key was used for another lane or command\n",
+                fprintf(stderr, "lanectl %s: %s: the idempotency key was used for another lane or command\n", cmd,
                         lr.e.lane.name);
                 return EXIT_ERROR;
         }
         if (r != -ENOENT) {
-                fprintf(stderr, "lanectl apply: %s: cannot read the idempotency record: %s\n", lr.e.lane.name, strerror(-r));
+                fprintf(stderr, "lanectl %s: %s: cannot read the idempotency record: %s\n", cmd, lr.e.lane.name,
+                        strerror(-r));
                 return EXIT_ERROR;
         }
         if (getpwnam_r(lr.e.lane.user, &pw, pwbuf, sizeof pwbuf, &pwr) != 0 || !pwr) {
-                fprintf(stderr, "lanectl apply: %s: no user %s on this host\n", lr.e.lane.name, lr.e.lane.user);
+                fprintf(stderr, "lanectl %s: %s: no user %s on this host\n", cmd, lr.e.lane.name, lr.e.lane.user);
                 return EXIT_ERROR;
         }
         lr.uid = pw.pw_uid;
@@ -525,6 +782,7 @@ static int apply_one(struct apply_ctx *c, const struct lane_file *f, const char 
         if (lr.p.status == PLAN_BLOCKED) {
                 /* Nothing was done: recorded as refused, and the key stays free
                  * for the same request once the blockers are resolved. */
+                busy_job(c, &lr);
                 rec = record_of(c, &lr, "refused");
                 r = audit_append(c->store, rec, &seq);
                 json_object_put(rec);
@@ -532,10 +790,13 @@ static int apply_one(struct apply_ctx *c, const struct lane_file *f, const char 
                        plan_action_to_string(lr.p.action), seq);
                 for (size_t i = 0; i < lr.p.n_blockers; i++)
                         printf("  blocked  %s: %s\n", blocker_to_string(lr.p.blockers[i].id), lr.p.blockers[i].detail);
+                if (lr.busy_job[0])
+                        printf("  busy     %s\n", lr.busy_job);
                 for (size_t i = 0; i < lr.p.n_steps; i++)
                         printf("  next     %s\n", lr.p.steps[i]);
                 if (r < 0) {
-                        fprintf(stderr, "lanectl apply: %s: cannot write the audit record: %s\n", lr.e.lane.name, strerror(-r));
+                        fprintf(stderr, "lanectl %s: %s: cannot write the audit record: %s\n", cmd, lr.e.lane.name,
+                                strerror(-r));
                         return EXIT_ERROR;
                 }
                 return EXIT_BLOCKED;
@@ -551,29 +812,36 @@ static int apply_one(struct apply_ctx *c, const struct lane_file *f, const char 
         if (r < 0) {
                 /* No record, no claim: the key stays unrecorded so that the
                  * same request can be repeated. */
-                fprintf(stderr, "lanectl apply: %s: cannot write the audit record: %s; the result is not recorded\n",
+                fprintf(stderr, "lanectl %s: %s: cannot write the audit record: %s; the result is not recorded\n", cmd,
                         lr.e.lane.name, strerror(-r));
                 return EXIT_ERROR;
         }
         print_result(&lr, status, seq);
         snprintf(res.lane, sizeof res.lane, "%s", lr.e.lane.name);
-        snprintf(res.command, sizeof res.command, "apply");
+        snprintf(res.command, sizeof res.command, "%s", cmd);
         snprintf(res.status, sizeof res.status, "%s", status);
         res.exit_status = ret;
         res.audit_seq = seq;
         r = idempotency_record(c->s->store_dir, key, &res);
         if (r < 0 && r != -EEXIST)
-                fprintf(stderr, "lanectl apply: %s: cannot record the idempotency key: %s\n", lr.e.lane.name, strerror(-r));
+                fprintf(stderr, "lanectl %s: %s: cannot record the idempotency key: %s\n", cmd, lr.e.lane.name,
+                        strerror(-r));
         return ret;
 }
 
-static void usage(void) {
-        fprintf(stderr, "usage: lanectl apply LANE... --confirm LANE [--confirm LANE...] --idempotency-key KEY\n"
-                        "                     [--timeout SECONDS] [--policy FILE] [--lanes-dir DIR]\n");
+static void usage(enum lane_cmd cmd) {
+        if (cmd == CMD_APPLY)
+                fprintf(stderr, "usage: lanectl apply LANE... --confirm LANE [--confirm LANE...] --idempotency-key KEY\n"
+                                "                     [--timeout SECONDS] [--policy FILE] [--lanes-dir DIR]\n");
+        else
+                fprintf(stderr, "usage: lanectl %s LANE... [--apply --confirm LANE [--confirm LANE...] --idempotency-key KEY]\n"
+                                "                     [--timeout SECONDS] [--policy FILE] [--lanes-dir DIR]\n",
+                        cmd_names[cmd]);
 }
 
-int cmd_apply(int argc, char **argv) {
+static int lane_command(int argc, char **argv, enum lane_cmd cmd) {
         static const struct option options[] = {
+                { "apply", no_argument, NULL, 'a' },
                 { "confirm", required_argument, NULL, 'c' },
                 { "idempotency-key", required_argument, NULL, 'k' },
                 { "timeout", required_argument, NULL, 't' },
@@ -594,16 +862,25 @@ int cmd_apply(int argc, char **argv) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         char host[PROTO_HOST_NAME_MAX + 2] = "", store_dir[PROTO_PATH_MAX + 16], cache[PROTO_PATH_MAX + 32];
         struct apply_ctx c = { .timeout_s = DEFAULT_TIMEOUT_S, .host = host, .pv = &pv, .bc = &bc, .pol = &pol,
-                               .store = &store, .register_dir = PROTO_REGISTER_DIR };
+                               .store = &store, .register_dir = PROTO_REGISTER_DIR, .cmd = cmd,
+                               .dry_run = cmd != CMD_APPLY };
+        const char *name = cmd_names[cmd];
         int opt, r, ret = EXIT_COMPLETED;
         char *end;
 
         optind = 0;
         while ((opt = getopt_long(argc, argv, "", options, NULL)) >= 0)
                 switch (opt) {
+                case 'a':
+                        if (cmd == CMD_APPLY) {
+                                fprintf(stderr, "lanectl apply: --apply belongs to restart and remove (apply always acts)\n");
+                                return EXIT_ERROR;
+                        }
+                        c.dry_run = false;
+                        break;
                 case 'c':
                         if (n_confirm == 64) {
-                                fprintf(stderr, "lanectl apply: at most 64 lanes at once\n");
+                                fprintf(stderr, "lanectl %s: at most 64 lanes at once\n", name);
                                 return EXIT_ERROR;
                         }
                         confirm[n_confirm++] = optarg;
@@ -615,7 +892,7 @@ int cmd_apply(int argc, char **argv) {
                         errno = 0;
                         c.timeout_s = (unsigned) strtoul(optarg, &end, 10);
                         if (errno || *end || c.timeout_s < 1 || c.timeout_s > 3600) {
-                                fprintf(stderr, "lanectl apply: --timeout is 1 to 3600 seconds\n");
+                                fprintf(stderr, "lanectl %s: --timeout is 1 to 3600 seconds\n", name);
                                 return EXIT_ERROR;
                         }
                         break;
@@ -626,30 +903,35 @@ int cmd_apply(int argc, char **argv) {
                         lanes_dir = optarg;
                         break;
                 default:
-                        usage();
+                        usage(cmd);
                         return EXIT_ERROR;
                 }
         if (optind >= argc) {
-                usage();
+                usage(cmd);
                 return EXIT_ERROR;
         }
         if (argc - optind > 64) {
-                fprintf(stderr, "lanectl apply: at most 64 lanes at once\n");
+                fprintf(stderr, "lanectl %s: at most 64 lanes at once\n", name);
                 return EXIT_ERROR;
         }
         /* Checked before anything is read: a mutation needs both, said plainly. */
-        if (!key || !n_confirm) {
-                fprintf(stderr, "lanectl apply: a change needs --confirm LANE for each lane and --idempotency-key KEY\n");
-                usage();
+        if (!c.dry_run && (!key || !n_confirm)) {
+                fprintf(stderr, "lanectl %s: a change needs --confirm LANE for each lane and --idempotency-key KEY\n", name);
+                usage(cmd);
                 return EXIT_ERROR;
         }
-        if (idempotency_key_validate(key, &reason) < 0) {
-                fprintf(stderr, "lanectl apply: the idempotency key %s\n", reason);
+        if (c.dry_run && (key || n_confirm)) {
+                fprintf(stderr, "lanectl %s: --confirm and --idempotency-key go with --apply; without it this is a dry "
+                                "run\n", name);
                 return EXIT_ERROR;
         }
-        if (argc - optind > 1 && strlen(key) + 1 + PROTO_LANE_NAME_MAX > IDEMPOTENCY_KEY_MAX) {
-                fprintf(stderr, "lanectl apply: with several lanes the key gets ':LANE' appended; keep it under %d "
-                                "characters\n", IDEMPOTENCY_KEY_MAX - PROTO_LANE_NAME_MAX);
+        if (key && idempotency_key_validate(key, &reason) < 0) {
+                fprintf(stderr, "lanectl %s: the idempotency key %s\n", name, reason);
+                return EXIT_ERROR;
+        }
+        if (key && argc - optind > 1 && strlen(key) + 1 + PROTO_LANE_NAME_MAX > IDEMPOTENCY_KEY_MAX) {
+                fprintf(stderr, "lanectl %s: with several lanes the key gets ':LANE' appended; keep it under %d "
+                                "characters\n", name, IDEMPOTENCY_KEY_MAX - PROTO_LANE_NAME_MAX);
                 return EXIT_ERROR;
         }
         c.key = key;
@@ -670,7 +952,7 @@ int cmd_apply(int argc, char **argv) {
                 snprintf(host, sizeof host, "unknown");
         r = lanectl_list_lanes(lanes_dir, &files, &n_files);
         if (r < 0) {
-                fprintf(stderr, "lanectl apply: cannot read the lane directory %s: %s\n", lanes_dir, strerror(-r));
+                fprintf(stderr, "lanectl %s: cannot read the lane directory %s: %s\n", name, lanes_dir, strerror(-r));
                 return EXIT_ERROR;
         }
         for (int a = optind; a < argc; a++) {
@@ -680,7 +962,7 @@ int cmd_apply(int argc, char **argv) {
                         if (strcmp(files[i].stem, argv[a]) == 0)
                                 found = true;
                 if (!found) {
-                        fprintf(stderr, "lanectl apply: no lane file %s/%s.conf\n", lanes_dir, argv[a]);
+                        fprintf(stderr, "lanectl %s: no lane file %s/%s.conf\n", name, lanes_dir, argv[a]);
                         ret = EXIT_ERROR;
                         goto out;
                 }
@@ -701,7 +983,7 @@ int cmd_apply(int argc, char **argv) {
         snprintf(store_dir, sizeof store_dir, "%s/audit", s->store_dir);
         r = audit_open(store_dir, &store);
         if (r < 0) {
-                fprintf(stderr, "lanectl apply: cannot open the audit store %s: %s\n", store_dir, strerror(-r));
+                fprintf(stderr, "lanectl %s: cannot open the audit store %s: %s\n", name, store_dir, strerror(-r));
                 ret = EXIT_ERROR;
                 goto out;
         }
@@ -712,12 +994,12 @@ int cmd_apply(int argc, char **argv) {
                 char lane_key[IDEMPOTENCY_KEY_MAX + PROTO_LANE_NAME_MAX + 2];
                 int one = EXIT_ERROR;
 
-                snprintf(lane_key, sizeof lane_key, "%s%s%s", key, argc - optind > 1 ? ":" : "",
+                snprintf(lane_key, sizeof lane_key, "%s%s%s", key ?: "", argc - optind > 1 ? ":" : "",
                          argc - optind > 1 ? argv[a] : "");
                 for (size_t i = 0; i < n_files; i++)
                         if (strcmp(files[i].stem, argv[a]) == 0) {
-                                c.key = lane_key;
-                                one = apply_one(&c, &files[i], confirm, n_confirm, lane_key);
+                                c.key = key ? lane_key : NULL;
+                                one = apply_one(&c, &files[i], confirm, n_confirm, c.key);
                                 break;
                         }
                 /* the worst outcome decides: error > failed > busy > blocked > completed */
@@ -729,4 +1011,16 @@ out:
         gh_client_free(c.gh);
         lanectl_free_lanes(files, n_files);
         return ret;
+}
+
+int cmd_apply(int argc, char **argv) {
+        return lane_command(argc, argv, CMD_APPLY);
+}
+
+int cmd_restart(int argc, char **argv) {
+        return lane_command(argc, argv, CMD_RESTART);
+}
+
+int cmd_remove(int argc, char **argv) {
+        return lane_command(argc, argv, CMD_REMOVE);
 }

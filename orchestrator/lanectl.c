@@ -34,6 +34,12 @@ static void help(void) {
                "                         create, adopt, reconcile or restart each lane, then\n"
                "                         verify it (completion gates); exit 0 completed,\n"
                "                         1 blocked, 2 error, 3 lane busy, 4 failed\n"
+               "  restart LANE... [--apply --confirm LANE --idempotency-key KEY]\n"
+               "                         restart a lanekeeper unit, then check the gates;\n"
+               "                         without --apply a dry run\n"
+               "  remove LANE... [--apply --confirm LANE --idempotency-key KEY]\n"
+               "                         stop, deregister from GitHub and remove the unit\n"
+               "                         (the lane directory stays); refused while busy\n"
                "  audit list|show SEQ|verify\n"
                "                         read the audit store; verify finds missing, altered\n"
                "                         or reordered records\n\n"
@@ -195,6 +201,10 @@ int main(int argc, char *argv[]) {
                 return cmd_github(argc, argv);
         if (strcmp(argv[0], "apply") == 0)
                 return cmd_apply(argc, argv);
+        if (strcmp(argv[0], "restart") == 0)
+                return cmd_restart(argc, argv);
+        if (strcmp(argv[0], "remove") == 0)
+                return cmd_remove(argc, argv);
         if (strcmp(argv[0], "help") == 0) {
                 help();
                 return 0;

@@ -69,6 +69,14 @@ int helper_call(const char *socket_path, enum proto_verb verb, const char *lane,
  * busy, 4 failed (a step or completion gate; the record names it). */
 int cmd_apply(int argc, char **argv);
 
+/* lanectl restart|remove LANE... [--apply --confirm LANE --idempotency-key
+ * KEY]: without --apply a dry run (exit 0 ready, 1 blocked); with it as
+ * apply's exit statuses. remove: stop, processes gone, deregister, GitHub
+ * no longer listing it, remove-unit; a failure with the unit stopped
+ * starts it again. */
+int cmd_restart(int argc, char **argv);
+int cmd_remove(int argc, char **argv);
+
 /* What lanectl plan and the executor share (lanectl-plan.c). */
 struct helper_policy;
 struct plan_policy;

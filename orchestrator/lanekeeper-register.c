@@ -1,16 +1,18 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* lanekeeper-register LANE: the lane unit's ExecStartPre= (see
  * lanekeeper-register(8)). Runs as the lane's user in the lane's directory,
- * with the lane's sandbox and no privilege. When the runner is already
- * registered (.runner present) it does nothing. Otherwise, if lanectl apply
+ * with the lane's sandbox and no privilege. When nothing is offered and the
+ * runner is registered (.runner present) it does nothing. If lanectl apply
  * offers a registration on PROTO_REGISTER_DIR/LANE.sock, it takes it once
- * and becomes ./config.sh --unattended with the URL, name, labels and group
+ * (replacing a stale local registration: lanectl offers only when GitHub
+ * lists no runner of the lane's name) and becomes ./config.sh --unattended with the URL, name, labels and group
  * as arguments and the token in ACTIONS_RUNNER_INPUT_TOKEN only (never in
  * argv, a file, or this program's output). No offer: it says so and exits
  * 0, and run.sh reports the runner unconfigured. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +44,7 @@ int main(int argc, char **argv) {
         ssize_t n;
         char *args[16];
         int a = 0;
+        bool registered;
 
         if (argc != 2) {
                 fprintf(stderr, "usage: lanekeeper-register LANE (run by the lane unit, see lanekeeper-register(8))\n");
@@ -52,13 +55,14 @@ int main(int argc, char **argv) {
                 return fail(lane, "not a lane name");
         if (geteuid() == 0)
                 return fail(lane, "refusing to run as root: the lane unit runs it as the lane's user");
-        if (fstatat(AT_FDCWD, ".runner", &st, AT_SYMLINK_NOFOLLOW) == 0)
-                return 0;   /* registered: nothing to do (the common case, every start) */
+        registered = fstatat(AT_FDCWD, ".runner", &st, AT_SYMLINK_NOFOLLOW) == 0;
 
         /* The offer's directory must be root's and not writable by others,
          * or anybody could pose as lanectl and collect nothing, or worse,
          * hand us a registration of their choosing. */
         if (lstat(PROTO_REGISTER_DIR, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != 0 || (st.st_mode & S_IWOTH)) {
+                if (registered)
+                        return 0;   /* registered, nothing offered: the common case, every start */
                 printf("lanekeeper-register: %s: not registered (no .runner) and no registration offered; "
                        "run: lanectl apply %s\n", lane, lane);
                 return 0;
@@ -69,6 +73,8 @@ int main(int argc, char **argv) {
         if (fd < 0)
                 return fail(lane, "cannot create a socket");
         if (connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0) {
+                if (registered)
+                        return 0;
                 printf("lanekeeper-register: %s: not registered (no .runner) and no registration offered; "
                        "run: lanectl apply %s\n", lane, lane);
                 return 0;
@@ -94,6 +100,22 @@ int main(int argc, char **argv) {
         if (strcmp(reg.name, lane) != 0) {
                 proto_register_wipe(&reg);
                 return fail(lane, "the registration offered names another runner");
+        }
+
+        /* lanectl offers a registration only when GitHub lists no runner of
+         * this name: a .runner here is then a registration GitHub deleted
+         * (lanectl remove, or 14 days offline). Forget it as 'config.sh
+         * remove --local' would, so that config.sh can register afresh. */
+        if (registered) {
+                static const char *const stale[] = { ".runner", ".credentials", ".credentials_rsaparams" };
+
+                printf("lanekeeper-register: %s: GitHub lists no runner named %s; forgetting the stale local "
+                       "registration\n", lane, lane);
+                for (size_t i = 0; i < sizeof stale / sizeof stale[0]; i++)
+                        if (unlinkat(AT_FDCWD, stale[i], 0) < 0 && errno != ENOENT) {
+                                proto_register_wipe(&reg);
+                                return fail(lane, "cannot remove the stale local registration");
+                        }
         }
 
         /* config.sh: ours, a regular file, reached without a symlink. */

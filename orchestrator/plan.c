@@ -311,6 +311,11 @@ void plan_lane(const struct lane_desired *d, const struct observation *o, const 
                 p->action = ACTION_REMOVE;
                 if (o->n_runners == 1 && !runner_has_label(&o->runners[0], LANE_MANAGED_LABEL))
                         block(p, BLOCK_UNMANAGED_RUNNER, "GitHub runner %lld is not lanekeeper's", o->runners[0].id);
+                if (o->unit_exists && !o->unit_managed)
+                        block(p, BLOCK_UNMANAGED_RUNNER, "%s was not written by lanekeeper", o->unit_name);
+                if (o->n_runners == 1 && o->runners[0].busy)
+                        block(p, BLOCK_STALE_STATE, "runner %lld is busy running a job; remove it once the job is done",
+                              o->runners[0].id);
                 break;
         }
         if (o->baseline != BASELINE_READY && p->action != ACTION_NOOP && p->action != ACTION_REMOVE)

@@ -96,6 +96,8 @@ static void c_restart_nothing(void) { req.intent = INTENT_RESTART; req.confirmed
 static void c_restart_unmanaged(void) { c_unmanaged_unit(); req.intent = INTENT_RESTART; req.confirmed = true; req.idempotency_key = "k"; }
 static void c_remove(void) { c_inactive(); o.baseline = BASELINE_NOT_READY; req.intent = INTENT_REMOVE; req.confirmed = true; req.idempotency_key = "k"; }
 static void c_remove_unmanaged(void) { c_unmanaged_runner(); req.intent = INTENT_REMOVE; req.confirmed = true; req.idempotency_key = "k"; }
+static void c_remove_unmanaged_unit(void) { gh_runner(false, true); c_unmanaged_unit(); req.intent = INTENT_REMOVE; req.confirmed = true; req.idempotency_key = "k"; }
+static void c_remove_busy(void) { c_active(); o.runners[0].busy = true; req.intent = INTENT_REMOVE; req.confirmed = true; req.idempotency_key = "k"; }
 static void c_unit_root_moved(void) { c_active(); strcpy(o.unit_root, "/srv/elsewhere"); }
 static void c_unit_root_same(void) { c_active(); strcpy(o.unit_root, "/srv/lanekeeper/runners"); }
 static void c_all_unknown(void) { o.github_known = o.unit_known = o.local_known = false; }
@@ -153,6 +155,8 @@ static const struct {
         { "restart an unmanaged unit", c_restart_unmanaged, PLAN_BLOCKED, ACTION_RESTART, SHAPE_UNKNOWN_CONFLICT, B(UNMANAGED_RUNNER) },
         { "remove a supervised lane", c_remove, PLAN_READY, ACTION_REMOVE, SHAPE_SUPERVISED_INACTIVE, 0 },
         { "remove an unmanaged runner", c_remove_unmanaged, PLAN_BLOCKED, ACTION_REMOVE, SHAPE_UNKNOWN_CONFLICT, B(UNMANAGED_RUNNER) },
+        { "remove a unit lanekeeper did not write", c_remove_unmanaged_unit, PLAN_BLOCKED, ACTION_REMOVE, SHAPE_UNKNOWN_CONFLICT, B(UNMANAGED_RUNNER) },
+        { "remove a runner that is running a job", c_remove_busy, PLAN_BLOCKED, ACTION_REMOVE, SHAPE_SUPERVISED_ACTIVE, B(STALE_STATE) },
         { "managed unit runs the lane from another root", c_unit_root_moved, PLAN_BLOCKED, ACTION_NOOP, SHAPE_SUPERVISED_ACTIVE, B(STALE_STATE) },
         { "managed unit from the lane's root", c_unit_root_same, PLAN_READY, ACTION_NOOP, SHAPE_SUPERVISED_ACTIVE, 0 },
         { "nothing readable", c_all_unknown, PLAN_BLOCKED, ACTION_NOOP, SHAPE_UNKNOWN_CONFLICT, B(LANE_STATUS_UNKNOWN) },

@@ -202,8 +202,10 @@ START_TEST(test_offer_refuses_strangers) {
                 memcpy(sa.sun_path, o.path, strlen(o.path) + 1);
                 if (fd < 0 || connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0)
                         _exit(2);
-                if (send(fd, "LKREG1 lane-a\n", 14, 0) != 14)
-                        _exit(3);
+                /* the offer may refuse on accept, before we ask: then the
+                 * request meets a closed socket, which is the same refusal */
+                if (send(fd, "LKREG1 lane-a\n", 14, MSG_NOSIGNAL) != 14)
+                        _exit(errno == EPIPE || errno == ECONNRESET ? 0 : 3);
                 n = recv(fd, buf, sizeof buf, 0);
                 _exit(n == 0 || (n < 0 && errno == ECONNRESET) ? 0 : n > 0 ? 4 : 5);   /* closed without a word */
         }

@@ -93,8 +93,11 @@ e2e_root sh -c "set -e
         chown lanekeeper:lanekeeper /srv/lanekeeper/store
         printf '%s\n' '$pat' > /srv/lanekeeper/token
         chown lanekeeper /srv/lanekeeper/token && chmod 600 /srv/lanekeeper/token"
+# the kit, where the namespace sees it (the source tree may lie under the
+# host's /tmp, which the namespace hides)
+mkdir -p "$E2E_WORK/kit" && cp -p "$TESTS_SRCDIR/runner-kit/install" "$TESTS_SRCDIR/runner-kit/kit.py" "$E2E_WORK/kit/"
 kit() { # LANE: an unpacked runner, the lane user's
-        e2e_root sh -c "mkdir -m 750 $R/$1 && $TESTS_SRCDIR/runner-kit/install $R/$1 && chown -R lkrunner:lkrunner $R/$1"
+        e2e_root sh -c "mkdir -m 750 $R/$1 && $E2E_WORK/kit/install $R/$1 && chown -R lkrunner:lkrunner $R/$1"
 }
 kit lane-a
 kit lane-b
@@ -166,7 +169,7 @@ collect_tokens
 n=$(records); posts=$(curl -sf "http://127.0.0.1:$port/_double/log" | grep -o '"POST"' | wc -l)
 apply lanekeeper apply lane-a --confirm lane-a --idempotency-key create-a-1
 check "same key: first result ($rc)" test "$rc" = 0
-check "same key: said so" grep -q "already applied under this key: completed" <<<"$out"
+check "same key: said so" grep -q "already done under this key: apply completed" <<<"$out"
 check "same key: no new record" test "$(records)" = "$n"
 check "same key: no request that changes GitHub" test "$(curl -sf "http://127.0.0.1:$port/_double/log" | grep -o '"POST"' | wc -l)" = "$posts"
 apply lanekeeper apply lane-b --confirm lane-b --idempotency-key create-a-1
@@ -307,6 +310,95 @@ sleep 1
 # and once GitHub answers again, the create goes through
 apply lanekeeper apply lane-b --confirm lane-b --idempotency-key create-b-1 --timeout 60
 check "create lane-b after faults: completed ($rc)" test "$rc" = 0
+
+# ---- lanectl restart: a dry run changes nothing; --apply restarts and verifies ----
+pid=$(main_pid $unit)
+lk lanekeeper restart lane-a
+check "restart dry run: ready ($rc)" test "$rc" = 0
+check "restart dry run: says so" grep -q "^lane-a: restart ready (dry run" <<<"$out"
+check "restart dry run: same main process" test "$(main_pid $unit)" = "$pid"
+lk lanekeeper restart lane-a --confirm lane-a
+check "restart: --confirm without --apply is refused ($rc)" test "$rc" = 2
+lk lanekeeper restart lane-a --apply --confirm lane-a --idempotency-key restart-cmd-1 --timeout 60
+check "restart --apply: completed ($rc)" test "$rc" = 0
+check "restart --apply: says so" grep -q "^lane-a: restart completed" <<<"$out"
+check "restart --apply: a new main process" test "$(main_pid $unit)" != "$pid"
+check "restart --apply: recorded as restart" test "$(last_record | rec_field 'r["command"] + " " + r["status"]')" = "restart completed"
+
+# ---- lanectl remove refuses what is not lanekeeper's ----
+lanefile lane-d "self-hosted, X64, lanekeeper-managed"
+regd=$(curl -sf -X POST -H "Authorization: Bearer $pat" -H "User-Agent: t" \
+        "http://127.0.0.1:$port/repos/acme/site/actions/runners/registration-token" | "$py" -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+echo "$regd" >>"$tokens_seen"
+ctl register "{\"token\": \"$regd\", \"name\": \"lane-d\", \"labels\": [\"self-hosted\"]}" >/dev/null
+lk lanekeeper remove lane-d --apply --confirm lane-d --idempotency-key rm-d-1
+check "remove unmanaged runner: blocked ($rc)" test "$rc" = 1
+check "remove unmanaged runner: says whose" grep -q "unmanaged_runner" <<<"$out"
+check "remove unmanaged runner: still registered" test -n "$(runner_json lane-d)"
+lanefile lane-e "self-hosted, X64, lanekeeper-managed"
+e2e_root sh -c "printf '[Service]\nExecStart=/bin/sleep infinity\n' >/etc/systemd/system/lanekeeper-lane@lane-e.service && systemctl daemon-reload"
+lk lanekeeper remove lane-e --apply --confirm lane-e --idempotency-key rm-e-1
+check "remove a unit lanekeeper did not write: blocked ($rc)" test "$rc" = 1
+check "remove a unit lanekeeper did not write: says so" grep -q "not written by lanekeeper" <<<"$out"
+check "remove a unit lanekeeper did not write: unit untouched" e2e_root test -e /etc/systemd/system/lanekeeper-lane@lane-e.service
+e2e_root sh -c "rm /etc/systemd/system/lanekeeper-lane@lane-e.service && systemctl daemon-reload"
+
+# ---- remove refuses a busy runner, naming the job ----
+bid=$(runner_field lane-b id)
+run=$(ctl run '{"repo": "acme/site", "name": "nightly", "jobs": [["integration", ["self-hosted"]]]}' | "$py" -c 'import json,sys; print(json.load(sys.stdin)["run_id"])')
+job=$(state | "$py" -c 'import json,sys; r=int(sys.argv[1]); print([j["id"] for j in json.load(sys.stdin)["jobs"] if j["run_id"]==r][0])' "$run")
+ctl assign "{\"job\": $job, \"runner\": $bid}" >/dev/null
+lk lanekeeper remove lane-b
+check "remove dry run while busy: blocked ($rc)" test "$rc" = 1
+lk lanekeeper remove lane-b --apply --confirm lane-b --idempotency-key rm-b-busy
+echo "$out"
+check "remove busy: blocked ($rc)" test "$rc" = 1
+check "remove busy: names the job" grep -q "job \"integration\" (id $job) of run $run" <<<"$out"
+check "remove busy: the record names it too" grep -q "integration" <<<"$(last_record | rec_field 'r.get("busy_job", "")')"
+check "remove busy: unit still active" e2e_root systemctl -q is-active lanekeeper-lane@lane-b.service
+check "remove busy: still registered" test "$(runner_field lane-b id)" = "$bid"
+ctl complete "{\"job\": $job}" >/dev/null
+
+# ---- deregistration fails: the unit is started again, a failed record ----
+ctl fault '{"match": "DELETE /repos/acme/site/actions/runners/", "kind": "status", "status": 503, "count": -1}' >/dev/null
+lk lanekeeper remove lane-b --apply --confirm lane-b --idempotency-key rm-b-fault --timeout 10
+rec=$(last_record)
+echo "$out"
+check "remove, GitHub failing: failed ($rc)" test "$rc" = 4
+check "remove, GitHub failing: record failed at deregister" test "$(rec_field 'r["status"] + " " + r["failed"]' <<<"$rec")" = "failed deregister"
+check "remove, GitHub failing: stopped, then started again" test "$(rec_field '" ".join(s["step"] for s in r["steps"])' <<<"$rec")" = \
+        "stop processes reread deregister start-again"
+check "remove, GitHub failing: unit active again" e2e_root systemctl -q is-active lanekeeper-lane@lane-b.service
+check "remove, GitHub failing: unit file kept" e2e_root test -e /etc/systemd/system/lanekeeper-lane@lane-b.service
+check "remove, GitHub failing: still registered" test "$(runner_field lane-b id)" = "$bid"
+ctl clear-faults '{}' >/dev/null
+
+# ---- remove: stopped, processes gone, deregistered, unit removed, directory kept ----
+bpid=$(main_pid lanekeeper-lane@lane-b.service)
+lk lanekeeper remove lane-b --apply --confirm lane-b --idempotency-key rm-b-1 --timeout 30
+echo "$out"
+rec=$(last_record)
+check "remove: completed ($rc)" test "$rc" = 0
+check "remove: steps" test "$(rec_field '" ".join(s["step"] for s in r["steps"])' <<<"$rec")" = \
+        "stop processes reread deregister unlisted remove-unit gates"
+check "remove: gates unit_removed, github_deregistered passed" \
+        test "$(rec_field '" ".join(g["gate"] for g in r["gates"] if g["passed"])' <<<"$rec")" = "unit_removed github_deregistered"
+check "remove: GitHub no longer lists lane-b" test -z "$(runner_json lane-b)"
+check "remove: unit file gone" e2e_root test ! -e /etc/systemd/system/lanekeeper-lane@lane-b.service
+check "remove: unit not loaded" test "$(e2e_root systemctl show -P LoadState lanekeeper-lane@lane-b.service)" = not-found
+check "remove: its processes are gone" e2e_root sh -c "! test -e /proc/$bpid"
+check "remove: lane directory kept" e2e_root test -x $R/lane-b/run.sh
+lk lanekeeper remove lane-b --apply --confirm lane-b --idempotency-key rm-b-1
+check "remove, same key: the first result ($rc)" test "$rc" = 0
+check "remove, same key: said so" grep -q "already done under this key: remove completed" <<<"$out"
+# ... and applied again: GitHub has no runner, the stale .runner is replaced
+apply lanekeeper apply lane-b --confirm lane-b --idempotency-key recreate-b-1 --timeout 60
+echo "$out"
+check "apply after remove: completed ($rc)" test "$rc" = 0
+check "apply after remove: a new registration" test -n "$(runner_field lane-b id)" -a "$(runner_field lane-b id)" != "$bid"
+check "journal: the stale registration was forgotten" grep -q "forgetting the stale local registration" \
+        <<<"$(e2e_root journalctl -u lanekeeper-lane@lane-b.service -o cat --no-pager)"
+collect_tokens
 
 check "audit chain intact" e2e_as lanekeeper /usr/local/bin/lanectl --config /usr/local/etc/lanekeeper/lanekeeper.conf audit verify
 
