@@ -46,6 +46,11 @@ enum { EXIT_COMPLETED = 0, EXIT_BLOCKED = 1, EXIT_ERROR = 2, EXIT_BUSY = 3, EXIT
 #define MAX_STEPS 12
 #define DEFAULT_TIMEOUT_S 120
 #define REGISTER_WAIT_S 60
+/* Gates are polled every 250 ms for the first 5 s (a runner usually comes
+ * online within them; GitHub's listings are conditional requests, and a 304
+ * costs no rate limit), then every second. */
+#define POLL_FAST_MS 250
+#define POLL_FAST_FOR_MS 5000
 #define POLL_MS 1000
 
 struct step {
@@ -293,7 +298,7 @@ static bool remove_gates_pass(struct lane_run *lr) {
  * names the failure. */
 static bool gates(struct apply_ctx *c, struct lane_run *lr) {
         struct step *st = step_begin(lr, "gates");
-        long long deadline = now_ms() + (long long) c->timeout_s * 1000;
+        long long start = now_ms(), deadline = start + (long long) c->timeout_s * 1000;
         bool ok;
 
         for (;;) {
@@ -301,7 +306,7 @@ static bool gates(struct apply_ctx *c, struct lane_run *lr) {
                 ok = c->cmd == CMD_REMOVE ? remove_gates_pass(lr) : gates_pass(lr);
                 if (ok || now_ms() >= deadline)
                         break;
-                sleep_ms(POLL_MS);
+                sleep_ms(now_ms() - start < POLL_FAST_FOR_MS ? POLL_FAST_MS : POLL_MS);
         }
         if (!ok)
                 for (int g = 0; g < lr->n_gates; g++)
@@ -705,7 +710,7 @@ static int dry_run(struct apply_ctx *c, struct lane_run *lr, struct plan_request
                        : "stop the unit, check its processes are gone, delete the GitHub registration, wait until "
                          "GitHub no longer lists it, remove the unit",
                        cmd_names[c->cmd], lr->e.lane.name, lr->e.lane.name);
-        for (size_t i = 0; i < lr->p.n_steps; i++)
+        for (size_t i = 0; lr->p.status == PLAN_BLOCKED && i < lr->p.n_steps; i++)
                 printf("  next     %s\n", lr->p.steps[i]);
         if (r < 0) {
                 fprintf(stderr, "lanectl %s: %s: cannot write the audit record: %s\n", cmd_names[c->cmd], lr->e.lane.name,
