@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <getopt.h>
+#include <glob.h>
 #include <inttypes.h>
 #include <json-c/json.h>
 #include <pwd.h>
@@ -101,6 +102,8 @@ struct lane_run {
         const char *const *gate_names;
         int n_gates;
         char busy_job[300];          /* remove refused: the job the runner runs */
+        char legacy_unit[256];       /* svc.sh's unit for this runner, when installed */
+        bool legacy_enabled;
         long long started_ms;
 };
 
@@ -648,6 +651,13 @@ static struct json_object *record_of(struct apply_ctx *c, struct lane_run *lr, c
         json_object_object_add(rec, "gates", gates_j);
         if (lr->busy_job[0])
                 json_object_object_add(rec, "busy_job", json_object_new_string(lr->busy_job));
+        if (lr->legacy_unit[0]) {
+                struct json_object *l = json_object_new_object();
+
+                json_object_object_add(l, "unit", json_object_new_string(lr->legacy_unit));
+                json_object_object_add(l, "enabled", json_object_new_boolean(lr->legacy_enabled));
+                json_object_object_add(rec, "legacy_unit", l);
+        }
         json_object_object_add(rec, "plan", lane_plan_to_json(&lr->e.lane, &lr->o, &lr->p));
         return rec;
 }
@@ -657,6 +667,36 @@ static void print_result(const struct lane_run *lr, const char *status, uint64_t
         for (size_t i = 0; i < lr->n_steps; i++)
                 printf("  %-14s %-6s %6lld ms  %s\n", lr->steps[i].name, lr->steps[i].ok ? "ok" : "FAILED",
                        lr->steps[i].ms, lr->steps[i].detail);
+}
+
+/* svc.sh's own unit for the lane's runner, when one is installed: svc.sh
+ * names it actions.runner.<owner>-<repo>.<name>.service (or
+ * actions.runner.<org>.<name>.service). The helper never touches it; the
+ * operator is told exactly what to do with it. */
+static void legacy_unit(struct lane_run *lr) {
+        char pat[PROTO_LANE_NAME_MAX + 64], wants[PROTO_LANE_NAME_MAX + 300];
+        glob_t g = {};
+        struct stat st;
+
+        snprintf(pat, sizeof pat, "/etc/systemd/system/actions.runner.*.%s.service", lr->e.lane.name);
+        if (glob(pat, GLOB_NOSORT, NULL, &g) == 0 && g.gl_pathc > 0) {
+                const char *base = strrchr(g.gl_pathv[0], '/') + 1;
+
+                snprintf(lr->legacy_unit, sizeof lr->legacy_unit, "%s", base);
+                snprintf(wants, sizeof wants, "/etc/systemd/system/multi-user.target.wants/%s", base);
+                lr->legacy_enabled = lstat(wants, &st) == 0;
+        }
+        globfree(&g);
+}
+
+static void print_legacy(const struct lane_run *lr) {
+        if (!lr->legacy_unit[0])
+                return;
+        printf("  legacy   svc.sh's unit %s is installed%s; lanekeeper never acts on units it did not write.\n"
+               "           As root: systemctl disable --now %s && rm /etc/systemd/system/%s && systemctl daemon-reload\n"
+               "           (what ./svc.sh uninstall does), so that only lanekeeper's unit runs this runner\n",
+               lr->legacy_unit, lr->legacy_enabled ? " and enabled (it starts at boot)" : "", lr->legacy_unit,
+               lr->legacy_unit);
 }
 
 /* A remove refused because the runner is busy says with which job (a
@@ -695,6 +735,7 @@ static int dry_run(struct apply_ctx *c, struct lane_run *lr, struct plan_request
         observe(c, lr);
         plan_lane(&lr->e.lane, &lr->o, c->pol, req, &lr->p);
         busy_job(c, lr);
+        legacy_unit(lr);
         rec = record_of(c, lr, "planned");
         r = audit_append(c->store, rec, &seq);
         json_object_put(rec);
@@ -704,6 +745,7 @@ static int dry_run(struct apply_ctx *c, struct lane_run *lr, struct plan_request
                 printf("  blocked  %s: %s\n", blocker_to_string(lr->p.blockers[i].id), lr->p.blockers[i].detail);
         if (lr->busy_job[0])
                 printf("  busy     %s\n", lr->busy_job);
+        print_legacy(lr);
         if (lr->p.status != PLAN_BLOCKED)
                 printf("  would    %s\n  then     lanectl %s %s --apply --confirm %s --idempotency-key KEY\n",
                        c->cmd == CMD_RESTART ? "restart the unit through the helper, then check every completion gate"
@@ -784,6 +826,7 @@ static int apply_one(struct apply_ctx *c, const struct lane_file *f, const char 
 
         observe(c, &lr);
         plan_lane(&lr.e.lane, &lr.o, c->pol, &req, &lr.p);
+        legacy_unit(&lr);
         if (lr.p.status == PLAN_BLOCKED) {
                 /* Nothing was done: recorded as refused, and the key stays free
                  * for the same request once the blockers are resolved. */
@@ -797,6 +840,7 @@ static int apply_one(struct apply_ctx *c, const struct lane_file *f, const char 
                         printf("  blocked  %s: %s\n", blocker_to_string(lr.p.blockers[i].id), lr.p.blockers[i].detail);
                 if (lr.busy_job[0])
                         printf("  busy     %s\n", lr.busy_job);
+                print_legacy(&lr);
                 for (size_t i = 0; i < lr.p.n_steps; i++)
                         printf("  next     %s\n", lr.p.steps[i]);
                 if (r < 0) {
@@ -822,6 +866,7 @@ static int apply_one(struct apply_ctx *c, const struct lane_file *f, const char 
                 return EXIT_ERROR;
         }
         print_result(&lr, status, seq);
+        print_legacy(&lr);
         snprintf(res.lane, sizeof res.lane, "%s", lr.e.lane.name);
         snprintf(res.command, sizeof res.command, "%s", cmd);
         snprintf(res.status, sizeof res.status, "%s", status);

@@ -113,7 +113,7 @@ e2e_stage_two() {
         local lib=${PKGLIBEXECDIR:-/usr/local/libexec/lanekeeper} anc
         if [ "$lib" != /usr/local/libexec/lanekeeper ] && [ -d "$work/dest/usr/local/libexec/lanekeeper" ]; then
                 case "$lib" in
-                /tmp/*|/var/tmp/*) mkdir -p "$lib" ;;
+                /tmp/*|/var/tmp/*) mkdir -p "$lib" ;;   # seen by the helper; a lane unit's PrivateTmp hides it (e2e_boot says so)
                 *)
                         anc=$lib
                         while [ ! -d "$anc" ]; do anc=$(dirname "$anc"); done
@@ -133,6 +133,11 @@ e2e_stage_two() {
 
 e2e_boot() {
         local i state
+        case "${PKGLIBEXECDIR:-}" in
+        /tmp/*|/var/tmp/*)
+                e2e_log "warning: pkglibexecdir $PKGLIBEXECDIR lies under /tmp: lane units (PrivateTmp=yes) cannot run" \
+                        "lanekeeper-register from there; configure with --libexecdir elsewhere (scripts/test-all does)" ;;
+        esac
         # A cgroup of our own in the unified hierarchy; the namespace's
         # systemd runs in unified mode inside it and nowhere else.
         E2E_CGROUP=/sys/fs/cgroup/unified/lanekeeper-e2e-$$

@@ -271,9 +271,19 @@ e2e_root sh -c "printf '%s' '$reg' > /srv/lanekeeper/reg-c && chown lkrunner /sr
 e2e_as lkrunner sh -c "cd $R/lane-c && ACTIONS_RUNNER_INPUT_TOKEN=\$(cat /srv/lanekeeper/reg-c) ./config.sh --unattended \
         --url http://127.0.0.1:$port/acme/site --name lane-c --labels lanekeeper-managed" >>"$all" 2>&1
 e2e_root sh -c "rm /srv/lanekeeper/reg-c; chmod 640 $R/lane-c/.runner"   # svc.sh-era files: group-readable
+# ... and the unit svc.sh installed for it, stopped and enabled
+legacy=actions.runner.acme-site.lane-c.service
+e2e_root sh -c "printf '[Unit]\nDescription=GitHub Actions Runner (acme-site.lane-c)\n[Service]\nExecStart=$R/lane-c/runsvc.sh\nUser=lkrunner\n[Install]\nWantedBy=multi-user.target\n' >/etc/systemd/system/$legacy
+        mkdir -p /etc/systemd/system/multi-user.target.wants && ln -s ../$legacy /etc/systemd/system/multi-user.target.wants/$legacy
+        systemctl daemon-reload"
 apply lanekeeper apply lane-c --confirm lane-c --idempotency-key adopt-c-1 --timeout 60
+echo "$out"
 check "adopt: completed ($rc)" test "$rc" = 0
 check "adopt: action adopt" grep -q "^lane-c: adopt completed" <<<"$out"
+check "adopt: svc.sh's unit reported, enabled" grep -q "svc.sh's unit $legacy is installed and enabled" <<<"$out"
+check "adopt: with the exact next step" grep -qF "systemctl disable --now $legacy && rm /etc/systemd/system/$legacy" <<<"$out"
+check "adopt: the record names it" test "$(last_record | rec_field 'r["legacy_unit"]["unit"]')" = "$legacy"
+check "adopt: svc.sh's unit untouched" e2e_root test -L /etc/systemd/system/multi-user.target.wants/$legacy
 check "adopt: no new registration (same runner id)" test "$(state | grep -o '"name": "lane-c"' | wc -l)" = 1
 # ... then the lane wants Linux gone: a read-only label the labels API cannot remove
 lanefile lane-c "self-hosted, X64, lanekeeper-managed"
