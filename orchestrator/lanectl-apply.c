@@ -86,6 +86,7 @@ struct apply_ctx {
         unsigned timeout_s;
         enum lane_cmd cmd;
         bool dry_run;
+        bool purge;          /* remove --purge */
         bool json;
 };
 
@@ -493,6 +494,141 @@ static size_t unit_processes(const char *unit, char *buf, size_t size) {
         return n;
 }
 
+/* Whether PID runs in another lane's unit than UNIT: such a process sees
+ * only its own lane directory (the template's TemporaryFileSystem= and
+ * BindPaths=), so it cannot hold files in ours. */
+static bool in_other_lane(const char *pid, const char *unit) {
+        char path[300], line[4096];
+        bool other = false;
+        FILE *f;
+
+        snprintf(path, sizeof path, "/proc/%s/cgroup", pid);
+        f = fopen(path, "re");
+        if (!f)
+                return false;
+        while (fgets(line, sizeof line, f)) {
+                const char *m = strstr(line, "/lanekeeper-lane@");
+
+                if (m && strncmp(m + 1, unit, strlen(unit)) != 0)
+                        other = true;
+        }
+        fclose(f);
+        return other;
+}
+
+/* Processes running as UID (real uid, /proc/PID/status) that could hold
+ * files in the lane directory (all but those in another lane's unit):
+ * their number, the first few as "PID (comm)". */
+static size_t user_processes(uid_t uid, const char *unit, char *buf, size_t size) {
+        DIR *d = opendir("/proc");
+        struct dirent *de;
+        size_t n = 0, len = 0;
+
+        buf[0] = '\0';
+        if (!d)
+                return 0;
+        while ((de = readdir(d))) {
+                char path[300], line[256], comm[64] = "?";
+                unsigned long ruid = (unsigned long) -1;
+                FILE *f;
+
+                if (de->d_name[0] < '1' || de->d_name[0] > '9')
+                        continue;
+                snprintf(path, sizeof path, "/proc/%s/status", de->d_name);
+                f = fopen(path, "re");
+                if (!f)
+                        continue;
+                while (fgets(line, sizeof line, f)) {
+                        if (strncmp(line, "Name:", 5) == 0)
+                                sscanf(line + 5, " %63s", comm);
+                        else if (strncmp(line, "Uid:", 4) == 0)
+                                ruid = strtoul(line + 4, NULL, 10);
+                }
+                fclose(f);
+                if (ruid != (unsigned long) uid || in_other_lane(de->d_name, unit))
+                        continue;
+                if (n < 4 && len < size)
+                        len += (size_t) snprintf(buf + len, size - len, "%s%s (%s)", n ? ", " : "", de->d_name, comm);
+                n++;
+        }
+        closedir(d);
+        return n;
+}
+
+/* Entries in the lane directory (the maintainer reads it through the lane
+ * user's group): their number, or -errno. */
+static long lane_dir_entries(const struct lane_desired *d) {
+        char path[PROTO_PATH_MAX + PROTO_LANE_NAME_MAX + 2];
+        struct dirent *de;
+        long n = 0;
+        DIR *dir;
+
+        snprintf(path, sizeof path, "%s/%s", d->root, d->name);
+        dir = opendir(path);
+        if (!dir)
+                return -errno;
+        while ((de = readdir(dir)))
+                n += strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0;
+        closedir(dir);
+        return n;
+}
+
+/* remove --purge, once the runner is stopped and deregistered: the lane's
+ * own unit empties the directory as the lane's user. lanectl offers a purge
+ * answer on the hand-off socket and has the helper start the unit: its
+ * ExecStartPre (lanekeeper-register) takes the answer, empties the
+ * directory and fails the start on purpose, so the runner never runs.
+ * Verified by reading the directory back. */
+static bool do_purge(struct apply_ctx *c, struct lane_run *lr) {
+        static struct proto_register reg;
+        struct reg_offer offer = { .fd = -EBADF };
+        struct step *st = step_begin(lr, "purge");
+        char err[512], herr[512];
+        int status = 0, report[2], r;
+        ssize_t n;
+        pid_t child;
+        long left;
+
+        reg = (struct proto_register) { .purge = true };
+        snprintf(reg.name, sizeof reg.name, "%s", lr->e.lane.name);
+        r = reg_offer_open(&offer, c->register_dir, lr->e.lane.name, err, sizeof err);
+        if (r < 0)
+                return step_end(lr, st, false, "%s", err);
+        if (pipe2(report, O_CLOEXEC) < 0 || (child = fork()) < 0) {
+                reg_offer_close(&offer);
+                return step_end(lr, st, false, "cannot serve the offer: %s", strerror(errno));
+        }
+        if (child == 0) {
+                close(report[0]);
+                r = reg_offer_serve(&offer, lr->uid, &reg, REGISTER_WAIT_S * 1000, err, sizeof err);
+                if (r < 0 && write(report[1], err, strlen(err)) < 0)
+                        _exit(2);
+                _exit(r == 0 ? 0 : 1);
+        }
+        close(report[1]);
+        /* the start fails by design once the directory is emptied */
+        r = helper_call(c->socket_path, PROTO_VERB_ENABLE_NOW, lr->e.lane.name, NULL, NULL, herr, sizeof herr);
+        if (r == -EHOSTDOWN)
+                (void) kill(child, SIGTERM);
+        while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+                ;
+        n = read(report[0], err, sizeof err - 1);
+        err[n > 0 ? n : 0] = '\0';
+        close(report[0]);
+        reg_offer_close(&offer);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                return step_end(lr, st, false, "the lane's unit did not take the purge: %s",
+                                err[0] ? err : r < 0 ? herr : "no request");
+        left = lane_dir_entries(&lr->e.lane);
+        if (left < 0)
+                return step_end(lr, st, false, "cannot read %s/%s back to verify it: %s", lr->e.lane.root,
+                                lr->e.lane.name, strerror((int) -left));
+        if (left > 0)
+                return step_end(lr, st, false, "%ld entries are left in %s/%s (see the unit's journal)", left,
+                                lr->e.lane.root, lr->e.lane.name);
+        return step_end(lr, st, true, "%s/%s is empty", lr->e.lane.root, lr->e.lane.name);
+}
+
 /* After a failure with the unit stopped: start it again, so that the lane is
  * never left half-removed. */
 static void start_again(struct apply_ctx *c, struct lane_run *lr) {
@@ -513,6 +649,10 @@ static bool do_remove(struct apply_ctx *c, struct lane_run *lr) {
         int r;
 
         scope_of(&lr->e.lane, scope, sizeof scope);
+        if (c->purge && !unit)
+                return step_end(lr, step_begin(lr, "purge"), false, "no lanekeeper unit to purge %s/%s through; nothing "
+                                "done (the directory is the lane user's: delete it as root)", lr->e.lane.root,
+                                lr->e.lane.name);
         if (unit) {
                 if (!helper_step(c, lr, "stop", PROTO_VERB_STOP, true, false))
                         return false;
@@ -526,6 +666,21 @@ static bool do_remove(struct apply_ctx *c, struct lane_run *lr) {
                         return false;
                 }
                 step_end(lr, st, true, "no process left in %s", lr->o.unit_name);
+                if (c->purge) {
+                        /* nothing may hold files in the directory: no process of
+                         * the lane's user anywhere */
+                        st = step_begin(lr, "purge-check");
+                        n = user_processes(lr->uid, lr->o.unit_name, procs, sizeof procs);
+                        if (n) {
+                                step_end(lr, st, false, "%zu processes of %s run outside any other lane's unit "
+                                         "and could hold files in the lane directory; not purging: %s", n,
+                                         lr->e.lane.user, procs);
+                                start_again(c, lr);
+                                return false;
+                        }
+                        step_end(lr, st, true, "no process of %s could hold files in the lane directory",
+                                 lr->e.lane.user);
+                }
         }
         if (id) {
                 long long was = id;
@@ -579,6 +734,13 @@ static bool do_remove(struct apply_ctx *c, struct lane_run *lr) {
                               lr->e.lane.name))
                         return false;   /* deleted, yet listed: nothing to start again */
         }
+        if (unit && c->purge) {
+                bool purged = do_purge(c, lr);
+
+                /* deregistered either way: the unit goes; a failed purge is
+                 * recorded as the failure */
+                return helper_step(c, lr, "remove-unit", PROTO_VERB_REMOVE_UNIT, true, false) && purged;
+        }
         if (unit)
                 return helper_step(c, lr, "remove-unit", PROTO_VERB_REMOVE_UNIT, true, false);
         return true;
@@ -623,6 +785,8 @@ static struct json_object *record_of(struct apply_ctx *c, struct lane_run *lr, c
         json_object_object_add(rec, "time", json_object_new_string(when));
         json_object_object_add(rec, "host", json_object_new_string(c->host));
         json_object_object_add(rec, "command", json_object_new_string(cmd_names[c->cmd]));
+        if (c->purge)
+                json_object_object_add(rec, "purge", json_object_new_boolean(true));
         json_object_object_add(rec, "action", json_object_new_string(plan_action_to_string(lr->p.action)));
         if (c->key)
                 json_object_object_add(rec, "idempotency_key", json_object_new_string(c->key));
@@ -747,11 +911,14 @@ static int dry_run(struct apply_ctx *c, struct lane_run *lr, struct plan_request
                 printf("  busy     %s\n", lr->busy_job);
         print_legacy(lr);
         if (lr->p.status != PLAN_BLOCKED)
-                printf("  would    %s\n  then     lanectl %s %s --apply --confirm %s --idempotency-key KEY\n",
+                printf("  would    %s\n  then     lanectl %s %s --apply%s --confirm %s --idempotency-key KEY\n",
                        c->cmd == CMD_RESTART ? "restart the unit through the helper, then check every completion gate"
-                       : "stop the unit, check its processes are gone, delete the GitHub registration, wait until "
-                         "GitHub no longer lists it, remove the unit",
-                       cmd_names[c->cmd], lr->e.lane.name, lr->e.lane.name);
+                       : c->purge ? "stop the unit, check its processes are gone and no process of the lane's user "
+                                    "runs, delete the GitHub registration, wait until GitHub no longer lists it, empty "
+                                    "the lane directory through the lane's unit, remove the unit"
+                                  : "stop the unit, check its processes are gone, delete the GitHub registration, wait "
+                                    "until GitHub no longer lists it, remove the unit",
+                       cmd_names[c->cmd], lr->e.lane.name, c->purge ? " --purge" : "", lr->e.lane.name);
         for (size_t i = 0; lr->p.status == PLAN_BLOCKED && i < lr->p.n_steps; i++)
                 printf("  next     %s\n", lr->p.steps[i]);
         if (r < 0) {
@@ -885,13 +1052,14 @@ static void usage(enum lane_cmd cmd) {
                                 "                     [--timeout SECONDS] [--policy FILE] [--lanes-dir DIR]\n");
         else
                 fprintf(stderr, "usage: lanectl %s LANE... [--apply --confirm LANE [--confirm LANE...] --idempotency-key KEY]\n"
-                                "                     [--timeout SECONDS] [--policy FILE] [--lanes-dir DIR]\n",
-                        cmd_names[cmd]);
+                                "                     [--timeout SECONDS] [--policy FILE] [--lanes-dir DIR]%s\n",
+                        cmd_names[cmd], cmd == CMD_REMOVE ? " [--purge]" : "");
 }
 
 static int lane_command(int argc, char **argv, enum lane_cmd cmd) {
         static const struct option options[] = {
                 { "apply", no_argument, NULL, 'a' },
+                { "purge", no_argument, NULL, 'P' },
                 { "confirm", required_argument, NULL, 'c' },
                 { "idempotency-key", required_argument, NULL, 'k' },
                 { "timeout", required_argument, NULL, 't' },
@@ -927,6 +1095,13 @@ static int lane_command(int argc, char **argv, enum lane_cmd cmd) {
                                 return EXIT_ERROR;
                         }
                         c.dry_run = false;
+                        break;
+                case 'P':
+                        if (cmd != CMD_REMOVE) {
+                                fprintf(stderr, "lanectl %s: --purge belongs to remove\n", name);
+                                return EXIT_ERROR;
+                        }
+                        c.purge = true;
                         break;
                 case 'c':
                         if (n_confirm == 64) {

@@ -9,6 +9,7 @@
  * as arguments and the token in ACTIONS_RUNNER_INPUT_TOKEN only (never in
  * argv, a file, or this program's output). No offer: it says so and exits
  * 0, and run.sh reports the runner unconfigured. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -25,9 +26,77 @@
 #include "proto-register.h"
 
 #define ANSWER_TIMEOUT_MS (30 * 1000)
+#define EXIT_PURGED 3
 
 static struct proto_register reg;   /* static: never on a stack frame that outlives its wipe */
 static char buf[PROTO_REGISTER_MAX + 1];
+
+/* Empty the directory DFD (the lane's, all of it the lane user's), never
+ * following a symlink. A subdirectory a job made unwritable (0555) is ours
+ * and is made writable first. Counts what was removed. 0 or -errno. */
+static int empty_dir(int dfd, unsigned depth, size_t *count) {
+        _cleanup_(closep) int fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
+        struct dirent *de;
+        DIR *d;
+        int r = 0;
+
+        if (depth > 512)
+                return -ELOOP;
+        if (fd < 0 || !(d = fdopendir(fd)))
+                return -errno;
+        fd = -EBADF;   /* d owns it */
+        while (r == 0 && (errno = 0, de = readdir(d))) {
+                int sub;
+
+                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                        continue;
+                if (unlinkat(dfd, de->d_name, 0) == 0) {
+                        (*count)++;
+                        continue;
+                }
+                if (errno != EISDIR && errno != EPERM) {
+                        r = -errno;
+                        break;
+                }
+                sub = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (sub < 0 && errno == EACCES && fchmodat(dfd, de->d_name, 0700, 0) == 0)
+                        sub = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (sub < 0 || fchmod(sub, 0700) < 0) {
+                        r = -errno;
+                        if (sub >= 0)
+                                close(sub);
+                        break;
+                }
+                r = empty_dir(sub, depth + 1, count);
+                close(sub);
+                if (r == 0 && unlinkat(dfd, de->d_name, AT_REMOVEDIR) < 0)
+                        r = -errno;
+                else if (r == 0)
+                        (*count)++;
+        }
+        if (r == 0 && errno != 0)
+                r = -errno;
+        closedir(d);
+        return r;
+}
+
+/* lanectl remove --purge: the lane's directory emptied as the lane's user
+ * (it is the only one who owns what is in it); the directory itself stays,
+ * its parent being root's. Exits EXIT_PURGED so that the runner does not
+ * start. */
+static int purge(const char *lane) {
+        _cleanup_(closep) int dfd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        size_t count = 0;
+        int r = dfd < 0 ? -errno : empty_dir(dfd, 0, &count);
+
+        if (r < 0) {
+                fprintf(stderr, "lanekeeper-register: %s: purge stopped after %zu entries: %s\n", lane, count, strerror(-r));
+                return 1;
+        }
+        printf("lanekeeper-register: %s: purged the lane directory (%zu entries removed); the runner is not started\n",
+               lane, count);
+        return EXIT_PURGED;
+}
 
 static int fail(const char *lane, const char *what) {
         fprintf(stderr, "lanekeeper-register: %s: %s\n", lane, what);
@@ -101,6 +170,8 @@ int main(int argc, char **argv) {
                 proto_register_wipe(&reg);
                 return fail(lane, "the registration offered names another runner");
         }
+        if (reg.purge)
+                return purge(lane);
 
         /* lanectl offers a registration only when GitHub lists no runner of
          * this name: a .runner here is then a registration GitHub deleted

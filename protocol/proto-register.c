@@ -42,6 +42,8 @@ int proto_register_validate(const struct proto_register *r, const char **ret_rea
         char *save = NULL;
         size_t n = 0, tl = strlen(r->token);
 
+        if (r->purge)
+                return proto_validate_lane_name(r->name, ret_reason) < 0 ? -EINVAL : 0;
         if (proto_register_validate_url(r->url, ret_reason) < 0)
                 return -EINVAL;
         if (proto_validate_runner_name(r->name, ret_reason) < 0)
@@ -99,7 +101,10 @@ int proto_register_encode(const struct proto_register *r, char *buf, size_t size
 
         if (proto_register_validate(r, ret_reason) < 0)
                 return -EINVAL;
-        n = snprintf(buf, size, "url=%s\nname=%s\nlabels=%s\ngroup=%s\ntoken=%s\n", r->url, r->name, r->labels, r->group,
+        if (r->purge)
+                n = snprintf(buf, size, "purge=%s\n", r->name);
+        else
+                n = snprintf(buf, size, "url=%s\nname=%s\nlabels=%s\ngroup=%s\ntoken=%s\n", r->url, r->name, r->labels, r->group,
                      r->token);
         if (n < 0 || (size_t) n >= size)
                 return *ret_reason = "too large", -ENOBUFS;
@@ -115,6 +120,15 @@ int proto_register_decode(const char *buf, size_t len, struct proto_register *r,
         memset(r, 0, sizeof *r);
         if (len > PROTO_REGISTER_MAX || memchr(buf, '\0', len))
                 return *ret_reason = "not a registration hand-off", -EINVAL;
+        if (len >= 6 && memcmp(buf, "purge=", 6) == 0) {
+                /* exactly one line, nothing else */
+                if (buf[len - 1] != '\n' || memchr(buf, '\n', len - 1) || len - 7 >= sizeof r->name)
+                        return *ret_reason = "a purge answer is one line naming the lane", -EINVAL;
+                memcpy(r->name, buf + 6, len - 7);
+                r->name[len - 7] = '\0';
+                r->purge = true;
+                return proto_register_validate(r, ret_reason);
+        }
         while (off < len) {
                 const char *line = buf + off, *nl = memchr(line, '\n', len - off), *eq;
                 char *dst;

@@ -6,10 +6,13 @@
  * asks, lanectl admits it by its credentials and answers once.
  *   request  "LKREG1 LANE\n"
  *   answer   "url=URL\nname=NAME\nlabels=A,B\ngroup=GROUP\ntoken=TOKEN\n"
+ *         or "purge=NAME\n" (lanectl remove --purge: the lane's directory
+ *            is to be emptied, as the lane's user, instead of starting)
  * Every value is validated on both sides; unknown, missing or repeated
  * keys are errors. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "proto-validate.h"
@@ -30,6 +33,7 @@ struct proto_register {
         char labels[PROTO_REGISTER_LABELS_MAX * (PROTO_LABEL_MAX + 1)];   /* comma-separated */
         char group[PROTO_REGISTER_GROUP_MAX + 1];                           /* "" for the default */
         char token[PROTO_REGISTER_TOKEN_MAX + 1];
+        bool purge;      /* the purge answer: only name is set */
 };
 
 /* https://HOST[:PORT]/OWNER[/REPO], or http:// on a loopback host (the

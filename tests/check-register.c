@@ -76,6 +76,12 @@ static const struct {
         { "url=https://github.com/acme/site\nname=lane-a\nlabels=a\ngroup=\ntoken=\n", "no token" },
         { "url=https://github.com/acme/site\nname=lane-a\nlabels=a\ngroup=\ntoken=ab cd\n", "space" },
         { "url=http://10.0.0.1/acme\nname=lane-a\nlabels=a\ngroup=\ntoken=" TOKEN "\n", "not loopback" },
+        { "purge=lane-a\n", NULL },
+        { "purge=lane-a\ntoken=" TOKEN "\n", "one line" },
+        { "purge=lane-a", "one line" },
+        { "purge=../etc\n", "" },
+        { "purge=\n", "" },
+        { "purge=lane-a\npurge=lane-a\n", "one line" },
 };
 
 START_TEST(test_answer) {
@@ -85,7 +91,9 @@ START_TEST(test_answer) {
 
         if (!answers[_i].reason) {
                 ck_assert_msg(ret == 0, "refused: %s", reason_or_null(reason));
-                ck_assert_str_eq(r.token, TOKEN);
+                ck_assert_int_eq(r.purge, strncmp(answers[_i].text, "purge=", 6) == 0);
+                ck_assert_str_eq(r.token, r.purge ? "" : TOKEN);
+                ck_assert_str_eq(r.name, "lane-a");
         } else {
                 ck_assert_int_eq(ret, -EINVAL);
                 ck_assert_ptr_nonnull(reason);
@@ -130,6 +138,15 @@ START_TEST(test_round_trip) {
         ck_assert_int_eq(proto_register_decode(buf, len, &out, &reason), 0);
         ck_assert_mem_eq(&in, &out, sizeof in);
         ck_assert_int_eq(proto_register_encode(&in, buf, 64, &len, &reason), -ENOBUFS);
+        /* the purge answer: the name only, whatever else the struct holds */
+        in.purge = true;
+        ck_assert_int_eq(proto_register_encode(&in, buf, sizeof buf, &len, &reason), 0);
+        ck_assert_int_eq(len, strlen("purge=cm-website-chris-testing\n"));
+        ck_assert_mem_eq(buf, "purge=cm-website-chris-testing\n", len);
+        ck_assert_int_eq(proto_register_decode(buf, len, &out, &reason), 0);
+        ck_assert(out.purge);
+        ck_assert_str_eq(out.name, "cm-website-chris-testing");
+        ck_assert_str_eq(out.token, "");
         proto_register_wipe(&out);
         ck_assert_int_eq(out.token[0], 0);
 }

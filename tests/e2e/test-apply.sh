@@ -410,6 +410,41 @@ check "journal: the stale registration was forgotten" grep -q "forgetting the st
         <<<"$(e2e_root journalctl -u lanekeeper-lane@lane-b.service -o cat --no-pager)"
 collect_tokens
 
+# ---- remove --purge: refused while a process of the lane's user could hold files there ----
+e2e_root sh -c "setpriv --reuid=lkrunner --regid=lkrunner --init-groups sh -c 'cd $R/lane-b && exec sleep 120' </dev/null >/dev/null 2>&1 &"
+for _ in $(seq 50); do stray=$(e2e_root pgrep -u lkrunner -x sleep | head -n 1); [ -n "$stray" ] && break; sleep 0.1; done
+check "a stray process of lkrunner ($stray)" test -n "$stray"
+bid=$(runner_field lane-b id)
+lk lanekeeper remove lane-b --apply --purge --confirm lane-b --idempotency-key rm-b-purge-1 --timeout 30
+echo "$out"
+rec=$(last_record)
+check "purge with a stray process: failed ($rc)" test "$rc" = 4
+check "purge with a stray process: failed at purge-check" test "$(rec_field 'r["failed"]' <<<"$rec")" = purge-check
+check "purge with a stray process: names it" grep -q "$stray (sleep)" <<<"$out"
+check "purge with a stray process: other lanes' runners (same user) not counted" test "$(grep -o '[0-9]* processes of' <<<"$out")" = "1 processes of"
+check "purge with a stray process: unit started again" e2e_root systemctl -q is-active lanekeeper-lane@lane-b.service
+check "purge with a stray process: still registered" test "$(runner_field lane-b id)" = "$bid"
+check "purge with a stray process: directory untouched" e2e_root test -x $R/lane-b/run.sh
+e2e_root kill "$stray"
+# ... a job left a read-only tree behind (as Go's module cache does)
+e2e_root sh -c "mkdir -p $R/lane-b/_work/mod/x && touch $R/lane-b/_work/mod/x/f && chown -R lkrunner:lkrunner $R/lane-b/_work &&
+        chmod 555 $R/lane-b/_work/mod/x $R/lane-b/_work/mod"
+lk lanekeeper remove lane-b --apply --purge --confirm lane-b --idempotency-key rm-b-purge-2 --timeout 30
+echo "$out"
+rec=$(last_record)
+check "purge: completed ($rc)" test "$rc" = 0
+check "purge: steps" test "$(rec_field '" ".join(s["step"] for s in r["steps"])' <<<"$rec")" = \
+        "stop processes purge-check reread deregister unlisted purge remove-unit gates"
+check "purge: the lane directory is empty" e2e_root sh -c "test -d $R/lane-b && test -z \"\$(ls -A $R/lane-b)\""
+check "purge: the lane unit said so" grep -q "purged the lane directory" \
+        <<<"$(e2e_root journalctl -u lanekeeper-lane@lane-b.service -o cat --no-pager)"
+check "purge: unit gone" e2e_root test ! -e /etc/systemd/system/lanekeeper-lane@lane-b.service
+check "purge: deregistered" test -z "$(runner_json lane-b)"
+check "purge: lane-a untouched" e2e_root test -x $R/lane-a/run.sh
+check "purge: lane-a still active" e2e_root systemctl -q is-active $unit
+lk lanekeeper remove lane-c --apply --purge --confirm lane-c
+check "--purge without a key: refused ($rc)" test "$rc" = 2
+
 check "audit chain intact" e2e_as lanekeeper /usr/local/bin/lanectl --config /usr/local/etc/lanekeeper/lanekeeper.conf audit verify
 
 # ---- leak scan: every token the double issued, and the PAT ----
