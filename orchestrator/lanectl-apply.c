@@ -44,7 +44,7 @@
 
 enum { EXIT_COMPLETED = 0, EXIT_BLOCKED = 1, EXIT_ERROR = 2, EXIT_BUSY = 3, EXIT_FAILED = 4 };
 
-#define MAX_STEPS 12
+#define MAX_STEPS 20
 #define DEFAULT_TIMEOUT_S 120
 #define REGISTER_WAIT_S 60
 /* Gates are polled every 250 ms for the first 5 s (a runner usually comes
@@ -421,6 +421,40 @@ static bool do_create(struct apply_ctx *c, struct lane_run *lr) {
                                                                       : err[0] ? err : "the offer's server died");
 }
 
+static bool take_down(struct apply_ctx *c, struct lane_run *lr, bool unit, bool purge_check);
+
+static bool gh_labels_exact(const struct lane_desired *d, const struct gh_runner *r) {
+        if (r->n_labels != d->n_labels)
+                return false;
+        for (size_t i = 0; i < d->n_labels; i++) {
+                bool found = false;
+
+                for (size_t j = 0; j < r->n_labels && !found; j++)
+                        found = strcasecmp(d->labels[i], r->labels[j]) == 0;
+                if (!found)
+                        return false;
+        }
+        return true;
+}
+
+/* Labels the labels API could not make exact: GitHub's read-only labels
+ * (self-hosted, the OS, the architecture config.sh added without
+ * --no-default-labels) stay whatever one sets. Only a new registration
+ * changes them: take the runner down and off GitHub, then register it
+ * as for a create (lanekeeper-register forgets the stale .runner). */
+static bool reregister(struct apply_ctx *c, struct lane_run *lr) {
+        struct step *st;
+
+        if (lr->o.n_runners == 1 && lr->o.runners[0].busy) {
+                /* never under a running job: the gates then say the labels
+                 * are wrong, and a later apply registers it again */
+                st = step_begin(lr, "reregister");
+                return step_end(lr, st, true, "deferred: runner %lld is busy; registering it again waits for its job "
+                                "to end", lr->o.runners[0].id);
+        }
+        return take_down(c, lr, lr->o.unit_exists && lr->o.unit_managed, false) && do_create(c, lr);
+}
+
 static bool do_reconcile(struct apply_ctx *c, struct lane_run *lr) {
         const char *labels[LANE_MAX_LABELS];
         struct gh_runner *got = calloc(1, sizeof *got);
@@ -439,9 +473,20 @@ static bool do_reconcile(struct apply_ctx *c, struct lane_run *lr) {
         scope_of(&lr->e.lane, scope, sizeof scope);
         r = gh_runner_labels(c->gh, scope, lr->o.runners[0].id, GH_LABELS_SET, labels, lr->e.lane.n_labels, got, err,
                              sizeof err);
-        free(got);
-        if (r < 0)
+        if (r < 0) {
+                free(got);
                 return step_end(lr, st, false, "%s", err);
+        }
+        if (!gh_labels_exact(&lr->e.lane, got)) {
+                char have[200];
+
+                label_list((const char (*)[PROTO_LABEL_MAX + 1]) got->labels, got->n_labels, have, sizeof have);
+                free(got);
+                step_end(lr, st, true, "runner %lld keeps labels %s that the labels API cannot remove: registering "
+                         "it again", lr->o.runners[0].id, have);
+                return reregister(c, lr);
+        }
+        free(got);
         step_end(lr, st, true, "labels set on runner %lld", lr->o.runners[0].id);
         if (lr->o.unit_exists && strcmp(lr->o.unit_active, "active") != 0)
                 return helper_step(c, lr, "enable-now", PROTO_VERB_ENABLE_NOW, true, false);
@@ -640,8 +685,13 @@ static void start_again(struct apply_ctx *c, struct lane_run *lr) {
  * listener is stopped), wait until GitHub no longer lists it, then the
  * helper's remove-unit. A failure before the registration is gone starts
  * the unit again. */
-static bool do_remove(struct apply_ctx *c, struct lane_run *lr) {
-        bool unit = lr->o.unit_exists && lr->o.unit_managed;
+/* Take a runner down and off GitHub: stop the unit, see its processes gone
+ * (with PURGE_CHECK: and no process of the lane's user that could hold
+ * files in the lane directory), re-read the runner (same id, not busy),
+ * delete the registration (the runner is offline once its listener is
+ * stopped), wait until GitHub no longer lists it. A failure before the
+ * registration is gone starts the unit again. */
+static bool take_down(struct apply_ctx *c, struct lane_run *lr, bool unit, bool purge_check) {
         long long id = lr->o.n_runners == 1 ? lr->o.runners[0].id : 0, deadline;
         char scope[160], err[512], procs[200];
         struct step *st;
@@ -649,10 +699,6 @@ static bool do_remove(struct apply_ctx *c, struct lane_run *lr) {
         int r;
 
         scope_of(&lr->e.lane, scope, sizeof scope);
-        if (c->purge && !unit)
-                return step_end(lr, step_begin(lr, "purge"), false, "no lanekeeper unit to purge %s/%s through; nothing "
-                                "done (the directory is the lane user's: delete it as root)", lr->e.lane.root,
-                                lr->e.lane.name);
         if (unit) {
                 if (!helper_step(c, lr, "stop", PROTO_VERB_STOP, true, false))
                         return false;
@@ -666,7 +712,7 @@ static bool do_remove(struct apply_ctx *c, struct lane_run *lr) {
                         return false;
                 }
                 step_end(lr, st, true, "no process left in %s", lr->o.unit_name);
-                if (c->purge) {
+                if (purge_check) {
                         /* nothing may hold files in the directory: no process of
                          * the lane's user anywhere */
                         st = step_begin(lr, "purge-check");
@@ -734,6 +780,18 @@ static bool do_remove(struct apply_ctx *c, struct lane_run *lr) {
                               lr->e.lane.name))
                         return false;   /* deleted, yet listed: nothing to start again */
         }
+        return true;
+}
+
+static bool do_remove(struct apply_ctx *c, struct lane_run *lr) {
+        bool unit = lr->o.unit_exists && lr->o.unit_managed;
+
+        if (c->purge && !unit)
+                return step_end(lr, step_begin(lr, "purge"), false, "no lanekeeper unit to purge %s/%s through; nothing "
+                                "done (the directory is the lane user's: delete it as root)", lr->e.lane.root,
+                                lr->e.lane.name);
+        if (!take_down(c, lr, unit, c->purge))
+                return false;
         if (unit && c->purge) {
                 bool purged = do_purge(c, lr);
 

@@ -285,13 +285,35 @@ check "adopt: with the exact next step" grep -qF "systemctl disable --now $legac
 check "adopt: the record names it" test "$(last_record | rec_field 'r["legacy_unit"]["unit"]')" = "$legacy"
 check "adopt: svc.sh's unit untouched" e2e_root test -L /etc/systemd/system/multi-user.target.wants/$legacy
 check "adopt: no new registration (same runner id)" test "$(state | grep -o '"name": "lane-c"' | wc -l)" = 1
-# ... then the lane wants Linux gone: a read-only label the labels API cannot remove
+# ... then the lane wants Linux gone: a read-only label the labels API
+# cannot remove, so only registering again helps; never under a running
+# job: then the labels gate fails on its own
 lanefile lane-c "self-hosted, X64, lanekeeper-managed"
-apply lanekeeper apply lane-c --confirm lane-c --idempotency-key reconcile-c-1 --timeout 4
+cid=$(runner_field lane-c id)
+crun=$(ctl run '{"repo": "acme/site", "jobs": [["lint", ["self-hosted"]]]}' | "$py" -c 'import json,sys; print(json.load(sys.stdin)["run_id"])')
+cjob=$(state | "$py" -c 'import json,sys; r=int(sys.argv[1]); print([j["id"] for j in json.load(sys.stdin)["jobs"] if j["run_id"]==r][0])' "$crun")
+ctl assign "{\"job\": $cjob, \"runner\": $cid}" >/dev/null
+apply lanekeeper apply lane-c --confirm lane-c --idempotency-key reconcile-c-1 --timeout 3
+echo "$out"
 rec=$(last_record)
 check "gate labels: failed ($rc)" test "$rc" = 4
 check "gate labels: only github_online failed" test "$(rec_field '[g["gate"] for g in r["gates"] if not g["passed"]]' <<<"$rec")" = "['github_online']"
 check "gate labels: names the labels it has" grep -q "has labels" <<<"$(rec_field 'r["steps"][-1]["detail"]' <<<"$rec")"
+check "gate labels: registering again deferred while busy" grep -q "deferred: runner $cid is busy" <<<"$out"
+check "gate labels: the busy runner kept its registration" test "$(runner_field lane-c id)" = "$cid"
+ctl complete "{\"job\": $cjob}" >/dev/null
+apply lanekeeper apply lane-c --confirm lane-c --idempotency-key reconcile-c-2 --timeout 60
+echo "$out"
+rec=$(last_record)
+check "re-register: completed ($rc)" test "$rc" = 0
+check "re-register: reconcile completed" grep -q "^lane-c: reconcile completed" <<<"$out"
+check "re-register: steps" test "$(rec_field '" ".join(s["step"] for s in r["steps"])' <<<"$rec")" = \
+        "labels stop processes reread deregister unlisted token offer install-unit daemon-reload enable-now config.sh gates"
+check "re-register: exactly the desired labels" test "$(runner_field lane-c labels)" = "X64,lanekeeper-managed,self-hosted"
+check "re-register: a new registration" test -n "$(runner_field lane-c id)" -a "$(runner_field lane-c id)" != "$cid"
+check "re-register: the stale registration was forgotten" grep -q "forgetting the stale local registration" \
+        <<<"$(e2e_root journalctl -u lanekeeper-lane@lane-c.service -o cat --no-pager)"
+collect_tokens
 
 # ---- GitHub faults during a create: a failed record, never completed, nothing installed ----
 fault_case() { # NAME FAULT-JSON
