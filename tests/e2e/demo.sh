@@ -35,6 +35,9 @@ failed=0
         { echo "make demo needs python3-jsonschema python3-jwt python3-cryptography (scripts/install-deps)" >&2; exit 1; }
 command -v dbus-daemon >/dev/null || { echo "make demo needs dbus-daemon (package dbus)" >&2; exit 1; }
 e2e_init
+# inside, /usr/local is what this build installs; lanectl's settings are
+# there whatever the build's own prefix (make distcheck's, say)
+export LANEKEEPER_CONFIG=/usr/local/etc/lanekeeper/lanekeeper.conf
 e2e_add_user lanekeeper
 e2e_add_user ghrunner
 sed -i "s/^ghrunner:x:\([0-9]*\):$/ghrunner:x:\1:lanekeeper/" "$E2E_WORK/group"
