@@ -200,14 +200,16 @@ static void observe(struct apply_ctx *c, struct lane_run *lr) {
         inventory_free(&inv);
 }
 
-static bool labels_exact(const struct lane_desired *d, const struct obs_runner *r) {
-        if (r->n_labels != d->n_labels)
+/* Exactly the lane's labels (GitHub compares them without case), whether
+ * observed or as the labels API answered. */
+static bool labels_exact(const struct lane_desired *d, const char (*labels)[PROTO_LABEL_MAX + 1], size_t n) {
+        if (n != d->n_labels)
                 return false;
         for (size_t i = 0; i < d->n_labels; i++) {
                 bool found = false;
 
-                for (size_t j = 0; j < r->n_labels && !found; j++)
-                        found = strcasecmp(d->labels[i], r->labels[j]) == 0;
+                for (size_t j = 0; j < n && !found; j++)
+                        found = strcasecmp(d->labels[i], labels[j]) == 0;
                 if (!found)
                         return false;
         }
@@ -251,7 +253,7 @@ static bool gates_pass(struct lane_run *lr) {
                 snprintf(lr->gate_detail[GATE_GITHUB], 300, "%zu runners named %s", o->n_runners, d->name);
         else if (!o->runners[0].online)
                 snprintf(lr->gate_detail[GATE_GITHUB], 300, "runner %lld is offline", o->runners[0].id);
-        else if (!labels_exact(d, &o->runners[0])) {
+        else if (!labels_exact(d, o->runners[0].labels, o->runners[0].n_labels)) {
                 label_list(o->runners[0].labels, o->runners[0].n_labels, have, sizeof have);
                 snprintf(lr->gate_detail[GATE_GITHUB], 300, "runner %lld has labels %.200s", o->runners[0].id, have);
         } else {
@@ -423,20 +425,6 @@ static bool do_create(struct apply_ctx *c, struct lane_run *lr) {
 
 static bool take_down(struct apply_ctx *c, struct lane_run *lr, bool unit, bool purge_check);
 
-static bool gh_labels_exact(const struct lane_desired *d, const struct gh_runner *r) {
-        if (r->n_labels != d->n_labels)
-                return false;
-        for (size_t i = 0; i < d->n_labels; i++) {
-                bool found = false;
-
-                for (size_t j = 0; j < r->n_labels && !found; j++)
-                        found = strcasecmp(d->labels[i], r->labels[j]) == 0;
-                if (!found)
-                        return false;
-        }
-        return true;
-}
-
 /* Labels the labels API could not make exact: GitHub's read-only labels
  * (self-hosted, the OS, the architecture config.sh added without
  * --no-default-labels) stay whatever one sets. Only a new registration
@@ -477,10 +465,10 @@ static bool do_reconcile(struct apply_ctx *c, struct lane_run *lr) {
                 free(got);
                 return step_end(lr, st, false, "%s", err);
         }
-        if (!gh_labels_exact(&lr->e.lane, got)) {
+        if (!labels_exact(&lr->e.lane, got->labels, got->n_labels)) {
                 char have[200];
 
-                label_list((const char (*)[PROTO_LABEL_MAX + 1]) got->labels, got->n_labels, have, sizeof have);
+                label_list(got->labels, got->n_labels, have, sizeof have);
                 free(got);
                 step_end(lr, st, true, "runner %lld keeps labels %s that the labels API cannot remove: registering "
                          "it again", lr->o.runners[0].id, have);

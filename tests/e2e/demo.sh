@@ -58,10 +58,7 @@ port=$(cat "$E2E_WORK/port")
 note "GitHub double: http://127.0.0.1:$port (repository acme/site; every answer checked against GitHub's OpenAPI description)"
 
 d=$E2E_WORK/dest/usr/local
-install -D -m 755 "$LANEKEEPER_HELPER" "$d/libexec/lanekeeper/lanekeeper-helper"
-install -D -m 755 "$LANEKEEPER_REGISTER" "$d/libexec/lanekeeper/lanekeeper-register"
-install -D -m 755 "$LANECTL" "$d/bin/lanectl"
-install -d -m 755 "$d/etc/lanekeeper/lanes.d"
+e2e_install_lanekeeper /usr/local/etc/lanekeeper/policy.conf
 cat >"$d/etc/lanekeeper/policy.conf" <<POLICY
 # root's word: who may ask the helper, for which users, roots and repositories
 [helper]
@@ -97,19 +94,10 @@ user = ghrunner
 labels = self-hosted, X64, lanekeeper-managed
 managed = true
 LANEFILE
-sed -e "s|@pkglibexecdir@|/usr/local/libexec/lanekeeper|" "$TESTS_SRCDIR/../helper/lanekeeper-helper.socket.in" \
-        >"$E2E_WORK/units/lanekeeper-helper.socket"
-sed -e "s|@pkglibexecdir@/lanekeeper-helper|/usr/local/libexec/lanekeeper/lanekeeper-helper --policy /usr/local/etc/lanekeeper/policy.conf|" \
-        "$TESTS_SRCDIR/../helper/lanekeeper-helper@.service.in" >"$E2E_WORK/units/lanekeeper-helper@.service"
-mkdir -p "$E2E_WORK/units/sockets.target.wants"
-ln -s ../lanekeeper-helper.socket "$E2E_WORK/units/sockets.target.wants/lanekeeper-helper.socket"
-grep -E '^d /run/lanekeeper-register ' "$TESTS_SRCDIR/../policy/tmpfiles.d/lanekeeper.conf" >"$E2E_WORK/register-tmpfiles.conf"
-mkdir -p "$E2E_WORK/kit" && cp -p "$TESTS_SRCDIR/runner-kit/install" "$TESTS_SRCDIR/runner-kit/kit.py" "$E2E_WORK/kit/"
 
 e2e_boot || exit 1
 note "systemd booted as PID 1 in private namespaces (host pid $E2E_PID); /etc/systemd/system, /srv, /tmp are private"
 e2e_root sh -c "set -e
-        systemd-tmpfiles --create $E2E_WORK/register-tmpfiles.conf
         mkdir -p $R/$LANE /srv/lanekeeper/store && chmod 755 /srv/lanekeeper $R && chmod 750 $R/$LANE
         $E2E_WORK/kit/install $R/$LANE && chown -R ghrunner:ghrunner $R/$LANE
         chown lanekeeper:lanekeeper /srv/lanekeeper/store

@@ -4,6 +4,7 @@
 #   e2e_init              root check (exit 77, or fail with CI=true), work dir
 #   e2e_add_user NAME     a test user in the private /etc/passwd and /etc/group
 #   e2e_install DESTDIR   what 'make install DESTDIR=' produced, seen inside
+#   e2e_install_lanekeeper POLICY  lanectl, helper, register, units, kit
 #   e2e_bind FILE TARGET  a private copy of FILE mounted over TARGET inside
 #   e2e_boot              boot; E2E_PID is systemd's pid in the host namespace
 #   e2e_root CMD...       run CMD inside as root
@@ -71,6 +72,29 @@ e2e_uid() { awk -F: -v n="$1" '$1 == n { print $3 }' "$E2E_WORK/passwd"; }
 
 e2e_install() { # DESTDIR of 'make install', prefix /usr/local
         cp -a "$1/." "$E2E_WORK/dest/"
+}
+
+# What lanectl apply needs, as 'make install' with prefix /usr/local puts it
+# (seen inside as /usr/local): lanectl, lanekeeper-helper and
+# lanekeeper-register from LANECTL, LANEKEEPER_HELPER, LANEKEEPER_REGISTER;
+# the helper's socket and service (run with --policy POLICY); the shipped
+# tmpfiles.d line of the registration hand-off (created at boot); and the
+# runner kit in $E2E_WORK/kit, where the namespace sees it (a source tree
+# under the host's /tmp is hidden inside). Call before e2e_boot.
+e2e_install_lanekeeper() { # POLICY
+        local d=$E2E_WORK/dest/usr/local src=$TESTS_SRCDIR/.. u=$E2E_WORK/units
+        install -D -m 755 "$LANEKEEPER_HELPER" "$d/libexec/lanekeeper/lanekeeper-helper"
+        install -D -m 755 "$LANEKEEPER_REGISTER" "$d/libexec/lanekeeper/lanekeeper-register"
+        install -D -m 755 "$LANECTL" "$d/bin/lanectl"
+        install -d -m 755 "$d/etc/lanekeeper/lanes.d" "$d/lib/tmpfiles.d" "$u/sockets.target.wants" "$E2E_WORK/kit"
+        sed -e "s|@pkglibexecdir@|/usr/local/libexec/lanekeeper|" "$src/helper/lanekeeper-helper.socket.in" \
+                >"$u/lanekeeper-helper.socket"
+        sed -e "s|@pkglibexecdir@/lanekeeper-helper|/usr/local/libexec/lanekeeper/lanekeeper-helper --policy $1|" \
+                "$src/helper/lanekeeper-helper@.service.in" >"$u/lanekeeper-helper@.service"
+        ln -sf ../lanekeeper-helper.socket "$u/sockets.target.wants/lanekeeper-helper.socket"
+        grep -E '^d /run/lanekeeper-register ' "$src/policy/tmpfiles.d/lanekeeper.conf" \
+                >"$d/lib/tmpfiles.d/lanekeeper-register.conf"
+        cp -p "$TESTS_SRCDIR/runner-kit/install" "$TESTS_SRCDIR/runner-kit/kit.py" "$E2E_WORK/kit/"
 }
 
 # Units that would act on the host's kernel, devices, clock or console.

@@ -49,10 +49,8 @@ collect_tokens() { curl -sf "http://127.0.0.1:$port/_double/issued" | "$py" -c '
 
 # ---- install what the build made, as 'make install' with prefix /usr/local would ----
 d=$E2E_WORK/dest/usr/local
-install -D -m 755 "$LANEKEEPER_HELPER" "$d/libexec/lanekeeper/lanekeeper-helper"
-install -D -m 755 "$LANEKEEPER_REGISTER" "$d/libexec/lanekeeper/lanekeeper-register"
-install -D -m 755 "$LANECTL" "$d/bin/lanectl"
-install -d -m 755 "$d/etc/lanekeeper/lanes.d"
+policy=/usr/local/etc/lanekeeper/policy.conf
+e2e_install_lanekeeper "$policy"
 cat >"$d/etc/lanekeeper/policy.conf" <<POLICY
 [helper]
 maintainers = lanekeeper
@@ -63,7 +61,6 @@ roots = $R
 repositories = acme/site
 POLICY
 chmod 644 "$d/etc/lanekeeper/policy.conf"
-policy=/usr/local/etc/lanekeeper/policy.conf
 conf() { # NAME [MIN_FREE_MIB] [TIMEOUT_S]
         printf '[github]\napi_url = http://127.0.0.1:%s\ntoken_file = /srv/lanekeeper/token\ntimeout_s = %s\n[helper]\npolicy = %s\n[store]\ndir = /srv/lanekeeper/store\n[lanes]\ndir = /usr/local/etc/lanekeeper/lanes.d\n[baseline]\nmin_free_mib = %s\ncommands = sh\n' \
                 "$port" "${3:-8}" "$policy" "${2:-1}" >"$d/etc/lanekeeper/$1.conf"
@@ -77,25 +74,13 @@ lanefile() { # LANE LABELS
 lanefile lane-a "self-hosted, X64, lanekeeper-managed"
 lanefile lane-b "self-hosted, X64, lanekeeper-managed"
 lanefile lane-c "self-hosted, Linux, X64, lanekeeper-managed"
-sed -e "s|@pkglibexecdir@|/usr/local/libexec/lanekeeper|" "$TESTS_SRCDIR/../helper/lanekeeper-helper.socket.in" \
-        >"$E2E_WORK/units/lanekeeper-helper.socket"
-sed -e "s|@pkglibexecdir@/lanekeeper-helper|/usr/local/libexec/lanekeeper/lanekeeper-helper --policy $policy|" \
-        "$TESTS_SRCDIR/../helper/lanekeeper-helper@.service.in" >"$E2E_WORK/units/lanekeeper-helper@.service"
-mkdir -p "$E2E_WORK/units/sockets.target.wants"
-ln -s ../lanekeeper-helper.socket "$E2E_WORK/units/sockets.target.wants/lanekeeper-helper.socket"
-# the shipped tmpfiles.d line for the registration hand-off, nothing else of it
-grep -E '^d /run/lanekeeper-register ' "$TESTS_SRCDIR/../policy/tmpfiles.d/lanekeeper.conf" >"$E2E_WORK/register-tmpfiles.conf"
 
 e2e_boot || exit 1
 e2e_root sh -c "set -e
-        systemd-tmpfiles --create $E2E_WORK/register-tmpfiles.conf
         mkdir -p $R /srv/lanekeeper/store && chmod 755 /srv/lanekeeper $R
         chown lanekeeper:lanekeeper /srv/lanekeeper/store
         printf '%s\n' '$pat' > /srv/lanekeeper/token
         chown lanekeeper /srv/lanekeeper/token && chmod 600 /srv/lanekeeper/token"
-# the kit, where the namespace sees it (the source tree may lie under the
-# host's /tmp, which the namespace hides)
-mkdir -p "$E2E_WORK/kit" && cp -p "$TESTS_SRCDIR/runner-kit/install" "$TESTS_SRCDIR/runner-kit/kit.py" "$E2E_WORK/kit/"
 kit() { # LANE: an unpacked runner, the lane user's
         e2e_root sh -c "mkdir -m 750 $R/$1 && $E2E_WORK/kit/install $R/$1 && chown -R lkrunner:lkrunner $R/$1"
 }
