@@ -196,7 +196,10 @@ check "killed: back online, apply completes ($rc)" test "$rc" = 0
 # ---- two applies at once: the second is refused at once, nothing done ----
 (apply bigdisk apply lane-a --confirm lane-a --idempotency-key gate-baseline-1 --timeout 4; exit "$rc") &
 first=$!
-sleep 1   # it holds the lane's lock for its 4 s of gates
+# it holds the lane's lock for its 4 s of gates: wait until it does (seen
+# in /proc/locks, without touching the lock)
+ino=$(e2e_root stat -c %i /srv/lanekeeper/store/locks/lane-a.lock)
+for _ in $(seq 100); do grep -qE "FLOCK +ADVISORY +WRITE +[0-9]+ +[0-9a-f]+:[0-9a-f]+:$ino " /proc/locks && break; sleep 0.05; done
 n=$(records)
 apply lanekeeper apply lane-a --confirm lane-a --idempotency-key second-1
 check "concurrent: lane busy ($rc)" test "$rc" = 3
