@@ -336,18 +336,76 @@ static bool helper_step(struct apply_ctx *c, struct lane_run *lr, const char *na
 
 /* create: a registration token, offered to the lane's own unit, which the
  * helper installs and starts. */
+/* A hand-off answer (a registration or a purge) offered on the lane's
+ * one-shot socket by a child, while the parent has the helper start the
+ * unit: enable-now returns only once the unit is up (or failed), and its
+ * ExecStartPre= asks only as it starts. */
+struct served_offer {
+        struct reg_offer offer;
+        pid_t child;
+        int report;          /* the child's error, if any */
+};
+
+/* Open the offer and fork its server. REG is wiped here: the child holds
+ * the only copy. 0, or -errno with ERR set. */
+static int offer_start(struct apply_ctx *c, struct lane_run *lr, struct proto_register *reg, struct served_offer *so,
+                       char *err, size_t errlen) {
+        int report[2], r;
+
+        *so = (struct served_offer) { .offer = { .fd = -EBADF }, .report = -EBADF };
+        r = reg_offer_open(&so->offer, c->register_dir, lr->e.lane.name, err, errlen);
+        if (r < 0) {
+                proto_register_wipe(reg);
+                return r;
+        }
+        if (pipe2(report, O_CLOEXEC) < 0 || (so->child = fork()) < 0) {
+                r = -errno;
+                proto_register_wipe(reg);
+                reg_offer_close(&so->offer);
+                snprintf(err, errlen, "cannot serve the offer: %s", strerror(-r));
+                return r;
+        }
+        if (so->child == 0) {
+                close(report[0]);
+                r = reg_offer_serve(&so->offer, lr->uid, reg, REGISTER_WAIT_S * 1000, err, errlen);
+                proto_register_wipe(reg);
+                if (r < 0 && write(report[1], err, strlen(err)) < 0)
+                        _exit(2);
+                _exit(r == 0 ? 0 : 1);
+        }
+        close(report[1]);
+        so->report = report[0];
+        proto_register_wipe(reg);
+        return 0;
+}
+
+/* Wait for the offer's server (WITHDRAW: nothing will ask, end it) and
+ * remove the socket. Whether the answer was taken; ERR holds the server's
+ * error otherwise ("" when it said nothing). */
+static bool offer_end(struct served_offer *so, bool withdraw, char *err, size_t errlen) {
+        int status = 0;
+        ssize_t n;
+
+        if (withdraw)
+                (void) kill(so->child, SIGTERM);
+        while (waitpid(so->child, &status, 0) < 0 && errno == EINTR)
+                ;
+        n = read(so->report, err, errlen - 1);
+        err[n > 0 ? n : 0] = '\0';
+        close(so->report);
+        reg_offer_close(&so->offer);
+        return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 static bool do_create(struct apply_ctx *c, struct lane_run *lr) {
         static struct proto_register reg;
-        struct reg_offer offer = { .fd = -EBADF };
-        int report[2], status = 0;
-        pid_t child;
-        ssize_t n;
+        struct served_offer so;
         struct step *st;
         char scope[160], err[512];
         _cleanup_(freep) char *token = NULL;
         size_t token_len = 0;
         time_t expires;
-        bool ok, running = lr->o.unit_exists && (strcmp(lr->o.unit_active, "active") == 0 ||
+        bool ok, taken, running = lr->o.unit_exists && (strcmp(lr->o.unit_active, "active") == 0 ||
                                                  strcmp(lr->o.unit_active, "activating") == 0 ||
                                                  strcmp(lr->o.unit_active, "reloading") == 0);
         int r;
@@ -375,29 +433,9 @@ static bool do_create(struct apply_ctx *c, struct lane_run *lr) {
         explicit_bzero(token, token_len);
 
         st = step_begin(lr, "offer");
-        r = reg_offer_open(&offer, c->register_dir, lr->e.lane.name, err, sizeof err);
-        if (!step_end(lr, st, r == 0, r == 0 ? "%s" : "%s", r == 0 ? offer.path : err)) {
-                proto_register_wipe(&reg);
+        r = offer_start(c, lr, &reg, &so, err, sizeof err);
+        if (!step_end(lr, st, r == 0, "%s", r == 0 ? so.offer.path : err))
                 return false;
-        }
-        /* The offer is served by a child while the helper starts the unit:
-         * enable-now returns only once the unit is up, and the unit is up
-         * only after its ExecStartPre= has taken the registration. */
-        if (pipe2(report, O_CLOEXEC) < 0 || (child = fork()) < 0) {
-                proto_register_wipe(&reg);
-                reg_offer_close(&offer);
-                return step_end(lr, step_begin(lr, "config.sh"), false, "cannot serve the offer: %s", strerror(errno));
-        }
-        if (child == 0) {
-                close(report[0]);
-                r = reg_offer_serve(&offer, lr->uid, &reg, REGISTER_WAIT_S * 1000, err, sizeof err);
-                proto_register_wipe(&reg);
-                if (r < 0 && write(report[1], err, strlen(err)) < 0)
-                        _exit(2);
-                _exit(r == 0 ? 0 : 1);
-        }
-        close(report[1]);
-        proto_register_wipe(&reg);   /* the child holds the only copy */
         /* A running unit (re-registering a lane whose registration GitHub
          * deleted) takes the offer only when it starts again. */
         ok = helper_step(c, lr, "install-unit", PROTO_VERB_INSTALL_UNIT, true, true) &&
@@ -405,22 +443,13 @@ static bool do_create(struct apply_ctx *c, struct lane_run *lr) {
              (running ? helper_step(c, lr, "restart", PROTO_VERB_RESTART, true, false)
                       : helper_step(c, lr, "enable-now", PROTO_VERB_ENABLE_NOW, true, false));
         st = step_begin(lr, "config.sh");
-        if (!ok)
-                (void) kill(child, SIGTERM);   /* nothing will ask: withdraw the offer */
-        while (waitpid(child, &status, 0) < 0 && errno == EINTR)
-                ;
-        n = read(report[0], err, sizeof err - 1);
-        err[n > 0 ? n : 0] = '\0';
-        close(report[0]);
-        reg_offer_close(&offer);
+        taken = offer_end(&so, !ok, err, sizeof err);   /* a helper step failed: nothing will ask */
         if (!ok) {
                 lr->n_steps--;   /* the helper step that failed is the failure */
                 return false;
         }
-        return step_end(lr, st, WIFEXITED(status) && WEXITSTATUS(status) == 0,
-                        WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "registration handed to %s's unit" : "%s",
-                        WIFEXITED(status) && WEXITSTATUS(status) == 0 ? lr->e.lane.name
-                                                                      : err[0] ? err : "the offer's server died");
+        return step_end(lr, st, taken, taken ? "registration handed to %s's unit" : "%s",
+                        taken ? lr->e.lane.name : err[0] ? err : "the offer's server died");
 }
 
 static bool take_down(struct apply_ctx *c, struct lane_run *lr, bool unit, bool purge_check);
@@ -481,58 +510,14 @@ static bool do_reconcile(struct apply_ctx *c, struct lane_run *lr) {
         return true;
 }
 
-/* The processes in the lane unit's cgroup, read from /proc/PID/cgroup
- * (readable by anyone): their number, and the first few as "PID (comm)". */
-static size_t unit_processes(const char *unit, char *buf, size_t size) {
-        DIR *d = opendir("/proc");
-        struct dirent *de;
-        size_t n = 0, len = 0, nl;
-        char needle[160];
+/* Whether /proc/PID/cgroup names the lane unit UNIT or a cgroup beneath it
+ * (CGROUP_IN_UNIT), or another lane's unit (CGROUP_IN_OTHER_LANE). */
+enum cgroup_test { CGROUP_IN_UNIT, CGROUP_IN_OTHER_LANE };
 
-        buf[0] = '\0';
-        if (!d)
-                return 0;
-        nl = (size_t) snprintf(needle, sizeof needle, "/%s", unit);
-        while ((de = readdir(d))) {
-                char path[300], line[4096], comm[64] = "?";
-                bool in = false;
-                FILE *f;
-
-                if (de->d_name[0] < '1' || de->d_name[0] > '9')
-                        continue;
-                snprintf(path, sizeof path, "/proc/%s/cgroup", de->d_name);
-                f = fopen(path, "re");
-                if (!f)
-                        continue;
-                while (fgets(line, sizeof line, f)) {
-                        const char *m = strstr(line, needle);
-
-                        in |= m && (m[nl] == '\n' || m[nl] == '/' || m[nl] == '\0');
-                }
-                fclose(f);
-                if (!in)
-                        continue;
-                snprintf(path, sizeof path, "/proc/%s/comm", de->d_name);
-                f = fopen(path, "re");
-                if (f) {
-                        if (fgets(comm, sizeof comm, f))
-                                comm[strcspn(comm, "\n")] = '\0';
-                        fclose(f);
-                }
-                if (n < 4 && len < size)
-                        len += (size_t) snprintf(buf + len, size - len, "%s%s (%s)", n ? ", " : "", de->d_name, comm);
-                n++;
-        }
-        closedir(d);
-        return n;
-}
-
-/* Whether PID runs in another lane's unit than UNIT: such a process sees
- * only its own lane directory (the template's TemporaryFileSystem= and
- * BindPaths=), so it cannot hold files in ours. */
-static bool in_other_lane(const char *pid, const char *unit) {
-        char path[300], line[4096];
-        bool other = false;
+static bool cgroup_is(const char *pid, const char *unit, enum cgroup_test test) {
+        char path[300], line[4096], needle[160];
+        size_t nl = (size_t) snprintf(needle, sizeof needle, "/%s", unit);
+        bool yes = false;
         FILE *f;
 
         snprintf(path, sizeof path, "/proc/%s/cgroup", pid);
@@ -540,19 +525,22 @@ static bool in_other_lane(const char *pid, const char *unit) {
         if (!f)
                 return false;
         while (fgets(line, sizeof line, f)) {
-                const char *m = strstr(line, "/lanekeeper-lane@");
+                const char *m;
 
-                if (m && strncmp(m + 1, unit, strlen(unit)) != 0)
-                        other = true;
+                if (test == CGROUP_IN_UNIT)
+                        yes |= (m = strstr(line, needle)) && (m[nl] == '\n' || m[nl] == '/' || m[nl] == '\0');
+                else
+                        yes |= (m = strstr(line, "/lanekeeper-lane@")) && strncmp(m + 1, unit, strlen(unit)) != 0;
         }
         fclose(f);
-        return other;
+        return yes;
 }
 
-/* Processes running as UID (real uid, /proc/PID/status) that could hold
- * files in the lane directory (all but those in another lane's unit):
- * their number, the first few as "PID (comm)". */
-static size_t user_processes(uid_t uid, const char *unit, char *buf, size_t size) {
+/* Every process PICK(pid, real uid, data) selects, read from /proc (status
+ * and cgroup are readable by anyone): their number, the first few as
+ * "PID (comm)" into BUF. */
+static size_t proc_select(bool (*pick)(const char *pid, unsigned long uid, const void *data), const void *data, char *buf,
+                          size_t size) {
         DIR *d = opendir("/proc");
         struct dirent *de;
         size_t n = 0, len = 0;
@@ -578,7 +566,7 @@ static size_t user_processes(uid_t uid, const char *unit, char *buf, size_t size
                                 ruid = strtoul(line + 4, NULL, 10);
                 }
                 fclose(f);
-                if (ruid != (unsigned long) uid || in_other_lane(de->d_name, unit))
+                if (!pick(de->d_name, ruid, data))
                         continue;
                 if (n < 4 && len < size)
                         len += (size_t) snprintf(buf + len, size - len, "%s%s (%s)", n ? ", " : "", de->d_name, comm);
@@ -586,6 +574,35 @@ static size_t user_processes(uid_t uid, const char *unit, char *buf, size_t size
         }
         closedir(d);
         return n;
+}
+
+static bool pick_in_unit(const char *pid, unsigned long uid, const void *unit) {
+        (void) uid;
+        return cgroup_is(pid, unit, CGROUP_IN_UNIT);
+}
+
+struct user_pick {
+        uid_t uid;
+        const char *unit;
+};
+
+/* A process of the lane's user that could hold files in the lane directory:
+ * all but those in another lane's unit, which see only their own lane
+ * directory (the template's TemporaryFileSystem= and BindPaths=). */
+static bool pick_user(const char *pid, unsigned long uid, const void *data) {
+        const struct user_pick *u = data;
+
+        return uid == (unsigned long) u->uid && !cgroup_is(pid, u->unit, CGROUP_IN_OTHER_LANE);
+}
+
+/* The processes in the lane unit's cgroup. */
+static size_t unit_processes(const char *unit, char *buf, size_t size) {
+        return proc_select(pick_in_unit, unit, buf, size);
+}
+
+/* The processes of UID that could hold files in the lane directory. */
+static size_t user_processes(uid_t uid, const char *unit, char *buf, size_t size) {
+        return proc_select(pick_user, &(struct user_pick) { .uid = uid, .unit = unit }, buf, size);
 }
 
 /* Entries in the lane directory (the maintainer reads it through the lane
@@ -614,42 +631,19 @@ static long lane_dir_entries(const struct lane_desired *d) {
  * Verified by reading the directory back. */
 static bool do_purge(struct apply_ctx *c, struct lane_run *lr) {
         static struct proto_register reg;
-        struct reg_offer offer = { .fd = -EBADF };
+        struct served_offer so;
         struct step *st = step_begin(lr, "purge");
         char err[512], herr[512];
-        int status = 0, report[2], r;
-        ssize_t n;
-        pid_t child;
         long left;
+        int r;
 
         reg = (struct proto_register) { .purge = true };
         snprintf(reg.name, sizeof reg.name, "%s", lr->e.lane.name);
-        r = reg_offer_open(&offer, c->register_dir, lr->e.lane.name, err, sizeof err);
-        if (r < 0)
+        if (offer_start(c, lr, &reg, &so, err, sizeof err) < 0)
                 return step_end(lr, st, false, "%s", err);
-        if (pipe2(report, O_CLOEXEC) < 0 || (child = fork()) < 0) {
-                reg_offer_close(&offer);
-                return step_end(lr, st, false, "cannot serve the offer: %s", strerror(errno));
-        }
-        if (child == 0) {
-                close(report[0]);
-                r = reg_offer_serve(&offer, lr->uid, &reg, REGISTER_WAIT_S * 1000, err, sizeof err);
-                if (r < 0 && write(report[1], err, strlen(err)) < 0)
-                        _exit(2);
-                _exit(r == 0 ? 0 : 1);
-        }
-        close(report[1]);
         /* the start fails by design once the directory is emptied */
         r = helper_call(c->socket_path, PROTO_VERB_ENABLE_NOW, lr->e.lane.name, NULL, NULL, herr, sizeof herr);
-        if (r == -EHOSTDOWN)
-                (void) kill(child, SIGTERM);
-        while (waitpid(child, &status, 0) < 0 && errno == EINTR)
-                ;
-        n = read(report[0], err, sizeof err - 1);
-        err[n > 0 ? n : 0] = '\0';
-        close(report[0]);
-        reg_offer_close(&offer);
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        if (!offer_end(&so, r == -EHOSTDOWN, err, sizeof err))
                 return step_end(lr, st, false, "the lane's unit did not take the purge: %s",
                                 err[0] ? err : r < 0 ? herr : "no request");
         left = lane_dir_entries(&lr->e.lane);

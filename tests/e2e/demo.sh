@@ -47,14 +47,8 @@ sed -i "s|^\(ghrunner:x:[0-9]*:[0-9]*:[^:]*:\)[^:]*:|\1$R/$LANE:|" "$E2E_WORK/pa
 host=$(hostname)
 
 say "Setting the stage: a private systemd, a loopback GitHub, a runner kit"
-pat="ghp_$(head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 36)"
-"$py" -B "$TESTS_SRCDIR/github/ghdouble.py" --port-file "$E2E_WORK/port" --token "$pat" --repo acme/site \
-        --heartbeat-timeout 12 >"$E2E_WORK/double.log" 2>&1 &
-double_pid=$!
-trap 'kill $double_pid 2>/dev/null; e2e_shutdown' EXIT
-trap 'exit 143' TERM INT
-for _ in $(seq 100); do [ -s "$E2E_WORK/port" ] && break; sleep 0.05; done
-port=$(cat "$E2E_WORK/port")
+e2e_start_double --repo acme/site --heartbeat-timeout 12
+pat=$E2E_PAT port=$E2E_PORT
 note "GitHub double: http://127.0.0.1:$port (repository acme/site; every answer checked against GitHub's OpenAPI description)"
 
 d=$E2E_WORK/dest/usr/local
@@ -145,9 +139,7 @@ e2e_root sh -c 'cat /srv/lanekeeper/store/audit/*.json; journalctl -o cat --no-p
 hits=$(printf '%s\n%s\n' "$collect" "$pat" | grep -v '^$' | grep -c -F -f - "$E2E_WORK/scan" || true)
 note "tokens GitHub issued found in the audit store and journal: ${hits:-0}"
 [ "${hits:-0}" = 0 ] || failed=1
-kill $double_pid 2>/dev/null
-trap - EXIT
-e2e_shutdown
+e2e_shutdown   # the double too
 note "systemd powered off; namespaces, cgroups, mounts and $E2E_WORK removed"
 [ "$failed" = 0 ] && printf '\n%sdemo: done%s\n' "$bold" "$plain" || printf '\ndemo: a step did not go as shown above\n'
 exit "$failed"

@@ -5,6 +5,7 @@
 #   e2e_add_user NAME     a test user in the private /etc/passwd and /etc/group
 #   e2e_install DESTDIR   what 'make install DESTDIR=' produced, seen inside
 #   e2e_install_lanekeeper POLICY  lanectl, helper, register, units, kit
+#   e2e_start_double ARGS...  the loopback GitHub double (E2E_PAT, E2E_PORT)
 #   e2e_bind FILE TARGET  a private copy of FILE mounted over TARGET inside
 #   e2e_boot              boot; E2E_PID is systemd's pid in the host namespace
 #   e2e_root CMD...       run CMD inside as root
@@ -72,6 +73,20 @@ e2e_uid() { awk -F: -v n="$1" '$1 == n { print $3 }' "$E2E_WORK/passwd"; }
 
 e2e_install() { # DESTDIR of 'make install', prefix /usr/local
         cp -a "$1/." "$E2E_WORK/dest/"
+}
+
+# The loopback GitHub double (tests/github/ghdouble.py; the namespace
+# shares the host's network) with a fresh personal access token and the
+# given arguments; its log in $E2E_WORK/double.log. Sets E2E_PAT,
+# E2E_PORT; e2e_shutdown stops it.
+E2E_DOUBLE_PID=
+e2e_start_double() { # ARGS...
+        E2E_PAT="ghp_$(head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 36)"
+        /usr/bin/python3 -B "$TESTS_SRCDIR/github/ghdouble.py" --port-file "$E2E_WORK/port" --token "$E2E_PAT" "$@" \
+                >"$E2E_WORK/double.log" 2>&1 &
+        E2E_DOUBLE_PID=$!
+        for _ in $(seq 100); do [ -s "$E2E_WORK/port" ] && break; sleep 0.05; done
+        E2E_PORT=$(cat "$E2E_WORK/port")
 }
 
 # What lanectl apply needs, as 'make install' with prefix /usr/local puts it
@@ -209,6 +224,7 @@ e2e_shutdown() {
         local - i   # 'local -': the caller's set -e must not cut the cleanup short
         set +e
         trap - EXIT
+        [ -n "$E2E_DOUBLE_PID" ] && kill "$E2E_DOUBLE_PID" 2>/dev/null
         if [ -n "$E2E_PID" ] && kill -0 "$E2E_PID" 2>/dev/null; then
                 e2e_root systemctl poweroff --no-block >/dev/null 2>&1 || true
                 for i in $(seq 1 100); do

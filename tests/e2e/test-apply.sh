@@ -31,14 +31,8 @@ host=$(hostname)
 all=$E2E_WORK/all-output   # everything printed: searched for tokens at the end
 
 # ---- the GitHub double (host loopback; the namespace shares the network) ----
-pat="ghp_$(head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 36)"
-"$py" -B "$TESTS_SRCDIR/github/ghdouble.py" --port-file "$E2E_WORK/port" --token "$pat" --repo acme/site \
-        --heartbeat-timeout 12 >"$E2E_WORK/double.log" 2>&1 &
-double_pid=$!
-trap 'kill $double_pid 2>/dev/null; e2e_shutdown' EXIT
-trap 'exit 143' TERM INT
-for _ in $(seq 100); do [ -s "$E2E_WORK/port" ] && break; sleep 0.05; done
-port=$(cat "$E2E_WORK/port")
+e2e_start_double --repo acme/site --heartbeat-timeout 12
+pat=$E2E_PAT port=$E2E_PORT
 ctl() { curl -sf -X POST "http://127.0.0.1:$port/_double/$1" -d "$2"; }
 state() { curl -sf "http://127.0.0.1:$port/_double/state"; }
 runner_json() { # NAME: the double's view of that runner, or nothing
