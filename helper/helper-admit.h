@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#include "helper-policy.h"
+#include "proto-policy.h"
 
 struct peer {
         uid_t uid;
@@ -30,4 +30,26 @@ bool admit_cgroup_is_lane(const char *path);
 struct ucred;
 int admit_peer_cgroup(int fd, struct ucred *ret_cred, char *cgroup, size_t size, const char **ret_reason);
 
-int admit_peer(int fd, const struct helper_policy *pol, struct peer *ret, const char **ret_reason);
+/* Users the policy names, resolved once before confinement: a confined
+ * helper cannot ask NSS (which may need sockets), so admission and the
+ * verbs compare against this table. */
+struct identity {
+        char name[PROTO_USER_NAME_MAX + 1];
+        uid_t uid;
+        gid_t gid;
+};
+
+struct identities {
+        size_t n;
+        struct identity v[2 * POLICY_MAX_ITEMS];
+};
+
+/* Resolve every maintainer and runner user of POL; names that do not
+ * exist are left out. */
+void ids_resolve(const struct helper_policy *pol, struct identities *ret);
+const struct identity *ids_find(const struct identities *ids, const char *name);
+
+/* Admit the peer on FD: its uid is that of a maintainer of POL (resolved in
+ * IDS), its gid that maintainer's primary group, its cgroup in no lane. */
+int admit_peer(int fd, const struct helper_policy *pol, const struct identities *ids, struct peer *ret,
+               const char **ret_reason);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <cap-ng.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/capability.h>
 #include <seccomp.h>
 #include <stddef.h>
@@ -11,36 +12,51 @@
 #include "helper-sandbox.h"
 #include "macro.h"
 
+/* CAP_DAC_READ_SEARCH stays permitted, and is effective only while a lane
+ * directory owned by its runner user is examined (check_lane): no other
+ * verb, and not the decoder, runs with it. */
 int sandbox_drop_caps(const char **ret_reason) {
-        int r;
-
         capng_clear(CAPNG_SELECT_CAPS);
-        if (capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED, CAP_DAC_READ_SEARCH) < 0)
+        if (capng_update(CAPNG_ADD, CAPNG_PERMITTED, CAP_DAC_READ_SEARCH) < 0)
                 return *ret_reason = "capng_update failed", -EINVAL;
         /* Only the process sets: the unit's CapabilityBoundingSet= already
          * bounds us, and changing the bounding set would need CAP_SETPCAP. */
-        r = capng_apply(CAPNG_SELECT_CAPS);
-        if (r < 0)
+        if (capng_apply(CAPNG_SELECT_CAPS) < 0)
                 return *ret_reason = "capng_apply failed", -EPERM;
-        /* Read back (bubblewrap): exactly one capability, nowhere inheritable. */
+        /* Read back (bubblewrap): one capability permitted, none effective
+         * or inheritable. */
         if (capng_get_caps_process() < 0)
                 return *ret_reason = "cannot read capabilities back", -EPERM;
-        if (!capng_have_capability(CAPNG_EFFECTIVE, CAP_DAC_READ_SEARCH) ||
-            !capng_have_capability(CAPNG_PERMITTED, CAP_DAC_READ_SEARCH))
+        if (!capng_have_capability(CAPNG_PERMITTED, CAP_DAC_READ_SEARCH))
                 return *ret_reason = "CAP_DAC_READ_SEARCH missing after the drop", -EPERM;
         for (unsigned cap = 0; cap <= CAP_LAST_CAP; cap++)
-                if (cap != CAP_DAC_READ_SEARCH && (capng_have_capability(CAPNG_EFFECTIVE, cap) ||
-                                                   capng_have_capability(CAPNG_PERMITTED, cap) ||
-                                                   capng_have_capability(CAPNG_INHERITABLE, cap)))
-                        return *ret_reason = "a capability other than CAP_DAC_READ_SEARCH remains", -EPERM;
+                if (capng_have_capability(CAPNG_EFFECTIVE, cap) || capng_have_capability(CAPNG_INHERITABLE, cap) ||
+                    (cap != CAP_DAC_READ_SEARCH && capng_have_capability(CAPNG_PERMITTED, cap)))
+                        return *ret_reason = "a capability remains effective, inheritable or permitted", -EPERM;
         return 0;
+}
+
+static int set_dac_read_search(capng_act_t act) {
+        if (capng_update(act, CAPNG_EFFECTIVE, CAP_DAC_READ_SEARCH) < 0 || capng_apply(CAPNG_SELECT_CAPS) < 0)
+                return -EPERM;
+        return 0;
+}
+
+int sandbox_raise_dac_read_search(void) {
+        return set_dac_read_search(CAPNG_ADD);
+}
+
+int sandbox_lower_dac_read_search(void) {
+        return set_dac_read_search(CAPNG_DROP);
 }
 
 enum arg_rule {
         ARG_ANY,
         ARG_AF_UNIX,       /* socket(): first argument AF_UNIX */
         ARG_MODE1_NO_SUID, /* fchmod(): mode (argument 1) without setuid/setgid bits */
-        ARG_MODE3_NO_SUID, /* openat(): mode (argument 3) without setuid/setgid bits */
+        ARG_OPENAT,        /* openat(): read-only anywhere, writing only in the unit directory; never setuid */
+        ARG_A0_UNIT_DIR,   /* unlinkat(): only in the unit directory */
+        ARG_RENAME,        /* renameat*(): from and to the unit directory */
 };
 
 #define ALLOW(name, why)        { SCMP_SYS(name), SCMP_ACT_ALLOW, ARG_ANY, why }
@@ -70,11 +86,15 @@ static const struct {
         ALLOW(fstat, "files"),
         ALLOW(newfstatat, "files"),
         ALLOW(lseek, "stdio"),
-        ALLOW_IF(openat, ARG_MODE3_NO_SUID, "unit directory, lane directory checks; never a setuid file"),
-        ALLOW(openat2, "lane directory checks beneath a root"),
-        ALLOW(renameat, "atomic unit write"),
-        ALLOW(renameat2, "atomic unit write"),
-        ALLOW(unlinkat, "remove-unit, temporary files"),
+        ALLOW_IF(openat, ARG_OPENAT, "policy, lane checks (read-only); unit files (unit directory only)"),
+        ALLOW_IF(renameat, ARG_RENAME, "atomic unit write, within the unit directory"),
+        ALLOW_IF(renameat2, ARG_RENAME, "atomic unit write, within the unit directory"),
+        ALLOW_IF(unlinkat, ARG_A0_UNIT_DIR, "remove-unit, temporary files, within the unit directory"),
+        ALLOW(accept4, "connections on the listening socket systemd passed"),
+        ALLOW(pidfd_open, "admission: pin the peer (kernels without SO_PEERPIDFD)"),
+        ALLOW(pidfd_send_signal, "admission: signal 0, is the peer still alive"),
+        ALLOW(capget, "capabilities read back"),
+        ALLOW(capset, "CAP_DAC_READ_SEARCH effective only around a lane directory check"),
         ALLOW(fsync, "atomic unit write"),
         ALLOW(fdatasync, "atomic unit write"),
         ALLOW_IF(fchmod, ARG_MODE1_NO_SUID, "unit file mode; never setuid/setgid"),
@@ -89,8 +109,6 @@ static const struct {
         ALLOW(ppoll, "sd-bus waits"),
         ALLOW(poll, "sd-bus waits"),
         ALLOW(clock_gettime, "time"),
-        ALLOW(clock_nanosleep, "waiting for a unit to settle"),
-        ALLOW(nanosleep, "waiting for a unit to settle"),
         ALLOW(getpid, "sd-bus, journal"),
         ALLOW(gettid, "sd-bus"),
         ALLOW(getuid, "sd-bus"),
@@ -109,7 +127,35 @@ static const struct {
         ERRNO(clone3, ENOSYS, "glibc probes clone3 (and clone stays forbidden)"),
 };
 
-int sandbox_seccomp(void) {
+static int add_rule(scmp_filter_ctx ctx, uint32_t action, int nr, enum arg_rule arg, int unit_dir) {
+        const uint32_t writing = O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND;
+        const scmp_datum_t dir = (scmp_datum_t) unit_dir;
+        int r;
+
+        switch (arg) {
+        case ARG_AF_UNIX:
+                return seccomp_rule_add(ctx, action, nr, 1, SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
+        case ARG_MODE1_NO_SUID:
+                return seccomp_rule_add(ctx, action, nr, 1, SCMP_A1(SCMP_CMP_MASKED_EQ, S_ISUID | S_ISGID, 0));
+        case ARG_OPENAT:   /* two rules, either may match */
+                r = seccomp_rule_add(ctx, action, nr, 2, SCMP_A2(SCMP_CMP_MASKED_EQ, writing, 0),
+                                     SCMP_A3(SCMP_CMP_MASKED_EQ, S_ISUID | S_ISGID, 0));
+                if (r < 0 || unit_dir < 0)
+                        return r;
+                return seccomp_rule_add(ctx, action, nr, 2, SCMP_A0(SCMP_CMP_EQ, dir),
+                                        SCMP_A3(SCMP_CMP_MASKED_EQ, S_ISUID | S_ISGID, 0));
+        case ARG_A0_UNIT_DIR:
+                return unit_dir < 0 ? 0 : seccomp_rule_add(ctx, action, nr, 1, SCMP_A0(SCMP_CMP_EQ, dir));
+        case ARG_RENAME:
+                return unit_dir < 0 ? 0 : seccomp_rule_add(ctx, action, nr, 2, SCMP_A0(SCMP_CMP_EQ, dir),
+                                                           SCMP_A2(SCMP_CMP_EQ, dir));
+        case ARG_ANY:
+                break;
+        }
+        return seccomp_rule_add(ctx, action, nr, 0);
+}
+
+int sandbox_seccomp(int unit_dir) {
         scmp_filter_ctx ctx;
         int r = 0;
 
@@ -122,23 +168,7 @@ int sandbox_seccomp(void) {
         for (size_t i = 0; i < ELEMENTSOF(seccomp_table) && r >= 0; i++) {
                 if (seccomp_table[i].nr < 0)
                         continue;   /* not on this architecture */
-                switch (seccomp_table[i].arg) {
-                case ARG_AF_UNIX:
-                        r = seccomp_rule_add(ctx, seccomp_table[i].action, seccomp_table[i].nr, 1,
-                                             SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
-                        break;
-                case ARG_MODE1_NO_SUID:
-                        r = seccomp_rule_add(ctx, seccomp_table[i].action, seccomp_table[i].nr, 1,
-                                             SCMP_A1(SCMP_CMP_MASKED_EQ, S_ISUID | S_ISGID, 0));
-                        break;
-                case ARG_MODE3_NO_SUID:
-                        r = seccomp_rule_add(ctx, seccomp_table[i].action, seccomp_table[i].nr, 1,
-                                             SCMP_A3(SCMP_CMP_MASKED_EQ, S_ISUID | S_ISGID, 0));
-                        break;
-                case ARG_ANY:
-                        r = seccomp_rule_add(ctx, seccomp_table[i].action, seccomp_table[i].nr, 0);
-                        break;
-                }
+                r = add_rule(ctx, seccomp_table[i].action, seccomp_table[i].nr, seccomp_table[i].arg, unit_dir);
         }
         if (r >= 0)
                 r = seccomp_load(ctx);

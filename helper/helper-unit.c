@@ -93,6 +93,8 @@ int unit_read_at(int dirfd, const char *name, char *buf, size_t size, size_t *re
                 return -EBADFD;
         if (st.st_size >= (off_t) size)
                 return -EFBIG;
+        if (st.st_nlink != 1)
+                return -EMLINK;   /* a hard link elsewhere: another name could change it */
         n = read(fd, buf, size - 1);
         if (n < 0)
                 return -errno;
@@ -116,7 +118,7 @@ int unit_write_at(int dirfd, const char *name, const char *text, size_t len, boo
         if (r == 0 && !unit_is_managed(old, old_len, NULL))
                 return -EEXIST;
         if (r < 0 && r != -ENOENT)
-                return r == -ELOOP ? -EEXIST : r;   /* a symlink or oddity there is not ours either */
+                return r == -ELOOP || r == -EMLINK || r == -EBADFD || r == -EFBIG ? -EEXIST : r;   /* not ours either */
         snprintf(tmp, sizeof tmp, ".#%s.lanekeeper-tmp", name);
         (void) unlinkat(dirfd, tmp, 0);
         fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
@@ -135,50 +137,5 @@ int unit_write_at(int dirfd, const char *name, const char *text, size_t len, boo
         if (fsync(dirfd) < 0)
                 return -errno;
         *ret_changed = true;
-        return 0;
-}
-
-static int check_owned(int fd, uid_t uid, const char *what_owner, const char **ret_reason) {
-        struct stat st;
-
-        if (fstat(fd, &st) < 0)
-                return *ret_reason = "cannot be examined", -errno;
-        if (st.st_uid != uid)
-                return *ret_reason = what_owner, -EPERM;
-        if (st.st_mode & (S_IWGRP | S_IWOTH))
-                return *ret_reason = "is writable by group or others", -EPERM;
-        return (int) st.st_mode;
-}
-
-int unit_check_lane_dir(const char *root, const char *lane, uid_t uid, const char **ret_reason) {
-        _cleanup_(closep) int slash = -EBADF, rootfd = -EBADF, lanefd = -EBADF, run = -EBADF;
-        const char *reason = NULL;
-        int r;
-
-        slash = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (slash < 0)
-                return *ret_reason = "cannot open '/'", -errno;
-        rootfd = proto_open_beneath(slash, root + 1, O_PATH | O_DIRECTORY, 0, &reason);
-        if (rootfd < 0)
-                return *ret_reason = reason, rootfd;
-        r = check_owned(rootfd, 0, "registration root is not owned by root", &reason);
-        if (r < 0)
-                return *ret_reason = reason, r;
-        lanefd = proto_open_beneath(rootfd, lane, O_PATH | O_DIRECTORY, 0, &reason);
-        if (lanefd < 0)
-                return *ret_reason = reason, lanefd;
-        r = check_owned(lanefd, uid, "lane directory is not owned by the lane's user", &reason);
-        if (r < 0)
-                return *ret_reason = reason, r;
-        run = proto_open_beneath(lanefd, "run.sh", O_PATH, 0, &reason);
-        if (run < 0)
-                return *ret_reason = run == -ENOENT ? "run.sh does not exist" : reason, run;
-        r = check_owned(run, uid, "run.sh is not owned by the lane's user", &reason);
-        if (r < 0)
-                return *ret_reason = reason, r;
-        if ((r & S_IFMT) != S_IFREG)
-                return *ret_reason = "run.sh is not a regular file", -EBADFD;
-        if (!(r & S_IXUSR))
-                return *ret_reason = "run.sh is not executable by its owner", -EACCES;
         return 0;
 }

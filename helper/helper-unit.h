@@ -28,8 +28,9 @@ int unit_render(const struct unit_params *p, char *buf, size_t size, size_t *ret
  * whole text equals what those parameters render. Fills *ret on success. */
 bool unit_is_managed(const char *text, size_t len, struct unit_params *ret);
 
-/* Read the unit NAME in DIRFD (at most UNIT_MAX_SIZE): 0, -ENOENT, or an
- * error; never follows a symlink. */
+/* Read the unit NAME in DIRFD (at most UNIT_MAX_SIZE - 1 bytes): 0,
+ * -ENOENT, -ELOOP (a symlink), -EBADFD (not a regular file), -EFBIG (too
+ * large to be ours), -EMLINK (more than one link), or another error. */
 int unit_read_at(int dirfd, const char *name, char *buf, size_t size, size_t *ret_len);
 
 /* Write TEXT as NAME in DIRFD atomically (temp file, fsync, rename, fsync
@@ -38,7 +39,13 @@ int unit_read_at(int dirfd, const char *name, char *buf, size_t size, size_t *re
  * -EEXIST. */
 int unit_write_at(int dirfd, const char *name, const char *text, size_t len, bool *ret_changed);
 
-/* Check the lane directory ROOT/LANE and ROOT/LANE/run.sh: no symlink on the
- * way (openat2), owned by UID, not writable by group or others, run.sh a
- * regular executable file. Returns 0 or a negative errno with a reason. */
-int unit_check_lane_dir(const char *root, const char *lane, uid_t uid, const char **ret_reason);
+
+/* Check the registration root ROOT_REL beneath ANCHOR_FD ("/" in
+ * production) and the lane directory in it, before every install and
+ * start: no symlink on the way; the anchor, every directory down to the
+ * root and the root itself owned by ROOT_OWNER or root and not writable by
+ * group or others; ROOT/LANE and ROOT/LANE/run.sh owned by UID and not
+ * writable by group or others; run.sh a regular file its owner may
+ * execute. Returns 0 or a negative errno with a reason naming the path. */
+int unit_check_lane_dir_at(int anchor_fd, const char *root_rel, uid_t root_owner, const char *lane, uid_t uid,
+                           char *reason, size_t size);

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "helper-sandbox.h"
 #include "helper-systemd.h"
 #include "helper-unit.h"
 #include "helper-verbs.h"
@@ -38,9 +40,60 @@ static const char *lane_of(struct verb_ctx *c) {
         return proto_msg_str(c->req, PROTO_TAG_LANE);
 }
 
-/* The unit of LANE must exist and be exactly what we wrote. */
-static enum proto_error require_managed(struct verb_ctx *c, struct unit_params *ret) {
-        static char text[UNIT_MAX_SIZE];
+/* Why a unit file cannot be ours, from unit_read_at()'s error. */
+static const char *unreadable_reason(int r) {
+        switch (r) {
+        case -ELOOP:
+                return "is a symbolic link, not a unit lanekeeper wrote";
+        case -EBADFD:
+                return "is not a regular file";
+        case -EFBIG:
+                return "is larger than 16 KiB, larger than any unit lanekeeper writes";
+        case -EMLINK:
+                return "has more than one hard link: another name could change it";
+        default:
+                return "cannot be read";
+        }
+}
+
+/* The user, root and lane directory of a lane, against the policy as it is
+ * now. START adds the checks of the lane directory that install-unit makes
+ * (repeated before every start: a root or directory may have changed).
+ * CAP_DAC_READ_SEARCH is effective only while the lane directory is read. */
+static enum proto_error check_lane(struct verb_ctx *c, const struct unit_params *p, bool start) {
+        const struct identity *id = ids_find(c->ids, p->user);
+        char reason[PROTO_REASON_MAX - 64];
+        _cleanup_(closep) int slash = -EBADF;
+        int r;
+
+        if (!policy_has_user(c->pol, p->user))
+                return refuse(c, PROTO_E_POLICY_VIOLATION, "user '%s' is not a runner user in the policy", p->user);
+        if (!id)
+                return refuse(c, PROTO_E_POLICY_VIOLATION, "user '%s' did not exist on this host when the helper "
+                              "started (or was added to the policy since): retry", p->user);
+        if (!policy_find_root(c->pol, p->root))
+                return refuse(c, PROTO_E_POLICY_VIOLATION, "root '%s' is not a registration root in the policy", p->root);
+        if (!start)
+                return PROTO_OK;
+        slash = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (slash < 0)
+                return refuse(c, PROTO_E_INTERNAL, "cannot open '/': %m");
+        r = sandbox_raise_dac_read_search();
+        if (r >= 0)
+                r = unit_check_lane_dir_at(slash, p->root + 1, 0, p->lane, id->uid, reason, sizeof reason);
+        else
+                snprintf(reason, sizeof reason, "cannot raise CAP_DAC_READ_SEARCH: %s", strerror(-r));
+        if (sandbox_lower_dac_read_search() < 0)
+                return refuse(c, PROTO_E_INTERNAL, "cannot lower CAP_DAC_READ_SEARCH");
+        return r < 0 ? refuse(c, PROTO_E_POLICY_VIOLATION, "%s", reason) : PROTO_OK;
+}
+
+/* The unit of LANE must exist, be exactly what we wrote, under its own
+ * name, with one link, and name a user, root and (START) lane directory
+ * that today's policy allows: the helper re-validates every time. */
+static enum proto_error require_managed(struct verb_ctx *c, bool start) {
+        char text[UNIT_MAX_SIZE];
+        struct unit_params p = {};
         size_t len;
         int r;
 
@@ -51,11 +104,14 @@ static enum proto_error require_managed(struct verb_ctx *c, struct unit_params *
         if (r == -ENOENT)
                 return refuse(c, PROTO_E_NOT_MANAGED, "%s does not exist", c->res.unit_path);
         if (r < 0)
-                return refuse(c, PROTO_E_NOT_MANAGED, "%s is not a regular unit file lanekeeper wrote", c->res.unit_path);
-        if (!unit_is_managed(text, len, ret))
+                return refuse(c, PROTO_E_NOT_MANAGED, "%s %s", c->res.unit_path, unreadable_reason(r));
+        if (!unit_is_managed(text, len, &p))
                 return refuse(c, PROTO_E_NOT_MANAGED, "%s was not written by lanekeeper-helper (or was edited)",
                               c->res.unit_path);
-        return PROTO_OK;
+        if (strcmp(p.lane, lane_of(c)) != 0)
+                return refuse(c, PROTO_E_NOT_MANAGED, "%s was written for lane '%s', not '%s' (copied or linked)",
+                              c->res.unit_path, p.lane, lane_of(c));
+        return check_lane(c, &p, start);
 }
 
 static int sys_fail(struct verb_ctx *c, int r, const char *err) {
@@ -65,28 +121,20 @@ static int sys_fail(struct verb_ctx *c, int r, const char *err) {
 }
 
 static enum proto_error verb_install_unit(struct verb_ctx *c) {
-        static char text[UNIT_MAX_SIZE], old[UNIT_MAX_SIZE];
+        char text[UNIT_MAX_SIZE], old[UNIT_MAX_SIZE];
         struct unit_params p = {};
         const char *reason = NULL;
         size_t len, old_len;
         bool changed = false;
-        size_t i;
+        enum proto_error e;
         int r;
 
         snprintf(p.lane, sizeof p.lane, "%s", lane_of(c));
         snprintf(p.user, sizeof p.user, "%s", proto_msg_str(c->req, PROTO_TAG_USER));
         snprintf(p.root, sizeof p.root, "%s", proto_msg_str(c->req, PROTO_TAG_ROOT));
-        for (i = 0; i < c->pol->n_users && strcmp(c->pol->users[i], p.user) != 0; i++)
-                ;
-        if (i == c->pol->n_users)
-                return refuse(c, PROTO_E_POLICY_VIOLATION, "user '%s' is not a runner user in the policy", p.user);
-        if (c->user_uids[i] == (uid_t) -1)
-                return refuse(c, PROTO_E_POLICY_VIOLATION, "user '%s' does not exist on this host", p.user);
-        if (!policy_find_root(c->pol, p.root))
-                return refuse(c, PROTO_E_POLICY_VIOLATION, "root '%s' is not a registration root in the policy", p.root);
-        r = unit_check_lane_dir(p.root, p.lane, c->user_uids[i], &reason);
-        if (r < 0)
-                return refuse(c, PROTO_E_POLICY_VIOLATION, "%s/%s: %s", p.root, p.lane, reason);
+        e = check_lane(c, &p, true);
+        if (e != PROTO_OK)
+                return e;
         if (unit_render(&p, text, sizeof text, &len, &reason) < 0)
                 return refuse(c, PROTO_E_INVALID_FIELD, "%s", reason);
         proto_sha256_hex(text, len, c->res.digest);
@@ -94,7 +142,9 @@ static enum proto_error verb_install_unit(struct verb_ctx *c) {
         snprintf(c->res.unit_path, sizeof c->res.unit_path, UNIT_DIR "/%s", c->res.unit_name);
 
         r = unit_read_at(c->unit_dir, c->res.unit_name, old, sizeof old, &old_len);
-        if (r != -ENOENT && (r < 0 || !unit_is_managed(old, old_len, NULL)))
+        if (r < 0 && r != -ENOENT)
+                return refuse(c, PROTO_E_NOT_MANAGED, "%s exists and %s", c->res.unit_path, unreadable_reason(r));
+        if (r == 0 && !unit_is_managed(old, old_len, NULL))
                 return refuse(c, PROTO_E_NOT_MANAGED, "%s exists and was not written by lanekeeper-helper",
                               c->res.unit_path);
         changed = r == -ENOENT || old_len != len || memcmp(old, text, len) != 0;
@@ -130,12 +180,8 @@ static enum proto_error verb_daemon_reload(struct verb_ctx *c) {
 static enum proto_error unit_job(struct verb_ctx *c, bool enable, const char *method, uint64_t timeout) {
         struct sysd_state st;
         char err[256];
-        enum proto_error e;
         int r;
 
-        e = require_managed(c, NULL);
-        if (e != PROTO_OK)
-                return e;
         if (enable)
                 action(c, "EnableUnitFiles([%s], runtime=false, force=false)", c->res.unit_name);
         action(c, "%s(%s, \"replace\")", method, c->res.unit_name);
@@ -167,12 +213,8 @@ static enum proto_error verb_stop(struct verb_ctx *c) {
 static enum proto_error verb_remove_unit(struct verb_ctx *c) {
         struct sysd_state st;
         char err[256];
-        enum proto_error e;
         int r;
 
-        e = require_managed(c, NULL);
-        if (e != PROTO_OK)
-                return e;
         action(c, "StopUnit(%s, \"replace\")", c->res.unit_name);
         action(c, "DisableUnitFiles([%s], runtime=false)", c->res.unit_name);
         action(c, "unlink %s", c->res.unit_path);
@@ -199,24 +241,45 @@ static enum proto_error verb_load_bpf(struct verb_ctx *c) {
 }
 
 /* The dispatch table is the policy of what the helper does (OpenSSH's
- * monitor): a verb absent here is refused. */
+ * monitor): a verb absent here is refused; its flags say what it may do. */
+enum {
+        VF_MUTATES = 1 << 0,    /* changes systemd or /etc/systemd/system (none in a dry run) */
+        VF_MANAGED = 1 << 1,    /* acts only on a unit the helper wrote, re-validated against the policy */
+        VF_STARTS = 1 << 2,     /* starts a runner: the lane directory is checked again first */
+        VF_FDS = 1 << 3,        /* passes file descriptors back (SCM_RIGHTS) */
+};
+
 static const struct {
         enum proto_verb verb;
+        unsigned flags;
         enum proto_error (*handler)(struct verb_ctx *c);
 } verb_table[] = {
-        { PROTO_VERB_INSTALL_UNIT, verb_install_unit },
-        { PROTO_VERB_DAEMON_RELOAD, verb_daemon_reload },
-        { PROTO_VERB_ENABLE_NOW, verb_enable_now },
-        { PROTO_VERB_RESTART, verb_restart },
-        { PROTO_VERB_STOP, verb_stop },
-        { PROTO_VERB_REMOVE_UNIT, verb_remove_unit },
-        { PROTO_VERB_LOAD_BPF, verb_load_bpf },
+        { PROTO_VERB_INSTALL_UNIT,  VF_MUTATES,                         verb_install_unit },
+        { PROTO_VERB_DAEMON_RELOAD, VF_MUTATES,                         verb_daemon_reload },
+        { PROTO_VERB_ENABLE_NOW,    VF_MUTATES | VF_MANAGED | VF_STARTS, verb_enable_now },
+        { PROTO_VERB_RESTART,       VF_MUTATES | VF_MANAGED | VF_STARTS, verb_restart },
+        { PROTO_VERB_STOP,          VF_MUTATES | VF_MANAGED,            verb_stop },
+        { PROTO_VERB_REMOVE_UNIT,   VF_MUTATES | VF_MANAGED,            verb_remove_unit },
+        { PROTO_VERB_LOAD_BPF,      VF_FDS,                             verb_load_bpf },
 };
 
 enum proto_error verb_dispatch(struct verb_ctx *c) {
         c->res.changed = -1;
-        for (size_t i = 0; i < ELEMENTSOF(verb_table); i++)
-                if (verb_table[i].verb == c->req->verb)
-                        return verb_table[i].handler(c);
+        /* The decoder refuses replies and incomplete requests; a handler
+         * never sees one, whatever the decoder's future. */
+        if (proto_msg_is_reply(c->req) || !proto_msg_complete(c->req))
+                return refuse(c, PROTO_E_MALFORMED, "not a complete request");
+        for (size_t i = 0; i < ELEMENTSOF(verb_table); i++) {
+                enum proto_error e;
+
+                if (verb_table[i].verb != c->req->verb)
+                        continue;
+                if (verb_table[i].flags & VF_MANAGED) {
+                        e = require_managed(c, verb_table[i].flags & VF_STARTS);
+                        if (e != PROTO_OK)
+                                return e;
+                }
+                return verb_table[i].handler(c);
+        }
         return refuse(c, PROTO_E_UNKNOWN_VERB, "unknown verb");
 }

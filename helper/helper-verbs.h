@@ -7,7 +7,7 @@
 #include <systemd/sd-bus.h>
 
 #include "helper-admit.h"
-#include "helper-policy.h"
+#include "proto-policy.h"
 #include "proto-codec.h"
 
 #define VERB_MAX_ACTIONS 8
@@ -24,7 +24,7 @@ struct verb_result {
 
 struct verb_ctx {
         const struct helper_policy *pol;
-        const uid_t *user_uids;               /* uid of pol->users[i], resolved before confinement */
+        const struct identities *ids;         /* users resolved before confinement */
         const struct proto_msg *req;
         bool dry_run;
         sd_bus *bus;

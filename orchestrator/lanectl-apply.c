@@ -34,7 +34,7 @@
 #include "audit.h"
 #include "gh-api.h"
 #include "gh-client.h"
-#include "helper-policy.h"
+#include "proto-policy.h"
 #include "lanectl.h"
 #include "macro.h"
 #include "observe.h"

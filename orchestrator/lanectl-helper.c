@@ -145,7 +145,7 @@ static int call(const char *socket_path, struct proto_builder *b, size_t len, st
                 fprintf(stderr, "lanectl helper: no answer from the helper (it may have refused the connection)\n");
                 return EXIT_UNAVAILABLE;
         }
-        if (proto_decode(buf, (size_t) n, m, &d) < 0 || !proto_msg_is_reply(m)) {
+        if (proto_decode(buf, (size_t) n, PROTO_REPLY, m, &d) < 0) {
                 fprintf(stderr, "lanectl helper: unreadable answer: %s\n", d.reason);
                 return EXIT_REFUSED;
         }
@@ -195,7 +195,7 @@ int helper_call(const char *socket_path, enum proto_verb verb, const char *lane,
         p = (struct pollfd) { .fd = fd, .events = POLLIN };
         if (poll(&p, 1, REPLY_TIMEOUT_MS) <= 0 || (n = proto_recv(fd, buf, sizeof buf)) < 0)
                 return snprintf(err, errlen, "no answer from the helper"), -EHOSTDOWN;
-        if (proto_decode(buf, (size_t) n, &m, &d) < 0 || !proto_msg_is_reply(&m) || m.verb != verb)
+        if (proto_decode(buf, (size_t) n, PROTO_REPLY, &m, &d) < 0 || m.verb != verb)
                 return snprintf(err, errlen, "unreadable answer from the helper: %s", d.reason), -EPROTO;
         if (proto_msg_find(&m, PROTO_TAG_ERROR))
                 return snprintf(err, errlen, "%s: %s", proto_msg_str(&m, PROTO_TAG_ERROR),

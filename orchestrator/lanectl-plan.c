@@ -20,7 +20,7 @@
 
 #include "audit.h"
 #include "gh-client.h"
-#include "helper-policy.h"
+#include "proto-policy.h"
 #include "inventory.h"
 #include "lanectl.h"
 #include "macro.h"

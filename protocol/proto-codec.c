@@ -343,7 +343,20 @@ static int check_complete(const struct proto_msg *m, struct proto_diag *diag) {
         return 0;
 }
 
-int proto_decode(const void *buf, size_t len, struct proto_msg *m, struct proto_diag *diag) {
+bool proto_msg_complete(const struct proto_msg *m) {
+        const struct field_rule *list;
+
+        if (m->verb <= PROTO_VERB_NONE || m->verb >= _PROTO_VERB_MAX)
+                return proto_msg_is_reply(m) && proto_msg_find(m, PROTO_TAG_STATUS);
+        list = proto_msg_is_reply(m) ? verb_table[m->verb].results : verb_table[m->verb].request;
+        for (size_t i = 0; i < RULES_MAX && list[i].tag; i++)
+                if (list[i].required && !proto_msg_find(m, list[i].tag))
+                        return false;
+        return !proto_msg_is_reply(m) || proto_msg_find(m, PROTO_TAG_STATUS);
+}
+
+int proto_decode(const void *buf, size_t len, enum proto_direction want, struct proto_msg *m,
+                 struct proto_diag *diag) {
         const uint8_t *p = buf;
         uint32_t magic, payload_len;
         uint16_t version, verb;
@@ -359,8 +372,12 @@ int proto_decode(const void *buf, size_t len, struct proto_msg *m, struct proto_
         version = get_le16(p + 4);
         verb = get_le16(p + 6);
         payload_len = get_le32(p + 12);
+        if (want != PROTO_REQUEST && want != PROTO_REPLY)
+                return refuse(diag, PROTO_E_INTERNAL, "the receiver named no direction to decode");
         if (magic != PROTO_MAGIC)
-                return refuse(diag, PROTO_E_VERSION, "bad magic 0x%08x (not a lanekeeper message)", magic);
+                return refuse(diag, PROTO_E_VERSION,
+                              "bad magic 0x%08x: not a lanekeeper helper message (expected 0x%08x, \"LKHP\", "
+                              "protocol version %u)", magic, PROTO_MAGIC, PROTO_VERSION);
         if (diag)
                 diag->request_id = get_le64(p + 16);
         if (version != PROTO_VERSION)
@@ -380,6 +397,10 @@ int proto_decode(const void *buf, size_t len, struct proto_msg *m, struct proto_
         m->strbuf_used = 0;
         if (m->flags & ~PROTO_FLAGS_KNOWN)
                 return refuse(diag, PROTO_E_MALFORMED, "unknown flag bits 0x%08x", m->flags & ~PROTO_FLAGS_KNOWN);
+        if (proto_msg_is_reply(m) != (want == PROTO_REPLY))
+                return refuse(diag, PROTO_E_MALFORMED, want == PROTO_REQUEST ?
+                              "a reply (flag 0x%08x set) where a request was expected: only requests are served" :
+                              "a request (flag 0x%08x clear) where a reply was expected", PROTO_FLAG_REPLY);
         if (verb >= _PROTO_VERB_MAX || (verb == PROTO_VERB_NONE && !proto_msg_is_reply(m)))
                 return refuse(diag, PROTO_E_UNKNOWN_VERB, "unknown verb %u", verb);
         m->verb = (enum proto_verb) verb;

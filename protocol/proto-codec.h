@@ -127,9 +127,26 @@ const char *proto_type_to_string(enum proto_type t);
  * lists, for a sender deciding which results to put. */
 bool proto_field_allowed(enum proto_verb verb, bool reply, enum proto_tag tag);
 
-/* Decode and fully validate one message (request or reply, per its flags).
- * Returns 0, or a negative errno with *diag filled (diag may be NULL). */
-int proto_decode(const void *buf, size_t len, struct proto_msg *msg, struct proto_diag *diag);
+/* Which kind of message a receiver expects. The helper decodes only
+ * requests and lanectl only replies: the flag alone never picks the
+ * field list, so a reply-shaped message can never reach a verb handler. */
+enum proto_direction {
+        PROTO_REQUEST,
+        PROTO_REPLY,
+        _PROTO_DIRECTION_MAX,
+        _PROTO_DIRECTION_INVALID = -EINVAL,
+};
+
+/* Decode and fully validate one message, which must be of direction WANT
+ * (a request must not carry PROTO_FLAG_REPLY, a reply must). Returns 0, or
+ * a negative errno with *diag filled (diag may be NULL). A request that
+ * decodes carries every field its verb requires. */
+int proto_decode(const void *buf, size_t len, enum proto_direction want, struct proto_msg *msg,
+                 struct proto_diag *diag);
+
+/* Whether M carries every field its verb and direction require: what the
+ * decoder enforces, asserted again where a handler starts. */
+bool proto_msg_complete(const struct proto_msg *m);
 
 static inline bool proto_msg_is_reply(const struct proto_msg *m) {
         return m->flags & PROTO_FLAG_REPLY;

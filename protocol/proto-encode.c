@@ -105,7 +105,7 @@ int proto_builder_finish(struct proto_builder *b, size_t *ret_len, struct proto_
         check = malloc(sizeof *check);
         if (!check)
                 return -ENOMEM;
-        r = proto_decode(b->buf, b->len, check, diag);
+        r = proto_decode(b->buf, b->len, (get_le32(b->buf + 8) & PROTO_FLAG_REPLY) ? PROTO_REPLY : PROTO_REQUEST, check, diag);
         if (r < 0)
                 return r;
         if (ret_len)

@@ -42,7 +42,7 @@ START_TEST(test_request_round_trip) {
         proto_builder_init(&b, v, PROTO_FLAG_DRY_RUN, 0x1122334455667788ULL);
         put_request_fields(v);
         ck_assert_int_eq(proto_builder_finish(&b, &len, &d), 0);
-        ck_assert_int_eq(proto_decode(b.buf, len, &m, &d), 0);
+        ck_assert_int_eq(proto_decode(b.buf, len, PROTO_REQUEST, &m, &d), 0);
         ck_assert_int_eq(m.verb, v);
         ck_assert_uint_eq(m.flags, PROTO_FLAG_DRY_RUN);
         ck_assert(m.request_id == 0x1122334455667788ULL);
@@ -72,7 +72,7 @@ START_TEST(test_reply_round_trip) {
         if (v != PROTO_VERB_DAEMON_RELOAD)
                 proto_put_str(&b, PROTO_TAG_UNIT_NAME, "lanekeeper-lane@cm-website.service");
         ck_assert_int_eq(proto_builder_finish(&b, &len, &d), 0);
-        ck_assert_int_eq(proto_decode(b.buf, len, &m, &d), 0);
+        ck_assert_int_eq(proto_decode(b.buf, len, PROTO_REPLY, &m, &d), 0);
         ck_assert(proto_msg_is_reply(&m));
         ck_assert_int_eq(proto_msg_i32(&m, PROTO_TAG_STATUS, &status), 0);
         ck_assert_int_eq(status, 0);
@@ -95,7 +95,7 @@ START_TEST(test_install_reply_results) {
         proto_put_str(&b, PROTO_TAG_DIGEST, digest);
         proto_put_bool(&b, PROTO_TAG_CHANGED, true);
         ck_assert_int_eq(proto_builder_finish(&b, &len, &d), 0);
-        ck_assert_int_eq(proto_decode(b.buf, len, &m, &d), 0);
+        ck_assert_int_eq(proto_decode(b.buf, len, PROTO_REPLY, &m, &d), 0);
         ck_assert_str_eq(proto_msg_str(&m, PROTO_TAG_DIGEST), digest);
         ck_assert_int_eq(proto_msg_bool(&m, PROTO_TAG_CHANGED, &changed), 0);
         ck_assert(changed);
@@ -112,7 +112,7 @@ START_TEST(test_load_bpf_reply_prog_count) {
         proto_put_i32(&b, PROTO_TAG_STATUS, 0);
         proto_put_u32(&b, PROTO_TAG_PROG_COUNT, 3);
         ck_assert_int_eq(proto_builder_finish(&b, &len, &d), 0);
-        ck_assert_int_eq(proto_decode(b.buf, len, &m, &d), 0);
+        ck_assert_int_eq(proto_decode(b.buf, len, PROTO_REPLY, &m, &d), 0);
         ck_assert_int_eq(proto_msg_u32(&m, PROTO_TAG_PROG_COUNT, &n), 0);
         ck_assert_uint_eq(n, 3);
 }
@@ -125,7 +125,7 @@ START_TEST(test_error_reply) {
 
         ck_assert_int_eq(proto_build_error_reply(&b, PROTO_VERB_RESTART, 99, PROTO_E_NOT_MANAGED,
                                                  "unit was not written by \x01 lanekeeper\n", &len), 0);
-        ck_assert_int_eq(proto_decode(b.buf, len, &m, &d), 0);
+        ck_assert_int_eq(proto_decode(b.buf, len, PROTO_REPLY, &m, &d), 0);
         ck_assert_int_eq(proto_msg_i32(&m, PROTO_TAG_STATUS, &status), 0);
         ck_assert_int_eq(status, -EPERM);
         ck_assert_str_eq(proto_msg_str(&m, PROTO_TAG_ERROR), "not-managed");
@@ -134,7 +134,7 @@ START_TEST(test_error_reply) {
         ck_assert(m.request_id == 99);
         /* A reply to an unreadable request uses verb 0. */
         ck_assert_int_eq(proto_build_error_reply(&b, PROTO_VERB_NONE, 0, PROTO_E_MALFORMED, NULL, &len), 0);
-        ck_assert_int_eq(proto_decode(b.buf, len, &m, &d), 0);
+        ck_assert_int_eq(proto_decode(b.buf, len, PROTO_REPLY, &m, &d), 0);
         ck_assert_int_eq(m.verb, PROTO_VERB_NONE);
         ck_assert_int_eq(proto_build_error_reply(&b, PROTO_VERB_STOP, 0, PROTO_OK, "x", &len), -EINVAL);
 }

@@ -151,7 +151,7 @@ static int decode_as_field(const struct entry *e, struct proto_diag *d) {
                 return 1;
         r = proto_builder_seal(&b);
         ck_assert_int_gt(r, 0);
-        r = proto_decode(b.buf, (size_t) r, &m, d);
+        r = proto_decode(b.buf, (size_t) r, PROTO_REQUEST, &m, d);
         if (r == 0)   /* what was accepted arrives unchanged */
                 for (int i = 0; i < 3; i++)
                         if (strcmp(fields[i][0], e->kind) == 0)
@@ -379,7 +379,10 @@ START_TEST(test_hostile_message) {
                 memcpy(copy, hb.buf, PROTO_HEADER_SIZE);
         } else
                 memcpy(copy, hb.buf, len);
-        r = proto_decode(copy, len, &m, &d);
+        /* Decoded in the direction its flag claims, so that the field rules
+         * are what refuses it; a request-only receiver refuses it too. */
+        r = proto_decode(copy, len, len >= 12 && (copy[11] & 0x80) ? PROTO_REPLY : PROTO_REQUEST, &m, &d);
+        ck_assert_int_lt(proto_decode(copy, len, PROTO_REQUEST, &m, NULL), 0);
         free(copy);
         ck_assert_msg(r < 0, "%s: accepted", hostile_msgs[_i].name);
         ck_assert_msg(d.error == hostile_msgs[_i].error, "%s: error %s, expected %s", hostile_msgs[_i].name,
@@ -387,6 +390,107 @@ START_TEST(test_hostile_message) {
         ck_assert_int_eq(r, proto_error_to_errno(hostile_msgs[_i].error));
         ck_assert_msg(strstr(d.reason, hostile_msgs[_i].reason), "%s: reason '%s' lacks '%s'",
                       hostile_msgs[_i].name, d.reason, hostile_msgs[_i].reason);
+}
+END_TEST
+
+/* The message an outside check found acted on: daemon-reload with flags
+ * REPLY and a status field (issue 11). It must be refused as a request. */
+static const uint8_t reply_shaped_reload[] = {
+        0x4c, 0x4b, 0x48, 0x50, 0x01, 0x00, 0x02, 0x00, 0x01, 0x00, 0x00, 0x80,
+        0x0c, 0x00, 0x00, 0x00, 0x07, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x10, 0x00, 0x03, 0x00, 0x04, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+};
+
+START_TEST(test_reply_shaped_request) {
+        static struct proto_msg m;
+        struct proto_diag d;
+
+        ck_assert_int_eq(proto_decode(reply_shaped_reload, sizeof reply_shaped_reload, PROTO_REQUEST, &m, &d),
+                         -EBADMSG);
+        ck_assert_int_eq(d.error, PROTO_E_MALFORMED);
+        ck_assert_reason_has(d.reason, "a reply (flag 0x80000000 set) where a request was expected");
+        /* ...while the same bytes are a well-formed reply for a reply reader. */
+        ck_assert_int_eq(proto_decode(reply_shaped_reload, sizeof reply_shaped_reload, PROTO_REPLY, &m, &d), 0);
+
+        /* install-unit in the shape of its reply: no lane, user or root. */
+        proto_builder_init(&hb, PROTO_VERB_INSTALL_UNIT, PROTO_FLAG_REPLY, 9);
+        proto_put_i32(&hb, PROTO_TAG_STATUS, 0);
+        ck_assert_int_gt(proto_builder_seal(&hb), 0);
+        ck_assert_int_lt(proto_decode(hb.buf, hb.len, PROTO_REQUEST, &m, &d), 0);
+        ck_assert_reason_has(d.reason, "where a request was expected");
+        ck_assert_int_eq(proto_decode(hb.buf, hb.len, PROTO_REPLY, &m, &d), 0);
+        ck_assert(!proto_msg_find(&m, PROTO_TAG_LANE));
+
+        /* A request where a reply is expected is refused the other way round. */
+        valid_stop();
+        ck_assert_int_gt(proto_builder_seal(&hb), 0);
+        ck_assert_int_lt(proto_decode(hb.buf, hb.len, PROTO_REPLY, &m, &d), 0);
+        ck_assert_reason_has(d.reason, "where a reply was expected");
+        ck_assert_int_lt(proto_decode(hb.buf, hb.len, (enum proto_direction) 7, &m, &d), 0);
+}
+END_TEST
+
+/* Every flag bit, in a request: only dry-run is a request flag. */
+START_TEST(test_every_flag_bit) {
+        static struct proto_msg m;
+        struct proto_diag d;
+        uint32_t bit = 1u << _i;
+
+        valid_stop();
+        ck_assert_int_gt(proto_builder_seal(&hb), 0);
+        set32(8, bit);
+        if (bit == PROTO_FLAG_DRY_RUN) {
+                ck_assert_int_eq(proto_decode(hb.buf, hb.len, PROTO_REQUEST, &m, &d), 0);
+                ck_assert(proto_msg_complete(&m));
+                return;
+        }
+        ck_assert_int_lt(proto_decode(hb.buf, hb.len, PROTO_REQUEST, &m, &d), 0);
+        ck_assert_int_eq(d.error, PROTO_E_MALFORMED);
+        ck_assert_reason_has(d.reason, bit == PROTO_FLAG_REPLY ? "a reply" : "unknown flag bits");
+}
+END_TEST
+
+/* Every value of each header field: magic, version and verb are exact;
+ * any request id is echoed; the payload length must be exact. A request
+ * that decodes is always complete. */
+START_TEST(test_every_header_value) {
+        static struct proto_msg m;
+        struct proto_diag d;
+        size_t accepted = 0;
+
+        for (uint32_t v = 0; v <= 0xffff; v++) {
+                valid_stop();
+                ck_assert_int_gt(proto_builder_seal(&hb), 0);
+                set16(6, (uint16_t) v);
+                if (proto_decode(hb.buf, hb.len, PROTO_REQUEST, &m, &d) == 0) {
+                        ck_assert(proto_msg_complete(&m));
+                        ck_assert_int_eq(m.verb, v);
+                        accepted++;
+                } else
+                        ck_assert_msg(d.error > PROTO_OK && d.reason[0], "verb %u: no reason", v);
+                valid_stop();
+                ck_assert_int_gt(proto_builder_seal(&hb), 0);
+                set16(4, (uint16_t) v);
+                ck_assert_int_eq(proto_decode(hb.buf, hb.len, PROTO_REQUEST, &m, &d) == 0, v == PROTO_VERSION);
+                if (v != PROTO_VERSION)
+                        ck_assert_int_eq(d.error, PROTO_E_VERSION);
+        }
+        /* stop's lane-only field list fits enable-now, restart, stop, remove-unit. */
+        ck_assert_int_eq(accepted, 4);
+        for (int byte = 0; byte < 4; byte++) {
+                valid_stop();
+                ck_assert_int_gt(proto_builder_seal(&hb), 0);
+                hb.buf[byte] ^= 0x20;
+                ck_assert_int_lt(proto_decode(hb.buf, hb.len, PROTO_REQUEST, &m, &d), 0);
+                ck_assert_int_eq(d.error, PROTO_E_VERSION);
+                ck_assert_reason_has(d.reason, "expected 0x50484b4c");
+        }
+        for (int byte = 16; byte < 24; byte++) {
+                valid_stop();
+                ck_assert_int_gt(proto_builder_seal(&hb), 0);
+                hb.buf[byte] = 0xff;
+                ck_assert_int_eq(proto_decode(hb.buf, hb.len, PROTO_REQUEST, &m, &d), 0);
+        }
 }
 END_TEST
 
@@ -400,6 +504,9 @@ int main(void) {
         tcase_add_loop_test(tc, test_positive_name, 0, n_positive);
         tcase_add_loop_test(tc, test_hostile_message, 0, (int) ELEMENTSOF(hostile_msgs));
         tcase_add_test(tc, test_corpus_sizes);
+        tcase_add_test(tc, test_reply_shaped_request);
+        tcase_add_loop_test(tc, test_every_flag_bit, 0, 32);
+        tcase_add_test(tc, test_every_header_value);
         suite_add_tcase(s, tc);
         return run_suite(s);
 }

@@ -36,7 +36,7 @@ START_TEST(test_send_recv_round_trip) {
         ck_assert_int_eq(proto_send(sv[0], b.buf, len), 0);
         n = proto_recv(sv[1], buf, sizeof buf);
         ck_assert_int_eq(n, (ssize_t) len);
-        ck_assert_int_eq(proto_decode(buf, (size_t) n, &m, &d), 0);
+        ck_assert_int_eq(proto_decode(buf, (size_t) n, PROTO_REQUEST, &m, &d), 0);
         ck_assert_str_eq(proto_msg_str(&m, PROTO_TAG_LANE), "lane-a");
 }
 END_TEST

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "helper-policy.h"
+#include "proto-policy.h"
 #include "test-util.h"
 
 static char dir[] = "/tmp/lanekeeper-check-policy-XXXXXX";

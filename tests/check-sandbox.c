@@ -14,6 +14,8 @@
 #include "test-util.h"
 
 #define BAD ((void *) 1)
+/* Stands for the unit directory's fd: the filter compares the number only. */
+#define UNIT_FD 250
 
 enum expect { ALLOWED, KILLED, ERRNO_ENOSYS };
 
@@ -25,10 +27,24 @@ static const struct {
 } probes[] = {
         { "read(-1)", SYS_read, { -1, (long) BAD, 1 }, ALLOWED },
         { "openat(bad path)", SYS_openat, { AT_FDCWD, (long) BAD, O_RDONLY }, ALLOWED },
-        { "openat2(bad how)", SYS_openat2, { AT_FDCWD, (long) BAD, (long) BAD, 24 }, ALLOWED },
+        { "openat(bad, O_WRONLY) outside the unit dir", SYS_openat, { AT_FDCWD, (long) BAD, O_WRONLY }, KILLED },
+        { "openat(bad, O_CREAT) outside the unit dir", SYS_openat, { AT_FDCWD, (long) BAD, O_CREAT | O_RDONLY, 0644 }, KILLED },
+        { "openat(unit dir, bad, O_CREAT|O_WRONLY, 0644)", SYS_openat, { UNIT_FD, (long) BAD, O_CREAT | O_WRONLY, 0644 }, ALLOWED },
+        { "openat(unit dir, bad, O_CREAT, 04755)", SYS_openat, { UNIT_FD, (long) BAD, O_CREAT | O_WRONLY, 04755 }, KILLED },
+        { "openat(bad, O_PATH)", SYS_openat, { AT_FDCWD, (long) BAD, O_PATH | O_DIRECTORY }, ALLOWED },
+        { "openat2(bad how)", SYS_openat2, { AT_FDCWD, (long) BAD, (long) BAD, 24 }, KILLED },
+        { "unlinkat(unit dir, bad)", SYS_unlinkat, { UNIT_FD, (long) BAD, 0 }, ALLOWED },
+        { "unlinkat(AT_FDCWD, bad)", SYS_unlinkat, { AT_FDCWD, (long) BAD, 0 }, KILLED },
+        { "renameat(unit dir -> unit dir)", SYS_renameat, { UNIT_FD, (long) BAD, UNIT_FD, (long) BAD }, ALLOWED },
+        { "renameat(unit dir -> elsewhere)", SYS_renameat, { UNIT_FD, (long) BAD, AT_FDCWD, (long) BAD }, KILLED },
+        { "renameat(elsewhere -> unit dir)", SYS_renameat, { AT_FDCWD, (long) BAD, UNIT_FD, (long) BAD }, KILLED },
+        { "nanosleep(bad)", SYS_nanosleep, { (long) BAD, 0 }, KILLED },
+        { "clock_nanosleep(bad)", SYS_clock_nanosleep, { 0, 0, (long) BAD, 0 }, KILLED },
+        { "accept4(-1)", SYS_accept4, { -1, 0, 0, 0 }, ALLOWED },
+        { "capget(bad)", SYS_capget, { (long) BAD, (long) BAD }, ALLOWED },
+        { "pidfd_send_signal(-1)", SYS_pidfd_send_signal, { -1, 0, 0, 0 }, ALLOWED },
         { "recvmsg(-1)", SYS_recvmsg, { -1, (long) BAD, 0 }, ALLOWED },
         { "sendmsg(-1)", SYS_sendmsg, { -1, (long) BAD, 0 }, ALLOWED },
-        { "renameat(bad)", SYS_renameat, { -1, (long) BAD, -1, (long) BAD }, ALLOWED },
         { "socket(AF_UNIX)", SYS_socket, { AF_UNIX, -1, 0 }, ALLOWED },
         { "fchmod(-1, 0644)", SYS_fchmod, { -1, 0644 }, ALLOWED },
         { "fchmod(-1, 04755)", SYS_fchmod, { -1, 04755 }, KILLED },
@@ -62,7 +78,7 @@ START_TEST(test_probe) {
         if (pid == 0) {
                 long r;
 
-                if (sandbox_seccomp() < 0)
+                if (sandbox_seccomp(UNIT_FD) < 0)
                         _exit(100);
                 r = syscall(probes[_i].nr, probes[_i].a[0], probes[_i].a[1], probes[_i].a[2], probes[_i].a[3]);
                 if (r >= 0)
@@ -99,7 +115,7 @@ START_TEST(test_no_new_privs) {
                 int fd;
 
                 /* prctl() itself is forbidden now: read the flag from /proc. */
-                if (sandbox_seccomp() < 0 || (fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC)) < 0)
+                if (sandbox_seccomp(UNIT_FD) < 0 || (fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC)) < 0)
                         _exit(1);
                 n = read(fd, buf, sizeof buf - 1);
                 buf[n > 0 ? n : 0] = '\0';
@@ -110,6 +126,23 @@ START_TEST(test_no_new_privs) {
         ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 END_TEST
+
+static bool has_effective_dac_read_search(void) {
+        char buf[4096], *p;
+        unsigned long long eff = 0;
+        ssize_t n;
+        int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+
+        if (fd < 0)
+                return false;
+        n = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        buf[n > 0 ? n : 0] = '\0';
+        p = strstr(buf, "\nCapEff:\t");
+        if (p)
+                eff = strtoull(p + 9, NULL, 16);
+        return eff == (1ull << 2);   /* CAP_DAC_READ_SEARCH alone */
+}
 
 /* Dropping capabilities needs them first: as root (CI). */
 START_TEST(test_drop_caps) {
@@ -123,7 +156,16 @@ START_TEST(test_drop_caps) {
                 if (sandbox_drop_caps(&reason) < 0)
                         _exit(1);
                 /* CAP_CHOWN is gone: chown of our own stdin to another user fails. */
-                _exit(fchown(0, 12345, -1) < 0 && errno == EPERM ? 0 : 2);
+                if (fchown(0, 12345, -1) == 0 || errno != EPERM)
+                        _exit(2);
+                /* CAP_DAC_READ_SEARCH is permitted, effective only when raised. */
+                if (has_effective_dac_read_search())
+                        _exit(3);
+                if (sandbox_raise_dac_read_search() < 0 || !has_effective_dac_read_search())
+                        _exit(4);
+                if (sandbox_lower_dac_read_search() < 0 || has_effective_dac_read_search())
+                        _exit(5);
+                _exit(0);
         }
         ck_assert_int_eq(waitpid(pid, &status, 0), pid);
         ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status 0x%x", status);

@@ -168,82 +168,144 @@ START_TEST(test_write_refuses_unmanaged) {
 }
 END_TEST
 
-/* ---- lane directories (need root to arrange owners: CI runs as root) ---- */
-
-static char root_path[1100];
+/* ---- lane directories (need root to arrange owners: CI runs as root) ----
+ * The temporary directory is the anchor ("/" in production); "srv/root"
+ * beneath it is the registration root. */
 
 static void lanes_setup(void) {
         int fd;
 
         dir_setup();
-        snprintf(root_path, sizeof root_path, "%s", dir);
-        ck_assert_int_eq(mkdirat(dfd, "good", 0750), 0);
-        ck_assert_int_eq(fchownat(dfd, "good", 4242, 4242, 0), 0);
-        fd = openat(dfd, "good/run.sh", O_WRONLY | O_CREAT | O_CLOEXEC, 0755);
+        ck_assert_int_eq(mkdirat(dfd, "srv", 0755), 0);
+        ck_assert_int_eq(mkdirat(dfd, "srv/root", 0755), 0);
+        ck_assert_int_eq(mkdirat(dfd, "srv/root/good", 0750), 0);
+        ck_assert_int_eq(fchownat(dfd, "srv/root/good", 4242, 4242, 0), 0);
+        fd = openat(dfd, "srv/root/good/run.sh", O_WRONLY | O_CREAT | O_CLOEXEC, 0755);
         ck_assert_int_ge(fd, 0);
         ck_assert_int_eq(fchown(fd, 4242, 4242), 0);
         close(fd);
-        ck_assert_int_eq(symlinkat("good", dfd, "linked"), 0);
+        ck_assert_int_eq(symlinkat("good", dfd, "srv/root/linked"), 0);
+        ck_assert_int_eq(fchmod(dfd, 0755), 0);
+}
+
+static int check_lane(const char *lane, uid_t uid, char *reason, size_t size) {
+        return unit_check_lane_dir_at(dfd, "srv/root", 0, lane, uid, reason, size);
 }
 
 static const struct {
         const char *lane;
         int err;
         const char *reason;
-        void (*arrange)(void);
 } lane_cases[] = {
-        { "good", 0, NULL, NULL },
-        { "linked", -ELOOP, "symbolic link", NULL },
-        { "missing", -ENOENT, "does not exist", NULL },
+        { "good", 0, NULL },
+        { "linked", -ELOOP, "lane directory '/srv/root/linked' is a symbolic link" },
+        { "missing", -ENOENT, "lane directory '/srv/root/missing' does not exist" },
 };
 
 START_TEST(test_lane_dir) {
-        const char *reason = NULL;
-        int r = unit_check_lane_dir(root_path, lane_cases[_i].lane, 4242, &reason);
+        char reason[512] = "";
+        int r = check_lane(lane_cases[_i].lane, 4242, reason, sizeof reason);
 
-        ck_assert_msg(r == lane_cases[_i].err, "%s: %d (%s)", lane_cases[_i].lane, r, reason_or_null(reason));
+        ck_assert_msg(r == lane_cases[_i].err, "%s: %d (%s)", lane_cases[_i].lane, r, reason);
         if (r < 0)
                 ck_assert_reason_has(reason, lane_cases[_i].reason);
 }
 END_TEST
 
 START_TEST(test_lane_dir_wrong_owner) {
-        const char *reason = NULL;
+        char reason[512];
 
-        ck_assert_int_eq(unit_check_lane_dir(root_path, "good", 4343, &reason), -EPERM);
-        ck_assert_reason_has(reason, "lane directory is not owned by the lane's user");
+        ck_assert_int_eq(check_lane("good", 4343, reason, sizeof reason), -EPERM);
+        ck_assert_reason_has(reason, "lane directory '/srv/root/good' is not owned by the lane's user (owner uid 4242, expected 4343)");
 }
 END_TEST
 
+/* Each mode refusal names the thing and its mode (issue 11, point 6). */
 START_TEST(test_lane_dir_modes) {
-        const char *reason = NULL;
+        char reason[512];
 
-        ck_assert_int_eq(fchmodat(dfd, "good", 0777, 0), 0);
-        ck_assert_int_eq(unit_check_lane_dir(root_path, "good", 4242, &reason), -EPERM);
-        ck_assert_reason_has(reason, "writable by group or others");
-        ck_assert_int_eq(fchmodat(dfd, "good", 0750, 0), 0);
-        ck_assert_int_eq(fchmodat(dfd, "good/run.sh", 0644, 0), 0);
-        ck_assert_int_eq(unit_check_lane_dir(root_path, "good", 4242, &reason), -EACCES);
-        ck_assert_reason_has(reason, "not executable");
+        ck_assert_int_eq(fchmodat(dfd, "srv/root/good", 0770, 0), 0);
+        ck_assert_int_eq(check_lane("good", 4242, reason, sizeof reason), -EPERM);
+        ck_assert_reason_has(reason, "lane directory '/srv/root/good' is writable by group or others (mode 0770)");
+        ck_assert_int_eq(fchmodat(dfd, "srv/root/good", 0750, 0), 0);
+        ck_assert_int_eq(fchmodat(dfd, "srv/root/good/run.sh", 0757, 0), 0);
+        ck_assert_int_eq(check_lane("good", 4242, reason, sizeof reason), -EPERM);
+        ck_assert_reason_has(reason, "run.sh '/srv/root/good/run.sh' is writable by group or others (mode 0757)");
+        ck_assert_int_eq(fchmodat(dfd, "srv/root/good/run.sh", 0644, 0), 0);
+        ck_assert_int_eq(check_lane("good", 4242, reason, sizeof reason), -EACCES);
+        ck_assert_reason_has(reason, "run.sh '/srv/root/good/run.sh' is not executable");
 }
 END_TEST
 
 START_TEST(test_lane_dir_run_sh_symlink) {
-        const char *reason = NULL;
+        char reason[512];
 
-        ck_assert_int_eq(unlinkat(dfd, "good/run.sh", 0), 0);
-        ck_assert_int_eq(symlinkat("/bin/sh", dfd, "good/run.sh"), 0);
-        ck_assert_int_eq(unit_check_lane_dir(root_path, "good", 4242, &reason), -ELOOP);
-        ck_assert_reason_has(reason, "symbolic link");
+        ck_assert_int_eq(unlinkat(dfd, "srv/root/good/run.sh", 0), 0);
+        ck_assert_int_eq(symlinkat("/bin/sh", dfd, "srv/root/good/run.sh"), 0);
+        ck_assert_int_eq(check_lane("good", 4242, reason, sizeof reason), -ELOOP);
+        ck_assert_reason_has(reason, "run.sh '/srv/root/good/run.sh' is a symbolic link");
 }
 END_TEST
 
 START_TEST(test_lane_dir_root_not_root_owned) {
-        const char *reason = NULL;
+        char reason[512];
 
-        ck_assert_int_eq(fchown(dfd, 4242, 4242), 0);
-        ck_assert_int_eq(unit_check_lane_dir(root_path, "good", 4242, &reason), -EPERM);
-        ck_assert_reason_has(reason, "registration root is not owned by root");
+        ck_assert_int_eq(fchownat(dfd, "srv/root", 4242, 4242, 0), 0);
+        ck_assert_int_eq(check_lane("good", 4242, reason, sizeof reason), -EPERM);
+        ck_assert_reason_has(reason, "registration root 'root' is not owned by root (owner uid 4242)");
+}
+END_TEST
+
+/* Every directory from the anchor down to the root is checked too. */
+START_TEST(test_lane_dir_parents) {
+        char reason[512];
+
+        ck_assert_int_eq(fchmodat(dfd, "srv", 01777, 0), 0);
+        ck_assert_int_eq(check_lane("good", 4242, reason, sizeof reason), -EPERM);
+        ck_assert_reason_has(reason, "directory 'srv' is writable by group or others (mode 1777)");
+        ck_assert_int_eq(fchmodat(dfd, "srv", 0755, 0), 0);
+        ck_assert_int_eq(fchownat(dfd, "srv", 4242, 4242, 0), 0);
+        ck_assert_int_eq(check_lane("good", 4242, reason, sizeof reason), -EPERM);
+        ck_assert_reason_has(reason, "directory 'srv' is not owned by root");
+        ck_assert_int_eq(fchownat(dfd, "srv", 0, 0, 0), 0);
+        ck_assert_int_eq(fchmod(dfd, 0775), 0);
+        ck_assert_int_eq(check_lane("good", 4242, reason, sizeof reason), -EPERM);
+        ck_assert_reason_has(reason, "(anchor) is writable by group or others");
+        ck_assert_int_eq(fchmod(dfd, 0755), 0);
+        ck_assert_int_eq(renameat(dfd, "srv", dfd, "real"), 0);
+        ck_assert_int_eq(symlinkat("real", dfd, "srv"), 0);
+        ck_assert_int_eq(check_lane("good", 4242, reason, sizeof reason), -ELOOP);
+        ck_assert_reason_has(reason, "cannot open 'srv': it is a symbolic link");
+}
+END_TEST
+
+/* What the unit verbs refuse to read as theirs, each for a named reason. */
+START_TEST(test_read_refusals) {
+        static char big[20480], back[UNIT_MAX_SIZE];
+        size_t n;
+        int fd;
+
+        ck_assert_int_eq(unit_render(&good, buf, sizeof buf, &len, NULL), 0);
+        put("a.service", buf);
+        ck_assert_int_eq(unit_read_at(dfd, "a.service", back, sizeof back, &n), 0);
+        ck_assert_int_eq(linkat(dfd, "a.service", dfd, "b.service", 0), 0);
+        ck_assert_int_eq(unit_read_at(dfd, "a.service", back, sizeof back, &n), -EMLINK);
+        ck_assert_int_eq(unit_read_at(dfd, "b.service", back, sizeof back, &n), -EMLINK);
+        memset(big, '#', sizeof big - 1);
+        fd = openat(dfd, "big.service", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(write(fd, big, sizeof big), (ssize_t) sizeof big);
+        close(fd);
+        ck_assert_int_eq(unit_read_at(dfd, "big.service", back, sizeof back, &n), -EFBIG);
+        ck_assert_int_eq(mkdirat(dfd, "d.service", 0755), 0);
+        ck_assert_int_eq(unit_read_at(dfd, "d.service", back, sizeof back, &n), -EBADFD);
+        /* ...and never overwrites one of them */
+        {
+                bool changed;
+
+                ck_assert_int_eq(unit_write_at(dfd, "b.service", buf, len, &changed), -EEXIST);
+                ck_assert_int_eq(unit_write_at(dfd, "big.service", buf, len, &changed), -EEXIST);
+        }
 }
 END_TEST
 
@@ -261,6 +323,7 @@ int main(void) {
         tcase_add_test(write, test_write_new_then_same);
         tcase_add_test(write, test_write_replaces_managed);
         tcase_add_test(write, test_write_refuses_unmanaged);
+        tcase_add_test(write, test_read_refusals);
         suite_add_tcase(s, write);
 
         if (geteuid() == 0) {
@@ -270,6 +333,7 @@ int main(void) {
                 tcase_add_test(lanes, test_lane_dir_modes);
                 tcase_add_test(lanes, test_lane_dir_run_sh_symlink);
                 tcase_add_test(lanes, test_lane_dir_root_not_root_owned);
+                tcase_add_test(lanes, test_lane_dir_parents);
                 suite_add_tcase(s, lanes);
         }
         return run_suite(s);

@@ -9,8 +9,8 @@ fi
 passed=0 failed=0
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-sed -e 's|@pkglibexecdir@|/usr/libexec/lanekeeper|' "$TESTS_SRCDIR/../helper/lanekeeper-helper@.service.in" \
-        >"$work/lanekeeper-helper@.service"
+sed -e 's|@pkglibexecdir@|/usr/libexec/lanekeeper|' "$TESTS_SRCDIR/../helper/lanekeeper-helper.service.in" \
+        >"$work/lanekeeper-helper.service"
 sed "s|@pkglibexecdir@|/usr/libexec/lanekeeper|" "$TESTS_SRCDIR/golden/lane-unit.service" \
         >"$work/lanekeeper-lane@cm-website-chris-testing.service"
 
@@ -23,7 +23,7 @@ goal() { # UNIT TENTHS
                 echo "FAIL: $1 exposure ${s:-unknown}, goal <= $(($2 / 10)).$(($2 % 10))"; failed=$((failed + 1))
         fi
 }
-goal lanekeeper-helper@.service 20
+goal lanekeeper-helper.service 20
 goal lanekeeper-lane@cm-website-chris-testing.service 25
 # and the check can fail: a unit with no hardening is far above both goals
 printf '[Service]\nExecStart=/bin/true\n' >"$work/naked.service"

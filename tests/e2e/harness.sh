@@ -105,7 +105,7 @@ e2e_install_lanekeeper() { # POLICY
         sed -e "s|@pkglibexecdir@|/usr/local/libexec/lanekeeper|" "$src/helper/lanekeeper-helper.socket.in" \
                 >"$u/lanekeeper-helper.socket"
         sed -e "s|@pkglibexecdir@/lanekeeper-helper|/usr/local/libexec/lanekeeper/lanekeeper-helper --policy $1|" \
-                "$src/helper/lanekeeper-helper@.service.in" >"$u/lanekeeper-helper@.service"
+                "$src/helper/lanekeeper-helper.service.in" >"$u/lanekeeper-helper.service"
         ln -sf ../lanekeeper-helper.socket "$u/sockets.target.wants/lanekeeper-helper.socket"
         grep -E '^d /run/lanekeeper-register ' "$src/policy/tmpfiles.d/lanekeeper.conf" \
                 >"$d/lib/tmpfiles.d/lanekeeper-register.conf"

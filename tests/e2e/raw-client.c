@@ -9,7 +9,15 @@
  *   raw-client SOCKET rtt N LANE USER ROOT
  *                                      the same timing for dry-run install-unit
  *   raw-client SOCKET echo N           the same timing against an echo service
- *   raw-client - exec N CMD...         the same timing for running CMD */
+ *   raw-client - exec N CMD...         the same timing for running CMD
+ *   raw-client SOCKET hex HEX          send these bytes as one message
+ *   raw-client SOCKET reply-install    install-unit in the shape of its reply
+ *   raw-client SOCKET flood N          N connects, each closed at once, as fast
+ *                                      as they go (at most 10 s); prints
+ *                                      "connected C of N in MS ms"
+ *   raw-client SOCKET idle N SECONDS   hold N connections without sending;
+ *                                      prints "answered A of N: ERROR" for
+ *                                      those the helper closed meanwhile */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -53,7 +61,7 @@ static const char *exchange(int fd, const void *data, size_t len) {
         n = proto_recv(fd, buf, sizeof buf);
         if (n < 0)
                 return "no-reply";
-        if (proto_decode(buf, (size_t) n, &m, &d) < 0)
+        if (proto_decode(buf, (size_t) n, PROTO_REPLY, &m, &d) < 0)
                 return "bad-reply";
         snprintf(name, sizeof name, "%s", proto_msg_str(&m, PROTO_TAG_ERROR) ?: "ok");
         return name;
@@ -131,6 +139,59 @@ static int timed(const char *path, enum timed kind, int count, char **args) {
         return ok == count ? 0 : 1;
 }
 
+static int flood(const char *path, int count) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        double t0 = usec();
+        int ok = 0, i;
+
+        snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+        for (i = 0; i < count && usec() - t0 < 10e6; i++) {
+                int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+                if (fd < 0)
+                        return 1;
+                ok += connect(fd, (struct sockaddr *) &sa, sizeof sa) == 0;
+                close(fd);
+        }
+        printf("connected %d of %d in %.0f ms\n", ok, i, (usec() - t0) / 1e3);
+        return 0;
+}
+
+static int idle(const char *path, int count, int seconds) {
+        int fds[256], answered = 0;
+        const char *last = "none";
+
+        count = count > 256 ? 256 : count;
+        for (int i = 0; i < count; i++)
+                if ((fds[i] = dial(path)) < 0)
+                        return printf("connect-failed: %s\n", strerror(errno)), 1;
+        sleep((unsigned) seconds);
+        for (int i = 0; i < count; i++) {
+                ssize_t n = recv(fds[i], buf, sizeof buf, MSG_DONTWAIT);
+
+                if (n > 0 && proto_decode(buf, (size_t) n, PROTO_REPLY, &m, NULL) == 0) {
+                        answered++;
+                        last = proto_msg_str(&m, PROTO_TAG_ERROR) ?: "ok";
+                }
+                close(fds[i]);
+        }
+        printf("answered %d of %d: %s\n", answered, count, last);
+        return 0;
+}
+
+static size_t from_hex(const char *hex) {
+        size_t n = 0;
+
+        for (; hex[0] && hex[1] && n < sizeof buf; hex += 2) {
+                unsigned v;
+
+                if (sscanf(hex, "%2x", &v) != 1)
+                        return 0;
+                buf[n++] = (uint8_t) v;
+        }
+        return n;
+}
+
 int main(int argc, char *argv[]) {
         const char *mode;
         int fd;
@@ -146,6 +207,10 @@ int main(int argc, char *argv[]) {
                 return timed(argv[1], TIMED_ECHO, atoi(argv[3]), NULL);
         if (strcmp(mode, "exec") == 0 && argc > 4)
                 return timed(argv[1], TIMED_EXEC, atoi(argv[3]), argv + 4);
+        if (strcmp(mode, "flood") == 0 && argc == 4)
+                return flood(argv[1], atoi(argv[3]));
+        if (strcmp(mode, "idle") == 0 && argc == 5)
+                return idle(argv[1], atoi(argv[3]), atoi(argv[4]));
         fd = dial(argv[1]);
         if (fd < 0) {
                 printf("connect-failed: %s\n", strerror(errno));
@@ -159,7 +224,18 @@ int main(int argc, char *argv[]) {
                 printf("%s\n", exchange(fd, buf, PROTO_MAX_MESSAGE + 1024));
                 return 0;
         }
-        if (strcmp(mode, "unknown-verb") == 0) {
+        if (strcmp(mode, "hex") == 0 && argc == 4) {
+                static uint8_t msg[sizeof buf];
+                size_t len = from_hex(argv[3]);
+
+                memcpy(msg, buf, len);
+                printf("%s\n", exchange(fd, msg, len));
+                return 0;
+        }
+        if (strcmp(mode, "reply-install") == 0) {
+                proto_builder_init(&b, PROTO_VERB_INSTALL_UNIT, PROTO_FLAG_REPLY, 1);
+                proto_put_i32(&b, PROTO_TAG_STATUS, 0);
+        } else if (strcmp(mode, "unknown-verb") == 0) {
                 proto_builder_init(&b, (enum proto_verb) 42, 0, 1);
         } else if (strcmp(mode, "wrong-type") == 0) {
                 proto_builder_init(&b, PROTO_VERB_STOP, 0, 1);

@@ -32,14 +32,14 @@ maintainers = lanekeeper
 host = e2e
 [lanes]
 users = lkrunner lkother
-roots = /srv/lanekeeper/runners
+roots = /srv/lanekeeper/runners /srv/lanekeeper/other
 POLICY
 chmod 644 "$d/etc/lanekeeper/policy.conf"
 policy=/usr/local/etc/lanekeeper/policy.conf
 sed -e "s|@pkglibexecdir@|/usr/local/libexec/lanekeeper|" "$TESTS_SRCDIR/../helper/lanekeeper-helper.socket.in" \
         >"$E2E_WORK/units/lanekeeper-helper.socket"
 sed -e "s|@pkglibexecdir@/lanekeeper-helper|/usr/local/libexec/lanekeeper/lanekeeper-helper --policy $policy|" \
-        "$TESTS_SRCDIR/../helper/lanekeeper-helper@.service.in" >"$E2E_WORK/units/lanekeeper-helper@.service"
+        "$TESTS_SRCDIR/../helper/lanekeeper-helper.service.in" >"$E2E_WORK/units/lanekeeper-helper.service"
 mkdir -p "$E2E_WORK/units/sockets.target.wants"
 ln -s ../lanekeeper-helper.socket "$E2E_WORK/units/sockets.target.wants/lanekeeper-helper.socket"
 
@@ -55,7 +55,11 @@ e2e_root sh -c "set -e
         done
         chown -R lkrunner:lkrunner $R/lane-a $R/foo
         chown -R lkother:lkother $R/lane-b
-        ln -s lane-a $R/lane-link"
+        ln -s lane-a $R/lane-link
+        mkdir -p /srv/lanekeeper/other/lane-o && chmod 755 /srv/lanekeeper/other
+        printf '#!/bin/sh\nexec sleep infinity\n' > /srv/lanekeeper/other/lane-o/run.sh
+        chmod 750 /srv/lanekeeper/other/lane-o && chmod 755 /srv/lanekeeper/other/lane-o/run.sh
+        chown -R lkrunner:lkrunner /srv/lanekeeper/other/lane-o"
 check "helper socket active" e2e_root systemctl -q is-active lanekeeper-helper.socket
 
 lk() { e2e_as lanekeeper /usr/local/bin/lanectl helper "$@"; }
@@ -107,19 +111,15 @@ out=$(lk stop lane-a 2>&1)
 check "stop: inactive ($out)" grep -q "state:   inactive" <<<"$out"
 
 # ---- the running helper is confined ----
-e2e_as lanekeeper /usr/local/bin/raw-client /run/lanekeeper/helper.socket hold 3 >/dev/null &
-holder=$!
-hpid=
-for _ in $(seq 1 30); do
-        hpid=$(e2e_root pgrep -f -x '/usr/local/libexec/lanekeeper/lanekeeper-helper --policy .*' | head -n 1)
-        [ -n "$hpid" ] && e2e_root grep -q '^Seccomp:.*2' /proc/$hpid/status 2>/dev/null && break
-        sleep 0.1
-done
+# It stays up between requests (Accept=no, exits when idle): read it now.
+lk daemon-reload --dry-run >/dev/null
+hpid=$(e2e_root systemctl show -P MainPID lanekeeper-helper.service)
 status=$(e2e_root cat /proc/$hpid/status 2>/dev/null)
+check "helper: one running process (pid $hpid)" test "$hpid" != 0 -a -n "$status"
 check "helper: Seccomp 2" grep -qE '^Seccomp:\s+2$' <<<"$status"
 check "helper: NoNewPrivs 1" grep -qE '^NoNewPrivs:\s+1$' <<<"$status"
-check "helper: CapEff is CAP_DAC_READ_SEARCH only" grep -qE '^CapEff:\s+0000000000000004$' <<<"$status"
-wait $holder
+check "helper: no capability effective between requests" grep -qE '^CapEff:\s+0000000000000000$' <<<"$status"
+check "helper: CAP_DAC_READ_SEARCH permitted only" grep -qE '^CapPrm:\s+0000000000000004$' <<<"$status"
 
 # ---- refusals: each changes nothing ----
 refused "caller not a maintainer" permission-denied \
@@ -154,6 +154,123 @@ rec=$(e2e_root journalctl -q -o export MESSAGE_ID=7ba907cd1bc946ad93aef022bec284
 for f in "LANEKEEPER_LANE=lane-a" "LANEKEEPER_PEER_UID=$(e2e_uid lanekeeper)" "LANEKEEPER_REQUEST_ID=" "LANEKEEPER_PEER_PID="; do
         check "journal record has $f" grep -q "^$f" <<<"$rec"
 done
+
+# ---- a message flagged as a reply is never acted on (issue 11) ----
+# Probe: a loaded unit whose file changed on disk says NeedDaemonReload=yes
+# until PID 1 reloads; the reply-shaped daemon-reload must leave it so.
+e2e_root sh -c 'printf "[Service]\nExecStart=/bin/sleep infinity\n" > /etc/systemd/system/lk-probe.service'
+e2e_root systemctl daemon-reload
+e2e_root systemctl start lk-probe.service   # running, so systemd keeps it loaded
+e2e_root sh -c 'printf "[Service]\nExecStart=/bin/sleep 1d\n" > /etc/systemd/system/lk-probe.service'
+check "probe: systemd sees the change" test "$(e2e_root systemctl show -P NeedDaemonReload lk-probe.service)" = yes
+reply_reload=4c4b485001000200010000800c0000000700000000000000100003000400000000000000
+out=$(e2e_as lanekeeper /usr/local/bin/raw-client /run/lanekeeper/helper.socket hex "$reply_reload")
+check "reply-shaped daemon-reload refused ($out)" test "$out" = malformed-message
+check "reply-shaped daemon-reload: PID 1 did not reload" \
+        test "$(e2e_root systemctl show -P NeedDaemonReload lk-probe.service)" = yes
+before=$(snapshot)
+out=$(e2e_as lanekeeper /usr/local/bin/raw-client /run/lanekeeper/helper.socket reply-install)
+check "reply-shaped install-unit refused ($out)" test "$out" = malformed-message
+check "reply-shaped install-unit changed nothing" test "$before" = "$(snapshot)"
+for _ in $(seq 1 20); do
+        rec=$(e2e_root journalctl -q -o cat MESSAGE_ID=a5f03434538f45ad87e4e2a00c3a6d08 | grep -c 'where a request was expected')
+        [ "$rec" -ge 2 ] && break
+        sleep 0.1
+done
+check "reply-shaped messages logged with their reason ($rec: $(e2e_root journalctl -q -o cat MESSAGE_ID=a5f03434538f45ad87e4e2a00c3a6d08 | tail -n 3))" test "$rec" -ge 2
+lk daemon-reload >/dev/null
+check "probe: a real daemon-reload clears it" test "$(e2e_root systemctl show -P NeedDaemonReload lk-probe.service)" = no
+e2e_root systemctl stop lk-probe.service
+e2e_root rm -f /etc/systemd/system/lk-probe.service
+
+# ---- unit verbs re-validate against today's policy (issue 11) ----
+verbs="enable-now restart stop remove-unit"
+# each unit verb, dry run and real: refused with WANT, nothing changed
+refused_all() {
+        local what=$1 want=$2 lane=$3 v
+        for v in $verbs; do
+                refused "$what: $v --dry-run" "$want" lk $v "$lane" --dry-run
+                refused "$what: $v" "$want" lk $v "$lane"
+        done
+}
+lk install-unit lane-a --user lkrunner --root $R >/dev/null
+lk install-unit lane-o --user lkrunner --root /srv/lanekeeper/other >/dev/null
+lk daemon-reload >/dev/null
+e2e_root sed -i 's|^roots = .*|roots = /srv/lanekeeper/runners|' $policy
+refused_all "root removed from the policy" "root '/srv/lanekeeper/other' is not a registration root in the policy" lane-o
+e2e_root sed -i 's|^roots = .*|roots = /srv/lanekeeper/runners /srv/lanekeeper/other|' $policy
+check "root back in the policy: lane-o served" lk stop lane-o --dry-run
+e2e_root sh -c "sed -e 's/lane-a/lane-r/g; s/lkrunner/root/g' /etc/systemd/system/lanekeeper-lane@lane-a.service \
+        > /etc/systemd/system/lanekeeper-lane@lane-r.service"
+refused_all "marked unit with User=root" "user 'root' is not a runner user in the policy" lane-r
+e2e_root cp /etc/systemd/system/lanekeeper-lane@lane-a.service /etc/systemd/system/lanekeeper-lane@lane-c.service
+refused_all "lane-a's unit copied as lane-c" "was written for lane 'lane-a', not 'lane-c'" lane-c
+e2e_root ln /etc/systemd/system/lanekeeper-lane@lane-a.service /etc/systemd/system/lanekeeper-lane@lane-h.service
+refused_all "lane-a's unit hard-linked as lane-h" "has more than one hard link" lane-h
+refused "lane-a itself while hard-linked" "has more than one hard link" lk stop lane-a
+refused "install-unit over a hard-linked unit" "has more than one hard link" lk install-unit lane-a --user lkrunner --root $R
+e2e_root rm -f /etc/systemd/system/lanekeeper-lane@lane-r.service /etc/systemd/system/lanekeeper-lane@lane-c.service \
+        /etc/systemd/system/lanekeeper-lane@lane-h.service
+# The lane directory is checked again before every start, naming what is wrong.
+e2e_root chmod 770 $R/lane-a
+for v in enable-now restart; do
+        refused "$v: group-writable lane directory" \
+                "lane directory '$R/lane-a' is writable by group or others (mode 0770)" lk $v lane-a
+done
+e2e_root chmod 750 $R/lane-a
+e2e_root chmod 777 $R/lane-a/run.sh
+refused "restart: world-writable run.sh" "run.sh '$R/lane-a/run.sh' is writable by group or others (mode 0777)" \
+        lk restart lane-a --dry-run
+e2e_root chmod 755 $R/lane-a/run.sh
+e2e_root chmod 777 /srv/lanekeeper
+refused "enable-now: a parent of the root writable by all" \
+        "directory 'lanekeeper' is writable by group or others (mode 0777)" lk enable-now lane-a
+e2e_root chmod 755 /srv/lanekeeper
+e2e_root sh -c "mv $R/lane-a/run.sh $R/lane-a/real.sh && ln -s real.sh $R/lane-a/run.sh"
+refused "enable-now: symlinked run.sh" "run.sh '$R/lane-a/run.sh' is a symbolic link" lk enable-now lane-a
+e2e_root sh -c "rm $R/lane-a/run.sh && mv $R/lane-a/real.sh $R/lane-a/run.sh"
+e2e_root sh -c "head -c 20480 /dev/zero | tr '\\0' '#' > /etc/systemd/system/lanekeeper-lane@big.service"
+refused "a 20 KB unit" "is larger than 16 KiB" lk stop big
+e2e_root rm -f /etc/systemd/system/lanekeeper-lane@big.service
+out=$(e2e_as lanekeeper /usr/local/bin/raw-client /run/lanekeeper/helper.socket hex 0001020304050607080910111213141516171819202122232425)
+check "random bytes: unsupported-version" test "$out" = unsupported-version
+out=$(e2e_root journalctl -q -o cat MESSAGE_ID=a5f03434538f45ad87e4e2a00c3a6d08 | grep 'bad magic' | tail -n 1)
+check "random bytes: the reason says what was expected ($out)" grep -q 'expected 0x50484b4c' <<<"$out"
+lk remove-unit lane-o >/dev/null
+
+# ---- floods and idle connections deny no one (issue 11) ----
+# Another local user in the socket's group floods connect/close; the socket
+# stays active and the maintainer is served meanwhile.
+e2e_as intruder /usr/local/bin/raw-client /run/lanekeeper/helper.socket flood 6000 >"$E2E_WORK/flood.out" 2>&1 &
+flooder=$!
+sleep 0.3
+out=$(e2e_as lanekeeper /usr/local/bin/raw-client /run/lanekeeper/helper.socket burst 5)
+wait $flooder
+check "flood: thousands of connects ($(cat "$E2E_WORK/flood.out"))" \
+        test "$(sed -n 's/^connected \([0-9]*\) of.*/\1/p' "$E2E_WORK/flood.out")" -ge 2000
+check "flood: maintainer answered during it ($out)" grep -q "answered 5 of 5" <<<"$out"
+p99=$(sed -n 's/.*p99_us \([0-9]*\).*/\1/p' <<<"$out")
+check "flood: maintainer served within 1 s (slowest ${p99:-?} us)" test "${p99:-9999999}" -lt 1000000
+check "flood: socket still active" e2e_root systemctl -q is-active lanekeeper-helper.socket
+check "flood: maintainer served after it" lk daemon-reload --dry-run
+# Idle connections: the maintainer's own (admitted, given 1 s) and another
+# user's (refused at once) do not hold the maintainer's next request.
+e2e_as lanekeeper /usr/local/bin/raw-client /run/lanekeeper/helper.socket idle 40 3 >"$E2E_WORK/idle-m.out" &
+idler1=$!
+e2e_as intruder /usr/local/bin/raw-client /run/lanekeeper/helper.socket idle 40 3 >"$E2E_WORK/idle-i.out" &
+idler2=$!
+sleep 0.5
+out=$(e2e_as lanekeeper /usr/local/bin/raw-client /run/lanekeeper/helper.socket burst 5)
+p99=$(sed -n 's/.*p99_us \([0-9]*\).*/\1/p' <<<"$out")
+check "idle: maintainer served within 1 s while 80 connections idle ($out)" test "${p99:-9999999}" -lt 1000000
+wait $idler1 $idler2
+check "idle: the maintainer's idle connections were closed ($(cat "$E2E_WORK/idle-m.out"))" \
+        grep -qE "answered 40 of 40: (malformed-message|message-too-large)" "$E2E_WORK/idle-m.out"
+check "idle: the other user's were refused ($(cat "$E2E_WORK/idle-i.out"))" \
+        grep -q "answered 40 of 40: permission-denied" "$E2E_WORK/idle-i.out"
+check "idle: socket still active" e2e_root systemctl -q is-active lanekeeper-helper.socket
+unlogged=$(e2e_root journalctl -q -o export MESSAGE_ID=72092b4431c04991a3bafee2bd9fe8ab | tr -d '\0' | grep -c '^LANEKEEPER_UNLOGGED=')
+check "flood: refusals past the burst counted, not logged one by one ($unlogged summaries)" test "$unlogged" -ge 1
 
 # ---- a burst of connections leaves the socket working ----
 out=$(e2e_as lanekeeper /usr/local/bin/raw-client /run/lanekeeper/helper.socket burst 300)

@@ -33,19 +33,33 @@ static void reencode(const struct proto_msg *m) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         struct proto_diag d;
+        enum proto_direction dir;
+        int as_request, as_reply;
         size_t len;
 
-        if (proto_decode(data, size, &m1, &d) < 0) {
-                if (d.error <= PROTO_OK || d.error >= _PROTO_ERROR_MAX || d.reason[0] == '\0')
-                        abort();
+        /* Each receiver names the direction it expects: one message has at
+         * most one reading, and a request that decodes is complete. */
+        as_request = proto_decode(data, size, PROTO_REQUEST, &m1, &d);
+        if (as_request < 0 && (d.error <= PROTO_OK || d.error >= _PROTO_ERROR_MAX || d.reason[0] == '\0'))
+                abort();
+        if (as_request == 0 && (proto_msg_is_reply(&m1) || !proto_msg_complete(&m1)))
+                abort();
+        as_reply = proto_decode(data, size, PROTO_REPLY, as_request == 0 ? &m2 : &m1, &d);
+        if (as_reply < 0 && (d.error <= PROTO_OK || d.error >= _PROTO_ERROR_MAX || d.reason[0] == '\0'))
+                abort();
+        if (as_request == 0 && as_reply == 0)
+                abort();
+        if (as_request < 0 && as_reply < 0)
                 return 0;
-        }
+        dir = as_request == 0 ? PROTO_REQUEST : PROTO_REPLY;
+        if (dir == PROTO_REPLY && (!proto_msg_is_reply(&m1) || !proto_msg_complete(&m1)))
+                abort();
         reencode(&m1);
         if (proto_builder_finish(&b, &len, &d) < 0)
                 abort();   /* the encoder refused what the decoder accepted */
         if (len != size || memcmp(b.buf, data, size) != 0)
                 abort();   /* not canonical: two encodings of one message */
-        if (proto_decode(b.buf, len, &m2, &d) < 0 || m2.n_fields != m1.n_fields)
+        if (proto_decode(b.buf, len, dir, &m2, &d) < 0 || m2.n_fields != m1.n_fields)
                 abort();
         for (size_t i = 0; i < m1.n_fields; i++)
                 if (m1.fields[i].tag != m2.fields[i].tag ||

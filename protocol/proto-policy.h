@@ -39,6 +39,15 @@ int policy_load_at(int anchor_fd, const char *rel, uid_t owner, struct helper_po
                    char *err, size_t errlen);
 int policy_load(const char *path, struct helper_policy *ret, char *err, size_t errlen);
 
+/* Walk REL beneath ANCHOR_FD component by component, never following a
+ * symlink: the anchor and every directory on the way (and the final file
+ * or, with WANT_DIR, directory) owned by OWNER or root and not writable by
+ * group or others. Returns an fd (O_PATH for a directory) or a negative
+ * errno with err naming the component and why, e.g. "directory 'srv' is
+ * writable by group or others (mode 0777)". WHAT names the final one. */
+int policy_open_trusted(int anchor_fd, const char *rel, uid_t owner, bool want_dir, const char *what,
+                        char *err, size_t errlen);
+
 bool policy_has_user(const struct helper_policy *p, const char *user);
 bool policy_has_maintainer(const struct helper_policy *p, const char *user);
 /* The configured root that equals ROOT, or NULL. */

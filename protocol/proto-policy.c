@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "helper-policy.h"
+#include "proto-policy.h"
 #include "macro.h"
 
 struct parse_ctx {
@@ -31,46 +31,45 @@ static char *read_line(char *buf, int size, void *user) {
 
 /* A directory or file is trusted when its owner is OWNER or root and no one
  * else may write it (OpenNTPD's check, done on the opened fd). */
-static int check_trusted(int fd, uid_t owner, bool want_dir, const char **ret_reason) {
+static int check_trusted(int fd, uid_t owner, bool want_dir, char *why, size_t size) {
         struct stat st;
 
         if (fstat(fd, &st) < 0)
-                return *ret_reason = "cannot be examined", -errno;
+                return snprintf(why, size, "cannot be examined"), -errno;
         if (want_dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))
-                return *ret_reason = want_dir ? "is not a directory" : "is not a regular file", -EBADFD;
+                return snprintf(why, size, want_dir ? "is not a directory" : "is not a regular file"), -EBADFD;
         if (st.st_uid != owner && st.st_uid != 0)
-                return *ret_reason = "is not owned by root", -EPERM;
+                return snprintf(why, size, "is not owned by root (owner uid %u)", (unsigned) st.st_uid), -EPERM;
         if (st.st_mode & (S_IWGRP | S_IWOTH))
-                return *ret_reason = "is writable by group or others", -EPERM;
+                return snprintf(why, size, "is writable by group or others (mode %04o)",
+                                (unsigned) st.st_mode & 07777), -EPERM;
         if (!want_dir && st.st_size > POLICY_MAX_SIZE)
-                return *ret_reason = "is larger than 64 KiB", -EFBIG;
+                return snprintf(why, size, "is larger than 64 KiB"), -EFBIG;
         return 0;
 }
 
-/* Walk REL component by component from ANCHOR_FD, never following a
- * symlink, checking each step; returns an fd of the file. */
-static int open_trusted(int anchor_fd, const char *rel, uid_t owner, char *err, size_t errlen) {
-        char buf[PROTO_PATH_MAX + 1], *save = NULL, *comp, *next;
+int policy_open_trusted(int anchor_fd, const char *rel, uid_t owner, bool want_dir, const char *what,
+                        char *err, size_t errlen) {
+        char buf[PROTO_PATH_MAX + 1], why[96], *save = NULL, *comp, *next;
         _cleanup_(closep) int dir = -EBADF;
-        const char *reason;
         int r;
 
         if (strlen(rel) > PROTO_PATH_MAX || !*rel || rel[0] == '/')
-                return snprintf(err, errlen, "policy path is not a relative path beneath its anchor"), -EINVAL;
+                return snprintf(err, errlen, "%s path is not a relative path beneath its anchor", what), -EINVAL;
         strcpy(buf, rel);
         dir = fcntl(anchor_fd, F_DUPFD_CLOEXEC, 3);
         if (dir < 0)
                 return -errno;
-        r = check_trusted(dir, owner, true, &reason);
+        r = check_trusted(dir, owner, true, why, sizeof why);
         if (r < 0)
-                return snprintf(err, errlen, "directory '/' (anchor) %s", reason), r;
+                return snprintf(err, errlen, "directory '/' (anchor) %s", why), r;
         for (comp = strtok_r(buf, "/", &save); comp; comp = next) {
                 int fd;
 
                 next = strtok_r(NULL, "/", &save);
                 if (strcmp(comp, "..") == 0 || strcmp(comp, ".") == 0)
-                        return snprintf(err, errlen, "policy path contains '%s'", comp), -EINVAL;
-                fd = openat(dir, comp, (next ? O_PATH | O_DIRECTORY : O_RDONLY) | O_NOFOLLOW | O_CLOEXEC);
+                        return snprintf(err, errlen, "%s path contains '%s'", what, comp), -EINVAL;
+                fd = openat(dir, comp, (next || want_dir ? O_PATH | O_DIRECTORY : O_RDONLY) | O_NOFOLLOW | O_CLOEXEC);
                 if (fd < 0) {
                         struct stat st;
 
@@ -83,9 +82,9 @@ static int open_trusted(int anchor_fd, const char *rel, uid_t owner, char *err, 
                 }
                 closep(&dir);
                 dir = fd;
-                r = check_trusted(dir, owner, next != NULL, &reason);
+                r = check_trusted(dir, owner, next || want_dir, why, sizeof why);
                 if (r < 0)
-                        return snprintf(err, errlen, "%s '%s' %s", next ? "directory" : "policy file", comp, reason), r;
+                        return snprintf(err, errlen, "%s '%s' %s", next ? "directory" : what, comp, why), r;
         }
         return TAKE_FD(dir);
 }
@@ -191,7 +190,7 @@ int policy_load_at(int anchor_fd, const char *rel, uid_t owner, struct helper_po
 
         *ret = (struct helper_policy) {};
         err[0] = '\0';
-        fd = open_trusted(anchor_fd, rel, owner, err, errlen);
+        fd = policy_open_trusted(anchor_fd, rel, owner, false, "policy file", err, errlen);
         if (fd < 0)
                 return fd;
         f = fdopen(fd, "re");
