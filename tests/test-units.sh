@@ -1,6 +1,6 @@
 #!/bin/bash
 # The shipped units keep their exposure goals (systemd-analyze security,
-# offline): helper unit <= 2.0, lane unit <= 2.5 (svc.sh's unit: 9.2).
+# offline): helper unit <= 1.5 (issue 11), lane unit <= 2.5 (svc.sh's unit: 9.2).
 set -u
 if ! command -v systemd-analyze >/dev/null; then
         [ "${CI:-}" = true ] && { echo "systemd-analyze missing (CI=true: failure)"; exit 1; }
@@ -23,7 +23,7 @@ goal() { # UNIT TENTHS
                 echo "FAIL: $1 exposure ${s:-unknown}, goal <= $(($2 / 10)).$(($2 % 10))"; failed=$((failed + 1))
         fi
 }
-goal lanekeeper-helper.service 20
+goal lanekeeper-helper.service 15
 goal lanekeeper-lane@cm-website-chris-testing.service 25
 # and the check can fail: a unit with no hardening is far above both goals
 printf '[Service]\nExecStart=/bin/true\n' >"$work/naked.service"
