@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <systemd/sd-bus.h>
 #include <time.h>
@@ -346,10 +347,39 @@ struct served_offer {
         int report;          /* the child's error, if any */
 };
 
+/* The offer server's socket path, for its SIGTERM handler. */
+static const char *offer_child_path;
+
+static void offer_child_term(int sig) {
+        (void) sig;
+        if (offer_child_path)
+                (void) unlink(offer_child_path);
+        _exit(1);
+}
+
+/* Nothing that outlives lanectl may hold the lane lock, the hand-off
+ * socket or a token: the server drops every inherited fd but its own two
+ * (the lane lock among them), and dies, removing its socket, when the
+ * lanectl that forked it dies. */
+static void offer_child_confine(pid_t parent, int keep_a, int keep_b) {
+        int lo = keep_a < keep_b ? keep_a : keep_b, hi = keep_a < keep_b ? keep_b : keep_a;
+
+        offer_child_path = NULL;
+        (void) signal(SIGTERM, offer_child_term);
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
+                _exit(1);   /* the parent died before we could ask to follow it */
+        if (lo > 3)
+                (void) close_range(3, (unsigned) lo - 1, 0);
+        if (hi > lo + 1)
+                (void) close_range((unsigned) lo + 1, (unsigned) hi - 1, 0);
+        (void) close_range((unsigned) hi + 1, ~0U, 0);
+}
+
 /* Open the offer and fork its server. REG is wiped here: the child holds
  * the only copy. 0, or -errno with ERR set. */
 static int offer_start(struct apply_ctx *c, struct lane_run *lr, struct proto_register *reg, struct served_offer *so,
                        char *err, size_t errlen) {
+        pid_t parent = getpid();
         int report[2], r;
 
         *so = (struct served_offer) { .offer = { .fd = -EBADF }, .report = -EBADF };
@@ -367,6 +397,8 @@ static int offer_start(struct apply_ctx *c, struct lane_run *lr, struct proto_re
         }
         if (so->child == 0) {
                 close(report[0]);
+                offer_child_confine(parent, so->offer.fd, report[1]);
+                offer_child_path = so->offer.path;
                 r = reg_offer_serve(&so->offer, lr->uid, reg, REGISTER_WAIT_S * 1000, err, errlen);
                 proto_register_wipe(reg);
                 if (r < 0 && write(report[1], err, strlen(err)) < 0)

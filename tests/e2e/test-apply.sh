@@ -414,6 +414,34 @@ check "journal: the stale registration was forgotten" grep -q "forgetting the st
         <<<"$(e2e_root journalctl -u lanekeeper-lane@lane-b.service -o cat --no-pager)"
 collect_tokens
 
+# ---- a killed apply leaves no lock, hand-off socket or token holder behind ----
+# SIGKILL lanectl as soon as the hand-off socket appears: its offer server
+# must not keep the lane locked (it dropped the lock fd at fork) nor outlive
+# it with a token (it dies with its parent and removes its socket).
+lk lanekeeper remove lane-b --apply --confirm lane-b --idempotency-key rm-b-kill --timeout 30
+check "kill: lane-b removed first ($rc)" test "$rc" = 0
+e2e_as lanekeeper /usr/local/bin/lanectl --config /usr/local/etc/lanekeeper/lanekeeper.conf \
+        apply lane-b --confirm lane-b --idempotency-key kill-b-1 --timeout 60 >/dev/null 2>&1 &
+killed=$!
+for _ in $(seq 500); do e2e_root test -S /run/lanekeeper-register/lane-b.sock && break; sleep 0.01; done
+check "kill: the hand-off socket appeared" e2e_root test -S /run/lanekeeper-register/lane-b.sock
+victim=$(e2e_root pgrep -o -x lanectl)
+check "kill: two lanectl processes, command and offer server ($(e2e_root pgrep -x lanectl | tr '\n' ' '))" \
+        test "$(e2e_root pgrep -x lanectl | wc -l)" = 2
+e2e_root kill -KILL "$victim"
+ino=$(e2e_root stat -c %i /srv/lanekeeper/store/locks/lane-b.lock)
+for _ in $(seq 20); do
+        [ -z "$(e2e_root pgrep -x lanectl)" ] && ! grep -qE "FLOCK .*:$ino " /proc/locks && break
+        sleep 0.05
+done
+check "kill: no lanectl process left within 1 s ($(e2e_root pgrep -a -x lanectl))" test -z "$(e2e_root pgrep -x lanectl)"
+check "kill: the lane lock is free within 1 s" sh -c "! grep -qE 'FLOCK .*:$ino ' /proc/locks"
+check "kill: the hand-off socket is gone" e2e_root test ! -e /run/lanekeeper-register/lane-b.sock
+wait "$killed"
+apply lanekeeper apply lane-b --confirm lane-b --idempotency-key kill-b-2 --timeout 60
+check "kill: the next apply is not busy and completes ($rc)" test "$rc" = 0
+collect_tokens
+
 # ---- remove --purge: refused while a process of the lane's user could hold files there ----
 e2e_root sh -c "setpriv --reuid=lkrunner --regid=lkrunner --init-groups sh -c 'cd $R/lane-b && exec sleep 120' </dev/null >/dev/null 2>&1 &"
 for _ in $(seq 50); do stray=$(e2e_root pgrep -u lkrunner -x sleep | head -n 1); [ -n "$stray" ] && break; sleep 0.1; done

@@ -241,13 +241,14 @@ lk remove-unit lane-o >/dev/null
 # ---- floods and idle connections deny no one (issue 11) ----
 # Another local user in the socket's group floods connect/close; the socket
 # stays active and the maintainer is served meanwhile.
-e2e_as intruder /usr/local/bin/raw-client /run/lanekeeper/helper.socket flood 6000 >"$E2E_WORK/flood.out" 2>&1 &
+e2e_as intruder /usr/local/bin/raw-client /run/lanekeeper/helper.socket flood 100000 >"$E2E_WORK/flood.out" 2>&1 &
 flooder=$!
 sleep 0.3
 out=$(e2e_as lanekeeper /usr/local/bin/raw-client /run/lanekeeper/helper.socket burst 5)
 wait $flooder
 check "flood: thousands of connects ($(cat "$E2E_WORK/flood.out"))" \
         test "$(sed -n 's/^connected \([0-9]*\) of.*/\1/p' "$E2E_WORK/flood.out")" -ge 2000
+echo "flood: $(cat "$E2E_WORK/flood.out"); maintainer meanwhile: $(tr '\n' ' ' <<<"$out")"
 check "flood: maintainer answered during it ($out)" grep -q "answered 5 of 5" <<<"$out"
 p99=$(sed -n 's/.*p99_us \([0-9]*\).*/\1/p' <<<"$out")
 check "flood: maintainer served within 1 s (slowest ${p99:-?} us)" test "${p99:-9999999}" -lt 1000000
@@ -262,6 +263,7 @@ idler2=$!
 sleep 0.5
 out=$(e2e_as lanekeeper /usr/local/bin/raw-client /run/lanekeeper/helper.socket burst 5)
 p99=$(sed -n 's/.*p99_us \([0-9]*\).*/\1/p' <<<"$out")
+echo "idle: 40 + 40 idle connections; maintainer meanwhile: $(tr '\n' ' ' <<<"$out")"
 check "idle: maintainer served within 1 s while 80 connections idle ($out)" test "${p99:-9999999}" -lt 1000000
 wait $idler1 $idler2
 check "idle: the maintainer's idle connections were closed ($(cat "$E2E_WORK/idle-m.out"))" \
