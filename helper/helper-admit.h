@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "proto-peer.h"
 #include "proto-policy.h"
 
 struct peer {
@@ -16,19 +17,6 @@ struct peer {
         char user[PROTO_USER_NAME_MAX + 1];
         char cgroup[512];
 };
-
-/* Whether a cgroup path (as in /proc/PID/cgroup "0::PATH") lies inside a
- * lanekeeper lane unit. Pure. */
-bool admit_cgroup_is_lane(const char *path);
-
-/* Credentials of the peer on FD (SO_PEERCRED; its cgroup read through
- * SO_PEERPIDFD where the kernel has it, else pidfd_open, and trusted only
- * if the pidfd still refers to a live process afterwards, so that the pid
- * was not reused meanwhile). Fills *ret even on refusal, as far as known,
- * for the log. Returns 0, -EPERM with a reason, or another errno. */
-/* The peer's credentials and its cgroup, read race-safely (above). */
-struct ucred;
-int admit_peer_cgroup(int fd, struct ucred *ret_cred, char *cgroup, size_t size, const char **ret_reason);
 
 /* Users the policy names, resolved once before confinement: a confined
  * helper cannot ask NSS (which may need sockets), so admission and the

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The lane unit: rendered from the compiled-in template, recognised as
- * ours only when its bytes are exactly what we would render again. */
+/* Lane unit files in /etc/systemd/system: read without following a link,
+ * written atomically, never over a unit the helper did not write. */
 #pragma once
 
 #include <stdbool.h>
@@ -8,25 +8,7 @@
 #include <sys/types.h>
 
 #include "proto-sha256.h"
-#include "proto-validate.h"
-
-#define UNIT_DIR "/etc/systemd/system"
-#define UNIT_MARKER "# lanekeeper-helper managed unit: "
-#define UNIT_MAX_SIZE 16384
-
-struct unit_params {
-        char lane[PROTO_LANE_NAME_MAX + 1];
-        char user[PROTO_USER_NAME_MAX + 1];
-        char root[PROTO_PATH_MAX + 1];
-};
-
-/* Render into buf (UNIT_MAX_SIZE); -EINVAL with a reason for a bad
- * parameter. *ret_len gets the length. */
-int unit_render(const struct unit_params *p, char *buf, size_t size, size_t *ret_len, const char **ret_reason);
-
-/* Whether TEXT is a unit the helper wrote: the marker line parses and the
- * whole text equals what those parameters render. Fills *ret on success. */
-bool unit_is_managed(const char *text, size_t len, struct unit_params *ret);
+#include "proto-unit.h"
 
 /* Read the unit NAME in DIRFD (at most UNIT_MAX_SIZE - 1 bytes): 0,
  * -ENOENT, -ELOOP (a symlink), -EBADFD (not a regular file), -EFBIG (too

@@ -105,7 +105,7 @@ static enum proto_error require_managed(struct verb_ctx *c, bool start) {
                 return refuse(c, PROTO_E_NOT_MANAGED, "%s does not exist", c->res.unit_path);
         if (r < 0)
                 return refuse(c, PROTO_E_NOT_MANAGED, "%s %s", c->res.unit_path, unreadable_reason(r));
-        if (!unit_is_managed(text, len, &p))
+        if (!proto_unit_is_managed(text, len, &p))
                 return refuse(c, PROTO_E_NOT_MANAGED, "%s was not written by lanekeeper-helper (or was edited)",
                               c->res.unit_path);
         if (strcmp(p.lane, lane_of(c)) != 0)
@@ -135,7 +135,7 @@ static enum proto_error verb_install_unit(struct verb_ctx *c) {
         e = check_lane(c, &p, true);
         if (e != PROTO_OK)
                 return e;
-        if (unit_render(&p, text, sizeof text, &len, &reason) < 0)
+        if (proto_unit_render(&p, text, sizeof text, &len, &reason) < 0)
                 return refuse(c, PROTO_E_INVALID_FIELD, "%s", reason);
         proto_sha256_hex(text, len, c->res.digest);
         (void) proto_unit_name_for_lane(p.lane, c->res.unit_name, sizeof c->res.unit_name);
@@ -144,7 +144,7 @@ static enum proto_error verb_install_unit(struct verb_ctx *c) {
         r = unit_read_at(c->unit_dir, c->res.unit_name, old, sizeof old, &old_len);
         if (r < 0 && r != -ENOENT)
                 return refuse(c, PROTO_E_NOT_MANAGED, "%s exists and %s", c->res.unit_path, unreadable_reason(r));
-        if (r == 0 && !unit_is_managed(old, old_len, NULL))
+        if (r == 0 && !proto_unit_is_managed(old, old_len, NULL))
                 return refuse(c, PROTO_E_NOT_MANAGED, "%s exists and was not written by lanekeeper-helper",
                               c->res.unit_path);
         changed = r == -ENOENT || old_len != len || memcmp(old, text, len) != 0;

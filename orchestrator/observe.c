@@ -14,7 +14,7 @@
 #include <systemd/sd-bus.h>
 #include <unistd.h>
 
-#include "helper-unit.h"
+#include "proto-unit.h"
 #include "macro.h"
 #include "observe.h"
 
@@ -210,7 +210,7 @@ static void observe_fragment(const struct lane_desired *d, const char *path, str
                 return;   /* not managed; the unit may still be loaded from elsewhere */
         while (len < sizeof text && (n = read(fd, text + len, sizeof text - len)) > 0)
                 len += (size_t) n;
-        if (len > UNIT_MAX_SIZE || !unit_is_managed(text, len, &params))
+        if (len > UNIT_MAX_SIZE || !proto_unit_is_managed(text, len, &params))
                 return;
         o->unit_managed = true;
         /* What the marker says the unit runs: the planner compares it. */

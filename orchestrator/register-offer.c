@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "helper-admit.h"
+#include "proto-peer.h"
 #include "macro.h"
 #include "register-offer.h"
 
@@ -87,7 +87,7 @@ static int serve_one(struct reg_offer *o, int cfd, uid_t lane_uid, const struct 
         ssize_t n;
         int ret;
 
-        if (admit_peer_cgroup(cfd, &cred, cgroup, sizeof cgroup, &reason) < 0)
+        if (proto_peer_cgroup(cfd, &cred, cgroup, sizeof cgroup, &reason) < 0)
                 goto refuse;
         if (cred.uid != lane_uid) {
                 reason = "not the lane's user";

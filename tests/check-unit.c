@@ -19,7 +19,7 @@ START_TEST(test_render_golden) {
         size_t n;
         FILE *f;
 
-        ck_assert_int_eq(unit_render(&good, buf, sizeof buf, &len, NULL), 0);
+        ck_assert_int_eq(proto_unit_render(&good, buf, sizeof buf, &len, NULL), 0);
         snprintf(path, sizeof path, "%s/golden/lane-unit.service", TESTS_SRCDIR);
         f = fopen(path, "re");
         ck_assert_msg(f, "cannot open %s", path);
@@ -39,7 +39,7 @@ START_TEST(test_render_golden) {
 END_TEST
 
 START_TEST(test_render_lines) {
-        ck_assert_int_eq(unit_render(&good, buf, sizeof buf, &len, NULL), 0);
+        ck_assert_int_eq(proto_unit_render(&good, buf, sizeof buf, &len, NULL), 0);
         ck_assert_ptr_nonnull(strstr(buf, "\nUser=lkrunner\n"));
         ck_assert_ptr_nonnull(strstr(buf, "\nWorkingDirectory=/srv/lanekeeper/runners/cm-website-chris-testing\n"));
         ck_assert_ptr_nonnull(strstr(buf, "\nExecStart=/srv/lanekeeper/runners/cm-website-chris-testing/run.sh\n"));
@@ -67,7 +67,7 @@ static const struct {
 START_TEST(test_render_refuses) {
         const char *reason = NULL;
 
-        ck_assert_int_eq(unit_render(&bad_params[_i].p, buf, sizeof buf, &len, &reason), -EINVAL);
+        ck_assert_int_eq(proto_unit_render(&bad_params[_i].p, buf, sizeof buf, &len, &reason), -EINVAL);
         ck_assert_reason_has(reason, bad_params[_i].reason);
 }
 END_TEST
@@ -76,8 +76,8 @@ START_TEST(test_managed_recognition) {
         struct unit_params p;
         char copy[UNIT_MAX_SIZE];
 
-        ck_assert_int_eq(unit_render(&good, buf, sizeof buf, &len, NULL), 0);
-        ck_assert(unit_is_managed(buf, len, &p));
+        ck_assert_int_eq(proto_unit_render(&good, buf, sizeof buf, &len, NULL), 0);
+        ck_assert(proto_unit_is_managed(buf, len, &p));
         ck_assert_str_eq(p.lane, good.lane);
         ck_assert_str_eq(p.user, good.user);
         ck_assert_str_eq(p.root, good.root);
@@ -85,14 +85,14 @@ START_TEST(test_managed_recognition) {
         for (size_t i = 0; i < len; i += 7) {
                 memcpy(copy, buf, len);
                 copy[i] = copy[i] == 'x' ? 'y' : 'x';
-                ck_assert_msg(!unit_is_managed(copy, len, NULL), "byte %zu changed, still managed", i);
+                ck_assert_msg(!proto_unit_is_managed(copy, len, NULL), "byte %zu changed, still managed", i);
         }
-        ck_assert(!unit_is_managed(buf, len - 1, NULL));
-        ck_assert(!unit_is_managed("[Service]\nExecStart=/bin/true\n", 29, NULL));
+        ck_assert(!proto_unit_is_managed(buf, len - 1, NULL));
+        ck_assert(!proto_unit_is_managed("[Service]\nExecStart=/bin/true\n", 29, NULL));
         /* a marker naming other parameters than the body */
         memcpy(copy, buf, len);
         memcpy(strstr(copy, "user=lkrunner") + 5, "lkrunnex", 8);
-        ck_assert(!unit_is_managed(copy, len, NULL));
+        ck_assert(!proto_unit_is_managed(copy, len, NULL));
 }
 END_TEST
 
@@ -121,7 +121,7 @@ START_TEST(test_write_new_then_same) {
         bool changed = false;
         struct stat st;
 
-        ck_assert_int_eq(unit_render(&good, buf, sizeof buf, &len, NULL), 0);
+        ck_assert_int_eq(proto_unit_render(&good, buf, sizeof buf, &len, NULL), 0);
         ck_assert_int_eq(unit_write_at(dfd, "lanekeeper-lane@a.service", buf, len, &changed), 0);
         ck_assert(changed);
         ck_assert_int_eq(unit_read_at(dfd, "lanekeeper-lane@a.service", back, sizeof back, &n), 0);
@@ -143,9 +143,9 @@ START_TEST(test_write_replaces_managed) {
         bool changed = false;
 
         strcpy(other.user, "lkother");
-        ck_assert_int_eq(unit_render(&other, first, sizeof first, &first_len, NULL), 0);
+        ck_assert_int_eq(proto_unit_render(&other, first, sizeof first, &first_len, NULL), 0);
         ck_assert_int_eq(unit_write_at(dfd, "u.service", first, first_len, &changed), 0);
-        ck_assert_int_eq(unit_render(&good, buf, sizeof buf, &len, NULL), 0);
+        ck_assert_int_eq(proto_unit_render(&good, buf, sizeof buf, &len, NULL), 0);
         ck_assert_int_eq(unit_write_at(dfd, "u.service", buf, len, &changed), 0);
         ck_assert(changed);
 }
@@ -157,7 +157,7 @@ START_TEST(test_write_refuses_unmanaged) {
         bool changed = false;
 
         put("u.service", "[Service]\nExecStart=/bin/sh -c 'hand written'\n");
-        ck_assert_int_eq(unit_render(&good, buf, sizeof buf, &len, NULL), 0);
+        ck_assert_int_eq(proto_unit_render(&good, buf, sizeof buf, &len, NULL), 0);
         ck_assert_int_eq(unit_write_at(dfd, "u.service", buf, len, &changed), -EEXIST);
         ck_assert_int_eq(unit_read_at(dfd, "u.service", back, sizeof back, &n), 0);
         ck_assert_str_eq(back, "[Service]\nExecStart=/bin/sh -c 'hand written'\n");
@@ -285,7 +285,7 @@ START_TEST(test_read_refusals) {
         size_t n;
         int fd;
 
-        ck_assert_int_eq(unit_render(&good, buf, sizeof buf, &len, NULL), 0);
+        ck_assert_int_eq(proto_unit_render(&good, buf, sizeof buf, &len, NULL), 0);
         put("a.service", buf);
         ck_assert_int_eq(unit_read_at(dfd, "a.service", back, sizeof back, &n), 0);
         ck_assert_int_eq(linkat(dfd, "a.service", dfd, "b.service", 0), 0);

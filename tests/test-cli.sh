@@ -204,6 +204,19 @@ hits=$(grep -E '^(exec[a-z]*|fexecve|fork|vfork|clone|clone3|posix_spawnp?|syste
 loc=$(cat "$TESTS_SRCDIR"/../helper/*.c "$TESTS_SRCDIR"/../helper/*.h | grep -cv '^[[:space:]]*$')
 [ "$loc" -lt 1500 ] && ok || bad "helper/ has $loc non-blank lines (limit 1500)"
 
+# The boundary: lanectl reaches the helper only through its socket. No
+# orchestrator build rule names a helper/ source, no orchestrator file
+# includes a helper header, and the built lanectl holds none of the
+# helper's functions (what both need lives in protocol/).
+hits=$(grep -n 'helper/[a-z-]*\.[ch]\b\|-I[^ ]*/helper\b' "$TESTS_SRCDIR"/../orchestrator/*.am)
+[ -z "$hits" ] && ok || bad "an orchestrator build rule compiles helper/: $hits"
+hits=$(grep -rn '#include "helper-' "$TESTS_SRCDIR"/../orchestrator)
+[ -z "$hits" ] && ok || bad "orchestrator/ includes a helper header: $hits"
+syms=$(nm "$LANECTL" 2>/dev/null | awk '{ print $NF }')
+[ -n "$syms" ] && ok || bad "cannot list lanectl's symbols"
+hits=$(grep -xE 'verb_dispatch|admit_peer|ids_resolve|unit_write_at|unit_read_at|unit_check_lane_dir_at|sandbox_[a-z_]+|sysd_[a-z_]+' <<<"$syms")
+[ -z "$hits" ] && ok || bad "lanectl contains helper functions: $hits"
+
 # No runner is ever started outside systemd: no nohup, no backgrounded
 # run.sh, no PID file anywhere in what ships (the tests' kit aside).
 src=$TESTS_SRCDIR/..
