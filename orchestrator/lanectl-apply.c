@@ -36,6 +36,7 @@
 #include "gh-api.h"
 #include "gh-client.h"
 #include "proto-policy.h"
+#include "helper-client.h"
 #include "lanectl.h"
 #include "macro.h"
 #include "observe.h"
@@ -73,7 +74,7 @@ static const char *const cmd_names[] = { "apply", "restart", "remove" };
 
 struct apply_ctx {
         const struct settings *s;
-        const char *socket_path;
+        struct helper_conn helper_conn;
         const char *host;
         const char *key;
         const char *register_dir;
@@ -325,12 +326,28 @@ static bool gates(struct apply_ctx *c, struct lane_run *lr) {
         return step_end(lr, st, true, "all gates passed");
 }
 
-static bool helper_step(struct apply_ctx *c, struct lane_run *lr, const char *name, enum proto_verb verb, bool with_lane,
-                        bool install) {
+/* One helper verb for the lane: 0, or as helper_ops_call() with ERR set. */
+static int call_helper(struct apply_ctx *c, struct lane_run *lr, enum proto_verb verb, char *err, size_t errlen) {
+        _cleanup_(freep) struct helper_reply *reply = calloc(1, sizeof *reply);
+        struct helper_request req = {
+                .lane = verb == PROTO_VERB_DAEMON_RELOAD ? NULL : lr->e.lane.name,
+                .user = verb == PROTO_VERB_INSTALL_UNIT ? lr->e.lane.user : NULL,
+                .root = verb == PROTO_VERB_INSTALL_UNIT ? lr->e.lane.root : NULL,
+        };
+        int r;
+
+        if (!reply)
+                return snprintf(err, errlen, "out of memory"), -ENOMEM;
+        r = helper_ops_call(&helper_socket_ops, &c->helper_conn, verb, &req, reply);
+        if (r < 0)
+                helper_reply_error(reply, err, errlen);
+        return r;
+}
+
+static bool helper_step(struct apply_ctx *c, struct lane_run *lr, const char *name, enum proto_verb verb) {
         struct step *st = step_begin(lr, name);
         char err[512];
-        int r = helper_call(c->socket_path, verb, with_lane ? lr->e.lane.name : NULL, install ? lr->e.lane.user : NULL,
-                            install ? lr->e.lane.root : NULL, err, sizeof err);
+        int r = call_helper(c, lr, verb, err, sizeof err);
 
         return step_end(lr, st, r == 0, r == 0 ? "ok" : "%s", err);
 }
@@ -470,10 +487,10 @@ static bool do_create(struct apply_ctx *c, struct lane_run *lr) {
                 return false;
         /* A running unit (re-registering a lane whose registration GitHub
          * deleted) takes the offer only when it starts again. */
-        ok = helper_step(c, lr, "install-unit", PROTO_VERB_INSTALL_UNIT, true, true) &&
-             helper_step(c, lr, "daemon-reload", PROTO_VERB_DAEMON_RELOAD, false, false) &&
-             (running ? helper_step(c, lr, "restart", PROTO_VERB_RESTART, true, false)
-                      : helper_step(c, lr, "enable-now", PROTO_VERB_ENABLE_NOW, true, false));
+        ok = helper_step(c, lr, "install-unit", PROTO_VERB_INSTALL_UNIT) &&
+             helper_step(c, lr, "daemon-reload", PROTO_VERB_DAEMON_RELOAD) &&
+             (running ? helper_step(c, lr, "restart", PROTO_VERB_RESTART)
+                      : helper_step(c, lr, "enable-now", PROTO_VERB_ENABLE_NOW));
         st = step_begin(lr, "config.sh");
         taken = offer_end(&so, !ok, err, sizeof err);   /* a helper step failed: nothing will ask */
         if (!ok) {
@@ -538,7 +555,7 @@ static bool do_reconcile(struct apply_ctx *c, struct lane_run *lr) {
         free(got);
         step_end(lr, st, true, "labels set on runner %lld", lr->o.runners[0].id);
         if (lr->o.unit_exists && strcmp(lr->o.unit_active, "active") != 0)
-                return helper_step(c, lr, "enable-now", PROTO_VERB_ENABLE_NOW, true, false);
+                return helper_step(c, lr, "enable-now", PROTO_VERB_ENABLE_NOW);
         return true;
 }
 
@@ -674,7 +691,7 @@ static bool do_purge(struct apply_ctx *c, struct lane_run *lr) {
         if (offer_start(c, lr, &reg, &so, err, sizeof err) < 0)
                 return step_end(lr, st, false, "%s", err);
         /* the start fails by design once the directory is emptied */
-        r = helper_call(c->socket_path, PROTO_VERB_ENABLE_NOW, lr->e.lane.name, NULL, NULL, herr, sizeof herr);
+        r = call_helper(c, lr, PROTO_VERB_ENABLE_NOW, herr, sizeof herr);
         if (!offer_end(&so, r == -EHOSTDOWN, err, sizeof err))
                 return step_end(lr, st, false, "the lane's unit did not take the purge: %s",
                                 err[0] ? err : r < 0 ? herr : "no request");
@@ -691,7 +708,7 @@ static bool do_purge(struct apply_ctx *c, struct lane_run *lr) {
 /* After a failure with the unit stopped: start it again, so that the lane is
  * never left half-removed. */
 static void start_again(struct apply_ctx *c, struct lane_run *lr) {
-        (void) helper_step(c, lr, "start-again", PROTO_VERB_ENABLE_NOW, true, false);
+        (void) helper_step(c, lr, "start-again", PROTO_VERB_ENABLE_NOW);
 }
 
 /* remove: stop the unit, see its processes gone, re-read the runner (same
@@ -714,7 +731,7 @@ static bool take_down(struct apply_ctx *c, struct lane_run *lr, bool unit, bool 
 
         scope_of(&lr->e.lane, scope, sizeof scope);
         if (unit) {
-                if (!helper_step(c, lr, "stop", PROTO_VERB_STOP, true, false))
+                if (!helper_step(c, lr, "stop", PROTO_VERB_STOP))
                         return false;
                 st = step_begin(lr, "processes");
                 deadline = now_ms() + 10000;
@@ -811,10 +828,10 @@ static bool do_remove(struct apply_ctx *c, struct lane_run *lr) {
 
                 /* deregistered either way: the unit goes; a failed purge is
                  * recorded as the failure */
-                return helper_step(c, lr, "remove-unit", PROTO_VERB_REMOVE_UNIT, true, false) && purged;
+                return helper_step(c, lr, "remove-unit", PROTO_VERB_REMOVE_UNIT) && purged;
         }
         if (unit)
-                return helper_step(c, lr, "remove-unit", PROTO_VERB_REMOVE_UNIT, true, false);
+                return helper_step(c, lr, "remove-unit", PROTO_VERB_REMOVE_UNIT);
         return true;
 }
 
@@ -823,9 +840,9 @@ static bool perform(struct apply_ctx *c, struct lane_run *lr) {
         case ACTION_CREATE:
                 return do_create(c, lr);
         case ACTION_ADOPT:
-                return helper_step(c, lr, "install-unit", PROTO_VERB_INSTALL_UNIT, true, true) &&
-                       helper_step(c, lr, "daemon-reload", PROTO_VERB_DAEMON_RELOAD, false, false) &&
-                       helper_step(c, lr, "enable-now", PROTO_VERB_ENABLE_NOW, true, false);
+                return helper_step(c, lr, "install-unit", PROTO_VERB_INSTALL_UNIT) &&
+                       helper_step(c, lr, "daemon-reload", PROTO_VERB_DAEMON_RELOAD) &&
+                       helper_step(c, lr, "enable-now", PROTO_VERB_ENABLE_NOW);
         case ACTION_RECONCILE:
                 /* GitHub lists no runner for a lane that is configured here:
                  * its registration was deleted; the labels API cannot help,
@@ -834,7 +851,7 @@ static bool perform(struct apply_ctx *c, struct lane_run *lr) {
                         return do_create(c, lr);
                 return do_reconcile(c, lr);
         case ACTION_RESTART:
-                return helper_step(c, lr, "restart", PROTO_VERB_RESTART, true, false);
+                return helper_step(c, lr, "restart", PROTO_VERB_RESTART);
         case ACTION_NOOP:
                 return true;   /* nothing to do: the gates say whether that is so */
         case ACTION_REMOVE:
@@ -1235,7 +1252,7 @@ static int lane_command(int argc, char **argv, enum lane_cmd cmd) {
         if (lanectl_settings(&s) < 0)
                 return EXIT_ERROR;
         c.s = s;
-        c.socket_path = getenv("LANEKEEPER_HELPER_SOCKET") ?: s->helper_socket;
+        c.helper_conn.socket_path = getenv("LANEKEEPER_HELPER_SOCKET") ?: s->helper_socket;
         if (getenv("LANEKEEPER_REGISTER_DIR"))
                 c.register_dir = getenv("LANEKEEPER_REGISTER_DIR");
         if (!policy)

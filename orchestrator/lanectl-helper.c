@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "helper-client.h"
 #include "lanectl.h"
 #include "macro.h"
 #include "proto-codec.h"
@@ -19,96 +20,57 @@
 #include "proto-redact-json.h"
 #include "settings.h"
 
-#define CONNECT_TRIES 6
-#define REPLY_TIMEOUT_MS (90 * 1000)
-
 enum { EXIT_REFUSED = 1, EXIT_USAGE = 2, EXIT_UNAVAILABLE = 3 };
-
-static void sleep_ms(unsigned ms) {
-        struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long) (ms % 1000) * 1000000L };
-
-        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-                ;
-}
-
-/* Connect, retrying with backoff while the socket refuses (a burst of
- * connections, or the socket unit restarting): 50 ms doubling, 6 tries. */
-static int helper_connect(const char *path) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        unsigned delay = 50;
-        int r = -EINVAL;
-
-        if (strlen(path) >= sizeof sa.sun_path)
-                return -ENAMETOOLONG;
-        strcpy(sa.sun_path, path);
-        for (int i = 0; i < CONNECT_TRIES; i++) {
-                _cleanup_(closep) int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-
-                if (fd < 0)
-                        return -errno;
-                if (connect(fd, (struct sockaddr *) &sa, sizeof sa) == 0)
-                        return TAKE_FD(fd);
-                r = -errno;
-                if (r != -ECONNREFUSED && r != -EAGAIN && r != -ENOENT)
-                        return r;
-                sleep_ms(delay);
-                delay *= 2;
-        }
-        return r;
-}
 
 static void put_str(struct json_object *o, const char *key, const char *value) {
         json_object_object_add(o, key, value ? json_object_new_string(value) : NULL);
 }
 
-static struct json_object *reply_to_json(const struct proto_msg *m, const char *lane) {
-        struct json_object *o = json_object_new_object(), *actions = json_object_new_array();
-        const char *list[PROTO_MAX_REPEAT];
-        size_t n = proto_msg_strs(m, PROTO_TAG_ACTION, list, PROTO_MAX_REPEAT);
-        int32_t status = 0;
-        bool changed;
+static const char *or_null(const char *s) {
+        return s[0] ? s : NULL;
+}
 
-        (void) proto_msg_i32(m, PROTO_TAG_STATUS, &status);
+static struct json_object *reply_to_json(const struct helper_reply *m, const char *lane) {
+        struct json_object *o = json_object_new_object(), *actions = json_object_new_array();
+
         json_object_object_add(o, "schema", json_object_new_string("lanekeeper.helper-reply/1"));
         put_str(o, "verb", proto_verb_to_string(m->verb));
         put_str(o, "lane", lane);
-        json_object_object_add(o, "dry_run", json_object_new_boolean(m->flags & PROTO_FLAG_DRY_RUN));
+        json_object_object_add(o, "dry_run", json_object_new_boolean(m->dry_run));
         json_object_object_add(o, "request_id", json_object_new_uint64(m->request_id));
-        json_object_object_add(o, "status", json_object_new_int(status));
-        put_str(o, "error", proto_msg_str(m, PROTO_TAG_ERROR));
-        put_str(o, "reason", proto_msg_str(m, PROTO_TAG_REASON));
-        put_str(o, "unit_name", proto_msg_str(m, PROTO_TAG_UNIT_NAME));
-        put_str(o, "unit_path", proto_msg_str(m, PROTO_TAG_UNIT_PATH));
-        put_str(o, "digest", proto_msg_str(m, PROTO_TAG_DIGEST));
-        if (proto_msg_bool(m, PROTO_TAG_CHANGED, &changed) == 0)
-                json_object_object_add(o, "changed", json_object_new_boolean(changed));
-        put_str(o, "active_state", proto_msg_str(m, PROTO_TAG_ACTIVE_STATE));
-        put_str(o, "sub_state", proto_msg_str(m, PROTO_TAG_SUB_STATE));
-        for (size_t i = 0; i < n && i < PROTO_MAX_REPEAT; i++)
-                json_object_array_add(actions, json_object_new_string(list[i]));
+        json_object_object_add(o, "status", json_object_new_int(m->status));
+        put_str(o, "error", m->error == PROTO_OK ? NULL : proto_error_to_string(m->error));
+        put_str(o, "reason", or_null(m->reason));
+        put_str(o, "unit_name", or_null(m->unit_name));
+        put_str(o, "unit_path", or_null(m->unit_path));
+        put_str(o, "digest", or_null(m->digest));
+        if (m->changed >= 0)
+                json_object_object_add(o, "changed", json_object_new_boolean(m->changed));
+        put_str(o, "active_state", or_null(m->active_state));
+        put_str(o, "sub_state", or_null(m->sub_state));
+        for (size_t i = 0; i < m->n_actions && i < PROTO_MAX_REPEAT; i++)
+                json_object_array_add(actions, json_object_new_string(m->actions[i]));
         json_object_object_add(o, "actions", actions);
         (void) proto_redact_json(o);   /* replies carry no secret; make sure */
         return o;
 }
 
-static void print_text(const struct proto_msg *m, const char *lane) {
-        const char *list[PROTO_MAX_REPEAT], *s;
-        size_t n = proto_msg_strs(m, PROTO_TAG_ACTION, list, PROTO_MAX_REPEAT);
-        bool dry = m->flags & PROTO_FLAG_DRY_RUN, changed;
+static void print_text(const struct helper_reply *m, const char *lane) {
+        bool dry = m->dry_run;
 
         printf("%s%s%s: ok%s\n", proto_verb_to_string(m->verb), lane ? " " : "", lane ?: "", dry ? " (dry run)" : "");
-        if ((s = proto_msg_str(m, PROTO_TAG_UNIT_NAME)))
-                printf("  unit:    %s\n", s);
-        if ((s = proto_msg_str(m, PROTO_TAG_UNIT_PATH)))
-                printf("  file:    %s\n", s);
-        if ((s = proto_msg_str(m, PROTO_TAG_DIGEST)))
-                printf("  sha256:  %s\n", s);
-        if (proto_msg_bool(m, PROTO_TAG_CHANGED, &changed) == 0)
-                printf("  changed: %s\n", changed ? (dry ? "would" : "yes") : "no");
-        if ((s = proto_msg_str(m, PROTO_TAG_ACTIVE_STATE)))
-                printf("  state:   %s (%s)\n", s, proto_msg_str(m, PROTO_TAG_SUB_STATE) ?: "?");
-        for (size_t i = 0; i < n && i < PROTO_MAX_REPEAT; i++)
-                printf("  %s %s\n", dry ? "would:" : "did:  ", list[i]);
+        if (m->unit_name[0])
+                printf("  unit:    %s\n", m->unit_name);
+        if (m->unit_path[0])
+                printf("  file:    %s\n", m->unit_path);
+        if (m->digest[0])
+                printf("  sha256:  %s\n", m->digest);
+        if (m->changed >= 0)
+                printf("  changed: %s\n", m->changed ? (dry ? "would" : "yes") : "no");
+        if (m->active_state[0])
+                printf("  state:   %s (%s)\n", m->active_state, m->sub_state[0] ? m->sub_state : "?");
+        for (size_t i = 0; i < m->n_actions && i < PROTO_MAX_REPEAT; i++)
+                printf("  %s %s\n", dry ? "would:" : "did:  ", m->actions[i]);
 }
 
 static void usage_hint(void) {
@@ -116,37 +78,17 @@ static void usage_hint(void) {
                         "verbs: install-unit, daemon-reload, enable-now, restart, stop, remove-unit\n");
 }
 
-static int call(const char *socket_path, struct proto_builder *b, size_t len, struct proto_msg *m, bool json,
-                const char *lane) {
-        static uint8_t buf[PROTO_MAX_MESSAGE];
-        _cleanup_(closep) int fd = -EBADF;
-        struct pollfd p;
-        struct proto_diag d;
-        ssize_t n;
-        int r;
-
-        fd = helper_connect(socket_path);
-        if (fd < 0) {
-                fprintf(stderr, "lanectl helper: the helper is unavailable at %s: %s\n"
-                                "  (is lanekeeper-helper.socket active, and are you in group lanekeeper?)\n",
-                        socket_path, strerror(-fd));
+/* Show the answer (JSON on stdout even for a refusal); the exit status. */
+static int show(int r, const struct helper_reply *m, const char *socket_path, bool json, const char *lane) {
+        if (r == -EHOSTDOWN) {
+                fprintf(stderr, "lanectl helper: %s\n", m->reason);
+                if (strstr(m->reason, "unavailable"))
+                        fprintf(stderr, "  (is lanekeeper-helper.socket active at %s, and are you in group lanekeeper?)\n",
+                                socket_path);
                 return EXIT_UNAVAILABLE;
         }
-        /* A helper that refuses before reading (policy, admission) answers
-         * and exits at once: our send may then fail with EPIPE while its
-         * answer already waits in our queue. Read it either way. */
-        r = proto_send(fd, b->buf, len);
-        if (r < 0 && r != -EPIPE && r != -ECONNRESET) {
-                fprintf(stderr, "lanectl helper: cannot send the request: %s\n", strerror(-r));
-                return EXIT_UNAVAILABLE;
-        }
-        p = (struct pollfd) { .fd = fd, .events = POLLIN };
-        if (poll(&p, 1, REPLY_TIMEOUT_MS) <= 0 || (n = proto_recv(fd, buf, sizeof buf)) < 0) {
-                fprintf(stderr, "lanectl helper: no answer from the helper (it may have refused the connection)\n");
-                return EXIT_UNAVAILABLE;
-        }
-        if (proto_decode(buf, (size_t) n, PROTO_REPLY, m, &d) < 0) {
-                fprintf(stderr, "lanectl helper: unreadable answer: %s\n", d.reason);
+        if (r == -EPROTO || r == -EINVAL || r == -ENOMEM) {
+                fprintf(stderr, "lanectl helper: %s\n", m->reason);
                 return EXIT_REFUSED;
         }
         if (json) {
@@ -154,52 +96,14 @@ static int call(const char *socket_path, struct proto_builder *b, size_t len, st
                 printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
                 json_object_put(o);
         }
-        if (proto_msg_find(m, PROTO_TAG_ERROR)) {
+        if (r < 0) {
                 fprintf(stderr, "lanectl helper: %s%s%s: %s: %s\n", proto_verb_to_string(m->verb) ?: "request",
-                        lane ? " " : "", lane ?: "", proto_msg_str(m, PROTO_TAG_ERROR),
-                        proto_msg_str(m, PROTO_TAG_REASON) ?: "(no reason given)");
+                        lane ? " " : "", lane ?: "", proto_error_to_string(m->error) ?: "error",
+                        m->reason[0] ? m->reason : "(no reason given)");
                 return EXIT_REFUSED;
         }
         if (!json)
                 print_text(m, lane);
-        return 0;
-}
-
-int helper_call(const char *socket_path, enum proto_verb verb, const char *lane, const char *user, const char *root,
-                char *err, size_t errlen) {
-        static struct proto_builder b;
-        static struct proto_msg m;
-        static uint8_t buf[PROTO_MAX_MESSAGE];
-        _cleanup_(closep) int fd = -EBADF;
-        struct proto_diag d;
-        struct pollfd p;
-        size_t len;
-        ssize_t n;
-        int r;
-
-        proto_builder_init(&b, verb, 0, (uint64_t) time(NULL) << 20 ^ (uint64_t) getpid());
-        if (lane)
-                proto_put_str(&b, PROTO_TAG_LANE, lane);
-        if (user) {
-                proto_put_str(&b, PROTO_TAG_USER, user);
-                proto_put_str(&b, PROTO_TAG_ROOT, root);
-        }
-        if (proto_builder_finish(&b, &len, &d) < 0)
-                return snprintf(err, errlen, "%s: %s", proto_error_to_string(d.error), d.reason), -EINVAL;
-        fd = helper_connect(socket_path);
-        if (fd < 0)
-                return snprintf(err, errlen, "the helper is unavailable at %s: %s", socket_path, strerror(-fd)), -EHOSTDOWN;
-        r = proto_send(fd, b.buf, len);
-        if (r < 0 && r != -EPIPE && r != -ECONNRESET)
-                return snprintf(err, errlen, "cannot send to the helper: %s", strerror(-r)), -EHOSTDOWN;
-        p = (struct pollfd) { .fd = fd, .events = POLLIN };
-        if (poll(&p, 1, REPLY_TIMEOUT_MS) <= 0 || (n = proto_recv(fd, buf, sizeof buf)) < 0)
-                return snprintf(err, errlen, "no answer from the helper"), -EHOSTDOWN;
-        if (proto_decode(buf, (size_t) n, PROTO_REPLY, &m, &d) < 0 || m.verb != verb)
-                return snprintf(err, errlen, "unreadable answer from the helper: %s", d.reason), -EPROTO;
-        if (proto_msg_find(&m, PROTO_TAG_ERROR))
-                return snprintf(err, errlen, "%s: %s", proto_msg_str(&m, PROTO_TAG_ERROR),
-                                proto_msg_str(&m, PROTO_TAG_REASON) ?: "(no reason given)"), -EPERM;
         return 0;
 }
 
@@ -212,17 +116,16 @@ int cmd_helper(int argc, char **argv) {
                 { "socket", required_argument, NULL, 's' },
                 {}
         };
-        static struct proto_builder b;
-        static struct proto_msg m;
+        _cleanup_(freep) struct helper_reply *reply = calloc(1, sizeof *reply);
         const char *user = NULL, *root = NULL, *lane = NULL;
         const char *socket_path = getenv("LANEKEEPER_HELPER_SOCKET");
         const struct settings *settings;
         bool dry_run = false, json = false;
-        struct proto_diag d;
+        struct helper_request req;
+        struct helper_conn conn;
+        char reason[256];
         enum proto_verb verb;
-        uint64_t request_id;
-        size_t len;
-        int c;
+        int c, r;
 
         optind = 0;   /* glibc: re-initialise fully (main scanned with "+"); options may follow the verb */
         while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0)
@@ -253,12 +156,11 @@ int cmd_helper(int argc, char **argv) {
                 return EXIT_USAGE;
         }
         lane = optind + 1 < argc ? argv[optind + 1] : NULL;
-        if (optind + 2 < argc || (verb == PROTO_VERB_DAEMON_RELOAD) != !lane ||
-            (verb == PROTO_VERB_INSTALL_UNIT) != (user && root) || (verb != PROTO_VERB_INSTALL_UNIT && (user || root))) {
-                fprintf(stderr, "lanectl helper: %s takes %s\n", argv[optind],
-                        verb == PROTO_VERB_DAEMON_RELOAD  ? "no lane"
-                        : verb == PROTO_VERB_INSTALL_UNIT ? "a LANE, --user USER and --root DIR"
-                                                          : "a LANE and no --user/--root");
+        req = (struct helper_request) { .lane = lane, .user = user, .root = root, .dry_run = dry_run };
+        /* The protocol's verb table says which arguments a verb takes. */
+        if (optind + 2 < argc || helper_request_check(verb, &req, reason, sizeof reason) < 0) {
+                fprintf(stderr, "lanectl helper: %s\n", optind + 2 < argc ? "too many arguments" : reason);
+                usage_hint();
                 return EXIT_USAGE;
         }
         if (!socket_path) {
@@ -266,18 +168,11 @@ int cmd_helper(int argc, char **argv) {
                         return EXIT_REFUSED;
                 socket_path = settings->helper_socket;
         }
-        request_id = (uint64_t) time(NULL) << 20 ^ (uint64_t) getpid();
-        proto_builder_init(&b, verb, dry_run ? PROTO_FLAG_DRY_RUN : 0, request_id);
-        if (lane)
-                proto_put_str(&b, PROTO_TAG_LANE, lane);
-        if (user) {
-                proto_put_str(&b, PROTO_TAG_USER, user);
-                proto_put_str(&b, PROTO_TAG_ROOT, root);
-        }
-        /* The codec refuses here whatever the helper would refuse on the wire. */
-        if (proto_builder_finish(&b, &len, &d) < 0) {
-                fprintf(stderr, "lanectl helper: %s: %s\n", proto_error_to_string(d.error), d.reason);
+        if (!reply) {
+                fprintf(stderr, "lanectl helper: out of memory\n");
                 return EXIT_REFUSED;
         }
-        return call(socket_path, &b, len, &m, json, lane);
+        conn = (struct helper_conn) { .socket_path = socket_path };
+        r = helper_ops_call(&helper_socket_ops, &conn, verb, &req, reply);
+        return show(r, reply, socket_path, json, lane);
 }

@@ -57,13 +57,6 @@ int cmd_plan(int argc, char **argv);
  * 3 GitHub unavailable or no credentials. */
 int cmd_github(int argc, char **argv);
 
-/* One helper verb, as lanectl apply/restart/remove use it: 0, -EPERM when
- * the helper refused (ERR: "error-name: reason"), -EHOSTDOWN when it is
- * unavailable, -EINVAL/-EPROTO for a request or answer that does not
- * encode/decode. */
-int helper_call(const char *socket_path, enum proto_verb verb, const char *lane, const char *user, const char *root,
-                char *err, size_t errlen);
-
 /* lanectl apply LANE... --confirm LANE --idempotency-key KEY: exit 0 every
  * lane completed, 1 blocked (nothing done), 2 usage or configuration, 3 lane
  * busy, 4 failed (a step or completion gate; the record names it). */

@@ -213,6 +213,15 @@ bool proto_field_allowed(enum proto_verb verb, bool reply, enum proto_tag tag) {
         return find_rule(verb, reply, (uint16_t) tag) != NULL;
 }
 
+bool proto_field_required(enum proto_verb verb, enum proto_tag tag) {
+        const struct field_rule *rule;
+
+        if (verb <= PROTO_VERB_NONE || verb >= _PROTO_VERB_MAX || tag <= 0 || tag >= _PROTO_TAG_MAX)
+                return false;
+        rule = find_rule(verb, false, (uint16_t) tag);
+        return rule && rule->required;
+}
+
 static const char *what(const struct proto_msg *m) {
         return proto_msg_is_reply(m) ? "reply" : "request";
 }

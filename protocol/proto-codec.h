@@ -126,6 +126,9 @@ const char *proto_type_to_string(enum proto_type t);
 /* Whether a REPLY (or request) of VERB may carry TAG: the closed field
  * lists, for a sender deciding which results to put. */
 bool proto_field_allowed(enum proto_verb verb, bool reply, enum proto_tag tag);
+/* Whether a request of VERB must carry TAG: callers check arguments with
+ * the same table the decoder enforces, never a copy of it. */
+bool proto_field_required(enum proto_verb verb, enum proto_tag tag);
 
 /* Which kind of message a receiver expects. The helper decodes only
  * requests and lanectl only replies: the flag alone never picks the

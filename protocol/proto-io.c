@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "proto-codec.h"
 #include "proto-io.h"
@@ -20,10 +22,50 @@ int proto_send(int fd, const void *buf, size_t len) {
         return 0;
 }
 
-ssize_t proto_recv(int fd, void *buf, size_t size) {
+/* Take the fds of one SCM_RIGHTS message: all of them are ours to close. */
+static int take_fds(struct msghdr *mh, int *fds, size_t max, size_t *n) {
+        int r = 0;
+
+        *n = 0;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+                const int *p = (const int *) CMSG_DATA(c);
+                size_t count;
+
+                if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+                        continue;
+                count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                for (size_t i = 0; i < count; i++) {
+                        int f;
+
+                        memcpy(&f, p + i, sizeof f);
+                        if (*n < max)
+                                fds[(*n)++] = f;
+                        else {
+                                close(f);
+                                r = -ETOOMANYREFS;
+                        }
+                }
+        }
+        if (mh->msg_flags & MSG_CTRUNC)
+                r = -ETOOMANYREFS;
+        if (r < 0) {
+                for (size_t i = 0; i < *n; i++)
+                        close(fds[i]);
+                *n = 0;
+        }
+        return r;
+}
+
+ssize_t proto_recv_fds(int fd, void *buf, size_t size, int *fds, size_t max, size_t *ret_n_fds) {
+        union {
+                struct cmsghdr align;
+                char buf[CMSG_SPACE(sizeof(int) * 8)];
+        } control;
         struct iovec iov = { .iov_base = buf, .iov_len = size };
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = sizeof control };
+        size_t n_fds = 0;
         ssize_t n;
+        int r;
 
         do
                 n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
@@ -33,6 +75,7 @@ ssize_t proto_recv(int fd, void *buf, size_t size) {
          * queued before closing (its answer). Once reported the error is
          * cleared: look once more, without waiting, for that packet. */
         if (n < 0 && errno == ECONNRESET) {
+                mh.msg_controllen = sizeof control;
                 do
                         n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
                 while (n < 0 && errno == EINTR);
@@ -41,9 +84,21 @@ ssize_t proto_recv(int fd, void *buf, size_t size) {
         }
         if (n < 0)
                 return -errno;
-        if (n == 0)
-                return -ECONNRESET;
-        if (mh.msg_flags & MSG_TRUNC)
-                return -EMSGSIZE;
+        r = take_fds(&mh, fds, max, &n_fds);
+        if (ret_n_fds)
+                *ret_n_fds = n_fds;
+        if (r < 0)
+                return r;
+        if (n == 0 || (mh.msg_flags & MSG_TRUNC)) {
+                for (size_t i = 0; i < n_fds; i++)
+                        close(fds[i]);
+                if (ret_n_fds)
+                        *ret_n_fds = 0;
+                return n == 0 ? -ECONNRESET : -EMSGSIZE;
+        }
         return n;
+}
+
+ssize_t proto_recv(int fd, void *buf, size_t size) {
+        return proto_recv_fds(fd, buf, size, NULL, 0, NULL);
 }

@@ -11,3 +11,8 @@ int proto_send(int fd, const void *buf, size_t len);
  * than size answers -EMSGSIZE (the excess is discarded by the kernel, never
  * read); an orderly close answers -ECONNRESET. Returns the length. */
 ssize_t proto_recv(int fd, void *buf, size_t size);
+/* The same, also taking up to MAX file descriptors passed with the packet
+ * (SCM_RIGHTS, close-on-exec) into FDS; *ret_n_fds gets their number. Any
+ * beyond MAX are closed, and the call answers -ETOOMANYREFS (after closing
+ * the ones it took too). */
+ssize_t proto_recv_fds(int fd, void *buf, size_t size, int *fds, size_t max, size_t *ret_n_fds);

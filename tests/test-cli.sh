@@ -210,7 +210,7 @@ loc=$(cat "$TESTS_SRCDIR"/../helper/*.c "$TESTS_SRCDIR"/../helper/*.h | grep -cv
 # helper's functions (what both need lives in protocol/).
 hits=$(grep -n 'helper/[a-z-]*\.[ch]\b\|-I[^ ]*/helper\b' "$TESTS_SRCDIR"/../orchestrator/*.am)
 [ -z "$hits" ] && ok || bad "an orchestrator build rule compiles helper/: $hits"
-hits=$(grep -rn '#include "helper-' "$TESTS_SRCDIR"/../orchestrator)
+hits=$(for h in "$TESTS_SRCDIR"/../helper/*.h; do grep -rnF "#include \"$(basename "$h")\"" "$TESTS_SRCDIR"/../orchestrator; done)
 [ -z "$hits" ] && ok || bad "orchestrator/ includes a helper header: $hits"
 syms=$(nm "$LANECTL" 2>/dev/null | awk '{ print $NF }')
 [ -n "$syms" ] && ok || bad "cannot list lanectl's symbols"
