@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "apply-state.h"
+#include "audit.h"
+#include "exec-real.h"
+#include "gh-api.h"
+#include "gh-client.h"
+#include "inventory.h"
+#include "observe.h"
+
+/* Observe the lane, GitHub through the client (one conditional listing);
+ * GitHub's Date keeps the baseline's clock check current. */
+static void real_observe(void *data, const struct lane_desired *d, struct observation *ret) {
+        struct exec_real *x = data;
+        struct observe_env env = { .bus = x->bus, .bus_problem = x->bus ? NULL : "cannot connect to the system bus",
+                                   .baseline = x->bc };
+        struct inventory inv = {};
+        char scope[160], err[512];
+        long long offset;
+
+        if (x->gh) {
+                exec_scope(d, scope, sizeof scope);
+                if (gh_list_runners(x->gh, scope, d->name, &inv, err, sizeof err) == 0)
+                        env.inventory = &inv;
+                else
+                        env.inventory_problem = err;
+                if (gh_clock_offset(x->gh, &offset)) {
+                        x->bc->have_clock_offset = true;
+                        x->bc->clock_offset_s = offset;
+                }
+        } else
+                env.inventory_problem = x->gh_problem;
+        observe_lane(&observe_real, &env, d, ret);
+        inventory_free(&inv);
+}
+
+static int real_token(void *data, const char *scope, char **ret_token, size_t *ret_len, char *err, size_t errlen) {
+        time_t expires;
+
+        return gh_registration_token(data, scope, ret_token, ret_len, &expires, err, errlen);
+}
+
+static int real_set_labels(void *data, const char *scope, long long id, const char *const *labels, size_t n,
+                           struct gh_runner *ret, char *err, size_t errlen) {
+        return gh_runner_labels(data, scope, id, GH_LABELS_SET, labels, n, ret, err, errlen);
+}
+
+static int real_delete(void *data, const char *scope, long long id, char *err, size_t errlen) {
+        return gh_runner_delete(data, scope, id, err, errlen);
+}
+
+static int real_job(void *data, const char *repo, long long id, char *buf, size_t size, char *err, size_t errlen) {
+        return gh_runner_job(data, repo, id, buf, size, err, errlen);
+}
+
+static const struct exec_github_ops real_github = {
+        .registration_token = real_token,
+        .set_labels = real_set_labels,
+        .delete_runner = real_delete,
+        .runner_job = real_job,
+};
+
+static long long real_now_ms(void *data) {
+        struct timespec ts;
+
+        (void) data;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static time_t real_wall_time(void *data) {
+        (void) data;
+        return time(NULL);
+}
+
+static void real_sleep_ms(void *data, long long ms) {
+        struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
+
+        (void) data;
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                ;
+}
+
+static int real_user_uid(void *data, const char *user, uid_t *ret) {
+        struct passwd pw, *res = NULL;
+        char buf[4096];
+
+        (void) data;
+        if (getpwnam_r(user, &pw, buf, sizeof buf, &res) != 0 || !res)
+                return -ENOENT;
+        *ret = pw.pw_uid;
+        return 0;
+}
+
+static int real_lock(void *data, const char *lane, int *ret_fd) {
+        return lane_lock(((struct exec_real *) data)->store_dir, lane, ret_fd);
+}
+
+static int real_key_lookup(void *data, const char *key, const char *lane, const char *cmd,
+                           struct idempotency_result *ret) {
+        return idempotency_lookup(((struct exec_real *) data)->store_dir, key, lane, cmd, ret);
+}
+
+static int real_key_record(void *data, const char *key, const struct idempotency_result *res) {
+        return idempotency_record(((struct exec_real *) data)->store_dir, key, res);
+}
+
+static int real_append(void *data, struct json_object *record, uint64_t *ret_seq) {
+        return audit_append(((struct exec_real *) data)->store, record, ret_seq);
+}
+
+void exec_real_ops(struct exec_real *r, struct exec_ops *ops) {
+        *ops = (struct exec_ops) {
+                .helper = &helper_socket_ops,
+                .helper_data = &r->helper,
+                .github = &real_github,
+                .github_data = r->gh,
+                .github_problem = r->gh_problem,
+                .observe = real_observe,
+                .offer_start = exec_real_offer_start,
+                .offer_end = exec_real_offer_end,
+                .unit_processes = exec_real_unit_processes,
+                .user_processes = exec_real_user_processes,
+                .lane_dir_entries = exec_real_lane_dir_entries,
+                .legacy_unit = exec_real_legacy_unit,
+                .now_ms = real_now_ms,
+                .wall_time = real_wall_time,
+                .sleep_ms = real_sleep_ms,
+                .user_uid = real_user_uid,
+                .lock = real_lock,
+                .key_lookup = real_key_lookup,
+                .key_record = real_key_record,
+                .append_record = real_append,
+                .data = r,
+        };
+}

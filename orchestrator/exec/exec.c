@@ -1,0 +1,319 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "exec.h"
+#include "macro.h"
+
+/* Gates are polled every 250 ms for the first 5 s (a runner usually comes
+ * online within them; GitHub's listings are conditional requests, and a 304
+ * costs no rate limit), then every second. */
+#define POLL_FAST_MS 250
+#define POLL_FAST_FOR_MS 5000
+#define POLL_MS 1000
+
+static const char *const cmd_names[_EXEC_CMD_MAX] = { "apply", "restart", "remove" };
+static const char *const outcome_names[_EXEC_OUTCOME_MAX] = {
+        "completed", "blocked", "failed", "busy", "repeated", "error",
+};
+
+const char *exec_cmd_to_string(enum exec_cmd c) {
+        return c >= 0 && c < _EXEC_CMD_MAX ? cmd_names[c] : NULL;
+}
+
+const char *exec_outcome_to_string(enum exec_outcome o) {
+        return o >= 0 && o < _EXEC_OUTCOME_MAX ? outcome_names[o] : NULL;
+}
+
+int exec_exit_status(const struct exec_result *res) {
+        switch (res->outcome) {
+        case EXEC_COMPLETED:
+                return 0;
+        case EXEC_BLOCKED:
+                return 1;
+        case EXEC_BUSY:
+                return 3;
+        case EXEC_FAILED:
+                return 4;
+        case EXEC_REPEATED:
+                return res->prev.exit_status;
+        case EXEC_ERROR:
+        case _EXEC_OUTCOME_MAX:
+        case _EXEC_OUTCOME_INVALID:
+                break;
+        }
+        return 2;
+}
+
+struct exec_step *exec_step_begin(struct exec_run *x, const char *name) {
+        struct exec_result *res = x->res;
+        struct exec_step *st = &res->steps[res->n_steps < EXEC_MAX_STEPS ? res->n_steps++ : EXEC_MAX_STEPS - 1];
+
+        *st = (struct exec_step) { .name = name, .ms = x->ops->now_ms(x->ops->data) };
+        res->gates_checked = false;
+        return st;
+}
+
+bool exec_step_end(struct exec_run *x, struct exec_step *st, bool ok, const char *fmt, ...) {
+        va_list ap;
+
+        st->ms = x->ops->now_ms(x->ops->data) - st->ms;
+        st->ok = ok;
+        if (fmt) {
+                va_start(ap, fmt);
+                vsnprintf(st->detail, sizeof st->detail, fmt, ap);
+                va_end(ap);
+        }
+        if (!ok && !x->res->failed)
+                x->res->failed = st->name;
+        return ok;
+}
+
+void exec_observe(struct exec_run *x) {
+        x->ops->observe(x->ops->data, x->req->lane, &x->res->o);
+}
+
+void exec_scope(const struct lane_desired *d, char *buf, size_t size) {
+        snprintf(buf, size, "%s/%s", d->repository[0] ? "repos" : "orgs", d->repository[0] ? d->repository : d->organisation);
+}
+
+int exec_helper_call(struct exec_run *x, enum proto_verb verb, char *err, size_t errlen) {
+        _cleanup_(freep) struct helper_reply *reply = calloc(1, sizeof *reply);
+        const struct lane_desired *d = x->req->lane;
+        struct helper_request hr = {
+                .lane = verb == PROTO_VERB_DAEMON_RELOAD ? NULL : d->name,
+                .user = verb == PROTO_VERB_INSTALL_UNIT ? d->user : NULL,
+                .root = verb == PROTO_VERB_INSTALL_UNIT ? d->root : NULL,
+        };
+        int r;
+
+        if (!reply)
+                return snprintf(err, errlen, "out of memory"), -ENOMEM;
+        r = helper_ops_call(x->ops->helper, x->ops->helper_data, verb, &hr, reply);
+        if (r < 0)
+                helper_reply_error(reply, err, errlen);
+        return r;
+}
+
+bool exec_helper_step(struct exec_run *x, const char *name, enum proto_verb verb) {
+        struct exec_step *st = exec_step_begin(x, name);
+        char err[512];
+        int r = exec_helper_call(x, verb, err, sizeof err);
+
+        return exec_step_end(x, st, r == 0, r == 0 ? "ok" : "%s", err);
+}
+
+/* Evaluate the command's gates on the current observation. */
+static bool gates_pass(struct exec_run *x) {
+        const enum gate_id *ids;
+        struct exec_result *res = x->res;
+        bool all = true;
+
+        res->n_gates = gate_set(x->req->cmd == EXEC_REMOVE, &ids);
+        for (size_t i = 0; i < res->n_gates; i++) {
+                struct exec_gate *g = &res->gates[i];
+
+                g->id = ids[i];
+                g->verdict = gate_eval(g->id, &res->o, x->req->lane, x->res->uid);
+                gate_describe(g->id, g->verdict, &res->o, x->req->lane, x->res->uid, g->detail, sizeof g->detail);
+                all &= g->verdict == VERDICT_PASS;
+        }
+        return all;
+}
+
+/* Poll the gates until all pass or the deadline; the first failing gate
+ * names the failure. */
+static bool gates(struct exec_run *x) {
+        const struct exec_ops *ops = x->ops;
+        struct exec_step *st = exec_step_begin(x, "gates");
+        long long start = ops->now_ms(ops->data), deadline = start + (long long) x->req->timeout_s * 1000;
+        bool ok;
+
+        for (;;) {
+                exec_observe(x);
+                ok = gates_pass(x);
+                if (ok || ops->now_ms(ops->data) >= deadline)
+                        break;
+                ops->sleep_ms(ops->data, ops->now_ms(ops->data) - start < POLL_FAST_FOR_MS ? POLL_FAST_MS : POLL_MS);
+        }
+        x->res->gates_checked = true;
+        if (!ok)
+                for (size_t i = 0; i < x->res->n_gates; i++)
+                        if (x->res->gates[i].verdict != VERDICT_PASS) {
+                                const char *name = gate_id_to_string(x->res->gates[i].id);
+
+                                exec_step_end(x, st, false, "%s: %s", name, x->res->gates[i].detail);
+                                x->res->failed = name;
+                                x->res->gates_checked = true;
+                                return false;
+                        }
+        exec_step_end(x, st, true, "all gates passed");
+        x->res->gates_checked = true;
+        return true;
+}
+
+static bool perform(struct exec_run *x) {
+        const struct observation *o = &x->res->o;
+
+        switch (x->res->p.action) {
+        case ACTION_CREATE:
+                return exec_create(x);
+        case ACTION_ADOPT:
+                return exec_helper_step(x, "install-unit", PROTO_VERB_INSTALL_UNIT) &&
+                       exec_helper_step(x, "daemon-reload", PROTO_VERB_DAEMON_RELOAD) &&
+                       exec_helper_step(x, "enable-now", PROTO_VERB_ENABLE_NOW);
+        case ACTION_RECONCILE:
+                /* GitHub lists no runner for a lane that is configured here:
+                 * its registration was deleted; the labels API cannot help,
+                 * register it again. */
+                if (o->github_known && o->n_runners == 0)
+                        return exec_create(x);
+                return exec_reconcile(x);
+        case ACTION_RESTART:
+                return exec_helper_step(x, "restart", PROTO_VERB_RESTART);
+        case ACTION_NOOP:
+                return true;   /* nothing to do: the gates say whether that is so */
+        case ACTION_REMOVE:
+                if (x->req->cmd == EXEC_REMOVE)
+                        return exec_remove(x);
+                break;
+        }
+        return exec_step_end(x, exec_step_begin(x, "action"), false, "%s does not %s", cmd_names[x->req->cmd],
+                             plan_action_to_string(x->res->p.action));
+}
+
+/* A remove refused because the runner is busy says with which job (a
+ * repository lane's; GitHub does not list an organisation's jobs in one
+ * place). */
+static void busy_job(struct exec_run *x) {
+        const struct observation *o = &x->res->o;
+        const struct lane_desired *d = x->req->lane;
+        char *buf = x->res->busy_job, err[512];
+        size_t size = sizeof x->res->busy_job;
+        int r;
+
+        if (x->req->cmd != EXEC_REMOVE || o->n_runners != 1 || !o->runners[0].busy)
+                return;
+        if (!x->ops->github_data || !d->repository[0])
+                r = -EOPNOTSUPP;
+        else
+                r = x->ops->github->runner_job(x->ops->github_data, d->repository, o->runners[0].id, buf, size, err,
+                                               sizeof err);
+        if (r < 0)
+                snprintf(buf, size, "runner %lld is busy; the job %s", o->runners[0].id,
+                         r == -ENOENT ? "is not listed among the repository's running jobs yet"
+                         : r == -EOPNOTSUPP ? "cannot be named for an organisation's runner"
+                                            : "could not be read from GitHub");
+        else
+                snprintf(buf + strlen(buf), size - strlen(buf), " runs on runner %lld", o->runners[0].id);
+}
+
+/* Write the record with STATUS; the outcome stays unless it cannot be
+ * written (then nothing is claimed: EXEC_ERROR). */
+static void record(struct exec_run *x, const char *status) {
+        const struct exec_ops *ops = x->ops;
+        struct exec_result *res = x->res;
+        struct json_object *rec;
+        char when[32];
+        time_t t = ops->wall_time(ops->data);
+        struct tm tm;
+        int r;
+
+        gmtime_r(&t, &tm);
+        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        res->duration_ms = ops->now_ms(ops->data) - res->started_ms;
+        rec = exec_record(x->req, res, status, when);
+        r = rec ? ops->append_record(ops->data, rec, &res->seq) : -ENOMEM;
+        json_object_put(rec);
+        if (r < 0) {
+                snprintf(res->error, sizeof res->error, "cannot write the audit record: %s%s", strerror(-r),
+                         strcmp(status, "completed") == 0 || strcmp(status, "failed") == 0 ?
+                         "; the result is not recorded" : "");
+                res->outcome = EXEC_ERROR;
+        }
+}
+
+/* Lock, then the key: a key seen for this lane and command is the first
+ * result again; for another, an error. */
+static bool admit(struct exec_run *x, int *ret_lock) {
+        const struct exec_ops *ops = x->ops;
+        struct exec_result *res = x->res;
+        const char *lane = x->req->lane->name, *cmd = cmd_names[x->req->cmd];
+        int r;
+
+        r = ops->lock(ops->data, lane, ret_lock);
+        if (r == -EBUSY)
+                return res->outcome = EXEC_BUSY, false;
+        if (r < 0) {
+                snprintf(res->error, sizeof res->error, "cannot lock the lane: %s", strerror(-r));
+                return res->outcome = EXEC_ERROR, false;
+        }
+        r = ops->key_lookup(ops->data, x->req->key, lane, cmd, &res->prev);
+        if (r == 0)
+                return res->outcome = EXEC_REPEATED, false;
+        if (r == -EEXIST)
+                snprintf(res->error, sizeof res->error, "the idempotency key was used for another lane or command");
+        else if (r != -ENOENT)
+                snprintf(res->error, sizeof res->error, "cannot read the idempotency record: %s", strerror(-r));
+        if (r != -ENOENT)
+                return res->outcome = EXEC_ERROR, false;
+        if (ops->user_uid(ops->data, x->req->lane->user, &res->uid) < 0) {
+                snprintf(res->error, sizeof res->error, "no user %s on this host", x->req->lane->user);
+                return res->outcome = EXEC_ERROR, false;
+        }
+        return true;
+}
+
+static void remember_key(struct exec_run *x) {
+        struct idempotency_result k = { .exit_status = exec_exit_status(x->res), .audit_seq = x->res->seq };
+        int r;
+
+        snprintf(k.lane, sizeof k.lane, "%s", x->req->lane->name);
+        snprintf(k.command, sizeof k.command, "%s", cmd_names[x->req->cmd]);
+        snprintf(k.status, sizeof k.status, "%s", x->res->outcome == EXEC_COMPLETED ? "completed" : "failed");
+        r = x->ops->key_record(x->ops->data, x->req->key, &k);
+        if (r < 0 && r != -EEXIST)   /* the record exists: the key is only a shortcut to it */
+                snprintf(x->res->error, sizeof x->res->error, "cannot record the idempotency key: %s", strerror(-r));
+}
+
+enum exec_outcome exec_lane(const struct exec_ops *ops, const struct exec_request *req, struct exec_result *res) {
+        static const enum plan_intent intents[_EXEC_CMD_MAX] = { INTENT_APPLY, INTENT_RESTART, INTENT_REMOVE };
+        struct exec_run x = { .ops = ops, .req = req, .res = res };
+        _cleanup_(closep) int lock = -EBADF;
+        struct plan_request preq = req->plan;
+
+        memset(res, 0, sizeof *res);
+        res->started_ms = ops->now_ms(ops->data);
+        preq.intent = intents[req->cmd];
+        if (req->dry_run) {
+                /* a dry run needs no confirmation: it is not asked what was not asked for */
+                preq.confirmed = true;
+                preq.idempotency_key = "dry-run";
+        } else if (!admit(&x, &lock))
+                return res->outcome;
+        exec_observe(&x);
+        plan_lane(req->lane, &res->o, req->pol, &preq, &res->p);
+        res->planned = true;
+        if (req->dry_run || res->p.status == PLAN_BLOCKED)
+                busy_job(&x);
+        ops->legacy_unit(ops->data, req->lane->name, res->legacy_unit, sizeof res->legacy_unit, &res->legacy_enabled);
+        res->outcome = res->p.status == PLAN_BLOCKED ? EXEC_BLOCKED : EXEC_COMPLETED;
+        if (req->dry_run || res->p.status == PLAN_BLOCKED) {
+                /* Nothing was done: a plan, or refused; the key stays free
+                 * for the same request once the blockers are resolved. */
+                record(&x, req->dry_run ? "planned" : "refused");
+                return res->outcome;
+        }
+        if (perform(&x))
+                (void) gates(&x);
+        res->outcome = res->failed ? EXEC_FAILED : EXEC_COMPLETED;
+        record(&x, res->failed ? "failed" : "completed");
+        if (res->outcome == EXEC_ERROR)
+                return res->outcome;   /* no record, no claim: the key stays free for the same request */
+        remember_key(&x);
+        return res->outcome;
+}
