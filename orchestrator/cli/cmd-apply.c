@@ -19,7 +19,7 @@
 #include "exec-real.h"
 #include "exec.h"
 #include "gh-client.h"
-#include "lanectl.h"
+#include "cli.h"
 #include "macro.h"
 #include "observe.h"
 #include "proto-policy.h"
@@ -161,7 +161,7 @@ static int report(const struct lane_cmd_ctx *c, const struct lane_desired *d, co
         return exec_exit_status(res);
 }
 
-static int lane_one(const struct lane_cmd_ctx *c, const struct lane_file *f, const char *confirm[], size_t n_confirm,
+static int lane_one(const struct lane_cmd_ctx *c, const struct lane_file *f, const char *const confirm[], size_t n_confirm,
                     const char *key) {
         _cleanup_(freep) struct lane_entry *e = calloc(1, sizeof *e);
         _cleanup_(freep) struct exec_result *res = calloc(1, sizeof *res);
@@ -186,7 +186,71 @@ static int lane_one(const struct lane_cmd_ctx *c, const struct lane_file *f, con
         return report(c, &e->lane, res);
 }
 
-static int lane_command(int argc, char **argv, enum exec_cmd cmd) {
+/* Everything one apply, restart or remove owns. */
+struct lane_cmd {
+        struct lane_cmd_ctx c;
+        const char *confirm[64], *policy, *lanes_dir, *key;
+        size_t n_confirm;
+        char **lanes;
+        size_t n_lanes;
+        struct helper_policy hp;
+        struct policy_view pv;
+        struct plan_policy pol;
+        struct baseline_config bc;
+        struct audit_store store;
+        sd_bus *bus;
+        struct lane_file *files;
+        size_t n_files;
+        char host[PROTO_HOST_NAME_MAX + 2];
+        struct exec_real real;
+        struct exec_ops ops;
+};
+
+static int parse_option(struct lane_cmd *lc, int opt) {
+        const char *name = exec_cmd_to_string(lc->c.cmd);
+        char *end;
+
+        switch (opt) {
+        case 'a':
+                if (lc->c.cmd == EXEC_APPLY)
+                        return fprintf(stderr, "lanectl apply: --apply belongs to restart and remove (apply always acts)\n"),
+                               -EINVAL;
+                lc->c.dry_run = false;
+                return 0;
+        case 'P':
+                if (lc->c.cmd != EXEC_REMOVE)
+                        return fprintf(stderr, "lanectl %s: --purge belongs to remove\n", name), -EINVAL;
+                lc->c.purge = true;
+                return 0;
+        case 'c':
+                if (lc->n_confirm == ELEMENTSOF(lc->confirm))
+                        return fprintf(stderr, "lanectl %s: at most 64 lanes at once\n", name), -EINVAL;
+                lc->confirm[lc->n_confirm++] = optarg;
+                return 0;
+        case 'k':
+                lc->key = optarg;
+                return 0;
+        case 't':
+                errno = 0;
+                lc->c.timeout_s = (unsigned) strtoul(optarg, &end, 10);
+                if (errno || *end || lc->c.timeout_s < 1 || lc->c.timeout_s > 3600)
+                        return fprintf(stderr, "lanectl %s: --timeout is 1 to 3600 seconds\n", name), -EINVAL;
+                return 0;
+        case 'p':
+                lc->policy = optarg;
+                return 0;
+        case 'd':
+                lc->lanes_dir = optarg;
+                return 0;
+        default:
+                usage(lc->c.cmd);
+                return -EINVAL;
+        }
+}
+
+/* The command line, checked before anything is read: a mutation needs a
+ * confirmation and a key, said plainly. */
+static int parse_args(struct lane_cmd *lc, int argc, char **argv) {
         static const struct option options[] = {
                 { "apply", no_argument, NULL, 'a' },
                 { "purge", no_argument, NULL, 'P' },
@@ -197,186 +261,135 @@ static int lane_command(int argc, char **argv, enum exec_cmd cmd) {
                 { "lanes-dir", required_argument, NULL, 'd' },
                 {}
         };
-        static struct helper_policy hp;
-        static struct policy_view pv;
-        const char *confirm[64], *policy = getenv("LANEKEEPER_POLICY"), *lanes_dir = getenv("LANEKEEPER_LANES_DIR");
-        const char *key = NULL, *reason;
-        size_t n_confirm = 0, n_files = 0;
-        const struct settings *s;
-        struct plan_policy pol;
-        struct baseline_config bc = {};
-        struct audit_store store = { .dirfd = -EBADF };
-        struct lane_file *files = NULL;
-        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        char host[PROTO_HOST_NAME_MAX + 2] = "", store_dir[PROTO_PATH_MAX + 16], cache[PROTO_PATH_MAX + 32];
-        struct exec_real real = { .bc = &bc, .store = &store, .register_dir = PROTO_REGISTER_DIR };
-        struct exec_ops ops;
-        struct lane_cmd_ctx c = { .timeout_s = EXEC_DEFAULT_TIMEOUT_S, .host = host, .pol = &pol, .ops = &ops,
-                                  .cmd = cmd, .dry_run = cmd != EXEC_APPLY };
-        const char *name = exec_cmd_to_string(cmd);
-        int opt, r, ret = EXIT_COMPLETED;
-        char *end;
+        const char *name = exec_cmd_to_string(lc->c.cmd), *reason;
+        int opt;
 
         optind = 0;
         while ((opt = getopt_long(argc, argv, "", options, NULL)) >= 0)
-                switch (opt) {
-                case 'a':
-                        if (cmd == EXEC_APPLY) {
-                                fprintf(stderr, "lanectl apply: --apply belongs to restart and remove (apply always acts)\n");
-                                return EXIT_ERROR;
-                        }
-                        c.dry_run = false;
-                        break;
-                case 'P':
-                        if (cmd != EXEC_REMOVE) {
-                                fprintf(stderr, "lanectl %s: --purge belongs to remove\n", name);
-                                return EXIT_ERROR;
-                        }
-                        c.purge = true;
-                        break;
-                case 'c':
-                        if (n_confirm == 64) {
-                                fprintf(stderr, "lanectl %s: at most 64 lanes at once\n", name);
-                                return EXIT_ERROR;
-                        }
-                        confirm[n_confirm++] = optarg;
-                        break;
-                case 'k':
-                        key = optarg;
-                        break;
-                case 't':
-                        errno = 0;
-                        c.timeout_s = (unsigned) strtoul(optarg, &end, 10);
-                        if (errno || *end || c.timeout_s < 1 || c.timeout_s > 3600) {
-                                fprintf(stderr, "lanectl %s: --timeout is 1 to 3600 seconds\n", name);
-                                return EXIT_ERROR;
-                        }
-                        break;
-                case 'p':
-                        policy = optarg;
-                        break;
-                case 'd':
-                        lanes_dir = optarg;
-                        break;
-                default:
-                        usage(cmd);
-                        return EXIT_ERROR;
-                }
-        if (optind >= argc) {
-                usage(cmd);
-                return EXIT_ERROR;
-        }
-        if (argc - optind > 64) {
-                fprintf(stderr, "lanectl %s: at most 64 lanes at once\n", name);
-                return EXIT_ERROR;
-        }
-        /* Checked before anything is read: a mutation needs both, said plainly. */
-        if (!c.dry_run && (!key || !n_confirm)) {
+                if (parse_option(lc, opt) < 0)
+                        return -EINVAL;
+        if (optind >= argc)
+                return usage(lc->c.cmd), -EINVAL;
+        lc->lanes = argv + optind;
+        lc->n_lanes = (size_t) (argc - optind);
+        if (lc->n_lanes > 64)
+                return fprintf(stderr, "lanectl %s: at most 64 lanes at once\n", name), -EINVAL;
+        if (!lc->c.dry_run && (!lc->key || !lc->n_confirm)) {
                 fprintf(stderr, "lanectl %s: a change needs --confirm LANE for each lane and --idempotency-key KEY\n", name);
-                usage(cmd);
-                return EXIT_ERROR;
+                return usage(lc->c.cmd), -EINVAL;
         }
-        if (c.dry_run && (key || n_confirm)) {
-                fprintf(stderr, "lanectl %s: --confirm and --idempotency-key go with --apply; without it this is a dry "
-                                "run\n", name);
-                return EXIT_ERROR;
-        }
-        if (key && idempotency_key_validate(key, &reason) < 0) {
-                fprintf(stderr, "lanectl %s: the idempotency key %s\n", name, reason);
-                return EXIT_ERROR;
-        }
-        if (key && argc - optind > 1 && strlen(key) + 1 + PROTO_LANE_NAME_MAX > IDEMPOTENCY_KEY_MAX) {
-                fprintf(stderr, "lanectl %s: with several lanes the key gets ':LANE' appended; keep it under %d "
-                                "characters\n", name, IDEMPOTENCY_KEY_MAX - PROTO_LANE_NAME_MAX);
-                return EXIT_ERROR;
-        }
-        if (lanectl_settings(&s) < 0)
-                return EXIT_ERROR;
-        c.s = s;
-        real.helper.socket_path = getenv("LANEKEEPER_HELPER_SOCKET") ?: s->helper_socket;
-        real.store_dir = s->store_dir;
+        if (lc->c.dry_run && (lc->key || lc->n_confirm))
+                return fprintf(stderr, "lanectl %s: --confirm and --idempotency-key go with --apply; without it this is "
+                               "a dry run\n", name), -EINVAL;
+        if (lc->key && idempotency_key_validate(lc->key, &reason) < 0)
+                return fprintf(stderr, "lanectl %s: the idempotency key %s\n", name, reason), -EINVAL;
+        if (lc->key && lc->n_lanes > 1 && strlen(lc->key) + 1 + PROTO_LANE_NAME_MAX > IDEMPOTENCY_KEY_MAX)
+                return fprintf(stderr, "lanectl %s: with several lanes the key gets ':LANE' appended; keep it under %d "
+                               "characters\n", name, IDEMPOTENCY_KEY_MAX - PROTO_LANE_NAME_MAX), -EINVAL;
+        return 0;
+}
+
+/* Settings, policy, lanes, GitHub, the bus, the store: the executor's real ops. */
+static int prepare(struct cli *cli, struct lane_cmd *lc) {
+        const char *name = exec_cmd_to_string(lc->c.cmd);
+        const struct settings *s;
+        char store_dir[PROTO_PATH_MAX + 16], cache[PROTO_PATH_MAX + 32];
+        int r;
+
+        if (cli_settings(cli, &s) < 0)
+                return -EINVAL;
+        lc->c.s = s;
+        lc->real.helper.socket_path = getenv("LANEKEEPER_HELPER_SOCKET") ?: s->helper_socket;
+        lc->real.store_dir = s->store_dir;
         if (getenv("LANEKEEPER_REGISTER_DIR"))
-                real.register_dir = getenv("LANEKEEPER_REGISTER_DIR");
-        if (!policy)
-                policy = s->policy_file;
-        if (!lanes_dir)
-                lanes_dir = s->lanes_dir;
-        if (lanectl_load_policy(policy, strcmp(policy, SYSCONFDIR "/lanekeeper/policy.conf") != 0, &hp) < 0)
-                return EXIT_ERROR;
-        lanectl_plan_policy(&hp, &pv, &pol);
-        if (gethostname(host, sizeof host - 1) < 0)
-                snprintf(host, sizeof host, "unknown");
-        r = lanectl_list_lanes(lanes_dir, &files, &n_files);
-        if (r < 0) {
-                fprintf(stderr, "lanectl %s: cannot read the lane directory %s: %s\n", name, lanes_dir, strerror(-r));
-                return EXIT_ERROR;
-        }
-        for (int a = optind; a < argc; a++) {
-                bool found = false;
-
-                for (size_t i = 0; i < n_files; i++)
-                        if (strcmp(files[i].stem, argv[a]) == 0)
-                                found = true;
-                if (!found) {
-                        fprintf(stderr, "lanectl %s: no lane file %s/%s.conf\n", name, lanes_dir, argv[a]);
-                        ret = EXIT_ERROR;
-                        goto out;
-                }
-        }
-
+                lc->real.register_dir = getenv("LANEKEEPER_REGISTER_DIR");
+        lc->policy = lc->policy ?: s->policy_file;
+        lc->lanes_dir = lc->lanes_dir ?: s->lanes_dir;
+        if (cli_load_policy(lc->policy, strcmp(lc->policy, SYSCONFDIR "/lanekeeper/policy.conf") != 0, &lc->hp) < 0)
+                return -EINVAL;
+        cli_plan_policy(&lc->hp, &lc->pv, &lc->pol);
+        if (gethostname(lc->host, sizeof lc->host - 1) < 0)
+                snprintf(lc->host, sizeof lc->host, "unknown");
+        r = cli_list_lanes(lc->lanes_dir, &lc->files, &lc->n_files);
+        if (r < 0)
+                return fprintf(stderr, "lanectl %s: cannot read the lane directory %s: %s\n", name, lc->lanes_dir,
+                               strerror(-r)), r;
+        r = cli_select_lanes(lc->files, lc->n_files, lc->lanes, lc->n_lanes, lc->lanes_dir, name);
+        if (r < 0)
+                return r;
         (void) mkdir(s->store_dir, 0750);
         if (strcmp(settings_auth(s), "none") == 0)
-                snprintf(real.gh_problem, sizeof real.gh_problem, "no GitHub credentials in lanekeeper.conf");
+                snprintf(lc->real.gh_problem, sizeof lc->real.gh_problem, "no GitHub credentials in lanekeeper.conf");
         else {
                 snprintf(cache, sizeof cache, "%s/github-cache", s->store_dir);
-                if (gh_client_new(s, cache, &real.gh, real.gh_problem, sizeof real.gh_problem) < 0)
-                        real.gh = NULL;
+                if (gh_client_new(s, cache, &lc->real.gh, lc->real.gh_problem, sizeof lc->real.gh_problem) < 0)
+                        lc->real.gh = NULL;
         }
-        if (sd_bus_open_system(&bus) < 0)
-                bus = NULL;
-        real.bus = bus;
-        lanectl_baseline_config(s, &pv, &bc);
+        if (sd_bus_open_system(&lc->bus) < 0)
+                lc->bus = NULL;
+        lc->real.bus = lc->bus;
+        cli_baseline_config(s, &lc->pv, &lc->bc);
         snprintf(store_dir, sizeof store_dir, "%s/audit", s->store_dir);
-        r = audit_open(store_dir, &store);
-        if (r < 0) {
-                fprintf(stderr, "lanectl %s: cannot open the audit store %s: %s\n", name, store_dir, strerror(-r));
-                ret = EXIT_ERROR;
-                goto out;
-        }
-        exec_real_ops(&real, &ops);
+        r = audit_open(store_dir, &lc->store);
+        if (r < 0)
+                return fprintf(stderr, "lanectl %s: cannot open the audit store %s: %s\n", name, store_dir, strerror(-r)), r;
+        exec_real_ops(&lc->real, &lc->ops);
+        return 0;
+}
 
-        /* One lane at a time, in the order given; each under its own key
-         * (KEY, or KEY:LANE when several lanes share one command). */
-        for (int a = optind; a < argc; a++) {
+/* One lane at a time, in the order given; each under its own key (KEY, or
+ * KEY:LANE when several lanes share one command). The worst outcome
+ * decides: error > failed > busy > blocked > completed. */
+static int run_lanes(struct lane_cmd *lc) {
+        int ret = EXIT_COMPLETED;
+
+        for (size_t a = 0; a < lc->n_lanes; a++) {
                 char lane_key[IDEMPOTENCY_KEY_MAX + PROTO_LANE_NAME_MAX + 2];
                 int one = EXIT_ERROR;
 
-                snprintf(lane_key, sizeof lane_key, "%s%s%s", key ?: "", argc - optind > 1 ? ":" : "",
-                         argc - optind > 1 ? argv[a] : "");
-                for (size_t i = 0; i < n_files; i++)
-                        if (strcmp(files[i].stem, argv[a]) == 0) {
-                                one = lane_one(&c, &files[i], confirm, n_confirm, key ? lane_key : NULL);
+                snprintf(lane_key, sizeof lane_key, "%s%s%s", lc->key ?: "", lc->n_lanes > 1 ? ":" : "",
+                         lc->n_lanes > 1 ? lc->lanes[a] : "");
+                for (size_t i = 0; i < lc->n_files; i++)
+                        if (strcmp(lc->files[i].stem, lc->lanes[a]) == 0) {
+                                one = lane_one(&lc->c, &lc->files[i], lc->confirm, lc->n_confirm, lc->key ? lane_key : NULL);
                                 break;
                         }
-                /* the worst outcome decides: error > failed > busy > blocked > completed */
                 if (one == EXIT_ERROR || (ret != EXIT_ERROR && one > ret))
                         ret = one;
         }
-out:
-        audit_close(&store);
-        gh_client_free(real.gh);
-        lanectl_free_lanes(files, n_files);
         return ret;
 }
 
-int cmd_apply(int argc, char **argv) {
-        return lane_command(argc, argv, EXEC_APPLY);
+static int lane_command(struct cli *cli, int argc, char **argv, enum exec_cmd cmd) {
+        struct lane_cmd *lc = calloc(1, sizeof *lc);
+        int ret = EXIT_ERROR;
+
+        if (!lc)
+                return fprintf(stderr, "lanectl: out of memory\n"), EXIT_ERROR;
+        lc->c = (struct lane_cmd_ctx) { .timeout_s = EXEC_DEFAULT_TIMEOUT_S, .host = lc->host, .pol = &lc->pol,
+                                        .ops = &lc->ops, .cmd = cmd, .dry_run = cmd != EXEC_APPLY };
+        lc->policy = getenv("LANEKEEPER_POLICY");
+        lc->lanes_dir = getenv("LANEKEEPER_LANES_DIR");
+        lc->store.dirfd = -EBADF;
+        lc->real = (struct exec_real) { .bc = &lc->bc, .store = &lc->store, .register_dir = PROTO_REGISTER_DIR };
+        if (parse_args(lc, argc, argv) == 0 && prepare(cli, lc) == 0)
+                ret = run_lanes(lc);
+        audit_close(&lc->store);
+        gh_client_free(lc->real.gh);
+        sd_bus_flush_close_unref(lc->bus);
+        cli_free_lanes(lc->files, lc->n_files);
+        free(lc);
+        return ret;
 }
 
-int cmd_restart(int argc, char **argv) {
-        return lane_command(argc, argv, EXEC_RESTART);
+int cmd_apply(struct cli *cli, int argc, char **argv) {
+        return lane_command(cli, argc, argv, EXEC_APPLY);
 }
 
-int cmd_remove(int argc, char **argv) {
-        return lane_command(argc, argv, EXEC_REMOVE);
+int cmd_restart(struct cli *cli, int argc, char **argv) {
+        return lane_command(cli, argc, argv, EXEC_RESTART);
+}
+
+int cmd_remove(struct cli *cli, int argc, char **argv) {
+        return lane_command(cli, argc, argv, EXEC_REMOVE);
 }

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "audit.h"
-#include "lanectl.h"
+#include "cli.h"
 #include "macro.h"
 #include "settings.h"
 
@@ -40,7 +40,7 @@ static int list(struct audit_store *st) {
         return r < 0 ? 1 : 0;
 }
 
-int cmd_audit(int argc, char **argv) {
+int cmd_audit(struct cli *cli, int argc, char **argv) {
         const struct settings *s;
         struct audit_store st = { .dirfd = -EBADF };
         struct audit_verify_result v;
@@ -52,7 +52,7 @@ int cmd_audit(int argc, char **argv) {
                 fprintf(stderr, "usage: lanectl audit list | show SEQ | verify\n");
                 return 2;
         }
-        if (lanectl_settings(&s) < 0)
+        if (cli_settings(cli, &s) < 0)
                 return 1;
         snprintf(dir, sizeof dir, "%s/audit", s->store_dir);
         r = audit_open(dir, &st);

@@ -8,48 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lanectl.h"
+#include "cli.h"
 #include "macro.h"
 #include "settings.h"
 
-#define DEFAULT_CONFIG SYSCONFDIR "/lanekeeper/lanekeeper.conf"
 
-static const char *config_arg;   /* --config, set by main() */
-
-void lanectl_set_config(const char *path) {
-        config_arg = path;
-}
-
-int lanectl_settings(const struct settings **ret) {
-        static struct settings s;
-        static bool loaded;
-        _cleanup_(fclosep) FILE *f = NULL;
-        struct ini_diags d = {};
-        const char *path = config_arg ?: getenv("LANEKEEPER_CONFIG");
-        bool explicit = path != NULL;
-
-        if (loaded) {
-                *ret = &s;
-                return 0;
-        }
-        settings_defaults(&s, SYSCONFDIR);
-        if (!path)
-                path = DEFAULT_CONFIG;
-        f = fopen(path, "re");
-        if (!f && (explicit || errno != ENOENT)) {
-                fprintf(stderr, "lanectl: cannot open %s: %m\n", path);
-                return -errno;
-        }
-        if (f && settings_parse(f, &s, &d) < 0) {
-                ini_diags_print(stderr, path, &d);
-                return -EINVAL;
-        }
-        loaded = true;
-        *ret = &s;
-        return 0;
-}
-
-int cmd_config(int argc, char **argv) {
+int cmd_config(struct cli *cli, int argc, char **argv) {
         static const struct option options[] = {
                 { "output", required_argument, NULL, 'o' },
                 {}
@@ -73,7 +37,7 @@ int cmd_config(int argc, char **argv) {
                 fprintf(stderr, "usage: lanectl [--config FILE] config show [--output text|json]\n");
                 return 2;
         }
-        if (lanectl_settings(&s) < 0)
+        if (cli_settings(cli, &s) < 0)
                 return 1;
         if (json) {
                 struct json_object *o = json_object_new_object(), *cmds;

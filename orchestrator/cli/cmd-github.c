@@ -11,7 +11,7 @@
 
 #include "gh-client.h"
 #include "gh-wire.h"
-#include "lanectl.h"
+#include "cli.h"
 #include "macro.h"
 #include "settings.h"
 
@@ -262,7 +262,7 @@ static int rate_limit(struct gh_client *c, const struct opts *o) {
         return EXIT_OK;
 }
 
-int cmd_github(int argc, char **argv) {
+int cmd_github(struct cli *cli, int argc, char **argv) {
         static const struct option options[] = {
                 { "repo", required_argument, NULL, 'r' },
                 { "org", required_argument, NULL, 'g' },
@@ -321,7 +321,7 @@ int cmd_github(int argc, char **argv) {
                 usage();
                 return EXIT_USAGE;
         }
-        if (lanectl_settings(&s) < 0)
+        if (cli_settings(cli, &s) < 0)
                 return EXIT_USAGE;
         (void) mkdir(s->store_dir, 0750);
         snprintf(cache, sizeof cache, "%s/github-cache", s->store_dir);

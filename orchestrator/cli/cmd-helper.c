@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "helper-client.h"
-#include "lanectl.h"
+#include "cli.h"
 #include "macro.h"
 #include "proto-codec.h"
 #include "proto-io.h"
@@ -107,7 +107,7 @@ static int show(int r, const struct helper_reply *m, const char *socket_path, bo
         return 0;
 }
 
-int cmd_helper(int argc, char **argv) {
+int cmd_helper(struct cli *cli, int argc, char **argv) {
         static const struct option options[] = {
                 { "user", required_argument, NULL, 'u' },
                 { "root", required_argument, NULL, 'r' },
@@ -164,7 +164,7 @@ int cmd_helper(int argc, char **argv) {
                 return EXIT_USAGE;
         }
         if (!socket_path) {
-                if (lanectl_settings(&settings) < 0)
+                if (cli_settings(cli, &settings) < 0)
                         return EXIT_REFUSED;
                 socket_path = settings->helper_socket;
         }

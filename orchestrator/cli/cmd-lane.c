@@ -10,60 +10,11 @@
 #include <string.h>
 
 #include "lane-file.h"
-#include "lanectl.h"
+#include "cli.h"
 #include "macro.h"
 #include "settings.h"
 
-static int conf_filter(const struct dirent *d) {
-        size_t n = strlen(d->d_name);
-        return d->d_name[0] != '.' && n > 5 && strcmp(d->d_name + n - 5, ".conf") == 0;
-}
-
-/* The files of DIR named *.conf, sorted, into paths. */
-static int list_dir(const char *dir, char ***ret, size_t *ret_n) {
-        struct dirent **ents = NULL;
-        char **paths;
-        int n = scandir(dir, &ents, conf_filter, alphasort);
-
-        if (n < 0)
-                return -errno;
-        paths = calloc((size_t) n + 1, sizeof *paths);
-        for (int i = 0; i < n; i++) {
-                if (paths && asprintf(&paths[i], "%s/%s", dir, ents[i]->d_name) < 0)
-                        paths[i] = NULL;
-                free(ents[i]);
-        }
-        free(ents);
-        if (!paths)
-                return -ENOMEM;
-        *ret = paths;
-        *ret_n = (size_t) n;
-        return 0;
-}
-
-bool lane_entry_load(struct lane_entry *c, FILE *out) {
-        _cleanup_(fclosep) FILE *f = NULL;
-        struct ini_diags d = {};
-        char copy[PATH_MAX], want[PROTO_LANE_NAME_MAX + 8];
-
-        f = fopen(c->path, "re");
-        if (!f) {
-                fprintf(out, "%s: cannot open: %m\n", c->path);
-                return false;
-        }
-        c->valid = lane_file_parse(f, &c->lane, &d) == 0;
-        if (c->valid) {
-                /* One lane per file, named after it: lanes.d/NAME.conf */
-                snprintf(copy, sizeof copy, "%s", c->path);
-                snprintf(want, sizeof want, "%s.conf", c->lane.name);
-                if (strcmp(basename(copy), want) != 0) {
-                        fprintf(out, "%s: the file of lane '%s' must be named %s\n", c->path, c->lane.name, want);
-                        c->valid = false;
-                }
-        }
-        ini_diags_print(out, c->path, &d);
-        return c->valid;
-}
+#define LANE_FILES_MAX 100000
 
 static int validate(char **paths, size_t n) {
         struct lane_entry *c = calloc(n ? n : 1, sizeof *c);
@@ -88,50 +39,15 @@ static int validate(char **paths, size_t n) {
         return valid == n ? 0 : 1;
 }
 
-int lane_set_load(const char *dir, struct lane_set *ret, FILE *out) {
-        char **paths = NULL;
-        size_t n = 0;
-        int r;
-
-        *ret = (struct lane_set) {};
-        r = list_dir(dir, &paths, &n);
-        if (r < 0) {
-                fprintf(out, "%s: cannot read: %s\n", dir, strerror(-r));
-                return r;
-        }
-        if (n > LANE_SET_MAX)
-                r = -E2BIG, fprintf(out, "%s: more than %d lane files\n", dir, LANE_SET_MAX);
-        else if (!(ret->lanes = calloc(n ? n : 1, sizeof *ret->lanes)))
-                r = -ENOMEM;
-        for (size_t i = 0; i < n; i++) {
-                if (r == 0) {
-                        snprintf(ret->lanes[i].path, sizeof ret->lanes[i].path, "%s", paths[i]);
-                        ret->invalid += !lane_entry_load(&ret->lanes[i], out);
-                }
-                free(paths[i]);
-        }
-        free(paths);
-        if (r < 0) {
-                lane_set_free(ret);
-                return r;
-        }
-        ret->n = n;
-        return 0;
-}
-
-void lane_set_free(struct lane_set *s) {
-        free(s->lanes);
-        *s = (struct lane_set) {};
-}
-
-int cmd_lane(int argc, char **argv) {
+int cmd_lane(struct cli *cli, int argc, char **argv) {
         static const struct option options[] = {
                 { "lanes-dir", required_argument, NULL, 'd' },
                 {}
         };
         const char *dir = getenv("LANEKEEPER_LANES_DIR");
         const struct settings *settings;
-        char **listed = NULL;
+        struct lane_file *files = NULL;
+        _cleanup_(freep) char **paths = NULL;
         size_t n = 0;
         int c, r;
 
@@ -152,22 +68,26 @@ int cmd_lane(int argc, char **argv) {
         if (optind < argc)
                 return validate(argv + optind, (size_t) (argc - optind));
         if (!dir) {
-                if (lanectl_settings(&settings) < 0)
+                if (cli_settings(cli, &settings) < 0)
                         return 1;
                 dir = settings->lanes_dir;
         }
-        r = list_dir(dir, &listed, &n);
+        r = cli_list_lanes(dir, &files, &n);
         if (r < 0) {
                 fprintf(stderr, "lanectl lane validate: cannot read %s: %s\n", dir, strerror(-r));
                 return 1;
         }
-        if (n > LANE_SET_MAX) {
-                fprintf(stderr, "lanectl lane validate: more than %d lane files in %s\n", LANE_SET_MAX, dir);
+        if (n > LANE_FILES_MAX) {
+                fprintf(stderr, "lanectl lane validate: more than %d lane files in %s\n", LANE_FILES_MAX, dir);
                 r = 1;
-        } else
-                r = validate(listed, n);
-        for (size_t i = 0; i < n; i++)
-                free(listed[i]);
-        free(listed);
+        } else if (!(paths = calloc(n + 1, sizeof *paths))) {
+                fprintf(stderr, "lanectl lane validate: out of memory\n");
+                r = 1;
+        } else {
+                for (size_t i = 0; i < n; i++)
+                        paths[i] = files[i].path;
+                r = validate(paths, n);
+        }
+        cli_free_lanes(files, n);
         return r;
 }

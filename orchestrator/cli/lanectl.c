@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lanectl.h"
+#include "cli.h"
 #include "macro.h"
 #include "proto-redact.h"
 #include "proto-validate.h"
@@ -82,7 +82,8 @@ static int read_all(FILE *f, char **ret) {
         return 0;
 }
 
-static int cmd_redact(int argc, char **argv) {
+static int cmd_redact(struct cli *cli, int argc, char **argv) {
+        (void) cli;
         _cleanup_(fclosep) FILE *opened = NULL;
         _cleanup_(freep) char *in = NULL, *out = NULL;
         FILE *f = stdin;
@@ -118,7 +119,8 @@ static int cmd_redact(int argc, char **argv) {
         return 0;
 }
 
-static int cmd_check_name(int argc, char **argv) {
+static int cmd_check_name(struct cli *cli, int argc, char **argv) {
+        (void) cli;
         static const struct {
                 const char *kind;
                 int (*validate)(const char *, const char **);
@@ -154,6 +156,31 @@ static int cmd_check_name(int argc, char **argv) {
         return 2;
 }
 
+static int cmd_help(struct cli *cli, int argc, char **argv) {
+        (void) cli, (void) argc, (void) argv;
+        help();
+        return 0;
+}
+
+/* The commands: a name, the function. An unknown name is an error. */
+static const struct {
+        const char *name;
+        int (*run)(struct cli *cli, int argc, char **argv);
+} commands[] = {
+        { "redact", cmd_redact },
+        { "check-name", cmd_check_name },
+        { "helper", cmd_helper },
+        { "lane", cmd_lane },
+        { "config", cmd_config },
+        { "audit", cmd_audit },
+        { "plan", cmd_plan },
+        { "github", cmd_github },
+        { "apply", cmd_apply },
+        { "restart", cmd_restart },
+        { "remove", cmd_remove },
+        { "help", cmd_help },
+};
+
 int main(int argc, char *argv[]) {
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -161,12 +188,15 @@ int main(int argc, char *argv[]) {
                 { "config", required_argument, NULL, 'c' },
                 {}
         };
+        _cleanup_(freep) struct cli *cli = calloc(1, sizeof *cli);
         int c;
 
+        if (!cli)
+                return 2;
         while ((c = getopt_long(argc, argv, "+h", options, NULL)) >= 0)
                 switch (c) {
                 case 'c':
-                        lanectl_set_config(optarg);
+                        cli->config_path = optarg;
                         break;
                 case 'h':
                         help();
@@ -183,32 +213,9 @@ int main(int argc, char *argv[]) {
         }
         argc -= optind;
         argv += optind;
-        if (strcmp(argv[0], "redact") == 0)
-                return cmd_redact(argc, argv);
-        if (strcmp(argv[0], "check-name") == 0)
-                return cmd_check_name(argc, argv);
-        if (strcmp(argv[0], "helper") == 0)
-                return cmd_helper(argc, argv);
-        if (strcmp(argv[0], "lane") == 0)
-                return cmd_lane(argc, argv);
-        if (strcmp(argv[0], "config") == 0)
-                return cmd_config(argc, argv);
-        if (strcmp(argv[0], "audit") == 0)
-                return cmd_audit(argc, argv);
-        if (strcmp(argv[0], "plan") == 0)
-                return cmd_plan(argc, argv);
-        if (strcmp(argv[0], "github") == 0)
-                return cmd_github(argc, argv);
-        if (strcmp(argv[0], "apply") == 0)
-                return cmd_apply(argc, argv);
-        if (strcmp(argv[0], "restart") == 0)
-                return cmd_restart(argc, argv);
-        if (strcmp(argv[0], "remove") == 0)
-                return cmd_remove(argc, argv);
-        if (strcmp(argv[0], "help") == 0) {
-                help();
-                return 0;
-        }
+        for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+                if (strcmp(argv[0], commands[i].name) == 0)
+                        return commands[i].run(cli, argc, argv);
         fprintf(stderr, "lanectl: unknown command; see 'lanectl --help'\n");
         return 2;
 }

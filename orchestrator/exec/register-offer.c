@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -75,10 +76,17 @@ static long long now_ms(void) {
         return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static void wipe_registerp(char **p) {
+        if (*p) {
+                explicit_bzero(*p, PROTO_REGISTER_MAX + 1);
+                free(*p);
+        }
+}
+
 /* One connection: 1 answered, 0 refused, <0 error. */
 static int serve_one(struct reg_offer *o, int cfd, uid_t lane_uid, const struct proto_register *r, char *err,
                      size_t errlen) {
-        static char buf[PROTO_REGISTER_MAX + 1];
+        _cleanup_(wipe_registerp) char *buf = malloc(PROTO_REGISTER_MAX + 1);   /* holds the token: wiped on return */
         char cgroup[512], lane[PROTO_LANE_NAME_MAX + 1];
         const char *reason = NULL;
         struct ucred cred = { .pid = 0, .uid = (uid_t) -1 };
@@ -87,6 +95,8 @@ static int serve_one(struct reg_offer *o, int cfd, uid_t lane_uid, const struct 
         ssize_t n;
         int ret;
 
+        if (!buf)
+                return snprintf(err, errlen, "out of memory"), -ENOMEM;
         if (proto_peer_cgroup(cfd, &cred, cgroup, sizeof cgroup, &reason) < 0)
                 goto refuse;
         if (cred.uid != lane_uid) {
@@ -97,7 +107,7 @@ static int serve_one(struct reg_offer *o, int cfd, uid_t lane_uid, const struct 
                 reason = "not inside the lane's own unit";
                 goto refuse;
         }
-        if (poll(&p, 1, 5000) <= 0 || (n = recv(cfd, buf, sizeof buf - 1, MSG_DONTWAIT)) <= 0) {
+        if (poll(&p, 1, 5000) <= 0 || (n = recv(cfd, buf, PROTO_REGISTER_MAX, MSG_DONTWAIT)) <= 0) {
                 reason = "sent no request";
                 goto refuse;
         }
@@ -107,14 +117,12 @@ static int serve_one(struct reg_offer *o, int cfd, uid_t lane_uid, const struct 
                 reason = "asked for another lane";
                 goto refuse;
         }
-        ret = proto_register_encode(r, buf, sizeof buf, &len, &reason);
+        ret = proto_register_encode(r, buf, PROTO_REGISTER_MAX + 1, &len, &reason);
         if (ret < 0) {
-                explicit_bzero(buf, sizeof buf);
                 snprintf(err, errlen, "the registration is invalid: %s", reason);
                 return ret;
         }
         n = send(cfd, buf, len, MSG_NOSIGNAL);
-        explicit_bzero(buf, sizeof buf);
         if (n != (ssize_t) len) {
                 snprintf(err, errlen, "cannot hand the registration over: %s", n < 0 ? strerror(errno) : "short send");
                 return -EIO;

@@ -100,7 +100,7 @@ static int read_small(int dirfd, const char *name, char *buf, size_t size, size_
 
 void observe_local(const struct observe_env *env, const struct lane_desired *d, struct observation *o) {
         _cleanup_(closep) int lane = -EBADF;
-        static char text[RUNNER_FILE_MAX + 1];
+        _cleanup_(freep) char *text = malloc(RUNNER_FILE_MAX + 1);
         struct runner_file rf;
         const char *reason = NULL;
         struct stat st;
@@ -110,6 +110,10 @@ void observe_local(const struct observe_env *env, const struct lane_desired *d, 
 
         (void) env;
         o->local_known = false;
+        if (!text) {
+                say(o->local_detail, sizeof o->local_detail, "out of memory");
+                return;
+        }
         lane = open_lane_dir(d, NULL, &reason);
         if (lane == -ENOENT) {   /* no root or no lane directory: nothing here */
                 o->local_known = true;
@@ -120,7 +124,7 @@ void observe_local(const struct observe_env *env, const struct lane_desired *d, 
                 return;
         }
         o->local_exists = true;
-        r = read_small(lane, ".runner", text, sizeof text, &len, &reason);
+        r = read_small(lane, ".runner", text, RUNNER_FILE_MAX + 1, &len, &reason);
         if (r == 0) {
                 if (runner_file_parse(text, len, &rf, err, sizeof err) < 0) {
                         say(o->local_detail, sizeof o->local_detail, "%s/%s/.runner: %s", d->root, d->name, err);
@@ -198,7 +202,7 @@ static long long pid_uid(unsigned pid) {
 
 /* Read the unit file at PATH and decide whether it is the helper's. */
 static void observe_fragment(const struct lane_desired *d, const char *path, struct observation *o) {
-        static char text[UNIT_MAX_SIZE + 1];
+        char text[UNIT_MAX_SIZE + 1];
         _cleanup_(closep) int fd = -EBADF;
         struct unit_params params;
         struct stat st;

@@ -28,8 +28,6 @@
 #define ANSWER_TIMEOUT_MS (30 * 1000)
 #define EXIT_PURGED 3
 
-static struct proto_register reg;   /* static: never on a stack frame that outlives its wipe */
-static char buf[PROTO_REGISTER_MAX + 1];
 
 /* Empty the directory DFD (the lane's, all of it the lane user's), never
  * following a symlink. A subdirectory a job made unwritable (0555) is ours
@@ -103,123 +101,155 @@ static int fail(const char *lane, const char *what) {
         return 1;
 }
 
-int main(int argc, char **argv) {
+static void wipe_bufp(char **p) {
+        if (*p) {
+                explicit_bzero(*p, PROTO_REGISTER_MAX + 1);
+                free(*p);
+        }
+}
+
+static void wipe_regp(struct proto_register **p) {
+        if (*p) {
+                proto_register_wipe(*p);
+                free(*p);
+        }
+}
+
+/* Connect to the lane's offer: the socket's fd, or -1 when nothing is
+ * offered (then the caller says so). */
+static int connect_offer(const char *lane) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        _cleanup_(closep) int fd = -EBADF;
+        struct stat st;
+
+        /* The offer's directory must be root's and not writable by others,
+         * or anybody could pose as lanectl and collect nothing, or worse,
+         * hand us a registration of their choosing. */
+        if (lstat(PROTO_REGISTER_DIR, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != 0 || (st.st_mode & S_IWOTH))
+                return -1;
+        if (snprintf(sa.sun_path, sizeof sa.sun_path, "%s/%s.sock", PROTO_REGISTER_DIR, lane) >= (int) sizeof sa.sun_path)
+                return -1;
+        fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        if (fd < 0 || connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0)
+                return -1;
+        return TAKE_FD(fd);
+}
+
+/* Ask the offer on FD for LANE's answer into *REG (both buffers that hold
+ * the token are wiped here or by the caller). 0, or 1 with a message. */
+static int ask(int fd, const char *lane, struct proto_register *reg) {
+        _cleanup_(wipe_bufp) char *buf = malloc(PROTO_REGISTER_MAX + 1);
+        const char *reason = NULL;
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        size_t len;
+        ssize_t n;
+
+        if (!buf)
+                return fail(lane, "out of memory");
+        if (proto_register_encode_request(lane, buf, PROTO_REGISTER_MAX + 1, &len) < 0 ||
+            send(fd, buf, len, MSG_NOSIGNAL) != (ssize_t) len)
+                return fail(lane, "cannot ask for the registration");
+        if (poll(&p, 1, ANSWER_TIMEOUT_MS) <= 0)
+                return fail(lane, "no answer from lanectl within 30 s");
+        n = recv(fd, buf, PROTO_REGISTER_MAX, MSG_TRUNC);
+        if (n <= 0 || (size_t) n >= PROTO_REGISTER_MAX + 1)
+                return fail(lane, n == 0 ? "lanectl refused this process (not the lane's user or unit)"
+                                         : "unreadable answer from lanectl");
+        if (proto_register_decode(buf, (size_t) n, reg, &reason) < 0) {
+                fprintf(stderr, "lanekeeper-register: %s: the registration offered is invalid: %s\n", lane, reason);
+                return 1;
+        }
+        if (strcmp(reg->name, lane) != 0)
+                return fail(lane, "the registration offered names another runner");
+        return 0;
+}
+
+/* lanectl offers a registration only when GitHub lists no runner of this
+ * name: a .runner here is then a registration GitHub deleted (lanectl
+ * remove, or 14 days offline). Forget it as 'config.sh remove --local'
+ * would, so that config.sh can register afresh. */
+static int forget_stale(const char *lane) {
+        static const char *const stale[] = { ".runner", ".credentials", ".credentials_rsaparams" };
+
+        printf("lanekeeper-register: %s: GitHub lists no runner named %s; forgetting the stale local registration\n",
+               lane, lane);
+        for (size_t i = 0; i < ELEMENTSOF(stale); i++)
+                if (unlinkat(AT_FDCWD, stale[i], 0) < 0 && errno != ENOENT)
+                        return fail(lane, "cannot remove the stale local registration");
+        return 0;
+}
+
+/* Become ./config.sh with REG: the token in the environment only. Returns
+ * only on failure. */
+static int become_config_sh(const char *lane, struct proto_register *reg) {
+        char *args[16];
+        struct stat st;
+        int a = 0;
+
+        /* config.sh: ours, a regular file, reached without a symlink. */
+        if (fstatat(AT_FDCWD, "config.sh", &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
+            st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH)))
+                return fail(lane, "config.sh is missing, not a regular file, not the lane user's, or writable by others");
+        if (setenv("ACTIONS_RUNNER_INPUT_TOKEN", reg->token, 1) < 0)
+                return fail(lane, "cannot pass the token");
+        args[a++] = (char *) "./config.sh";
+        args[a++] = (char *) "--unattended";
+        args[a++] = (char *) "--url";
+        args[a++] = reg->url;
+        args[a++] = (char *) "--name";
+        args[a++] = reg->name;
+        args[a++] = (char *) "--labels";
+        args[a++] = reg->labels;
+        args[a++] = (char *) "--no-default-labels";
+        if (reg->group[0]) {
+                args[a++] = (char *) "--runnergroup";
+                args[a++] = reg->group;
+        }
+        args[a++] = (char *) "--work";
+        args[a++] = (char *) "_work";
+        args[a] = NULL;
+        explicit_bzero(reg->token, sizeof reg->token);   /* the environment holds the only copy now */
+        printf("lanekeeper-register: %s: registering with %s as %s (labels %s)\n", lane, reg->url, reg->name, reg->labels);
+        fflush(stdout);
+        execv("./config.sh", args);
+        unsetenv("ACTIONS_RUNNER_INPUT_TOKEN");
+        return fail(lane, "cannot run ./config.sh");
+}
+
+int main(int argc, char **argv) {
+        _cleanup_(wipe_regp) struct proto_register *reg = calloc(1, sizeof *reg);
         _cleanup_(closep) int fd = -EBADF;
         const char *lane, *reason = NULL;
         struct stat st;
-        struct pollfd p;
-        size_t len;
-        ssize_t n;
-        char *args[16];
-        int a = 0;
         bool registered;
+        int r;
 
         if (argc != 2) {
                 fprintf(stderr, "usage: lanekeeper-register LANE (run by the lane unit, see lanekeeper-register(8))\n");
                 return 2;
         }
         lane = argv[1];
+        if (!reg)
+                return fail(lane, "out of memory");
         if (proto_validate_lane_name(lane, &reason) < 0)
                 return fail(lane, "not a lane name");
         if (geteuid() == 0)
                 return fail(lane, "refusing to run as root: the lane unit runs it as the lane's user");
         registered = fstatat(AT_FDCWD, ".runner", &st, AT_SYMLINK_NOFOLLOW) == 0;
-
-        /* The offer's directory must be root's and not writable by others,
-         * or anybody could pose as lanectl and collect nothing, or worse,
-         * hand us a registration of their choosing. */
-        if (lstat(PROTO_REGISTER_DIR, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != 0 || (st.st_mode & S_IWOTH)) {
-                if (registered)
-                        return 0;   /* registered, nothing offered: the common case, every start */
-                printf("lanekeeper-register: %s: not registered (no .runner) and no registration offered; "
-                       "run: lanectl apply %s\n", lane, lane);
+        fd = connect_offer(lane);
+        if (fd < 0) {
+                if (!registered)   /* registered, nothing offered: the common case, every start */
+                        printf("lanekeeper-register: %s: not registered (no .runner) and no registration offered; "
+                               "run: lanectl apply %s\n", lane, lane);
                 return 0;
         }
-        if (snprintf(sa.sun_path, sizeof sa.sun_path, "%s/%s.sock", PROTO_REGISTER_DIR, lane) >= (int) sizeof sa.sun_path)
-                return fail(lane, "socket path too long");
-        fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return fail(lane, "cannot create a socket");
-        if (connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0) {
-                if (registered)
-                        return 0;
-                printf("lanekeeper-register: %s: not registered (no .runner) and no registration offered; "
-                       "run: lanectl apply %s\n", lane, lane);
-                return 0;
-        }
-        if (proto_register_encode_request(lane, buf, sizeof buf, &len) < 0 || send(fd, buf, len, MSG_NOSIGNAL) != (ssize_t) len)
-                return fail(lane, "cannot ask for the registration");
-        p = (struct pollfd) { .fd = fd, .events = POLLIN };
-        if (poll(&p, 1, ANSWER_TIMEOUT_MS) <= 0)
-                return fail(lane, "no answer from lanectl within 30 s");
-        n = recv(fd, buf, sizeof buf - 1, MSG_TRUNC);
-        if (n <= 0 || (size_t) n >= sizeof buf) {
-                explicit_bzero(buf, sizeof buf);
-                return fail(lane, n == 0 ? "lanectl refused this process (not the lane's user or unit)"
-                                         : "unreadable answer from lanectl");
-        }
-        if (proto_register_decode(buf, (size_t) n, &reg, &reason) < 0) {
-                explicit_bzero(buf, sizeof buf);
-                proto_register_wipe(&reg);
-                fprintf(stderr, "lanekeeper-register: %s: the registration offered is invalid: %s\n", lane, reason);
-                return 1;
-        }
-        explicit_bzero(buf, sizeof buf);
-        if (strcmp(reg.name, lane) != 0) {
-                proto_register_wipe(&reg);
-                return fail(lane, "the registration offered names another runner");
-        }
-        if (reg.purge)
+        r = ask(fd, lane, reg);
+        if (r != 0)
+                return r;
+        closep(&fd);
+        if (reg->purge)
                 return purge(lane);
-
-        /* lanectl offers a registration only when GitHub lists no runner of
-         * this name: a .runner here is then a registration GitHub deleted
-         * (lanectl remove, or 14 days offline). Forget it as 'config.sh
-         * remove --local' would, so that config.sh can register afresh. */
-        if (registered) {
-                static const char *const stale[] = { ".runner", ".credentials", ".credentials_rsaparams" };
-
-                printf("lanekeeper-register: %s: GitHub lists no runner named %s; forgetting the stale local "
-                       "registration\n", lane, lane);
-                for (size_t i = 0; i < sizeof stale / sizeof stale[0]; i++)
-                        if (unlinkat(AT_FDCWD, stale[i], 0) < 0 && errno != ENOENT) {
-                                proto_register_wipe(&reg);
-                                return fail(lane, "cannot remove the stale local registration");
-                        }
-        }
-
-        /* config.sh: ours, a regular file, reached without a symlink. */
-        if (fstatat(AT_FDCWD, "config.sh", &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
-            st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH))) {
-                proto_register_wipe(&reg);
-                return fail(lane, "config.sh is missing, not a regular file, not the lane user's, or writable by others");
-        }
-        if (setenv("ACTIONS_RUNNER_INPUT_TOKEN", reg.token, 1) < 0) {
-                proto_register_wipe(&reg);
-                return fail(lane, "cannot pass the token");
-        }
-        args[a++] = (char *) "./config.sh";
-        args[a++] = (char *) "--unattended";
-        args[a++] = (char *) "--url";
-        args[a++] = reg.url;
-        args[a++] = (char *) "--name";
-        args[a++] = reg.name;
-        args[a++] = (char *) "--labels";
-        args[a++] = reg.labels;
-        args[a++] = (char *) "--no-default-labels";
-        if (reg.group[0]) {
-                args[a++] = (char *) "--runnergroup";
-                args[a++] = reg.group;
-        }
-        args[a++] = (char *) "--work";
-        args[a++] = (char *) "_work";
-        args[a] = NULL;
-        explicit_bzero(reg.token, sizeof reg.token);   /* the environment holds the only copy now */
-        printf("lanekeeper-register: %s: registering with %s as %s (labels %s)\n", lane, reg.url, reg.name, reg.labels);
-        fflush(stdout);
-        close(TAKE_FD(fd));
-        execv("./config.sh", args);
-        unsetenv("ACTIONS_RUNNER_INPUT_TOKEN");
-        return fail(lane, "cannot run ./config.sh");
+        if (registered && forget_stale(lane) != 0)
+                return 1;
+        return become_config_sh(lane, reg);
 }

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* lanectl's commands: one file each (cmd-*.c), run from the table in
+ * lanectl.c with the command line's shared state (struct cli). What several
+ * commands share (lane files, the policy as the planner sees it, the
+ * baseline configuration) is in cli-common.c. The work itself belongs to
+ * the subsystems: a command parses, asks and prints. */
+#pragma once
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "lane-file.h"
+#include "settings.h"
+
+struct helper_policy;
+struct plan_policy;
+struct baseline_config;
+
+/* The command line's state, owned by main(): no command keeps a static. */
+struct cli {
+        const char *config_path;        /* --config */
+        struct settings settings;
+        bool settings_loaded;
+};
+
+/* The settings, loaded on first use from --config, LANEKEEPER_CONFIG, or
+ * SYSCONFDIR/lanekeeper/lanekeeper.conf (which may be absent: built-in
+ * defaults then). Errors are printed. */
+int cli_settings(struct cli *cli, const struct settings **ret);
+
+/* Each command: exit status as its man page says (lanectl(1)). */
+int cmd_helper(struct cli *cli, int argc, char **argv);
+int cmd_lane(struct cli *cli, int argc, char **argv);
+int cmd_config(struct cli *cli, int argc, char **argv);
+int cmd_audit(struct cli *cli, int argc, char **argv);
+int cmd_plan(struct cli *cli, int argc, char **argv);
+int cmd_github(struct cli *cli, int argc, char **argv);
+int cmd_apply(struct cli *cli, int argc, char **argv);
+int cmd_restart(struct cli *cli, int argc, char **argv);
+int cmd_remove(struct cli *cli, int argc, char **argv);
+
+/* ---- cli-common.c ---- */
+
+/* A lane file, parsed. */
+struct lane_entry {
+        char path[PATH_MAX];
+        struct lane_desired lane;
+        bool valid;
+};
+/* Parse E->path into E->lane (valid: no problem, and the file is named
+ * after its lane); every problem printed to OUT with file and line. */
+bool lane_entry_load(struct lane_entry *e, FILE *out);
+
+/* The lane files of a directory (NAME.conf), sorted. */
+struct lane_file {
+        char *path;
+        char stem[PROTO_LANE_NAME_MAX + 8];
+        size_t same_name;        /* files naming this lane, without regard to case */
+        bool selected;
+};
+int cli_list_lanes(const char *dir, struct lane_file **ret, size_t *ret_n);
+void cli_free_lanes(struct lane_file *files, size_t n);
+/* Mark the files NAMES select (all when there are none); an unknown name
+ * is printed as CMD's error and answers -ENOENT. */
+int cli_select_lanes(struct lane_file *files, size_t n, char **names, size_t n_names, const char *dir,
+                     const char *cmd);
+
+/* The helper's policy as a view (PATH explicit: checked from its own
+ * directory down and may belong to the caller). Errors are printed. */
+int cli_load_policy(const char *path, bool explicit, struct helper_policy *pol);
+/* The arrays a plan_policy and a baseline_config point into. */
+struct policy_view {
+        const char *roots[32], *repos[32], *orgs[32], *users[32];
+        size_t n_roots;
+        const char *commands[16];
+        char docker_cfg[PATH_MAX];
+};
+void cli_plan_policy(const struct helper_policy *hp, struct policy_view *v, struct plan_policy *ret);
+/* Keeps a clock offset already in *BC. */
+void cli_baseline_config(const struct settings *s, struct policy_view *v, struct baseline_config *bc);
+
+/* Now, UTC, ISO 8601, into BUF. */
+void cli_now_utc(char *buf, size_t size);
