@@ -115,47 +115,25 @@ static const char *str(struct json_object *o, const char *key) {
                        json_object_get_string(m) : NULL;
 }
 
-static int jobs(struct gh_client *c, const struct opts *o) {
-        static const char *const statuses[] = { "queued", "in_progress", "completed", "waiting", "requested", "pending",
-                                                "action_required", "cancelled", "failure", "neutral", "skipped",
-                                                "stale", "success", "timed_out" };
+/* Every job of the repository's runs (of STATUS) into OUT. */
+static int fetch_jobs(struct gh_client *c, const struct opts *o, struct json_object *out) {
         char path[512], err[512], *text = NULL;
-        struct json_object *runs, *out = json_object_new_array();
+        struct json_object *runs;
         size_t len;
-        bool known = !o->status;
-        time_t now = time(NULL);
-        long long offset;
         int r;
 
-        if (!o->repo || o->org) {
-                fprintf(stderr, "lanectl github jobs: give --repo OWNER/NAME\n");
-                json_object_put(out);
-                return EXIT_USAGE;
-        }
-        for (size_t i = 0; o->status && i < ELEMENTSOF(statuses); i++)
-                known |= strcmp(o->status, statuses[i]) == 0;
-        if (!known || scope_of(o, path, sizeof path) < 0) {
-                if (!known)
-                        fprintf(stderr, "lanectl github jobs: --status %s is not a workflow run status\n", o->status);
-                json_object_put(out);
-                return EXIT_USAGE;
-        }
         snprintf(path, sizeof path, "/repos/%s/actions/runs%s%s", o->repo, o->status ? "?status=" : "", o->status ?: "");
         r = gh_get_pages(c, path, &text, &len, err, sizeof err);
         if (r < 0) {
                 fprintf(stderr, "lanectl github jobs: %s\n", err);
-                json_object_put(out);
                 return r == -ENOENT || r == -EACCES ? EXIT_FAILED : EXIT_UNAVAILABLE;
         }
         runs = gh_pages_items(text, len, "workflow_runs");
         free(text);
         if (!runs) {
                 fprintf(stderr, "lanectl github jobs: GitHub's run list does not parse\n");
-                json_object_put(out);
                 return EXIT_FAILED;
         }
-        if (gh_clock_offset(c, &offset))
-                now += offset;
         for (size_t i = 0; i < json_object_array_length(runs); i++) {
                 struct json_object *run = json_object_array_get_idx(runs, i), *id, *jl;
 
@@ -166,7 +144,6 @@ static int jobs(struct gh_client *c, const struct opts *o) {
                 if (r < 0) {
                         fprintf(stderr, "lanectl github jobs: %s\n", err);
                         json_object_put(runs);
-                        json_object_put(out);
                         return EXIT_UNAVAILABLE;
                 }
                 jl = gh_pages_items(text, len, "jobs");
@@ -176,38 +153,76 @@ static int jobs(struct gh_client *c, const struct opts *o) {
                 json_object_put(jl);
         }
         json_object_put(runs);
+        return EXIT_OK;
+}
+
+/* One job as a row: how long it waited (or has been waiting) for a runner. */
+static void print_job(struct json_object *j, time_t now) {
+        struct json_object *v, *labels;
+        const char *created = str(j, "created_at"), *started = str(j, "started_at");
+        time_t tc = 0, ts = 0;
+        char waited[24] = "-";
+
+        if (created && gh_parse_timestamp(created, &tc) == 0) {
+                if (started && gh_parse_timestamp(started, &ts) == 0 && strcmp(str(j, "status") ?: "", "queued"))
+                        snprintf(waited, sizeof waited, "%llds", (long long) (ts - tc));
+                else
+                        snprintf(waited, sizeof waited, "%llds+", (long long) (now - tc));
+        }
+        printf("%-12lld ", json_object_object_get_ex(j, "id", &v) ? (long long) json_object_get_int64(v) : 0);
+        printf("%-12lld ", json_object_object_get_ex(j, "run_id", &v) ? (long long) json_object_get_int64(v) : 0);
+        printf("%-12s %-24s %-8s ", str(j, "status") ?: "-", str(j, "runner_name") ?: "-", waited);
+        if (json_object_object_get_ex(j, "labels", &labels) && json_object_is_type(labels, json_type_array))
+                for (size_t l = 0; l < json_object_array_length(labels); l++)
+                        printf("%s%s", l ? "," : "", json_object_get_string(json_object_array_get_idx(labels, l)));
+        printf("\n");
+}
+
+static void json_object_putp(struct json_object **o) {
+        json_object_put(*o);
+}
+
+static int jobs(struct gh_client *c, const struct opts *o) {
+        static const char *const statuses[] = { "queued", "in_progress", "completed", "waiting", "requested", "pending",
+                                                "action_required", "cancelled", "failure", "neutral", "skipped",
+                                                "stale", "success", "timed_out" };
+        _cleanup_(json_object_putp) struct json_object *out = NULL;
+        char path[512];
+        bool known = !o->status;
+        time_t now = time(NULL);
+        long long offset;
+        int r;
+
+        if (!o->repo || o->org) {
+                fprintf(stderr, "lanectl github jobs: give --repo OWNER/NAME\n");
+                return EXIT_USAGE;
+        }
+        for (size_t i = 0; o->status && i < ELEMENTSOF(statuses); i++)
+                known |= strcmp(o->status, statuses[i]) == 0;
+        if (!known || scope_of(o, path, sizeof path) < 0) {
+                if (!known)
+                        fprintf(stderr, "lanectl github jobs: --status %s is not a workflow run status\n", o->status);
+                return EXIT_USAGE;
+        }
+        out = json_object_new_array();
+        r = fetch_jobs(c, o, out);
+        if (r != EXIT_OK)
+                return r;
+        if (gh_clock_offset(c, &offset))
+                now += offset;
         if (o->json) {
                 struct json_object *doc = json_object_new_object();
 
                 json_object_object_add(doc, "schema", json_object_new_string("lanekeeper.github-jobs/1"));
                 json_object_object_add(doc, "repository", json_object_new_string(o->repo));
-                json_object_object_add(doc, "jobs", out);
+                json_object_object_add(doc, "jobs", json_object_get(out));
                 print_json(doc);
                 json_object_put(doc);
                 return EXIT_OK;
         }
         printf("%-12s %-12s %-12s %-24s %-8s %s\n", "JOB", "RUN", "STATUS", "RUNNER", "WAITED", "LABELS");
-        for (size_t k = 0; k < json_object_array_length(out); k++) {
-                struct json_object *j = json_object_array_get_idx(out, k), *v, *labels;
-                const char *created = str(j, "created_at"), *started = str(j, "started_at");
-                time_t tc = 0, ts = 0;
-                char waited[24] = "-";
-
-                if (created && gh_parse_timestamp(created, &tc) == 0) {
-                        if (started && gh_parse_timestamp(started, &ts) == 0 && strcmp(str(j, "status") ?: "", "queued"))
-                                snprintf(waited, sizeof waited, "%llds", (long long) (ts - tc));
-                        else
-                                snprintf(waited, sizeof waited, "%llds+", (long long) (now - tc));
-                }
-                printf("%-12lld ", json_object_object_get_ex(j, "id", &v) ? (long long) json_object_get_int64(v) : 0);
-                printf("%-12lld ", json_object_object_get_ex(j, "run_id", &v) ? (long long) json_object_get_int64(v) : 0);
-                printf("%-12s %-24s %-8s ", str(j, "status") ?: "-", str(j, "runner_name") ?: "-", waited);
-                if (json_object_object_get_ex(j, "labels", &labels) && json_object_is_type(labels, json_type_array))
-                        for (size_t l = 0; l < json_object_array_length(labels); l++)
-                                printf("%s%s", l ? "," : "", json_object_get_string(json_object_array_get_idx(labels, l)));
-                printf("\n");
-        }
-        json_object_put(out);
+        for (size_t k = 0; k < json_object_array_length(out); k++)
+                print_job(json_object_array_get_idx(out, k), now);
         return EXIT_OK;
 }
 
@@ -262,7 +277,7 @@ static int rate_limit(struct gh_client *c, const struct opts *o) {
         return EXIT_OK;
 }
 
-int cmd_github(struct cli *cli, int argc, char **argv) {
+static int parse_opts(int argc, char **argv, struct opts *o) {
         static const struct option options[] = {
                 { "repo", required_argument, NULL, 'r' },
                 { "org", required_argument, NULL, 'g' },
@@ -273,45 +288,53 @@ int cmd_github(struct cli *cli, int argc, char **argv) {
                 { "stats", no_argument, NULL, 'S' },
                 {}
         };
-        struct opts o = {};
-        const struct settings *s;
-        struct gh_client *c = NULL;
-        char cache[PROTO_PATH_MAX + 32], err[512];
-        const char *verb;
-        int ch, ret;
+        int ch;
 
         optind = 0;
         while ((ch = getopt_long(argc, argv, "", options, NULL)) >= 0)
                 switch (ch) {
                 case 'r':
-                        o.repo = optarg;
+                        o->repo = optarg;
                         break;
                 case 'g':
-                        o.org = optarg;
+                        o->org = optarg;
                         break;
                 case 'n':
-                        o.name = optarg;
+                        o->name = optarg;
                         break;
                 case 's':
-                        o.status = optarg;
+                        o->status = optarg;
                         break;
                 case 'o':
                         if (strcmp(optarg, "json") && strcmp(optarg, "text")) {
                                 fprintf(stderr, "lanectl github: --output is text or json\n");
-                                return EXIT_USAGE;
+                                return -EINVAL;
                         }
-                        o.json = strcmp(optarg, "json") == 0;
+                        o->json = strcmp(optarg, "json") == 0;
                         break;
                 case 'd':
-                        o.debug = true;
+                        o->debug = true;
                         break;
                 case 'S':
-                        o.stats = true;
+                        o->stats = true;
                         break;
                 default:
                         usage();
-                        return EXIT_USAGE;
+                        return -EINVAL;
                 }
+        return 0;
+}
+
+int cmd_github(struct cli *cli, int argc, char **argv) {
+        struct opts o = {};
+        const struct settings *s;
+        struct gh_client *c = NULL;
+        char cache[PROTO_PATH_MAX + 32], err[512];
+        const char *verb;
+        int ret;
+
+        if (parse_opts(argc, argv, &o) < 0)
+                return EXIT_USAGE;
         if (optind + 1 != argc) {
                 usage();
                 return EXIT_USAGE;
