@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "cli.h"
 #include "macro.h"
 #include "observe.h"
@@ -220,3 +221,14 @@ void cli_now_utc(char *buf, size_t size) {
         strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+
+int cli_open_audit(const struct settings *s, struct audit_store *store, const char *cmd) {
+        char dir[PROTO_PATH_MAX + 16];
+        int r;
+
+        snprintf(dir, sizeof dir, "%s/audit", s->store_dir);
+        r = audit_open(dir, store);
+        if (r < 0)
+                fprintf(stderr, "lanectl %s: cannot open the audit store %s: %s\n", cmd, dir, strerror(-r));
+        return r;
+}

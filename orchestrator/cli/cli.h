@@ -80,5 +80,9 @@ void cli_plan_policy(const struct helper_policy *hp, struct policy_view *v, stru
 /* Keeps a clock offset already in *BC. */
 void cli_baseline_config(const struct settings *s, struct policy_view *v, struct baseline_config *bc);
 
+/* The audit store beneath the settings' store directory; errors printed as CMD's. */
+struct audit_store;
+int cli_open_audit(const struct settings *s, struct audit_store *store, const char *cmd);
+
 /* Now, UTC, ISO 8601, into BUF. */
 void cli_now_utc(char *buf, size_t size);

@@ -293,7 +293,7 @@ static int parse_args(struct lane_cmd *lc, int argc, char **argv) {
 static int prepare(struct cli *cli, struct lane_cmd *lc) {
         const char *name = exec_cmd_to_string(lc->c.cmd);
         const struct settings *s;
-        char store_dir[PROTO_PATH_MAX + 16], cache[PROTO_PATH_MAX + 32];
+        char cache[PROTO_PATH_MAX + 32];
         int r;
 
         if (cli_settings(cli, &s) < 0)
@@ -329,10 +329,9 @@ static int prepare(struct cli *cli, struct lane_cmd *lc) {
                 lc->bus = NULL;
         lc->real.bus = lc->bus;
         cli_baseline_config(s, &lc->pv, &lc->bc);
-        snprintf(store_dir, sizeof store_dir, "%s/audit", s->store_dir);
-        r = audit_open(store_dir, &lc->store);
+        r = cli_open_audit(s, &lc->store, name);
         if (r < 0)
-                return fprintf(stderr, "lanectl %s: cannot open the audit store %s: %s\n", name, store_dir, strerror(-r)), r;
+                return r;
         exec_real_ops(&lc->real, &lc->ops);
         return 0;
 }

@@ -296,7 +296,6 @@ static int open_github(struct plan_cmd *pc, const struct settings *s) {
 /* The policy, the lanes asked for, the sources, the store. */
 static int prepare(struct cli *cli, struct plan_cmd *pc, int argc, char **argv) {
         const struct settings *s;
-        char store_dir[PROTO_PATH_MAX + 16];
         int r;
 
         if (cli_settings(cli, &s) < 0)
@@ -327,11 +326,7 @@ static int prepare(struct cli *cli, struct plan_cmd *pc, int argc, char **argv) 
         }
         pc->env.bus = pc->bus;
         cli_baseline_config(s, &pc->pv, &pc->bc);
-        snprintf(store_dir, sizeof store_dir, "%s/audit", s->store_dir);
-        r = audit_open(store_dir, &pc->store);
-        if (r < 0)
-                fprintf(stderr, "lanectl plan: cannot open the audit store %s: %s\n", store_dir, strerror(-r));
-        return r;
+        return cli_open_audit(s, &pc->store, "plan");
 }
 
 /* Plan every selected lane, printing as it goes; then the summary. */

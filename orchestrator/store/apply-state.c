@@ -84,22 +84,28 @@ static int copy(struct json_object *o, const char *k, char *dst, size_t size) {
         return 0;
 }
 
+/* The keys directory and KEY's file name in it. */
+static int open_key(const char *store_dir, const char *key, char *name, size_t size) {
+        const char *reason;
+
+        if (idempotency_key_validate(key, &reason) < 0)
+                return -EINVAL;
+        key_name(key, name, size);
+        return open_subdir(store_dir, "keys");
+}
+
 int idempotency_lookup(const char *store_dir, const char *key, const char *lane, const char *command,
                        struct idempotency_result *ret) {
         _cleanup_(closep) int dir = -EBADF;
         _cleanup_(freep) char *text = NULL;
         struct json_object *o, *m;
-        const char *reason;
         char name[PROTO_SHA256_HEX_SIZE + 8];
         size_t len;
         int r;
 
-        if (idempotency_key_validate(key, &reason) < 0)
-                return -EINVAL;
-        dir = open_subdir(store_dir, "keys");
+        dir = open_key(store_dir, key, name, sizeof name);
         if (dir < 0)
                 return dir;
-        key_name(key, name, sizeof name);
         r = store_read_file(dir, name, 64 * 1024, &text, &len);
         if (r < 0)
                 return r;
@@ -121,16 +127,12 @@ int idempotency_lookup(const char *store_dir, const char *key, const char *lane,
 int idempotency_record(const char *store_dir, const char *key, const struct idempotency_result *res) {
         _cleanup_(closep) int dir = -EBADF;
         struct json_object *o;
-        const char *reason;
         char name[PROTO_SHA256_HEX_SIZE + 8];
         int r;
 
-        if (idempotency_key_validate(key, &reason) < 0)
-                return -EINVAL;
-        dir = open_subdir(store_dir, "keys");
+        dir = open_key(store_dir, key, name, sizeof name);
         if (dir < 0)
                 return dir;
-        key_name(key, name, sizeof name);
         o = json_object_new_object();
         json_object_object_add(o, "lane", json_object_new_string(res->lane));
         json_object_object_add(o, "command", json_object_new_string(res->command));
