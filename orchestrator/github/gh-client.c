@@ -15,6 +15,7 @@
 
 #include "gh-auth.h"
 #include "gh-client.h"
+#include "gh-exchange.h"
 #include "gh-wire.h"
 #include "macro.h"
 #include "proto-redact.h"
@@ -23,7 +24,6 @@
 #include "settings.h"
 
 #define API_VERSION "2022-11-28"
-#define BODY_MAX (32u << 20)
 #define TOKEN_REFRESH_MS (50 * 60 * 1000LL)
 #define FRESH_TOKEN_MS (10 * 1000LL)
 
@@ -76,17 +76,6 @@ static double jitter(void) {
         if (getrandom(&v, sizeof v, 0) != sizeof v)
                 v = (uint32_t) mono_ms();
         return (double) v / 4294967296.0;
-}
-
-/* Copy S into BUF with every secret replaced. */
-static void redact_into(const char *s, char *buf, size_t size) {
-        char *r = NULL;
-
-        if (proto_redact(s, &r, NULL) < 0)
-                snprintf(buf, size, "(unprintable)");
-        else
-                snprintf(buf, size, "%s", r);
-        free(r);
 }
 
 static void set_token(struct gh_client *c, char *token, size_t len) {
@@ -188,122 +177,13 @@ void gh_response_free(struct gh_response *r) {
         *r = (struct gh_response) {};
 }
 
-/* ---- one exchange ---- */
+/* ---- one exchange (callbacks in gh-exchange.c) ---- */
 
-struct exchange {
-        struct gh_response *resp;
-        size_t cap;
-        bool too_big;
-        char date[64];
-        bool have_retry_after;
-        long long retry_after;
-};
-
-static size_t on_body(char *p, size_t size, size_t n, void *ud) {
-        struct exchange *x = ud;
-        struct gh_response *r = x->resp;
-        size_t len = size * n;
-
-        if (r->len + len + 1 > BODY_MAX) {
-                x->too_big = true;
-                return 0;
-        }
-        if (r->len + len + 1 > x->cap) {
-                size_t cap = (r->len + len + 1) * 2;
-                char *b = realloc(r->body, cap);
-
-                if (!b)
-                        return 0;
-                r->body = b;
-                x->cap = cap;
-        }
-        memcpy(r->body + r->len, p, len);
-        r->len += len;
-        r->body[r->len] = '\0';
-        return len;
-}
-
-static bool header_is(const char *line, size_t len, const char *name, const char **ret_value, size_t *ret_len) {
-        size_t n = strlen(name);
-
-        if (len <= n || strncasecmp(line, name, n) != 0 || line[n] != ':')
-                return false;
-        line += n + 1, len -= n + 1;
-        while (len && (*line == ' ' || *line == '\t'))
-                line++, len--;
-        while (len && (line[len - 1] == '\r' || line[len - 1] == '\n' || line[len - 1] == ' '))
-                len--;
-        *ret_value = line;
-        *ret_len = len;
-        return true;
-}
-
-static size_t on_header(char *p, size_t size, size_t n, void *ud) {
-        struct exchange *x = ud;
-        struct gh_response *r = x->resp;
-        size_t len = size * n, vl;
-        const char *v;
-        char num[32];
-
-#define COPY(dst) snprintf((dst), sizeof(dst), "%.*s", (int) vl, v)
-#define NUM() (snprintf(num, sizeof num, "%.*s", (int) (vl < 31 ? vl : 31), v), strtoll(num, NULL, 10))
-        if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) {   /* a new response (after 100-continue): start over */
-                r->link[0] = r->etag[0] = r->resource[0] = '\0';
-                r->have_remaining = x->have_retry_after = false;
-        } else if (header_is(p, len, "link", &v, &vl))
-                COPY(r->link);
-        else if (header_is(p, len, "etag", &v, &vl))
-                COPY(r->etag);
-        else if (header_is(p, len, "date", &v, &vl))
-                COPY(x->date);
-        else if (header_is(p, len, "x-ratelimit-resource", &v, &vl))
-                COPY(r->resource);
-        else if (header_is(p, len, "x-ratelimit-remaining", &v, &vl))
-                r->remaining = NUM(), r->have_remaining = true;
-        else if (header_is(p, len, "x-ratelimit-used", &v, &vl))
-                r->used = NUM();
-        else if (header_is(p, len, "x-ratelimit-limit", &v, &vl))
-                r->limit = NUM();
-        else if (header_is(p, len, "x-ratelimit-reset", &v, &vl))
-                r->reset = NUM();
-        else if (header_is(p, len, "retry-after", &v, &vl))
-                x->retry_after = NUM(), x->have_retry_after = true;
-#undef COPY
-#undef NUM
-        return len;
-}
-
-static int on_debug(CURL *h, curl_infotype type, char *data, size_t size, void *ud) {
-        char *line, out[4096];
-
-        (void) h, (void) ud;
-        if (type != CURLINFO_TEXT && type != CURLINFO_HEADER_IN && type != CURLINFO_HEADER_OUT)
-                return 0;   /* bodies are not traced */
-        line = strndup(data, size);
-        if (!line)
-                return 0;
-        for (char *r = line, *w = line;; r++)   /* CRLF -> LF */
-                if (*r != '\r' && !(*w++ = *r))
-                        break;
-        /* the Authorization header goes whatever redaction would make of it */
-        for (char *a = strcasestr(line, "authorization:"); a; a = strcasestr(a + 1, "authorization:")) {
-                char *end = a + strcspn(a, "\n");
-
-                if (end - a > 15)
-                        memset(a + 15, '*', (size_t) (end - a - 15));
-        }
-        redact_into(line, out, sizeof out);
-        fprintf(stderr, "%s %s", type == CURLINFO_HEADER_OUT ? ">" : type == CURLINFO_HEADER_IN ? "<" : "*", out);
-        if (!size || data[size - 1] != '\n')
-                fputc('\n', stderr);
-        free(line);
-        return 0;
-}
 
 /* Send once. Returns 0 with an HTTP status, or -EIO with *sent telling
  * whether the request may have reached GitHub. */
 static int exchange(struct gh_client *c, const char *method, const char *url, const char *bearer, const char *body,
-                    const char *if_none_match, struct gh_response *resp, struct exchange *x, bool *sent, char *err,
+                    const char *if_none_match, struct gh_response *resp, struct gh_exchange *x, bool *sent, char *err,
                     size_t errlen) {
         struct curl_slist *h = NULL;
         char inm[200];
@@ -313,7 +193,7 @@ static int exchange(struct gh_client *c, const char *method, const char *url, co
         time_t server;
 
         *resp = (struct gh_response) {};
-        *x = (struct exchange) { .resp = resp };
+        *x = (struct gh_exchange) { .resp = resp };
         h = curl_slist_append(h, "Accept: application/vnd.github+json");
         h = curl_slist_append(h, "X-GitHub-Api-Version: " API_VERSION);
         h = curl_slist_append(h, "User-Agent: lanekeeper/" PACKAGE_VERSION);
@@ -343,9 +223,9 @@ static int exchange(struct gh_client *c, const char *method, const char *url, co
         } else if (strcmp(method, "GET") == 0)
                 curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);
         curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, h);
-        curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, gh_on_body);
         curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, x);
-        curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, gh_on_header);
         curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, x);
         curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(c->curl, CURLOPT_FOLLOWLOCATION, 0L);   /* the token never follows a redirect */
@@ -366,7 +246,7 @@ static int exchange(struct gh_client *c, const char *method, const char *url, co
         }
         if (c->debug) {
                 curl_easy_setopt(c->curl, CURLOPT_VERBOSE, 1L);
-                curl_easy_setopt(c->curl, CURLOPT_DEBUGFUNCTION, on_debug);
+                curl_easy_setopt(c->curl, CURLOPT_DEBUGFUNCTION, gh_on_debug);
         }
         cc = curl_easy_perform(c->curl);
         for (struct curl_slist *i = h; i; i = i->next)   /* the copy of the Authorization line too */
@@ -388,68 +268,6 @@ static int exchange(struct gh_client *c, const char *method, const char *url, co
         }
         resp->status = status;
         return 0;
-}
-
-/* ---- the ETag cache: CACHE/SHA256(token id, URL) holds "ETAG\nBODY" ---- */
-
-static void cache_name(const struct gh_client *c, const char *url, char name[PROTO_SHA256_HEX_SIZE]) {
-        char key[4096];
-        int n = snprintf(key, sizeof key, "%s\n%s", c->token_id, url);
-
-        proto_sha256_hex(key, (size_t) (n < 0 ? 0 : n >= (int) sizeof key ? (int) sizeof key - 1 : n), name);
-}
-
-static char *cache_read(const struct gh_client *c, const char *url, char *etag, size_t etag_size) {
-        char name[PROTO_SHA256_HEX_SIZE], *text, *nl, *nl2;
-        _cleanup_(closep) int fd = -EBADF;
-        struct stat st;
-
-        if (c->cache_fd < 0)
-                return NULL;
-        cache_name(c, url, name);
-        fd = openat(c->cache_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > BODY_MAX)
-                return NULL;
-        text = malloc((size_t) st.st_size + 1);
-        if (!text || read(fd, text, (size_t) st.st_size) != st.st_size) {
-                free(text);
-                return NULL;
-        }
-        text[st.st_size] = '\0';
-        nl = strchr(text, '\n');
-        nl2 = nl ? strchr(nl + 1, '\n') : NULL;
-        if (!nl2 || (size_t) (nl - text) >= etag_size) {
-                free(text);
-                return NULL;
-        }
-        snprintf(etag, etag_size, "%.*s", (int) (nl - text), text);
-        return text;   /* the caller takes the Link and the body after the ETag line */
-}
-
-/* The cached entry's Link header and body. */
-static void cache_split(char *cached, const char **ret_link, size_t *ret_link_len, const char **ret_body) {
-        char *nl = strchr(cached, '\n'), *nl2 = strchr(nl + 1, '\n');
-
-        *ret_link = nl + 1;
-        *ret_link_len = (size_t) (nl2 - nl - 1);
-        *ret_body = nl2 + 1;
-}
-
-static void cache_write(const struct gh_client *c, const char *url, const struct gh_response *r) {
-        char name[PROTO_SHA256_HEX_SIZE], tmp[PROTO_SHA256_HEX_SIZE + 8];
-        _cleanup_(closep) int fd = -EBADF;
-        bool ok;
-
-        if (c->cache_fd < 0 || !r->etag[0] || strchr(r->etag, '\n') || strchr(r->link, '\n') || !r->body)
-                return;
-        cache_name(c, url, name);
-        snprintf(tmp, sizeof tmp, "%s.tmp", name);
-        fd = openat(c->cache_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-        if (fd < 0)
-                return;
-        ok = dprintf(fd, "%s\n%s\n", r->etag, r->link) > 0 && write(fd, r->body, r->len) == (ssize_t) r->len;
-        if (!ok || renameat(c->cache_fd, tmp, c->cache_fd, name) < 0)
-                (void) unlinkat(c->cache_fd, tmp, 0);
 }
 
 /* ---- tokens ---- */
@@ -529,12 +347,12 @@ static int request_with(struct gh_client *c, const char *method, const char *url
         char etag[160] = "", *cached = NULL;
 
         if (conditional && !mutating)
-                cached = cache_read(c, url, etag, sizeof etag);
+                cached = gh_cache_read(c->cache_fd, c->token_id, url, etag, sizeof etag);
         for (unsigned attempt = 0;; attempt++) {
                 struct gh_attempt a = { .mutating = mutating, .attempt = attempt, .fresh_token = fresh,
                                         .deadline_ms = deadline, .jitter = jitter() };
                 struct gh_decision d;
-                struct exchange x;
+                struct gh_exchange x;
                 bool sent = false;
                 char why[256] = "";
                 int r;
@@ -561,7 +379,7 @@ static int request_with(struct gh_client *c, const char *method, const char *url
                                 const char *link, *cbody;
                                 size_t link_len;
 
-                                cache_split(cached, &link, &link_len, &cbody);
+                                gh_cache_split(cached, &link, &link_len, &cbody);
                                 c->stats.not_modified++;
                                 free(ret->body);
                                 ret->len = strlen(cbody);
@@ -574,7 +392,7 @@ static int request_with(struct gh_client *c, const char *method, const char *url
                                 if (ret->status != 304 && !strstr(url, "/rate_limit") && !strstr(url, "/access_tokens"))
                                         c->stats.units++;
                                 if (ret->status == 200 && conditional && !mutating)
-                                        cache_write(c, url, ret);
+                                        gh_cache_write(c->cache_fd, c->token_id, url, ret);
                         }
                         free(cached);
                         return 0;
@@ -641,131 +459,4 @@ int gh_request(struct gh_client *c, const char *method, const char *path, const 
                 r = request_with(c, method, url, c->token, true, body, true, ret, err, errlen);
         }
         return r;
-}
-
-int gh_get_pages(struct gh_client *c, const char *path, char **ret, size_t *ret_len, char *err, size_t errlen) {
-        char next[2048];
-        char *all = NULL;
-        size_t len = 0;
-        int pages = 0, r;
-
-        snprintf(next, sizeof next, "%s%sper_page=100", path, strchr(path, '?') ? "&" : "?");
-        for (;;) {
-                struct gh_response resp;
-                char *grown;
-
-                r = gh_request(c, "GET", next, NULL, &resp, err, errlen);
-                if (r < 0)
-                        break;
-                if (resp.status != 200 || !resp.body) {
-                        gh_describe_error(&resp, err, errlen);
-                        gh_response_free(&resp);
-                        r = resp.status == 404 ? -ENOENT : -EACCES;
-                        break;
-                }
-                grown = realloc(all, len + resp.len + 2);
-                if (!grown) {
-                        gh_response_free(&resp);
-                        r = -ENOMEM;
-                        break;
-                }
-                all = grown;
-                memcpy(all + len, resp.body, resp.len);
-                len += resp.len;
-                all[len++] = '\n';
-                all[len] = '\0';
-                r = gh_link_next(resp.link, next, sizeof next);
-                gh_response_free(&resp);
-                if (r < 0) {
-                        snprintf(err, errlen, "GitHub's Link header does not parse");
-                        break;
-                }
-                if (r == 0)
-                        break;
-                if (++pages >= 1000) {
-                        snprintf(err, errlen, "more than 1000 pages");
-                        r = -E2BIG;
-                        break;
-                }
-        }
-        if (r < 0) {
-                free(all);
-                return r;
-        }
-        *ret = all;
-        *ret_len = len;
-        return 0;
-}
-
-struct json_object *gh_pages_items(const char *text, size_t len, const char *key) {
-        struct json_tokener *tok = json_tokener_new();
-        struct json_object *all = json_object_new_array();
-        size_t off = 0;
-
-        while (tok && all && off < len) {
-                struct json_object *page, *items;
-
-                while (off < len && strchr(" \t\r\n", text[off]))
-                        off++;
-                if (off >= len)
-                        break;
-                json_tokener_reset(tok);
-                page = json_tokener_parse_ex(tok, text + off, (int) (len - off));
-                if (!page || !json_object_object_get_ex(page, key, &items) || !json_object_is_type(items, json_type_array)) {
-                        json_object_put(page);
-                        json_object_put(all);
-                        all = NULL;
-                        break;
-                }
-                off += json_tokener_get_parse_end(tok);
-                for (size_t i = 0; i < json_object_array_length(items); i++)
-                        json_object_array_add(all, json_object_get(json_object_array_get_idx(items, i)));
-                json_object_put(page);
-        }
-        if (tok)
-                json_tokener_free(tok);
-        return all;
-}
-
-int gh_list_runners(struct gh_client *c, const char *scope, const char *name, struct inventory *ret, char *err,
-                    size_t errlen) {
-        char path[512], *text = NULL, perr[256];
-        const char *reason;
-        size_t len = 0;
-        int r;
-
-        if (name && proto_validate_runner_name(name, &reason) < 0)
-                return snprintf(err, errlen, "runner name %s", reason), -EINVAL;
-        /* runner names need no escaping: letters, digits, '.', '_', '-' */
-        snprintf(path, sizeof path, "/%s/actions/runners%s%s", scope, name ? "?name=" : "", name ?: "");
-        r = gh_get_pages(c, path, &text, &len, err, errlen);
-        if (r < 0)
-                return r;
-        r = inventory_parse(text, len, ret, perr, sizeof perr);
-        if (r < 0)
-                snprintf(err, errlen, "GitHub's runner list for %s: %s", scope, perr);
-        free(text);
-        return r;
-}
-
-void gh_describe_error(const struct gh_response *r, char *buf, size_t size) {
-        struct json_object *o = r->body ? json_tokener_parse(r->body) : NULL, *m, *errs;
-        const char *msg = NULL, *first = NULL;
-        char raw[600];
-
-        if (o && json_object_object_get_ex(o, "message", &m) && json_object_is_type(m, json_type_string))
-                msg = json_object_get_string(m);
-        if (o && json_object_object_get_ex(o, "errors", &errs) && json_object_is_type(errs, json_type_array) &&
-            json_object_array_length(errs) > 0) {
-                struct json_object *e = json_object_array_get_idx(errs, 0), *f;
-
-                if (json_object_is_type(e, json_type_string))
-                        first = json_object_get_string(e);
-                else if (json_object_object_get_ex(e, "code", &f))
-                        first = json_object_get_string(f);
-        }
-        snprintf(raw, sizeof raw, "%ld %s%s%s", r->status, msg ? msg : r->status ? "(no message)" : "no answer",
-                 first ? ": " : "", first ? first : "");
-        redact_into(raw, buf, size);
-        json_object_put(o);
 }

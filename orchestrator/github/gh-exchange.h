@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* One HTTP exchange's libcurl callbacks (the client's own: not for other
+ * subsystems): the body, bounded; the headers GitHub's pacing and paging
+ * need; a redacted trace for --debug; and the ETag cache's files. */
+#pragma once
+
+#include <curl/curl.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "gh-client.h"
+#include "proto-sha256.h"
+
+#define GH_BODY_MAX (32u << 20)
+
+
+struct gh_exchange {
+        struct gh_response *resp;
+        size_t cap;
+        bool too_big;
+        char date[64];
+        bool have_retry_after;
+        long long retry_after;
+};
+
+size_t gh_on_body(char *p, size_t size, size_t n, void *ud);
+size_t gh_on_header(char *p, size_t size, size_t n, void *ud);
+int gh_on_debug(CURL *h, curl_infotype type, char *data, size_t size, void *ud);
+
+/* Copy S into BUF with every secret replaced. */
+void gh_redact_into(const char *s, char *buf, size_t size);
+
+/* The ETag cache: CACHE_FD/SHA256(token id, URL) holds "ETAG\nLINK\nBODY".
+ * A read returns the entry (malloc'd) with its ETag in ETAG; split gives
+ * its Link header and body. CACHE_FD < 0: no cache. */
+char *gh_cache_read(int cache_fd, const char *token_id, const char *url, char *etag, size_t etag_size);
+void gh_cache_split(char *cached, const char **ret_link, size_t *ret_link_len, const char **ret_body);
+void gh_cache_write(int cache_fd, const char *token_id, const char *url, const struct gh_response *r);
