@@ -63,6 +63,10 @@ void observe_baseline(const struct observe_env *env, const struct lane_desired *
 /* "2.330.0" from a runner directory's bin -> bin.2.330.0 link (the layout
  * self-update leaves), or -ENOENT/-EINVAL. */
 int observe_runner_version(int lane_fd, char *buf, size_t size);
+/* The lane directory ROOT/NAME, opened beneath its root without following
+ * a symlink (an O_PATH fd; *ret_root_fd the root's, if asked): -ENOENT when
+ * either is missing, another errno with a reason. */
+int observe_open_lane_dir(const struct lane_desired *d, int *ret_root_fd, const char **ret_reason);
 /* Whether VERSION satisfies POLICY: 1, 0, or -EINVAL when VERSION does not
  * parse. */
 int version_satisfies(const struct version_policy *policy, const char *version);
