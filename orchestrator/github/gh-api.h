@@ -15,7 +15,7 @@
 #include <time.h>
 
 #include "gh-client.h"
-#include "plan.h"
+#include "proto-validate.h"
 
 #define GH_MAX_LABELS 100
 

@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "plan.h"
+#include "observation.h"
 
 #define INVENTORY_MAX_RUNNERS 100000
 #define RUNNER_FILE_MAX (64 * 1024)
