@@ -217,6 +217,23 @@ syms=$(nm "$LANECTL" 2>/dev/null | awk '{ print $NF }')
 hits=$(grep -xE 'verb_dispatch|admit_peer|ids_resolve|unit_write_at|unit_read_at|unit_check_lane_dir_at|sandbox_[a-z_]+|sysd_[a-z_]+' <<<"$syms")
 [ -z "$hits" ] && ok || bad "lanectl contains helper functions: $hits"
 
+# orchestrator/README's import table holds: a subsystem includes headers
+# of the subsystems it lists and of no other.
+o=$TESTS_SRCDIR/../orchestrator
+rules=$(sed -n 's/^| \([a-z]*\) *|.*| \([a-z ()]*\) *|$/\1:\2/p' "$o/README" | grep -v '^subsystem:')
+[ "$(wc -l <<<"$rules")" -ge 8 ] && ok || bad "cannot read the import table of orchestrator/README: $rules"
+hits=
+while IFS=: read -r sub allowed; do
+        for f in "$o/$sub"/*.[ch]; do
+                for inc in $(sed -n 's/^#include "\([^"]*\)".*/\1/p' "$f"); do
+                        owner=$(cd "$o" && ls */"$inc" 2>/dev/null | head -n 1 | cut -d/ -f1)
+                        [ -z "$owner" ] || [ "$owner" = "$sub" ] && continue
+                        grep -qw "$owner" <<<"$allowed" || hits="$hits $sub/$(basename "$f") includes $owner/$inc;"
+                done
+        done
+done <<<"$rules"
+[ -z "$hits" ] && ok || bad "imports outside orchestrator/README's table:$hits"
+
 # No runner is ever started outside systemd: no nohup, no backgrounded
 # run.sh, no PID file anywhere in what ships (the tests' kit aside).
 src=$TESTS_SRCDIR/..

@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "macro.h"
 #include "observe.h"
+#include "plan.h"
 #include "proto-policy.h"
 
 #define DEFAULT_CONFIG SYSCONFDIR "/lanekeeper/lanekeeper.conf"

@@ -12,7 +12,7 @@
 
 #include "inventory.h"
 #include "lane-file.h"
-#include "plan.h"
+#include "observation.h"
 
 typedef struct sd_bus sd_bus;
 
