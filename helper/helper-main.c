@@ -27,6 +27,7 @@
 #include "helper-verbs.h"
 #include "macro.h"
 #include "proto-io.h"
+#include "proto-time.h"
 
 /* Fixed MESSAGE_IDs, one per event class (systemd-id128 new). */
 #define MID_REQUEST "7ba907cd1bc946ad93aef022bec284e6"   /* a request was answered */
@@ -74,13 +75,6 @@ struct helper {
         uint8_t buf[PROTO_MAX_MESSAGE];
 };
 
-static uint64_t now_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000u + (uint64_t) ts.tv_nsec / 1000000u;
-}
-
 static void log_event(const char *mid, const struct conn *c, enum proto_error e, const char *reason) {
         const char *verb = proto_verb_to_string(c->verb) ?: "none";
 
@@ -123,7 +117,7 @@ static void refusal_window(struct helper *h, uint64_t now) {
 }
 
 static void refuse_peer(struct helper *h, struct conn *c, enum proto_error e, const char *reason) {
-        refusal_window(h, now_ms());
+        refusal_window(h, (uint64_t) proto_now_ms());
         if (h->refusals_logged < REFUSAL_LOG_BURST) {
                 h->refusals_logged++;
                 log_event(MID_REFUSED, c, e, reason);
@@ -252,7 +246,7 @@ static void accept_one(struct helper *h, int fd) {
                             "too many connections waiting to send a request: the oldest was closed");
                 drop_pending(h, (size_t) (old - h->pending));
         }
-        c.deadline_ms = now_ms() + RECV_DEADLINE_MS;
+        c.deadline_ms = (uint64_t) proto_now_ms() + RECV_DEADLINE_MS;
         h->pending[h->n_pending++] = c;
 }
 
@@ -267,11 +261,11 @@ static void accept_batch(struct helper *h) {
 }
 
 static int serve(struct helper *h) {
-        uint64_t idle_since = now_ms();
+        uint64_t idle_since = (uint64_t) proto_now_ms();
 
         while (h->served < MAX_REQUESTS) {
                 struct pollfd p[MAX_PENDING + 1];
-                uint64_t now = now_ms(), wake = idle_since + IDLE_EXIT_MS;
+                uint64_t now = (uint64_t) proto_now_ms(), wake = idle_since + IDLE_EXIT_MS;
                 int n;
 
                 refusal_window(h, now);
@@ -297,7 +291,7 @@ static int serve(struct helper *h) {
                         return log_event(MID_FAILURE, &(struct conn) {}, PROTO_E_INTERNAL, "poll failed"), EXIT_FAILURE;
                 if (n <= 0)
                         continue;
-                idle_since = now_ms();
+                idle_since = (uint64_t) proto_now_ms();
                 for (size_t i = h->n_pending; i-- > 0;)
                         if (p[i].revents) {
                                 serve_request(h, &h->pending[i]);

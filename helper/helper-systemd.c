@@ -7,6 +7,7 @@
 
 #include "helper-systemd.h"
 #include "macro.h"
+#include "proto-time.h"
 
 #define SD_DEST "org.freedesktop.systemd1"
 #define SD_PATH "/org/freedesktop/systemd1"
@@ -67,20 +68,13 @@ static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
         return 0;
 }
 
-static uint64_t now_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
-}
-
 int sysd_job(sd_bus *bus, const char *method, const char *unit, uint64_t timeout_usec, struct sysd_state *ret,
              char *err, size_t errlen) {
         _cleanup_(sd_bus_error_freep) sd_bus_error e = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
         struct job_wait w = {};
-        uint64_t deadline = now_usec() + timeout_usec;
+        uint64_t deadline = proto_now_usec() + timeout_usec;
         int r;
 
         /* Listen before asking, so the job's end cannot pass unseen. */
@@ -97,12 +91,12 @@ int sysd_job(sd_bus *bus, const char *method, const char *unit, uint64_t timeout
         r = sd_bus_message_read(reply, "o", &w.path);
         if (r < 0)
                 return bus_fail(r, NULL, method, err, errlen);
-        while (!w.done && now_usec() < deadline) {
+        while (!w.done && proto_now_usec() < deadline) {
                 r = sd_bus_process(bus, NULL);
                 if (r < 0)
                         return bus_fail(r, NULL, "waiting for the job", err, errlen);
                 if (r == 0 && !w.done)
-                        (void) sd_bus_wait(bus, deadline - now_usec());
+                        (void) sd_bus_wait(bus, deadline - proto_now_usec());
         }
         r = sysd_unit_state(bus, unit, ret, err, errlen);
         if (r < 0)

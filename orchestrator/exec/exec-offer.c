@@ -38,13 +38,13 @@ static void offer_child_term(int sig) {
  * socket or a token: the server drops every inherited fd but its own two
  * (the lane lock among them), and dies, removing its socket, when the
  * lanectl that forked it dies. */
-static void offer_child_confine(pid_t parent, int keep_a, int keep_b) {
+static void offer_child_confine(pid_t parent, const char *path, int keep_a, int keep_b) {
         int lo = keep_a < keep_b ? keep_a : keep_b, hi = keep_a < keep_b ? keep_b : keep_a;
 
-        offer_child_path = NULL;
+        offer_child_path = path;   /* first: a SIGTERM from here on removes the socket */
         (void) signal(SIGTERM, offer_child_term);
         if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
-                _exit(1);   /* the parent died before we could ask to follow it */
+                offer_child_term(0);   /* the parent died before we could ask to follow it */
         if (lo > 3)
                 (void) close_range(3, (unsigned) lo - 1, 0);
         if (hi > lo + 1)
@@ -56,10 +56,10 @@ static _Noreturn void serve_child(struct exec_offer *o, int report, pid_t parent
         char err[512];
         int r;
 
-        offer_child_confine(parent, o->offer.fd, report);
-        offer_child_path = o->offer.path;
+        offer_child_confine(parent, o->offer.path, o->offer.fd, report);
         r = reg_offer_serve(&o->offer, uid, reg, EXEC_REGISTER_WAIT_S * 1000, err, sizeof err);
         proto_register_wipe(reg);
+        (void) unlink(o->offer.path);   /* one-shot: gone once served, whether or not lanectl lives on */
         if (r < 0 && write(report, err, strlen(err)) < 0)
                 _exit(2);
         _exit(r == 0 ? 0 : 1);

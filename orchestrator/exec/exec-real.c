@@ -12,6 +12,7 @@
 #include "gh-client.h"
 #include "inventory.h"
 #include "observe.h"
+#include "proto-time.h"
 
 /* Observe the lane, GitHub through the client (one conditional listing);
  * GitHub's Date keeps the baseline's clock check current. */
@@ -66,11 +67,8 @@ static const struct exec_github_ops real_github = {
 };
 
 static long long real_now_ms(void *data) {
-        struct timespec ts;
-
         (void) data;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        return proto_now_ms();
 }
 
 static time_t real_wall_time(void *data) {
@@ -79,11 +77,8 @@ static time_t real_wall_time(void *data) {
 }
 
 static void real_sleep_ms(void *data, long long ms) {
-        struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
-
         (void) data;
-        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-                ;
+        proto_sleep_ms(ms);
 }
 
 static int real_user_uid(void *data, const char *user, uid_t *ret) {

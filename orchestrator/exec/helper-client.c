@@ -13,16 +13,10 @@
 #include "helper-client.h"
 #include "macro.h"
 #include "proto-io.h"
+#include "proto-time.h"
 
 #define CONNECT_TRIES 6
 #define REPLY_TIMEOUT_MS (90 * 1000)
-
-static void pause_ms(unsigned ms) {
-        struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long) (ms % 1000) * 1000000L };
-
-        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-                ;
-}
 
 /* Connect, retrying with backoff while the socket refuses (the socket unit
  * restarting, a full backlog): 50 ms doubling, 6 tries. */
@@ -44,7 +38,7 @@ static int helper_connect(const char *path) {
                 r = -errno;
                 if (r != -ECONNREFUSED && r != -EAGAIN && r != -ENOENT)
                         return r;
-                pause_ms(delay);
+                proto_sleep_ms(delay);
                 delay *= 2;
         }
         return r;

@@ -14,6 +14,7 @@
 #include "proto-peer.h"
 #include "macro.h"
 #include "register-offer.h"
+#include "proto-time.h"
 
 bool reg_cgroup_is_lane_unit(const char *cgroup, const char *lane) {
         char want[PROTO_LANE_NAME_MAX + 32];
@@ -67,13 +68,6 @@ int reg_offer_open(struct reg_offer *o, const char *dir, const char *lane, char 
                 return r;
         }
         return 0;
-}
-
-static long long now_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void wipe_registerp(char **p) {
@@ -137,10 +131,10 @@ refuse:
 
 int reg_offer_serve(struct reg_offer *o, uid_t lane_uid, const struct proto_register *r, int timeout_ms, char *err,
                     size_t errlen) {
-        long long deadline = now_ms() + timeout_ms;
+        long long deadline = proto_now_ms() + timeout_ms;
 
         for (;;) {
-                long long left = deadline - now_ms();
+                long long left = deadline - proto_now_ms();
                 struct pollfd p = { .fd = o->fd, .events = POLLIN };
                 _cleanup_(closep) int cfd = -EBADF;
                 int ret;

@@ -22,6 +22,7 @@
 #include "proto-sha256.h"
 #include "proto-validate.h"
 #include "settings.h"
+#include "proto-time.h"
 
 #define API_VERSION "2022-11-28"
 #define TOKEN_REFRESH_MS (50 * 60 * 1000LL)
@@ -49,13 +50,6 @@ struct gh_client {
         struct gh_stats stats;
 };
 
-static long long mono_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static long long wall_ms(void) {
         struct timespec ts;
 
@@ -63,18 +57,11 @@ static long long wall_ms(void) {
         return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void sleep_ms(long long ms) {
-        struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
-
-        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-                ;
-}
-
 static double jitter(void) {
         uint32_t v = 0;
 
         if (getrandom(&v, sizeof v, 0) != sizeof v)
-                v = (uint32_t) mono_ms();
+                v = (uint32_t) proto_now_ms();
         return (double) v / 4294967296.0;
 }
 
@@ -82,7 +69,7 @@ static void set_token(struct gh_client *c, char *token, size_t len) {
         secret_free(c->token, c->token_len + 1);
         c->token = token;
         c->token_len = len;
-        c->token_made_ms = mono_ms();
+        c->token_made_ms = proto_now_ms();
         proto_sha256_hex(token, len, c->token_id);
 }
 
@@ -291,7 +278,7 @@ static int ensure_token(struct gh_client *c, char *err, size_t errlen) {
 
         if (!c->key)
                 return c->token ? 0 : (snprintf(err, errlen, "no token"), -ENOKEY);
-        if (c->token && mono_ms() - c->token_made_ms < TOKEN_REFRESH_MS)
+        if (c->token && proto_now_ms() - c->token_made_ms < TOKEN_REFRESH_MS)
                 return 0;
         snprintf(url, sizeof url, "%s/app/installations/%lu/access_tokens", c->api, c->installation_id);
         for (tries = 0; tries < 2; tries++) {
@@ -415,7 +402,7 @@ static int request_with(struct gh_client *c, const char *method, const char *url
                 c->stats.retries++;
                 if (c->debug)
                         fprintf(stderr, "* %s; retrying in %lld ms\n", d.reason, d.wait_ms);
-                sleep_ms(d.wait_ms);
+                proto_sleep_ms(d.wait_ms);
         }
 }
 
@@ -446,7 +433,7 @@ int gh_request(struct gh_client *c, const char *method, const char *path, const 
         r = ensure_token(c, err, errlen);
         if (r < 0)
                 return r;
-        r = request_with(c, method, url, c->token, c->key && mono_ms() - c->token_made_ms < FRESH_TOKEN_MS, body, true,
+        r = request_with(c, method, url, c->token, c->key && proto_now_ms() - c->token_made_ms < FRESH_TOKEN_MS, body, true,
                          ret, err, errlen);
         /* an installation token that expired early (the replication retries
          * are behind us): make a new one, once */

@@ -441,6 +441,38 @@ wait "$killed"
 apply lanekeeper apply lane-b --confirm lane-b --idempotency-key kill-b-2 --timeout 60
 check "kill: the next apply is not busy and completes ($rc)" test "$rc" = 0
 collect_tokens
+# ... and killed at seeded points through a whole create (token, offer,
+# install-unit, daemon-reload, enable-now, config.sh, gates): each time no
+# lanectl is left and the lock is free within 1 s, no completed record
+# names the killed key, and the next apply leaves exactly one registration.
+lock_free() { ! grep -qE "FLOCK .*:$(e2e_root stat -c %i /srv/lanekeeper/store/locks/lane-b.lock) " /proc/locks; }
+for ms in 5 40 80 120 200 300 450; do
+        lk lanekeeper remove lane-b --apply --confirm lane-b --idempotency-key rm-b-kill-$ms --timeout 30
+        [ "$rc" = 0 ] || bad "kill at $ms ms: the remove before it failed ($rc)"
+        e2e_as lanekeeper /usr/local/bin/lanectl --config /usr/local/etc/lanekeeper/lanekeeper.conf \
+                apply lane-b --confirm lane-b --idempotency-key kill-b-at-$ms --timeout 60 >/dev/null 2>&1 &
+        killed=$!
+        sleep "0.$(printf '%03d' "$ms")"
+        victim=$(e2e_root pgrep -o -x lanectl)
+        [ -n "$victim" ] && e2e_root kill -KILL "$victim"
+        for _ in $(seq 20); do [ -z "$(e2e_root pgrep -x lanectl)" ] && lock_free && break; sleep 0.05; done
+        check "kill at $ms ms: no lanectl left within 1 s" test -z "$(e2e_root pgrep -x lanectl)"
+        check "kill at $ms ms: the lane lock is free within 1 s" lock_free
+        check "kill at $ms ms: no hand-off socket left" e2e_root test ! -e /run/lanekeeper-register/lane-b.sock
+        wait "$killed"; krc=$?
+        recs=$(e2e_root sh -c "grep -l 'kill-b-at-$ms' /srv/lanekeeper/store/audit/*.json 2>/dev/null | xargs -r cat")
+        if [ "$krc" = 137 ]; then
+                check "kill at $ms ms: killed, and no completed record claims it" \
+                        test -z "$(grep -o '"status": *"completed"' <<<"$recs")"
+        else
+                check "kill at $ms ms: it finished first ($krc) and its record says so" grep -q '"status": *"completed"' <<<"$recs"
+        fi
+        apply lanekeeper apply lane-b --confirm lane-b --idempotency-key kill-b-after-$ms --timeout 60
+        check "kill at $ms ms: the next apply completes ($rc)" test "$rc" = 0
+        n=$(state | "$py" -c 'import json,sys; print(sum(r["name"].lower()=="lane-b" for r in json.load(sys.stdin)["runners"]))')
+        check "kill at $ms ms: exactly one registration of lane-b ($n)" test "$n" = 1
+done
+collect_tokens
 
 # ---- remove --purge: refused while a process of the lane's user could hold files there ----
 e2e_root sh -c "setpriv --reuid=lkrunner --regid=lkrunner --init-groups sh -c 'cd $R/lane-b && exec sleep 120' </dev/null >/dev/null 2>&1 &"
