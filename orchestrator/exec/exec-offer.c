@@ -5,6 +5,7 @@
  * ExecStartPre= asks only as it starts. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,17 +53,50 @@ static void offer_child_confine(pid_t parent, const char *path, int keep_a, int 
         (void) close_range((unsigned) hi + 1, ~0U, 0);
 }
 
-static _Noreturn void serve_child(struct exec_offer *o, int report, pid_t parent, uid_t uid, struct proto_register *reg) {
+/* The child: confined first, then it opens the socket itself (so that no
+ * moment exists in which the socket is ours and no process would remove
+ * it), says 'R' (ready) or 'E' and why on REPORT, and serves the offer. */
+static _Noreturn void serve_child(struct exec_offer *o, const char *dir, const char *lane, int report, pid_t parent,
+                                  uid_t uid, struct proto_register *reg) {
         char err[512];
         int r;
 
-        offer_child_confine(parent, o->offer.path, o->offer.fd, report);
+        offer_child_confine(parent, o->offer.path, report, report);
+        r = reg_offer_open(&o->offer, dir, lane, err + 1, sizeof err - 1);
+        if (r < 0) {
+                proto_register_wipe(reg);
+                err[0] = 'E';
+                (void) !write(report, err, strlen(err));
+                _exit(1);
+        }
+        if (write(report, "R", 1) != 1)
+                offer_child_term(0);
         r = reg_offer_serve(&o->offer, uid, reg, EXEC_REGISTER_WAIT_S * 1000, err, sizeof err);
         proto_register_wipe(reg);
         (void) unlink(o->offer.path);   /* one-shot: gone once served, whether or not lanectl lives on */
         if (r < 0 && write(report, err, strlen(err)) < 0)
                 _exit(2);
         _exit(r == 0 ? 0 : 1);
+}
+
+/* Wait for the child to say it listens; 0, or -errno with its reason. */
+static int wait_ready(struct exec_offer *o, char *err, size_t errlen) {
+        struct pollfd p = { .fd = o->report, .events = POLLIN };
+        char c = 0;
+        ssize_t n;
+
+        if (poll(&p, 1, 10000) <= 0 || read(o->report, &c, 1) != 1 || c != 'R') {
+                n = c == 'E' ? read(o->report, err, errlen - 1) : -1;
+                if (n <= 0)
+                        snprintf(err, errlen, "the offer's server did not start");
+                else
+                        err[n] = '\0';
+                (void) kill(o->child, SIGTERM);
+                while (waitpid(o->child, NULL, 0) < 0 && errno == EINTR)
+                        ;
+                return -EIO;
+        }
+        return 0;
 }
 
 int exec_real_offer_start(void *data, const struct lane_desired *d, uid_t uid, struct proto_register *reg,
@@ -77,26 +111,26 @@ int exec_real_offer_start(void *data, const struct lane_desired *d, uid_t uid, s
                 return snprintf(err, errlen, "out of memory"), -ENOMEM;
         }
         *o = (struct exec_offer) { .offer = { .fd = -EBADF }, .report = -EBADF };
-        r = reg_offer_open(&o->offer, x->register_dir, d->name, err, errlen);
-        if (r < 0) {
-                proto_register_wipe(reg);
-                free(o);
-                return r;
-        }
+        snprintf(o->offer.path, sizeof o->offer.path, "%s/%s.sock", x->register_dir, d->name);
         if (pipe2(report, O_CLOEXEC) < 0 || (o->child = fork()) < 0) {
                 r = -errno;
                 proto_register_wipe(reg);
-                reg_offer_close(&o->offer);
                 free(o);
                 return snprintf(err, errlen, "cannot serve the offer: %s", strerror(-r)), r;
         }
         if (o->child == 0) {
                 close(report[0]);
-                serve_child(o, report[1], parent, uid, reg);
+                serve_child(o, x->register_dir, d->name, report[1], parent, uid, reg);
         }
         close(report[1]);
         o->report = report[0];
         proto_register_wipe(reg);   /* the child holds the only copy */
+        r = wait_ready(o, err, errlen);
+        if (r < 0) {
+                close(o->report);
+                free(o);
+                return r;
+        }
         snprintf(err, errlen, "%s", o->offer.path);
         *ret = o;
         return 0;

@@ -446,7 +446,7 @@ collect_tokens
 # lanectl is left and the lock is free within 1 s, no completed record
 # names the killed key, and the next apply leaves exactly one registration.
 lock_free() { ! grep -qE "FLOCK .*:$(e2e_root stat -c %i /srv/lanekeeper/store/locks/lane-b.lock) " /proc/locks; }
-for ms in 5 40 80 120 200 300 450; do
+for ms in 5 10 20 40 80 120 200 300 450; do
         lk lanekeeper remove lane-b --apply --confirm lane-b --idempotency-key rm-b-kill-$ms --timeout 30
         [ "$rc" = 0 ] || bad "kill at $ms ms: the remove before it failed ($rc)"
         e2e_as lanekeeper /usr/local/bin/lanectl --config /usr/local/etc/lanekeeper/lanekeeper.conf \
