@@ -167,40 +167,40 @@ void gh_response_free(struct gh_response *r) {
 /* ---- one exchange (callbacks in gh-exchange.c) ---- */
 
 
-/* Send once. Returns 0 with an HTTP status, or -EIO with *sent telling
- * whether the request may have reached GitHub. */
-static int exchange(struct gh_client *c, const char *method, const char *url, const char *bearer, const char *body,
-                    const char *if_none_match, struct gh_response *resp, struct gh_exchange *x, bool *sent, char *err,
-                    size_t errlen) {
+/* The request's headers: the bearer of any length, wiped after the send. */
+static struct curl_slist *request_headers(const char *bearer, bool json_body, const char *if_none_match) {
         struct curl_slist *h = NULL;
         char inm[200];
-        curl_off_t req_size = 0;
-        CURLcode cc;
-        long status = 0;
-        time_t server;
 
-        *resp = (struct gh_response) {};
-        *x = (struct gh_exchange) { .resp = resp };
         h = curl_slist_append(h, "Accept: application/vnd.github+json");
         h = curl_slist_append(h, "X-GitHub-Api-Version: " API_VERSION);
         h = curl_slist_append(h, "User-Agent: lanekeeper/" PACKAGE_VERSION);
-        if (bearer) {   /* tokens of any length */
+        if (bearer) {
                 size_t n = strlen(bearer) + sizeof "Authorization: Bearer ";
                 char *auth = malloc(n);
 
-                if (!auth)
-                        return snprintf(err, errlen, "out of memory"), curl_slist_free_all(h), -ENOMEM;
+                if (!auth) {
+                        curl_slist_free_all(h);
+                        return NULL;
+                }
                 snprintf(auth, n, "Authorization: Bearer %s", bearer);
                 h = curl_slist_append(h, auth);
                 explicit_bzero(auth, n);
                 free(auth);
         }
-        if (body)
+        if (json_body)
                 h = curl_slist_append(h, "Content-Type: application/json");
         if (if_none_match) {
                 snprintf(inm, sizeof inm, "If-None-Match: %s", if_none_match);
                 h = curl_slist_append(h, inm);
         }
+        return h;
+}
+
+static void request_options(struct gh_client *c, const char *method, const char *url, const char *body,
+                            struct curl_slist *h, struct gh_exchange *x) {
+        long long left = c->attempt_deadline ? c->attempt_deadline - wall_ms() : 60000;
+
         curl_easy_reset(c->curl);
         curl_easy_setopt(c->curl, CURLOPT_URL, url);
         curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
@@ -218,11 +218,8 @@ static int exchange(struct gh_client *c, const char *method, const char *url, co
         curl_easy_setopt(c->curl, CURLOPT_FOLLOWLOCATION, 0L);   /* the token never follows a redirect */
         curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "https,http");
         curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-        {       /* an attempt never outlives the request's deadline (timeout_s, retries included) */
-                long long left = c->attempt_deadline ? c->attempt_deadline - wall_ms() : 60000;
-
-                curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, left < 1000 ? 1000L : left > 60000 ? 60000L : (long) left);
-        }
+        /* an attempt never outlives the request's deadline (timeout_s, retries included) */
+        curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, left < 1000 ? 1000L : left > 60000 ? 60000L : (long) left);
         curl_easy_setopt(c->curl, CURLOPT_ACCEPT_ENCODING, "");
         /* libcurl sends a request again by itself when a reused connection
          * turns out dead; a change goes on a connection of its own, so that
@@ -235,6 +232,25 @@ static int exchange(struct gh_client *c, const char *method, const char *url, co
                 curl_easy_setopt(c->curl, CURLOPT_VERBOSE, 1L);
                 curl_easy_setopt(c->curl, CURLOPT_DEBUGFUNCTION, gh_on_debug);
         }
+}
+
+/* Send once. Returns 0 with an HTTP status, or -EIO with *sent telling
+ * whether the request may have reached GitHub. */
+static int exchange(struct gh_client *c, const char *method, const char *url, const char *bearer, const char *body,
+                    const char *if_none_match, struct gh_response *resp, struct gh_exchange *x, bool *sent, char *err,
+                    size_t errlen) {
+        struct curl_slist *h;
+        curl_off_t req_size = 0;
+        CURLcode cc;
+        long status = 0;
+        time_t server;
+
+        *resp = (struct gh_response) {};
+        *x = (struct gh_exchange) { .resp = resp };
+        h = request_headers(bearer, body != NULL, if_none_match);
+        if (!h)
+                return snprintf(err, errlen, "out of memory"), -ENOMEM;
+        request_options(c, method, url, body, h, x);
         cc = curl_easy_perform(c->curl);
         for (struct curl_slist *i = h; i; i = i->next)   /* the copy of the Authorization line too */
                 explicit_bzero(i->data, strlen(i->data));
