@@ -166,8 +166,8 @@ static void print_job(struct json_object *j, time_t now) {
         if (created && gh_parse_timestamp(created, &tc) == 0) {
                 if (started && gh_parse_timestamp(started, &ts) == 0 && strcmp(str(j, "status") ?: "", "queued"))
                         snprintf(waited, sizeof waited, "%llds", (long long) (ts - tc));
-                else
-                        snprintf(waited, sizeof waited, "%llds+", (long long) (now - tc));
+                else   /* GitHub's clock and ours agree to the second at best: never below 0 */
+                        snprintf(waited, sizeof waited, "%llds+", (long long) (now > tc ? now - tc : 0));
         }
         printf("%-12lld ", json_object_object_get_ex(j, "id", &v) ? (long long) json_object_get_int64(v) : 0);
         printf("%-12lld ", json_object_object_get_ex(j, "run_id", &v) ? (long long) json_object_get_int64(v) : 0);
