@@ -137,6 +137,18 @@ run=$(ctl run '{"repo":"acme/site","jobs":[["build",["self-hosted","lanekeeper-m
 gh pat jobs --repo acme/site --status queued; expect "queued jobs" 0
 grep -qE '^[0-9]+ +[0-9]+ +queued +- +[0-9]+s\+ +self-hosted,lanekeeper-managed$' <<<"$out" && ok || bad "jobs: $out"
 gh pat jobs --repo acme/site --status bogus; expect "unknown status" 2
+# Bounded: without --status the queued and in-progress runs only, at most
+# --limit (default 20) of each, newest first; never the whole history.
+for i in $(seq 1 30); do ctl run '{"repo":"acme/site","jobs":[["t'"$i"'",["self-hosted","no-such-label"]]]}' >/dev/null; done
+gh pat jobs --repo acme/site; expect "jobs, default bound" 0
+[ "$(stat_of 1)" = 22 ] && ok || bad "31 queued runs: 2 listings + 20 job requests, got $(stat_of 1): $err"
+[ "$(grep -c ' queued ' <<<"$out")" = 20 ] && ok || bad "the 20 newest queued runs' jobs: $out"
+gh pat jobs --repo acme/site --output json; expect "jobs, JSON" 0
+names=$("$py" -c 'import json,sys; print(" ".join(sorted(j["name"] for j in json.load(sys.stdin)["jobs"])))' <<<"$out")
+grep -qw t30 <<<"$names" && ! grep -qw t10 <<<"$names" && ok || bad "the newest runs first (t30 in, t10 out): $names"
+gh pat jobs --repo acme/site --limit 5; expect "jobs --limit 5" 0
+[ "$(stat_of 1)" = 7 ] && [ "$(grep -c ' queued ' <<<"$out")" = 5 ] && ok || bad "--limit 5: $(stat_of 1) requests: $out"
+gh pat jobs --repo acme/site --limit 0; expect "--limit 0" 2
 gh pat rate-limit --output json; expect "rate limit" 0
 "$py" -c 'import json,sys; d=json.load(sys.stdin); assert d["resources"]["core"]["limit"] == 5000' <<<"$out" && ok || bad "rate-limit JSON: $out"
 double small --rate-limit 2
@@ -144,6 +156,8 @@ conf small token 5
 gh small runners --repo acme/site; gh small jobs --repo acme/site; gh small runners --repo acme/site --name y
 expect "primary limit exhausted: reset an hour away" 3
 grep -q 'the wait would pass the deadline' <<<"$err" && ok || bad "primary limit: $err"
+grep -qE 'the primary rate limit \(core\) resets at [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z, in [0-9]+ min [0-9]+ s' <<<"$err" &&
+        ok || bad "primary limit: the error says when it resets: $err"
 
 # ---- lanectl plan reads GitHub through the client, once per repository ----
 port=$(cat "$w/main.port")

@@ -17,14 +17,20 @@
 
 enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_UNAVAILABLE = 3 };
 
+#define JOBS_LIMIT_DEFAULT 20
+#define JOBS_LIMIT_MAX 100
+
 struct opts {
         const char *repo, *org, *name, *status;
+        unsigned limit;      /* jobs: runs read per status, newest first */
         bool json, debug, stats;
 };
 
 static void usage(void) {
         fprintf(stderr, "usage: lanectl github runners (--repo OWNER/NAME | --org ORG) [--name NAME]\n"
-                        "       lanectl github jobs --repo OWNER/NAME [--status queued|in_progress|...]\n"
+                        "       lanectl github jobs --repo OWNER/NAME [--status queued|in_progress|...] [--limit N]\n"
+                        "         (default: the queued and in-progress runs; at most N runs of each, newest first,\n"
+                        "          N 1 to 100, default 20)\n"
                         "       lanectl github rate-limit\n"
                         "  options: [--output text|json] [--debug] [--stats]\n");
 }
@@ -115,35 +121,46 @@ static const char *str(struct json_object *o, const char *key) {
                        json_object_get_string(m) : NULL;
 }
 
-/* Every job of the repository's runs (of STATUS) into OUT. */
-static int fetch_jobs(struct gh_client *c, const struct opts *o, struct json_object *out) {
-        char path[512], err[512], *text = NULL;
-        struct json_object *runs;
-        size_t len;
+/* The newest runs of STATUS (at most o->limit): one page, one request. */
+static int runs_page(struct gh_client *c, const struct opts *o, const char *status, struct json_object **ret) {
+        struct gh_response resp;
+        char path[512], err[512];
         int r;
 
-        snprintf(path, sizeof path, "/repos/%s/actions/runs%s%s", o->repo, o->status ? "?status=" : "", o->status ?: "");
-        r = gh_get_pages(c, path, &text, &len, err, sizeof err);
+        snprintf(path, sizeof path, "/repos/%s/actions/runs?per_page=%u&status=%s", o->repo, o->limit, status);
+        r = gh_request(c, "GET", path, NULL, &resp, err, sizeof err);
         if (r < 0) {
                 fprintf(stderr, "lanectl github jobs: %s\n", err);
-                return r == -ENOENT || r == -EACCES ? EXIT_FAILED : EXIT_UNAVAILABLE;
+                return EXIT_UNAVAILABLE;
         }
-        runs = gh_pages_items(text, len, "workflow_runs");
-        free(text);
-        if (!runs) {
+        if (resp.status != 200) {
+                gh_describe_error(&resp, err, sizeof err);
+                fprintf(stderr, "lanectl github jobs: GET %s: %s\n", path, err);
+                gh_response_free(&resp);
+                return EXIT_FAILED;
+        }
+        *ret = gh_pages_items(resp.body, resp.len, "workflow_runs");
+        gh_response_free(&resp);
+        if (!*ret) {
                 fprintf(stderr, "lanectl github jobs: GitHub's run list does not parse\n");
                 return EXIT_FAILED;
         }
-        for (size_t i = 0; i < json_object_array_length(runs); i++) {
+        return EXIT_OK;
+}
+
+/* The jobs of RUNS into OUT: one (paged) request per run. */
+static int run_jobs(struct gh_client *c, const struct opts *o, struct json_object *runs, struct json_object *out) {
+        char path[512], err[512], *text = NULL;
+        size_t len;
+
+        for (size_t i = 0; i < json_object_array_length(runs) && i < o->limit; i++) {
                 struct json_object *run = json_object_array_get_idx(runs, i), *id, *jl;
 
                 if (!json_object_object_get_ex(run, "id", &id))
                         continue;
                 snprintf(path, sizeof path, "/repos/%s/actions/runs/%lld/jobs", o->repo, (long long) json_object_get_int64(id));
-                r = gh_get_pages(c, path, &text, &len, err, sizeof err);
-                if (r < 0) {
+                if (gh_get_pages(c, path, &text, &len, err, sizeof err) < 0) {
                         fprintf(stderr, "lanectl github jobs: %s\n", err);
-                        json_object_put(runs);
                         return EXIT_UNAVAILABLE;
                 }
                 jl = gh_pages_items(text, len, "jobs");
@@ -152,8 +169,24 @@ static int fetch_jobs(struct gh_client *c, const struct opts *o, struct json_obj
                         json_object_array_add(out, json_object_get(json_object_array_get_idx(jl, k)));
                 json_object_put(jl);
         }
-        json_object_put(runs);
         return EXIT_OK;
+}
+
+/* The jobs of the newest runs of --status, or of the queued and the
+ * in-progress runs: bounded, never the whole run history. */
+static int fetch_jobs(struct gh_client *c, const struct opts *o, struct json_object *out) {
+        const char *statuses[] = { o->status ?: "queued", o->status ? NULL : "in_progress" };
+        int r = EXIT_OK;
+
+        for (size_t i = 0; i < ELEMENTSOF(statuses) && statuses[i] && r == EXIT_OK; i++) {
+                struct json_object *runs = NULL;
+
+                r = runs_page(c, o, statuses[i], &runs);
+                if (r == EXIT_OK)
+                        r = run_jobs(c, o, runs, out);
+                json_object_put(runs);
+        }
+        return r;
 }
 
 /* One job as a row: how long it waited (or has been waiting) for a runner. */
@@ -286,8 +319,10 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
                 { "output", required_argument, NULL, 'o' },
                 { "debug", no_argument, NULL, 'd' },
                 { "stats", no_argument, NULL, 'S' },
+                { "limit", required_argument, NULL, 'l' },
                 {}
         };
+        char *end;
         int ch;
 
         optind = 0;
@@ -318,6 +353,14 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
                 case 'S':
                         o->stats = true;
                         break;
+                case 'l':
+                        errno = 0;
+                        o->limit = (unsigned) strtoul(optarg, &end, 10);
+                        if (errno || *end || o->limit < 1 || o->limit > JOBS_LIMIT_MAX) {
+                                fprintf(stderr, "lanectl github: --limit is 1 to %d runs\n", JOBS_LIMIT_MAX);
+                                return -EINVAL;
+                        }
+                        break;
                 default:
                         usage();
                         return -EINVAL;
@@ -326,7 +369,7 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
 }
 
 int cmd_github(struct cli *cli, int argc, char **argv) {
-        struct opts o = {};
+        struct opts o = { .limit = JOBS_LIMIT_DEFAULT };
         const struct settings *s;
         struct gh_client *c = NULL;
         char cache[PROTO_PATH_MAX + 32], err[512];

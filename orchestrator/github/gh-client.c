@@ -273,6 +273,23 @@ static int exchange(struct gh_client *c, const char *method, const char *url, co
         return 0;
 }
 
+/* "; the primary rate limit (core) resets at 2026-11-27T12:00:00Z, in 59 min"
+ * for an answer that exhausted it, else "". NOW_MS is GitHub's clock. */
+static void describe_reset(const struct gh_response *r, long long now_ms, char *buf, size_t size) {
+        time_t t = (time_t) r->reset;
+        long long in_s = r->reset - now_ms / 1000;
+        char when[32];
+        struct tm tm;
+
+        buf[0] = '\0';
+        if ((r->status != 403 && r->status != 429) || !r->have_remaining || r->remaining != 0 || r->reset <= 0 ||
+            !gmtime_r(&t, &tm))
+                return;
+        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        snprintf(buf, size, "; the primary rate limit (%s) resets at %s, in %lld min %lld s",
+                 r->resource[0] ? r->resource : "core", when, (in_s > 0 ? in_s : 0) / 60, (in_s > 0 ? in_s : 0) % 60);
+}
+
 /* ---- tokens ---- */
 
 static bool jwt_complaint(const struct gh_response *r) {
@@ -404,10 +421,11 @@ static int request_with(struct gh_client *c, const char *method, const char *url
                         if (r < 0)
                                 snprintf(err, errlen, "%s %s: %s (%s)", method, url, d.reason, why);
                         else {
-                                char desc[300];
+                                char desc[300], reset[160] = "";
 
                                 gh_describe_error(ret, desc, sizeof desc);
-                                snprintf(err, errlen, "%s %s: %s (%s)", method, url, d.reason, desc);
+                                describe_reset(ret, a.now_ms, reset, sizeof reset);
+                                snprintf(err, errlen, "%s %s: %s (%s)%s", method, url, d.reason, desc, reset);
                                 gh_response_free(ret);
                         }
                         free(cached);
