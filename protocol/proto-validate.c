@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -368,4 +369,49 @@ bool proto_is_printable_ascii(const char *s, size_t len) {
                 if ((unsigned char) s[i] < 0x20 || (unsigned char) s[i] > 0x7e)
                         return false;
         return true;
+}
+
+/* The length of the valid UTF-8 sequence at S (at most N bytes), or 0. */
+static size_t utf8_seq(const unsigned char *s, size_t n) {
+        size_t len = s[0] < 0x80 ? 1 : (s[0] & 0xe0) == 0xc0 ? 2 : (s[0] & 0xf0) == 0xe0 ? 3 : (s[0] & 0xf8) == 0xf0 ? 4 : 0;
+        uint32_t cp;
+
+        if (len == 0 || len > n)
+                return 0;
+        cp = len == 1 ? s[0] : len == 2 ? s[0] & 0x1fu : len == 3 ? s[0] & 0x0fu : s[0] & 0x07u;
+        for (size_t i = 1; i < len; i++) {
+                if ((s[i] & 0xc0) != 0x80)
+                        return 0;
+                cp = cp << 6 | (s[i] & 0x3fu);
+        }
+        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+            (cp >= 0xd800 && cp <= 0xdfff))
+                return 0;   /* overlong, out of range, or a surrogate */
+        return len;
+}
+
+int proto_keep_foreign_name(const char *s, size_t len, char *buf, size_t size) {
+        const unsigned char *p = (const unsigned char *) s;
+        size_t o = 0;
+        int changed = 0;
+
+        for (size_t i = 0; i < len;) {
+                size_t n = utf8_seq(p + i, len - i);
+
+                /* C0 and C1 controls (U+0080..U+009F) are never printed as they are */
+                if (n == 0 || p[i] < 0x20 || p[i] == 0x7f || (p[i] == 0xc2 && p[i + 1] < 0xa0)) {
+                        if (o + 4 >= size)
+                                return buf[o] = '\0', 1;
+                        o += (size_t) snprintf(buf + o, size - o, "\\x%02x", p[i]);
+                        i++;
+                        changed = 1;
+                        continue;
+                }
+                if (o + n >= size)
+                        return buf[o] = '\0', 1;
+                memcpy(buf + o, p + i, n);
+                o += n, i += n;
+        }
+        buf[o] = '\0';
+        return changed;
 }

@@ -27,6 +27,16 @@ int proto_validate_repository(const char *s, const char **ret_reason);   /* owne
 int proto_validate_organisation(const char *s, const char **ret_reason);
 int proto_validate_label(const char *s, const char **ret_reason);
 int proto_validate_runner_name(const char *s, const char **ret_reason);
+
+/* A runner name GitHub gave is data, not a name lanekeeper would choose
+ * (GitHub accepts "my runner" or "runner-2@ip-10-1-2-3.compute.internal"):
+ * keep the LEN bytes of S in BUF (SIZE <= PROTO_FOREIGN_NAME_MAX + 1) as
+ * they are when they are valid UTF-8 without control characters and fit;
+ * otherwise escape each offending byte as \xHH and cut at SIZE - 1. Returns
+ * 0 (kept as is) or 1 (escaped or cut); BUF is always a printable,
+ * NUL-terminated string. */
+#define PROTO_FOREIGN_NAME_MAX 255
+int proto_keep_foreign_name(const char *s, size_t len, char *buf, size_t size);
 int proto_validate_unit_name(const char *s, const char **ret_reason);    /* lanekeeper-lane@LANE.service */
 int proto_validate_user_name(const char *s, const char **ret_reason);
 int proto_validate_bpf_object_name(const char *s, const char **ret_reason);

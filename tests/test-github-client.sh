@@ -161,6 +161,14 @@ grep -qE 'the primary rate limit \(core\) resets at [0-9]{4}-[0-9]{2}-[0-9]{2}T[
 
 # ---- lanectl plan reads GitHub through the client, once per repository ----
 port=$(cat "$w/main.port")
+# Names GitHub accepts and lanekeeper would never choose (GitHub's own
+# examples) are data: listed, and they blind the plan to no other runner.
+for n in "my runner" "runner-2@ip-10-1-2-3.us-west-2.compute.internal"; do
+        ctl register "{\"token\":\"$reg\",\"name\":\"$n\",\"labels\":[]}" >/dev/null || bad "the double holds a runner named '$n'"
+done
+gh pat runners --repo acme/site --output json; expect "runners with the names GitHub gave them" 0
+"$py" -c 'import json,sys; n={r["name"] for r in json.load(sys.stdin)["runners"]}; assert {"my runner", "runner-2@ip-10-1-2-3.us-west-2.compute.internal"} <= n, n' <<<"$out" &&
+        ok || bad "foreign runner names listed: $out"
 mkdir -p "$w/lanes.d" "$w/runners"
 printf '[helper]\nmaintainers = root\nhost = %s\n[lanes]\nusers = %s\nroots = %s/runners\nrepositories = acme/site\n' \
         "$(hostname)" "$(id -un)" "$w" >"$w/policy.conf"; chmod 644 "$w/policy.conf"

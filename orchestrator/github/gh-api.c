@@ -78,10 +78,11 @@ static int parse_runner(struct json_object *o, struct gh_runner *ret) {
                            *eph = member(o, "ephemeral", json_type_boolean), *group = member(o, "runner_group_id", json_type_int);
 
         *ret = (struct gh_runner) {};
-        if (!id || !name || !status || !busy || (size_t) json_object_get_string_len(name) > PROTO_RUNNER_NAME_MAX)
+        if (!id || !name || !status || !busy)
                 return -EPROTO;
         ret->id = json_object_get_int64(id);
-        snprintf(ret->name, sizeof ret->name, "%s", json_object_get_string(name));
+        (void) proto_keep_foreign_name(json_object_get_string(name), (size_t) json_object_get_string_len(name), ret->name,
+                                       sizeof ret->name);
         ret->online = strcmp(json_object_get_string(status), "online") == 0;
         ret->busy = json_object_get_boolean(busy);
         ret->ephemeral = eph && json_object_get_boolean(eph);

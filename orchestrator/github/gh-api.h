@@ -21,7 +21,7 @@
 
 struct gh_runner {
         long long id;
-        char name[PROTO_RUNNER_NAME_MAX + 1];
+        char name[PROTO_FOREIGN_NAME_MAX + 1];   /* as GitHub gave it, escaped where not printable */
         bool online, busy, ephemeral;
         long long group_id;
         size_t n_labels;

@@ -75,15 +75,19 @@ static int parse_runner(struct json_object *j, size_t i, struct inventory_runner
                         size_t errlen) {
         struct json_object *id = member(j, "id", json_type_int), *busy = member(j, "busy", json_type_boolean);
         struct json_object *status = member(j, "status", json_type_string), *labels = member(j, "labels", json_type_array);
-        const char *reason;
+        struct json_object *name = member(j, "name", json_type_string);
 
         *r = (struct inventory_runner) { .labels = a->len };
         if (!json_object_is_type(j, json_type_object))
                 return snprintf(err, errlen, "runners[%zu] is not an object", i), -EINVAL;
         if (!id || json_object_get_int64(id) <= 0)
                 return snprintf(err, errlen, "runners[%zu].id is missing or not a positive integer", i), -EINVAL;
-        if (copy_str(j, "name", r->name, sizeof r->name) < 0 || proto_validate_runner_name(r->name, &reason) < 0)
-                return snprintf(err, errlen, "runners[%zu].name is missing or not a runner name", i), -EINVAL;
+        /* GitHub's name is data: kept (escaped where it must be), never a
+         * reason to refuse the whole list */
+        if (!name)
+                return snprintf(err, errlen, "runners[%zu].name is missing or not a string", i), -EINVAL;
+        (void) proto_keep_foreign_name(json_object_get_string(name), (size_t) json_object_get_string_len(name), r->name,
+                                       sizeof r->name);
         if (!member(j, "os", json_type_string))
                 return snprintf(err, errlen, "runners[%zu].os is missing or not a string", i), -EINVAL;
         if (!status || (strcmp(json_object_get_string(status), "online") && strcmp(json_object_get_string(status), "offline")))
@@ -97,13 +101,13 @@ static int parse_runner(struct json_object *j, size_t i, struct inventory_runner
         r->busy = json_object_get_boolean(busy);
         for (size_t k = 0; k < json_object_array_length(labels); k++) {
                 struct json_object *l = json_object_array_get_idx(labels, k);
-                char name[PROTO_LABEL_MAX + 1];
+                char label[PROTO_LABEL_MAX + 1];
 
-                if (!json_object_is_type(l, json_type_object) || copy_str(l, "name", name, sizeof name) < 0)
+                if (!json_object_is_type(l, json_type_object) || copy_str(l, "name", label, sizeof label) < 0)
                         return snprintf(err, errlen, "runners[%zu].labels[%zu] has no name", i, k), -EINVAL;
                 if (r->n_labels >= LANE_MAX_LABELS)
                         return snprintf(err, errlen, "runners[%zu] has more than %d labels", i, LANE_MAX_LABELS), -EINVAL;
-                if (arena_add(a, name, strlen(name)) < 0)
+                if (arena_add(a, label, strlen(label)) < 0)
                         return snprintf(err, errlen, "out of memory"), -ENOMEM;
                 r->n_labels++;
         }
@@ -279,7 +283,7 @@ void inventory_observe(const struct inventory *inv, const char *lane, struct obs
                 if (strcasecmp(r->name, lane) != 0)
                         break;
                 *d = (struct obs_runner) { .id = r->id, .online = r->online, .busy = r->busy, .n_labels = r->n_labels };
-                snprintf(d->name, sizeof d->name, "%s", r->name);
+                snprintf(d->name, sizeof d->name, "%.*s", (int) sizeof d->name - 1, r->name);   /* equals LANE: it fits */
                 for (unsigned k = 0; k < r->n_labels; k++)
                         snprintf(d->labels[k], sizeof d->labels[k], "%s", inventory_label(inv, r, k));
                 o->n_runners++;

@@ -20,7 +20,7 @@ struct inventory_runner {
         bool online, busy;
         unsigned n_labels;
         size_t labels;                /* offset in the arena: n_labels NUL-terminated names */
-        char name[PROTO_RUNNER_NAME_MAX + 1];
+        char name[PROTO_FOREIGN_NAME_MAX + 1];   /* as GitHub gave it, escaped where not printable */
 };
 
 struct inventory {
