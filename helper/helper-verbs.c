@@ -243,7 +243,7 @@ static enum proto_error verb_load_bpf(struct verb_ctx *c) {
 /* The dispatch table is the policy of what the helper does (OpenSSH's
  * monitor): a verb absent here is refused; its flags say what it may do. */
 enum {
-        VF_MUTATES = 1 << 0,    /* changes systemd or /etc/systemd/system (none in a dry run) */
+        VF_MUTATES = 1 << 0,    /* changes systemd or the unit directory; nothing in a dry run */
         VF_MANAGED = 1 << 1,    /* acts only on a unit the helper wrote, re-validated against the policy */
         VF_STARTS = 1 << 2,     /* starts a runner: the lane directory is checked again first */
         VF_FDS = 1 << 3,        /* passes file descriptors back (SCM_RIGHTS) */
