@@ -3,7 +3,9 @@
 #pragma once
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <time.h>
 
 static inline uint64_t proto_now_usec(void) {
@@ -15,6 +17,14 @@ static inline uint64_t proto_now_usec(void) {
 
 static inline long long proto_now_ms(void) {
         return (long long) (proto_now_usec() / 1000u);
+}
+
+/* T as ISO 8601 UTC ("2026-11-27T10:07:24Z") into BUF; "-" if it cannot be. */
+static inline void proto_utc_iso(time_t t, char *buf, size_t size) {
+        struct tm tm;
+
+        if (!gmtime_r(&t, &tm) || strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+                snprintf(buf, size, "-");
 }
 
 /* Sleep MS milliseconds, resuming after a signal. */

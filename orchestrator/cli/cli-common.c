@@ -18,6 +18,7 @@
 #include "observe.h"
 #include "plan.h"
 #include "proto-policy.h"
+#include "proto-time.h"
 
 #define DEFAULT_CONFIG SYSCONFDIR "/lanekeeper/lanekeeper.conf"
 
@@ -214,12 +215,7 @@ void cli_baseline_config(const struct settings *s, struct policy_view *v, struct
 }
 
 void cli_now_utc(char *buf, size_t size) {
-        struct timespec ts;
-        struct tm tm;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        gmtime_r(&ts.tv_sec, &tm);
-        strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        proto_utc_iso(time(NULL), buf, size);
 }
 
 

@@ -13,6 +13,7 @@
 #include "gh-wire.h"
 #include "cli.h"
 #include "macro.h"
+#include "proto-time.h"
 #include "settings.h"
 
 enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_UNAVAILABLE = 3 };
@@ -289,8 +290,6 @@ static int rate_limit(struct gh_client *c, const struct opts *o) {
                         struct json_object *f;
                         long long lim = 0, rem = 0, used = 0, reset = 0;
                         char when[32] = "-";
-                        time_t t;
-                        struct tm tm;
 
                         if (json_object_object_get_ex(v, "limit", &f))
                                 lim = json_object_get_int64(f);
@@ -300,9 +299,8 @@ static int rate_limit(struct gh_client *c, const struct opts *o) {
                                 used = json_object_get_int64(f);
                         if (json_object_object_get_ex(v, "reset", &f))
                                 reset = json_object_get_int64(f);
-                        t = (time_t) reset;
-                        if (reset && gmtime_r(&t, &tm))
-                                strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+                        if (reset)
+                                proto_utc_iso((time_t) reset, when, sizeof when);
                         printf("%-28s %8lld %10lld %8lld %s\n", name, lim, rem, used, when);
                 }
         }

@@ -122,8 +122,7 @@ static void github_for(struct run *run, const struct lane_desired *d, struct obs
         char scope[160], err[512];
         long long offset;
 
-        snprintf(scope, sizeof scope, "%s/%s", d->repository[0] ? "repos" : "orgs",
-                 d->repository[0] ? d->repository : d->organisation);
+        lane_scope(d, scope, sizeof scope);
         for (size_t i = 0; i < run->n_scopes && !sc; i++)
                 if (strcasecmp(run->scopes[i].scope, scope) == 0)
                         sc = &run->scopes[i];

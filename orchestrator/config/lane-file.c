@@ -187,3 +187,7 @@ int lane_file_parse(FILE *f, struct lane_desired *ret, struct ini_diags *diags) 
         ini_diags_sort(diags);
         return diags->n + diags->dropped == before ? 0 : -EINVAL;
 }
+
+void lane_scope(const struct lane_desired *l, char *buf, size_t size) {
+        snprintf(buf, size, "%s/%s", l->repository[0] ? "repos" : "orgs", l->repository[0] ? l->repository : l->organisation);
+}

@@ -49,3 +49,5 @@ int version_policy_parse(const char *s, struct version_policy *ret);
 /* "any", "minimum:2.330.0", ... into buf. */
 const char *version_policy_format(const struct version_policy *v, char *buf, size_t size);
 bool lane_has_label(const struct lane_desired *l, const char *label);
+/* The lane's GitHub scope: "repos/OWNER/REPO" or "orgs/ORG". */
+void lane_scope(const struct lane_desired *l, char *buf, size_t size);

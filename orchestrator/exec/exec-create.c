@@ -27,7 +27,7 @@ static bool fetch_registration(struct exec_run *x, struct proto_register *reg) {
 
         if (!ops->github_data)
                 return exec_step_end(x, st, false, "no GitHub client: %s", ops->github_problem);
-        exec_scope(d, scope, sizeof scope);
+        lane_scope(d, scope, sizeof scope);
         r = ops->github->registration_token(ops->github_data, scope, &token, &token_len, err, sizeof err);
         if (!exec_step_end(x, st, r == 0, r == 0 ? "registration token for %s" : "%s", r == 0 ? scope : err))
                 return false;
@@ -118,7 +118,7 @@ bool exec_reconcile(struct exec_run *x) {
                                                                           : "no single GitHub runner to set labels on");
         for (size_t i = 0; i < d->n_labels; i++)
                 labels[i] = d->labels[i];
-        exec_scope(d, scope, sizeof scope);
+        lane_scope(d, scope, sizeof scope);
         r = ops->github->set_labels(ops->github_data, scope, o->runners[0].id, labels, d->n_labels, got, err, sizeof err);
         if (r < 0)
                 return exec_step_end(x, st, false, "%s", err);

@@ -36,21 +36,17 @@ static void offer_child_term(int sig) {
 }
 
 /* Nothing that outlives lanectl may hold the lane lock, the hand-off
- * socket or a token: the server drops every inherited fd but its own two
- * (the lane lock among them), and dies, removing its socket, when the
- * lanectl that forked it dies. */
-static void offer_child_confine(pid_t parent, const char *path, int keep_a, int keep_b) {
-        int lo = keep_a < keep_b ? keep_a : keep_b, hi = keep_a < keep_b ? keep_b : keep_a;
-
+ * socket or a token: the server drops every inherited fd but KEEP (its
+ * report pipe; the lane lock is among those dropped), and dies, removing
+ * its socket, when the lanectl that forked it dies. */
+static void offer_child_confine(pid_t parent, const char *path, int keep) {
         offer_child_path = path;   /* first: a SIGTERM from here on removes the socket */
         (void) signal(SIGTERM, offer_child_term);
         if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
                 offer_child_term(0);   /* the parent died before we could ask to follow it */
-        if (lo > 3)
-                (void) close_range(3, (unsigned) lo - 1, 0);
-        if (hi > lo + 1)
-                (void) close_range((unsigned) lo + 1, (unsigned) hi - 1, 0);
-        (void) close_range((unsigned) hi + 1, ~0U, 0);
+        if (keep > 3)
+                (void) close_range(3, (unsigned) keep - 1, 0);
+        (void) close_range((unsigned) keep + 1, ~0U, 0);
 }
 
 /* The child: confined first, then it opens the socket itself (so that no
@@ -61,7 +57,7 @@ static _Noreturn void serve_child(struct exec_offer *o, const char *dir, const c
         char err[512];
         int r;
 
-        offer_child_confine(parent, o->offer.path, report, report);
+        offer_child_confine(parent, o->offer.path, report);
         r = reg_offer_open(&o->offer, dir, lane, err + 1, sizeof err - 1);
         if (r < 0) {
                 proto_register_wipe(reg);

@@ -25,7 +25,7 @@ static void real_observe(void *data, const struct lane_desired *d, struct observ
         long long offset;
 
         if (x->gh) {
-                exec_scope(d, scope, sizeof scope);
+                lane_scope(d, scope, sizeof scope);
                 if (gh_list_runners(x->gh, scope, d->name, &inv, err, sizeof err) == 0)
                         env.inventory = &inv;
                 else

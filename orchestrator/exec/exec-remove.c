@@ -89,7 +89,7 @@ static bool deregister(struct exec_run *x, long long id, bool unit) {
         bool gone;
         int r;
 
-        exec_scope(x->req->lane, scope, sizeof scope);
+        lane_scope(x->req->lane, scope, sizeof scope);
         if (!ops->github_data)
                 r = -ENOTCONN, snprintf(err, sizeof err, "no GitHub client: %.480s", ops->github_problem);
         else

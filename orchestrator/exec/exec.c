@@ -8,6 +8,7 @@
 
 #include "exec.h"
 #include "macro.h"
+#include "proto-time.h"
 
 /* Gates are polled every 250 ms for the first 5 s (a runner usually comes
  * online within them; GitHub's listings are conditional requests, and a 304
@@ -77,10 +78,6 @@ void exec_observe(struct exec_run *x) {
         x->ops->observe(x->ops->data, x->req->lane, &x->res->o);
 }
 
-void exec_scope(const struct lane_desired *d, char *buf, size_t size) {
-        snprintf(buf, size, "%s/%s", d->repository[0] ? "repos" : "orgs", d->repository[0] ? d->repository : d->organisation);
-}
-
 int exec_helper_call(struct exec_run *x, enum proto_verb verb, char *err, size_t errlen) {
         _cleanup_(freep) struct helper_reply *reply = calloc(1, sizeof *reply);
         const struct lane_desired *d = x->req->lane;
@@ -148,12 +145,9 @@ static bool gates(struct exec_run *x) {
 
                                 exec_step_end(x, st, false, "%s: %s", name, x->res->gates[i].detail);
                                 x->res->failed = name;
-                                x->res->gates_checked = true;
                                 return false;
                         }
-        exec_step_end(x, st, true, "all gates passed");
-        x->res->gates_checked = true;
-        return true;
+        return exec_step_end(x, st, true, "all gates passed");
 }
 
 static bool perform(struct exec_run *x) {
@@ -219,12 +213,9 @@ static void record(struct exec_run *x, const char *status) {
         struct exec_result *res = x->res;
         struct json_object *rec;
         char when[32];
-        time_t t = ops->wall_time(ops->data);
-        struct tm tm;
         int r;
 
-        gmtime_r(&t, &tm);
-        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        proto_utc_iso(ops->wall_time(ops->data), when, sizeof when);
         res->duration_ms = ops->now_ms(ops->data) - res->started_ms;
         rec = exec_record(x->req, res, status, when);
         r = rec ? ops->append_record(ops->data, rec, &res->seq) : -ENOMEM;

@@ -165,8 +165,6 @@ struct exec_run {
 struct exec_step *exec_step_begin(struct exec_run *x, const char *name);
 bool exec_step_end(struct exec_run *x, struct exec_step *st, bool ok, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void exec_observe(struct exec_run *x);
-/* "repos/OWNER/REPO" or "orgs/ORG" */
-void exec_scope(const struct lane_desired *d, char *buf, size_t size);
 bool exec_helper_step(struct exec_run *x, const char *name, enum proto_verb verb);
 int exec_helper_call(struct exec_run *x, enum proto_verb verb, char *err, size_t errlen);
 bool exec_create(struct exec_run *x);

@@ -276,16 +276,13 @@ static int exchange(struct gh_client *c, const char *method, const char *url, co
 /* "; the primary rate limit (core) resets at 2026-11-27T12:00:00Z, in 59 min"
  * for an answer that exhausted it, else "". NOW_MS is GitHub's clock. */
 static void describe_reset(const struct gh_response *r, long long now_ms, char *buf, size_t size) {
-        time_t t = (time_t) r->reset;
         long long in_s = r->reset - now_ms / 1000;
         char when[32];
-        struct tm tm;
 
         buf[0] = '\0';
-        if ((r->status != 403 && r->status != 429) || !r->have_remaining || r->remaining != 0 || r->reset <= 0 ||
-            !gmtime_r(&t, &tm))
+        if ((r->status != 403 && r->status != 429) || !r->have_remaining || r->remaining != 0 || r->reset <= 0)
                 return;
-        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        proto_utc_iso((time_t) r->reset, when, sizeof when);
         snprintf(buf, size, "; the primary rate limit (%s) resets at %s, in %lld min %lld s",
                  r->resource[0] ? r->resource : "core", when, (in_s > 0 ? in_s : 0) / 60, (in_s > 0 ? in_s : 0) % 60);
 }
