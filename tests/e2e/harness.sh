@@ -109,7 +109,7 @@ e2e_install_lanekeeper() { # POLICY
         ln -sf ../lanekeeper-helper.socket "$u/sockets.target.wants/lanekeeper-helper.socket"
         grep -E '^d /run/lanekeeper-register ' "$src/policy/tmpfiles.d/lanekeeper.conf" \
                 >"$d/lib/tmpfiles.d/lanekeeper-register.conf"
-        cp -p "$TESTS_SRCDIR/runner-kit/install" "$TESTS_SRCDIR/runner-kit/kit.py" "$E2E_WORK/kit/"
+        cp -p "$TESTS_SRCDIR/runner-kit/install" "$TESTS_SRCDIR/runner-kit/kit.py" "$TESTS_SRCDIR/runner-kit/worker.py" "$E2E_WORK/kit/"
 }
 
 # Units that would act on the host's kernel, devices, clock or console.

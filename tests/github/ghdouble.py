@@ -35,6 +35,7 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ghjobs  # noqa: E402
 import openapi_check  # noqa: E402
 
 API_VERSIONS = ("2022-11-28", "2026-03-10")
@@ -69,6 +70,7 @@ class State:
         self.faults = []                       # [{kind, match, count, ...}]
         self.violations = []
         self.log = []                          # [(method, path, status, token-hash)]
+        ghjobs.init_state(self)
 
     def now(self):
         return time.time() + self.offset
@@ -82,7 +84,7 @@ def scope_key(kind, name):
     return "%s:%s" % (kind, name.lower())
 
 
-class Handler(http.server.BaseHTTPRequestHandler):
+class Handler(ghjobs.JobsMixin, http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "GitHub.com"
     sys_version = ""
@@ -236,6 +238,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         path, query = url.path, urllib.parse.parse_qs(url.query)
         if path.startswith("/_double/"):
             return self.control(path[len("/_double/"):])
+        if path.startswith("/_runner/") and self.command == "POST":
+            body = self.body_json()
+            status, out = ghjobs.runner_protocol(self, path[len("/_runner/"):], body)
+            return self.send(status, out, check=False)
+        if path.startswith(("/_logs/", "/_codeload/")) and self.command == "GET":
+            return self.signed_download(path, query)
         st = self.st
         with st.lock:
             st.log.append([self.command, self.path, None, hashlib.sha256((self.credential() or "").encode()).hexdigest()[:12]])
@@ -297,7 +305,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return None
         return rec, headers
 
-    def reply(self, rec, rheaders, status, body, resource="core", link=None):
+    def reply(self, rec, rheaders, status, body, resource="core", link=None, location=None):
         """Send BODY with an ETag; a matching If-None-Match costs nothing."""
         st = self.st
         etag = None
@@ -315,6 +323,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             headers["Vary"] = "Accept, Authorization, Cookie, X-GitHub-OTP"
         if link:
             headers["Link"] = link
+        if location:
+            headers["Location"] = location
         with st.lock:
             if st.log:
                 st.log[-1][2] = status
@@ -434,7 +444,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                 default_labels=False)
             secret = secrets.token_urlsafe(24)
             r["jit_secret"] = secret
-            encoded = base64.b64encode(json.dumps({".runner": r["id"], ".credentials": secret,
+            encoded = base64.b64encode(json.dumps({".runner": r["id"], ".credentials": secret, ".name": r["name"],
                                                    ".url": "http://%s" % self.headers.get("Host")}).encode()).decode()
             view = self.runner_view(r)
         self.reply(*a, 201, {"runner": view, "encoded_jit_config": encoded})
@@ -508,53 +518,59 @@ class Handler(http.server.BaseHTTPRequestHandler):
         sk = self.scope("repo", owner + "/" + repo)
         if not sk:
             return self.error(404, "Not Found")
-        status = (query.get("status") or [None])[0]
+        q = {k: (query.get(k) or [None])[0] for k in ("status", "event", "branch", "actor", "head_sha")}
+        filtered = any(q.values())
+
+        def wanted(v):
+            return (q["status"] is None or q["status"] in (v["status"], v["conclusion"])) and \
+                (q["event"] is None or v["event"] == q["event"]) and \
+                (q["branch"] is None or v["head_branch"] == q["branch"]) and \
+                (q["actor"] is None or v["actor"]["login"].lower() == q["actor"].lower()) and \
+                (q["head_sha"] is None or v["head_sha"] == q["head_sha"])
         with self.st.lock:
-            runs = [dict(r["view"], status=r["view"]["status"]) for r in sorted(self.st.runs.values(),
-                                                                                   key=lambda r: -r["view"]["id"])
-                    if r["scope"] == sk and (status is None or r["view"]["status"] == status
-                                             or r["view"]["conclusion"] == status)]
-        body, link = self.paginate(query, runs[:1000] if status else runs, "workflow_runs",
-                                   total=min(len(runs), 1000) if status else None)
+            runs = [json.loads(json.dumps(r["view"])) for r in sorted(self.st.runs.values(), key=lambda r: -r["view"]["id"])
+                    if r["scope"] == sk and wanted(r["view"])]
+        # filtered listings stop at 1,000 results, as GitHub's do
+        body, link = self.paginate(query, runs[:1000] if filtered else runs, "workflow_runs",
+                                   total=min(len(runs), 1000) if filtered else None)
         self.reply(*a, 200, body, link=link)
 
     def run_jobs(self, query, owner, repo, run_id):
         a = self.api(query)
         if not a:
             return
+        which = (query.get("filter") or ["latest"])[0]
+        if which not in ("latest", "all"):
+            return self.error(422, "Invalid request.\n\nfilter must be latest or all.")
         with self.st.lock:
-            run = self.st.runs.get(int(run_id))
-            if not run or run["scope"] != self.scope("repo", owner + "/" + repo):
+            run = self.repo_run(owner, repo, run_id)
+            if not run:
                 return self.error(404, "Not Found")
-            jobs = [dict(j) for j in self.st.jobs.values() if j["run_id"] == run["view"]["id"]]
-        body, link = self.paginate(query, sorted(jobs, key=lambda j: j["id"]), "jobs")
+            jobs = json.loads(json.dumps(ghjobs.latest_jobs(self.st, run["view"]["id"], which)))
+        body, link = self.paginate(query, jobs, "jobs")
         self.reply(*a, 200, body, link=link)
 
     def run_action(self, query, owner, repo, run_id, action):
         a = self.api(query, mutating=True)
         if not a:
             return
+        host = self.headers.get("Host")
         with self.st.lock:
-            run = self.st.runs.get(int(run_id))
-            if not run or run["scope"] != self.scope("repo", owner + "/" + repo):
+            run = self.repo_run(owner, repo, run_id)
+            if not run:
                 return self.error(404, "Not Found")
             v = run["view"]
             if action in ("cancel", "force-cancel"):
                 if v["status"] == "completed":
                     return self.error(409, "Cannot cancel a workflow run that is completed.")
-                v["status"], v["conclusion"] = "completed", "cancelled"
-                for j in self.st.jobs.values():
-                    if j["run_id"] == v["id"] and j["status"] != "completed":
-                        j["status"], j["conclusion"], j["completed_at"] = "completed", "cancelled", iso(self.st.now())
+                ghjobs.cancel_run(self.st, v, action == "force-cancel", host)
                 status = 202
             else:
-                if v["status"] != "completed" or v["conclusion"] == "success":
+                if v["status"] != "completed":
+                    return self.error(403, "This workflow is already running")
+                if action == "rerun-failed-jobs" and v["conclusion"] == "success":
                     return self.error(403, "This workflow run is not rerunnable")
-                v["status"], v["conclusion"], v["run_attempt"] = "queued", None, v["run_attempt"] + 1
-                for j in self.st.jobs.values():
-                    if j["run_id"] == v["id"] and j["conclusion"] != "success":
-                        j.update(status="queued", conclusion=None, runner_id=None, runner_name=None,
-                                 started_at=None, completed_at=None, created_at=iso(self.st.now()))
+                ghjobs.rerun(self.st, v["id"], action == "rerun-failed-jobs", host)
                 status = 201
         self.reply(*a, status, {})
 
@@ -669,6 +685,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 # every secret the double ever handed out, for leak scans
                 issued = list(st.tokens.keys()) + list(st.reg_tokens.keys())
                 issued += [r[k] for r in st.runners.values() for k in ("credential", "jit_secret") if r.get(k)]
+                issued += [t for t in st.job_tokens if t not in issued]
                 return self.send(200, {"tokens": issued}, check=False)
             if what == "log":
                 return self.send(200, {"log": st.log}, check=False)
@@ -686,136 +703,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if what == "reset-usage":
                 st.used.clear()
                 return self.send(200, {}, check=False)
-            if what == "register":
-                # what config.sh does with a registration token
-                reg = st.reg_tokens.get(body.get("token"))
-                if not reg or reg["purpose"] != "registration" or reg["expires"] <= st.now():
-                    return self.send(404, {"message": "Invalid registration token"}, check=False)
-                existing = [r for r in st.runners.values() if r["scope"] == reg["scope"]
-                            and r["name"].lower() == body["name"].lower()]
-                if existing and not body.get("replace"):
-                    return self.send(409, {"message": "A runner exists with the same name"}, check=False)
-                for r in existing:
-                    del st.runners[r["id"]]
-                r = self.add_runner(reg["scope"], body["name"], body.get("labels", []),
-                                    ephemeral=bool(body.get("ephemeral")), group=body.get("runner_group_id", 1),
-                                    default_labels=not body.get("no_default_labels"))
-                r["version"] = body.get("version")
-                r["credential"] = secrets.token_urlsafe(24)
-                return self.send(201, {"id": r["id"], "name": r["name"], "credential": r["credential"]}, check=False)
-            if what == "unregister":
-                reg = st.reg_tokens.get(body.get("token"))
-                r = st.runners.get(int(body.get("id", 0)))
-                if not reg or reg["purpose"] != "remove" or reg["expires"] <= st.now() or not r or \
-                        r["scope"] != reg["scope"]:
-                    return self.send(404, {"message": "Invalid remove token or runner"}, check=False)
-                del st.runners[r["id"]]
-                return self.send(200, {}, check=False)
-            if what == "heartbeat":
-                r = st.runners.get(int(body["id"]))
-                if not r or body.get("credential") not in (r.get("credential"), r.get("jit_secret")):
-                    # exit code 1 in the runner: the registration is gone
-                    return self.send(404, {"message": "runner not found"}, check=False)
-                if r["session"] and r["session"] != body["session"] and \
-                        st.now() - (r["last_heartbeat"] or 0) < st.heartbeat_timeout:
-                    return self.send(409, {"message": "session conflict"}, check=False)
-                r["session"], r["last_heartbeat"] = body["session"], st.now()
-                if body.get("version"):
-                    r["version"] = body["version"]
-                return self.send(200, {"busy": r["busy"]}, check=False)
-            if what == "disconnect":
-                r = st.runners.get(int(body["id"]))
-                if r and r["session"] == body.get("session"):
-                    r["session"], r["last_heartbeat"] = None, None
-                return self.send(200, {}, check=False)
-            if what == "run":
-                sk = scope_key("repo", body["repo"])
-                rid = st.new_id()
-                now = iso(st.now())
-                st.runs[rid] = {"scope": sk, "view": run_view(rid, body, now, self.headers.get("Host"))}
-                for name_labels in body.get("jobs", [["build", ["self-hosted"]]]):
-                    jid = st.new_id()
-                    st.jobs[jid] = job_view(jid, rid, name_labels[0], name_labels[1], body, now,
-                                            self.headers.get("Host"))
-                return self.send(201, {"run_id": rid}, check=False)
-            if what == "assign":
-                j, r = st.jobs.get(int(body["job"])), st.runners.get(int(body["runner"]))
-                if not j or not r:
-                    return self.send(404, {}, check=False)
-                j.update(status="in_progress", runner_id=r["id"], runner_name=r["name"], started_at=iso(st.now()),
-                         runner_group_id=r["runner_group_id"], runner_group_name="Default")
-                r["busy"] = True
-                st.runs[j["run_id"]]["view"]["status"] = "in_progress"
-                return self.send(200, {}, check=False)
-            if what == "complete":
-                j = st.jobs.get(int(body["job"]))
-                if not j:
-                    return self.send(404, {}, check=False)
-                j.update(status="completed", conclusion=body.get("conclusion", "success"), completed_at=iso(st.now()))
-                r = st.runners.get(j["runner_id"] or 0)
-                if r:
-                    r["busy"] = False
-                    if r["ephemeral"]:
-                        del st.runners[r["id"]]
-                run = st.runs[j["run_id"]]["view"]
-                siblings = [x for x in st.jobs.values() if x["run_id"] == run["id"]]
-                if all(x["status"] == "completed" for x in siblings):
-                    run["status"] = "completed"
-                    run["conclusion"] = "failure" if any(x["conclusion"] == "failure" for x in siblings) else "success"
-                return self.send(200, {}, check=False)
+            out = self.jobs_control(what, body)
+            if out is not None:
+                return self.send(out[0], out[1], check=False)
         return self.send(404, {"message": "no such control"}, check=False)
 
-
-def run_view(rid, body, now, host):
-    owner, repo = body["repo"].split("/")
-    base = "http://%s/repos/%s/%s" % (host, owner, repo)
-    return {
-        "id": rid, "name": body.get("workflow", "CI"), "node_id": "WFR_%d" % rid,
-        "head_branch": body.get("branch", "main"), "head_sha": body.get("sha", "0" * 40), "path": ".github/workflows/ci.yml",
-        "display_title": body.get("title", "CI"), "run_number": rid, "event": body.get("event", "push"),
-        "status": "queued", "conclusion": None, "workflow_id": 1, "check_suite_id": rid, "check_suite_node_id": "CS_%d" % rid,
-        "url": "%s/actions/runs/%d" % (base, rid), "html_url": "https://github.com/%s/actions/runs/%d" % (body["repo"], rid),
-        "pull_requests": [], "created_at": now, "updated_at": now, "run_attempt": 1, "run_started_at": now,
-        "jobs_url": "%s/actions/runs/%d/jobs" % (base, rid), "logs_url": "%s/actions/runs/%d/logs" % (base, rid),
-        "check_suite_url": "%s/check-suites/%d" % (base, rid), "artifacts_url": "%s/actions/runs/%d/artifacts" % (base, rid),
-        "cancel_url": "%s/actions/runs/%d/cancel" % (base, rid), "rerun_url": "%s/actions/runs/%d/rerun" % (base, rid),
-        "workflow_url": "%s/actions/workflows/1" % base, "head_commit": None, "repository": minimal_repo(body["repo"], host),
-        "head_repository": minimal_repo(body["repo"], host),
-    }
-
-
-def job_view(jid, rid, name, labels, body, now, host):
-    owner, repo = body["repo"].split("/")
-    base = "http://%s/repos/%s/%s" % (host, owner, repo)
-    return {
-        "id": jid, "run_id": rid, "run_url": "%s/actions/runs/%d" % (base, rid), "run_attempt": 1, "node_id": "CR_%d" % jid,
-        "head_sha": body.get("sha", "0" * 40), "head_branch": body.get("branch", "main"),
-        "url": "%s/actions/jobs/%d" % (base, jid), "html_url": "https://github.com/%s/actions/runs/%d/job/%d" % (
-            body["repo"], rid, jid),
-        "status": "queued", "conclusion": None, "created_at": now, "started_at": now, "completed_at": None,
-        "name": name, "steps": [], "check_run_url": "%s/check-runs/%d" % (base, jid), "labels": labels,
-        "runner_id": None, "runner_name": None, "runner_group_id": None, "runner_group_name": None,
-        "workflow_name": body.get("workflow", "CI"),
-    }
-
-
-def minimal_repo(full, host):
-    owner, name = full.split("/")
-    base = "http://%s/repos/%s" % (host, full)
-    keys = ["archive_url", "assignees_url", "blobs_url", "branches_url", "collaborators_url", "comments_url",
-            "commits_url", "compare_url", "contents_url", "contributors_url", "deployments_url", "downloads_url",
-            "events_url", "forks_url", "git_commits_url", "git_refs_url", "git_tags_url", "hooks_url", "issue_comment_url",
-            "issue_events_url", "issues_url", "keys_url", "labels_url", "languages_url", "merges_url", "milestones_url",
-            "notifications_url", "pulls_url", "releases_url", "stargazers_url", "statuses_url", "subscribers_url",
-            "subscription_url", "tags_url", "teams_url", "trees_url"]
-    repo = {k: "%s/%s" % (base, k[:-4]) for k in keys}
-    user_keys = ["avatar_url", "events_url", "followers_url", "following_url", "gists_url", "html_url", "organizations_url",
-                 "received_events_url", "repos_url", "starred_url", "subscriptions_url", "url"]
-    owner_obj = {k: "https://github.com/%s/%s" % (owner, k) for k in user_keys}
-    owner_obj.update(login=owner, id=1, node_id="O_1", gravatar_id="", type="Organization", site_admin=False)
-    repo.update(id=1, node_id="R_1", name=name, full_name=full, owner=owner_obj, private=True,
-                html_url="https://github.com/" + full, description=None, fork=False, url=base)
-    return repo
 
 
 ROUTES = []
@@ -850,6 +742,7 @@ route(r"/repos/" + S + "/" + S + r"/actions/variables",
       GET=lambda h, q, o, r: Handler.variables(h, q, o, r), POST=lambda h, q, o, r: Handler.variables(h, q, o, r))
 route(r"/repos/" + S + "/" + S + r"/actions/variables/([A-Za-z0-9_]+)",
       GET=lambda h, q, o, r, n: Handler.variables(h, q, o, r, n), PATCH=lambda h, q, o, r, n: Handler.variables(h, q, o, r, n))
+ghjobs.add_routes(route, Handler, S)
 route(r"/app/installations/(\d+)/access_tokens", POST=lambda h, q, i: Handler.access_token(h, q, i))
 route(r"/rate_limit", GET=lambda h, q: Handler.rate_limit(h, q))
 

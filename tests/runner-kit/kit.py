@@ -8,6 +8,7 @@ here), faithful where lanekeeper depends on it. See
             [--disableupdate]
   config.sh remove [--token T | --local]
   bin/Runner.Listener run [--jitconfig ENCODED]      (exit codes as the real listener's)
+  bin/Runner.Worker spawnclient                      (worker.py: the job, started by the listener)
   run.sh [--jitconfig ENCODED]                       (loops on 2, every other code 0, as run.sh does)
 
 Every argument may come as ACTIONS_RUNNER_INPUT_<NAME> instead; secrets
@@ -15,9 +16,13 @@ should. The URL's origin is where the loopback GitHub double listens
 (http://127.0.0.1:PORT/OWNER/REPO). Both refuse to run as root unless
 RUNNER_ALLOW_RUNASROOT is set. While alive the listener heartbeats to the
 double (LANEKEEPER_KIT_HEARTBEAT_S, default 1 s), so GitHub shows the
-runner online; it exits 1 when its registration was deleted (removing the
+runner online. Its heartbeat is the session's long poll (POST
+/_runner/heartbeat): when GitHub gives the runner a job, the listener
+starts bin/Runner.Worker as its child, which runs the job's steps (see
+worker.py). It exits 1 when its registration was deleted (removing the
 local configuration, as the real one does), 5 on a session conflict, 0 on
-SIGTERM, and an ephemeral runner 0 after its job.
+SIGTERM (after cancelling a running job, see listen()), and an ephemeral
+runner 0 after its one job.
 """
 import base64
 import json
@@ -78,7 +83,7 @@ def parse(argv):
 
 
 def post(origin, what, body):
-    req = urllib.request.Request(origin + "/_double/" + what, data=json.dumps(body).encode(),
+    req = urllib.request.Request(origin + "/_runner/" + what, data=json.dumps(body).encode(),
                                  headers={"Content-Type": "application/json"}, method="POST")
     try:
         with urllib.request.urlopen(req, timeout=10) as r:
@@ -199,7 +204,37 @@ def remove(argv):
     return 0
 
 
+def spawn_worker(job, origin, rid, cred, runner_name):
+    """bin/Runner.Worker as the listener's child (so in the lane unit's cgroup, as its user), the job
+    message and later cancellations written to its stdin, as the real listener's pipe to the worker."""
+    rfd, wfd = os.pipe()
+    worker = os.path.join(ROOT, "bin", "Runner.Worker")
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.dup2(rfd, 0)
+            os.close(wfd)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            os.execv(worker, [worker, "spawnclient"])
+        finally:
+            os._exit(127)
+    os.close(rfd)
+    os.write(wfd, (json.dumps({"job": job, "origin": origin, "runner_id": rid, "credential": cred,
+                               "runner_name": runner_name}) + "\n").encode())
+    return pid, wfd
+
+
 def listen(argv):
+    """Runner.Listener run: the session, the long poll, the worker.
+
+    SIGTERM or SIGINT while a job runs is modelled on actions/runner 2.33x:
+    the listener asks the worker to cancel the job ("The runner has received
+    a shutdown signal..."), the worker stops the step's process group
+    (SIGINT, then SIGTERM after 7.5 s, SIGKILL after 2.5 s more), reports
+    the job cancelled, and the listener exits 0 after it. The job is not
+    let to finish: that is the runner's behaviour, and why lanekeeper's
+    drain must stop taking jobs before it stops a lane."""
     refuse_root()
     if not argv or argv[0] != "run":
         if argv and argv[0] == "--version":
@@ -208,7 +243,6 @@ def listen(argv):
         say("usage: Runner.Listener run [--jitconfig ENCODED]")
         return 1
     o = parse(argv[1:])
-    ephemeral = False
     if o.get("jitconfig"):
         try:
             jit = json.loads(base64.b64decode(o["jitconfig"]))
@@ -216,15 +250,14 @@ def listen(argv):
         except (ValueError, KeyError, TypeError):
             say("Invalid JIT configuration")
             return 1
-        origin = jit.get(".url")
-        ephemeral = True
+        origin, ephemeral, name = jit.get(".url"), True, jit.get(".name", "jit-%s" % rid)
     else:
         runner, cred = local_config()
         if not runner:
             say("Runner is not configured")
             return 1   # the real listener: not configured -> 1 ... run.sh stops
         rid, origin = runner["agentId"], origin_of(runner["gitHubUrl"])
-        ephemeral = bool(runner.get("ephemeral"))
+        ephemeral, name = bool(runner.get("ephemeral")), runner["agentName"]
     session = str(uuid.uuid4())
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
@@ -233,11 +266,51 @@ def listen(argv):
     say("√ Connected to GitHub")
     say("Current runner version: '%s'" % VERSION)
     say("Listening for Jobs")
-    busy_seen = False
-    while not stop:
-        st, body = post(origin, "heartbeat", {"id": rid, "credential": cred, "session": session, "version": VERSION})
+    worker, pipe, job_id, jobs_done, told = None, None, None, 0, None
+
+    def reap(block=False):
+        nonlocal worker, pipe, job_id, jobs_done, told
+        if worker is None:
+            return
+        pid, status = os.waitpid(worker, 0 if block else os.WNOHANG)
+        if pid == 0:
+            return
+        os.close(pipe)
+        code = os.waitstatus_to_exitcode(status)
+        result = {100: "Succeeded", 102: "Failed", 103: "Canceled"}.get(code)
+        if result is None:
+            # the worker died without concluding the job: the listener fails it, as the real one does
+            say("Worker for job %s exited unexpectedly (%d)" % (job_id, code))
+            post(origin, "job", {"id": rid, "credential": cred, "job": job_id, "kind": "log",
+                                 "text": "##[error]The runner's worker process exited unexpectedly (exit code %d)." % code})
+            post(origin, "job", {"id": rid, "credential": cred, "job": job_id, "kind": "complete", "conclusion": "failure"})
+            result = "Failed"
+        say("Job %s completed with result: %s" % (job_id, result))
+        worker, pipe, job_id, told = None, None, None, None
+        jobs_done += 1
+
+    def tell(line):
+        try:
+            os.write(pipe, (line + "\n").encode())
+        except OSError:
+            pass
+    while True:
+        reap()
+        if stop:
+            if worker is None:
+                break
+            if told != "shutdown":
+                say("Runner shutting down: cancelling job %s" % job_id)
+                tell("cancel shutdown")
+                told = "shutdown"
+            time.sleep(0.05)
+            continue
+        st, body = post(origin, "heartbeat", {"id": rid, "credential": cred, "session": session, "version": VERSION,
+                                              "busy": worker is not None, "cancelled": job_id if told else None,
+                                              "wait": period})
         if st == 404:
-            if ephemeral and busy_seen:
+            reap(block=True)
+            if ephemeral and jobs_done:
                 say("Job completed; the ephemeral runner is done")
                 return 0
             say("Runner registration has been deleted from the server, please re-configure.")
@@ -247,11 +320,17 @@ def listen(argv):
         if st == 409:
             say("A session for this runner already exists.")
             return 5
-        if st == 200 and body.get("busy"):
-            busy_seen = True
-        t = time.time()
-        while not stop and time.time() - t < period:
-            time.sleep(0.05)
+        if st != 200:
+            time.sleep(period)
+            continue
+        if body.get("job") and worker is None and not stop:
+            job_id = body["job"]["job_id"]
+            say("Running job: %s" % body["job"]["name"])
+            worker, pipe = spawn_worker(body["job"], origin, rid, cred, name)
+        elif body.get("cancel") and worker is not None and told is None:
+            say("Cancelling job %s" % job_id)
+            tell("cancel " + body["cancel"].get("reason", "cancelled"))
+            told = "cancel"
     post(origin, "disconnect", {"id": rid, "session": session})
     say("Exiting...")
     return 0
@@ -305,6 +384,7 @@ def main():
         return listen(sys.argv[1:])
     if tool == "run.sh":
         return run_sh(sys.argv[1:])
+
     say("the runner kit is installed as config.sh, run.sh and bin/Runner.Listener")
     return 1
 
