@@ -3,13 +3,17 @@
 # with actions/runner's flags and ACTIONS_RUNNER_INPUT_* inputs, .runner
 # with the .NET BOM, credentials closed to others, status that follows the
 # listener's heartbeats, the listener's exit codes (registration deleted:
-# 1, session conflict: 5), config.sh remove, run.sh --jitconfig, and the
-# root refusal. Needs the double's Python modules (CI=true: a failure).
+# 1, session conflict: 5), config.sh remove, the root refusal; and jobs run
+# by bin/Runner.Worker: steps as real processes under the listener, failure,
+# cancel, timeout-minutes, actions from _work/_actions (a damaged one failing
+# with the real runner's message), SIGTERM while busy, an ephemeral JIT
+# runner's one job, and a leak scan. Needs the double's Python modules and
+# python3-yaml (CI=true: a failure).
 set -u
 py=/usr/bin/python3
-if ! "$py" -c 'import jsonschema, jwt, cryptography' 2>/dev/null; then
-        [ "${CI:-}" = true ] && { echo "python3-jsonschema/jwt/cryptography missing (CI=true: failure)"; exit 1; }
-        echo "SKIP: needs python3-jsonschema python3-jwt python3-cryptography"; exit 77
+if ! "$py" -c 'import jsonschema, jwt, cryptography, yaml' 2>/dev/null; then
+        [ "${CI:-}" = true ] && { echo "python3-jsonschema/jwt/cryptography/yaml missing (CI=true: failure)"; exit 1; }
+        echo "SKIP: needs python3-jsonschema python3-jwt python3-cryptography python3-yaml"; exit 77
 fi
 passed=0 failed=0
 ok()  { passed=$((passed + 1)); }
@@ -88,19 +92,105 @@ out=$("$kit/config.sh" remove --token bogus 2>&1); rc=$?
 out=$(ACTIONS_RUNNER_INPUT_TOKEN=$(token remove-token) "$kit/config.sh" remove 2>&1); rc=$?
 [ $rc -eq 0 ] && [ ! -e "$kit/.runner" ] && [ "$(status lane-kit2)" = absent ] && ok || bad "remove: $rc $out"
 
+# ---- jobs: the listener claims them, bin/Runner.Worker runs their steps ----
+ctl() { curl -sf -X POST "http://127.0.0.1:$port/_double/$1" -d "$2"; }
+newrun() { ctl run "$1" | "$py" -c 'import json,sys; print(json.load(sys.stdin)["run_id"])'; }
+job() { # RUN FIELD: a field of the run's (latest) job
+        api GET "/repos/acme/site/actions/runs/$1/jobs" | "$py" -c 'import json,sys; j=json.load(sys.stdin)["jobs"][0]; v=j[sys.argv[1]]; print(json.dumps(v) if isinstance(v,(list,dict)) else v)' "$2"; }
+wait_job() { for _ in $(seq 200); do [ "$(job "$1" status)" = "$2" ] && return 0; sleep 0.05; done; return 1; }
+joblog() { curl -s -L -H "Authorization: Bearer $pat" -H "User-Agent: kit-test" "http://127.0.0.1:$port/repos/acme/site/actions/jobs/$(job "$1" id)/logs"; }
+steps() { job "$1" steps | "$py" -c 'import json,sys; print(" ".join("%s=%s" % (s["name"].replace(" ", "_"), s["conclusion"]) for s in json.load(sys.stdin)))'; }
+ACTIONS_RUNNER_INPUT_TOKEN=$(token registration-token) "$kit/config.sh" --url "$url" --name lane-jobs --labels gpu --unattended >/dev/null 2>&1 ||
+        bad "configure lane-jobs"
+"$kit/run.sh" >"$w/jobs.log" 2>&1 & runpid=$!; pids+=($runpid)
+wait_status lane-jobs online || bad "lane-jobs did not come online"
+
+ancestry='p=$$; while [ "$p" -gt 1 ]; do tr "\0" " " </proc/$p/cmdline; echo; p=$(awk "/^PPid:/ { print \$2 }" /proc/$p/status); done > ancestry'
+r=$(newrun "$("$py" -c 'import json,sys; print(json.dumps({"repo":"acme/site","jobs":[{"name":"build","runs_on":["self-hosted","GPU"],
+        "steps":[{"name":"hello","run":"echo hello from $GITHUB_REPOSITORY\n"+sys.argv[1]},{"name":"after","run":"echo after"}]}]}))' "$ancestry")")
+wait_job "$r" completed && ok || bad "the job was not run: $(job "$r" status)"
+[ "$(job "$r" conclusion)" = success ] && ok || bad "conclusion $(job "$r" conclusion)"
+[ "$(steps "$r")" = "Set_up_job=success hello=success after=success Complete_job=success" ] && ok || bad "steps: $(steps "$r")"
+[ "$(job "$r" runner_name)" = lane-jobs ] && ok || bad "runner_name $(job "$r" runner_name)"
+joblog "$r" | grep -q 'hello from acme/site' && ok || bad "the job log lacks the step's output: $(joblog "$r" | head -5)"
+ws=$kit/_work/site/site
+# the step ran under the worker, which is the listener's child, which is run.sh's
+sed -n '2,4p' "$ws/ancestry" | tr '\n' '|' | grep -Eq 'Runner\.Worker spawnclient *\|.*Runner\.Listener run *\|.*run\.sh' && ok ||
+        bad "ancestry: $(cat "$ws/ancestry" 2>&1)"
+
+r=$(newrun '{"repo":"acme/site","jobs":[{"name":"fails","runs_on":["gpu"],"steps":[{"run":"echo before; exit 3"},{"run":"echo never-printed"}]}]}')
+wait_job "$r" completed || bad "the failing job did not complete"
+[ "$(job "$r" conclusion)" = failure ] && [ "$(steps "$r")" = "Set_up_job=success Run_echo_before;_exit_3=failure Run_echo_never-printed=skipped Complete_job=success" ] &&
+        ok || bad "a failing step: $(job "$r" conclusion) $(steps "$r")"
+joblog "$r" | grep -q '##\[error\]Process completed with exit code 3\.' && ok || bad "no exit code in the log"
+joblog "$r" | grep -v '##\[group\]\|^[^ ]* echo never-printed$' | grep -q 'never-printed$' && bad "a step after a failure ran" || ok
+
+r=$(newrun '{"repo":"acme/site","jobs":[{"name":"riscv","runs_on":["self-hosted","riscv"]}]}')
+sleep 1
+[ "$(job "$r" status)" = queued ] && ok || bad "a job with labels no runner has: $(job "$r" status)"
+api POST "/repos/acme/site/actions/runs/$r/cancel" >/dev/null
+
+# cancel: the step's process group is stopped, the listener takes the next job
+r=$(newrun '{"repo":"acme/site","jobs":[{"name":"long","runs_on":["gpu"],"steps":[{"run":"exec -a kit-sleep-cancel sleep 300"}]}]}')
+for _ in $(seq 100); do pgrep -f kit-sleep-cancel >/dev/null && break; sleep 0.05; done
+pgrep -f kit-sleep-cancel >/dev/null && ok || bad "the long step never started"
+api POST "/repos/acme/site/actions/runs/$r/cancel" >/dev/null
+wait_job "$r" completed || bad "a cancelled job did not complete"
+pgrep -f kit-sleep-cancel >/dev/null && bad "cancel did not kill the step" || ok
+[ "$(job "$r" conclusion)" = cancelled ] && [ "$(steps "$r")" = "Set_up_job=success Run_exec_-a_kit-sleep-cancel_sleep_300=cancelled Complete_job=success" ] &&
+        ok || bad "cancelled: $(job "$r" conclusion) $(steps "$r")"
+joblog "$r" | grep -q '##\[error\]The operation was canceled\.' && ok || bad "no cancellation in the log"
+
+# timeout-minutes: 0.05 (3 s)
+r=$(newrun '{"repo":"acme/site","jobs":[{"name":"slow","runs_on":["gpu"],"timeout_minutes":0.05,"steps":[{"run":"exec -a kit-sleep-timeout sleep 300"}]}]}')
+wait_job "$r" completed || bad "a timed-out job did not complete"
+[ "$(job "$r" conclusion)" = cancelled ] && ok || bad "timeout: $(job "$r" conclusion)"
+joblog "$r" | grep -q "has exceeded the maximum execution time of 0.05 minutes" && ok || bad "no timeout annotation"
+pgrep -f kit-sleep-timeout >/dev/null && bad "the timed-out step is still running" || ok
+
+# actions: downloaded once into _work/_actions, then used as they are
+ctl action '{"repo":"acme/hello","ref":"v1","files":{"action.yml":"name: hello\nruns:\n  using: composite\n  steps:\n    - run: echo action says hi\n      shell: bash\n"}}' >/dev/null
+r=$(newrun '{"repo":"acme/site","jobs":[{"name":"act","runs_on":["gpu"],"steps":[{"uses":"acme/hello@v1"}]}]}')
+wait_job "$r" completed || bad "the action job did not complete"
+[ "$(job "$r" conclusion)" = success ] && joblog "$r" | grep -q 'action says hi' && ok || bad "action: $(job "$r" conclusion)"
+[ -f "$kit/_work/_actions/acme/hello/v1/action.yml" ] && [ -e "$kit/_work/_actions/acme/hello/v1.completed" ] && ok ||
+        bad "the action is not in _work/_actions"
+rm "$kit/_work/_actions/acme/hello/v1/action.yml"
+r=$(newrun '{"repo":"acme/site","jobs":[{"name":"act","runs_on":["gpu"],"steps":[{"uses":"acme/hello@v1"}]}]}')
+wait_job "$r" completed || bad "the damaged action job did not complete"
+[ "$(job "$r" conclusion)" = failure ] && [ "$(steps "$r")" = "Set_up_job=failure Run_acme/hello@v1=skipped Complete_job=skipped" ] &&
+        ok || bad "damaged action: $(job "$r" conclusion) $(steps "$r")"
+joblog "$r" | grep -qF "Can't find 'action.yml', 'action.yaml' or 'Dockerfile' under '$(realpath "$kit")/_work/_actions/acme/hello/v1'" &&
+        ok || bad "the damaged action's message: $(joblog "$r" | grep error)"
+
+# SIGTERM while a job runs: the listener cancels it (as actions/runner does) and exits 0
+r=$(newrun '{"repo":"acme/site","jobs":[{"name":"stopped","runs_on":["gpu"],"steps":[{"run":"exec -a kit-sleep-term sleep 300"}]}]}')
+for _ in $(seq 100); do pgrep -f kit-sleep-term >/dev/null && break; sleep 0.05; done
+kill -TERM $runpid; wait $runpid; rc=$?
+[ $rc -eq 0 ] && ok || bad "run.sh on SIGTERM while busy: exit $rc"
+pgrep -f kit-sleep-term >/dev/null && bad "the job's step outlived the runner" || ok
+[ "$(job "$r" conclusion)" = cancelled ] && joblog "$r" | grep -q 'The runner has received a shutdown signal' && ok ||
+        bad "stopped while busy: $(job "$r" conclusion)"
+
 # ---- a JIT runner: one job, then gone ----
-jit=$(api POST /repos/acme/site/actions/runners/generate-jitconfig '{"name":"jit-kit","runner_group_id":1,"labels":["self-hosted","lanekeeper-managed"]}')
+jit=$(api POST /repos/acme/site/actions/runners/generate-jitconfig '{"name":"jit-kit","runner_group_id":1,"labels":["self-hosted","eph"]}')
 enc=$("$py" -c 'import json,sys; print(json.load(sys.stdin)["encoded_jit_config"])' <<<"$jit")
-jid=$("$py" -c 'import json,sys; print(json.load(sys.stdin)["runner"]["id"])' <<<"$jit")
+r1=$(newrun '{"repo":"acme/site","jobs":[{"name":"one","runs_on":["eph"],"steps":[{"run":"touch jit-ran"}]}]}')
+r2=$(newrun '{"repo":"acme/site","jobs":[{"name":"two","runs_on":["eph"]}]}')
 ACTIONS_RUNNER_INPUT_JITCONFIG=$enc "$kit/run.sh" >"$w/jit.log" 2>&1 & jpid=$!; pids+=($jpid)
-wait_status jit-kit online && ok || bad "the JIT runner did not come online"
-run=$(curl -s -X POST "http://127.0.0.1:$port/_double/run" -d '{"repo":"acme/site"}' | "$py" -c 'import json,sys; print(json.load(sys.stdin)["run_id"])')
-curl -s -X POST "http://127.0.0.1:$port/_double/assign" -d "{\"job\":$((run + 1)),\"runner\":$jid}" >/dev/null
-sleep 0.5
-curl -s -X POST "http://127.0.0.1:$port/_double/complete" -d "{\"job\":$((run + 1))}" >/dev/null
 wait $jpid; rc=$?
 [ $rc -eq 0 ] && grep -q 'ephemeral runner is done' "$w/jit.log" && ok || bad "JIT runner after its job: $rc $(cat "$w/jit.log")"
+[ "$(job "$r1" conclusion)" = success ] && [ -e "$ws/jit-ran" ] && ok || bad "the JIT runner's job: $(job "$r1" conclusion)"
+[ "$(job "$r2" status)" = queued ] && ok || bad "an ephemeral runner took a second job"
 [ "$(status jit-kit)" = absent ] && ok || bad "the JIT runner is still registered"
+
+# ---- no secret the double issued is in any output or job log ----
+issued=$(curl -s "http://127.0.0.1:$port/_double/issued" | "$py" -c 'import json,sys; print("\n".join(json.load(sys.stdin)["tokens"]))')
+[ "$(wc -l <<<"$issued")" -gt 5 ] && ok || bad "the double reports too few issued secrets"
+all=$(cat "$w"/*.log; for run in $(api GET "/repos/acme/site/actions/runs?per_page=100" | "$py" -c 'import json,sys; print(" ".join(str(r["id"]) for r in json.load(sys.stdin)["workflow_runs"]))'); do joblog "$run"; done)
+leaks=0
+while read -r t; do [ -n "$t" ] && grep -qF -- "$t" <<<"$all" && leaks=$((leaks + 1)); done <<<"$issued"
+[ $leaks -eq 0 ] && ok || bad "$leaks issued secrets appear in output or job logs"
 
 echo "test-runner-kit: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -252,7 +252,7 @@ def new_job(st, rid, spec, repo, attempt, host, now, branch, sha, workflow):
     jid = st.new_id()
     owner, name = repo.split("/")
     base = "http://%s/repos/%s/%s" % (host, owner, name)
-    steps = spec.get("steps") or [{"name": "Run", "run": "true"}]
+    steps = spec.get("steps") or [{"run": "true"}]
     steps = [dict(s, name=s.get("name") or ("Run %s" % s["uses"] if "uses" in s else "Run " + s["run"].split("\n")[0][:40]))
              for s in steps]
     j = {"id": jid, "run_id": rid, "run_url": "%s/actions/runs/%d" % (base, rid), "run_attempt": attempt,

@@ -4,7 +4,6 @@ its behaviour against the reference: every endpoint, pagination, ETags,
 rate limits, App JWTs, token expiry, heartbeats and every fault class.
 Each check can fail; the double also validates every body it sends and
 the test ends by asserting it found no violation."""
-import base64
 import http.client
 import json
 import os
