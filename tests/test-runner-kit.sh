@@ -163,6 +163,22 @@ wait_job "$r" completed || bad "the damaged action job did not complete"
 joblog "$r" | grep -qF "Can't find 'action.yml', 'action.yaml' or 'Dockerfile' under '$(realpath "$kit")/_work/_actions/acme/hello/v1'" &&
         ok || bad "the damaged action's message: $(joblog "$r" | grep error)"
 
+# traffic (tests/github/traffic.py): 12 runs at 20/s over two runners of the same labels
+kit2=$w/runner2
+"$TESTS_SRCDIR/runner-kit/install" "$kit2"
+ACTIONS_RUNNER_INPUT_TOKEN=$(token registration-token) "$kit2/config.sh" --url "$url" --name lane-jobs-2 --labels gpu --unattended >/dev/null 2>&1 ||
+        bad "configure lane-jobs-2"
+"$kit2/run.sh" >"$w/jobs2.log" 2>&1 & run2=$!; pids+=($run2)
+wait_status lane-jobs-2 online || bad "lane-jobs-2 did not come online"
+rep=$("$py" -B "$TESTS_SRCDIR/github/traffic.py" --api "http://127.0.0.1:$port" --token "$pat" --repo acme/site --runs 12 --rate 20 \
+        --labels gpu --step 'sleep 0.3' --wait 60 --json); rc=$?
+[ $rc -eq 0 ] && ok || bad "traffic did not complete: $rep"
+"$py" -c 'import json,sys; r=json.loads(sys.argv[1]); assert r["conclusions"] == {"success": 12} and r["still_queued"] == 0, r' "$rep" &&
+        ok || bad "traffic: $rep"
+"$py" -c 'import json,sys; r=json.loads(sys.argv[1]); assert sorted(r["by_runner"]) == ["lane-jobs", "lane-jobs-2"], r' "$rep" &&
+        ok || bad "both runners should have taken jobs: $rep"
+kill -TERM $run2; wait $run2
+
 # SIGTERM while a job runs: the listener cancels it (as actions/runner does) and exits 0
 r=$(newrun '{"repo":"acme/site","jobs":[{"name":"stopped","runs_on":["gpu"],"steps":[{"run":"exec -a kit-sleep-term sleep 300"}]}]}')
 for _ in $(seq 100); do pgrep -f kit-sleep-term >/dev/null && break; sleep 0.05; done

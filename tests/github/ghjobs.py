@@ -444,7 +444,9 @@ def heartbeat(st, r, body, host):
             x = st.jobx[r["job"]]
             if x["cancel"] and body.get("cancelled") != r["job"]:
                 return 200, {"busy": True, "cancel": {"job_id": r["job"], "reason": x["cancel"]}}
-        elif not body.get("busy"):
+        elif not r["busy"]:
+            # GitHub's view decides, not the listener's: a job may reach a listener whose last
+            # worker is still exiting; the listener starts it after (as actions/runner's dispatcher)
             msg = claim(st, r, host)
             if msg:
                 return 200, {"busy": True, "job": msg}

@@ -323,7 +323,10 @@ def listen(argv):
         if st != 200:
             time.sleep(period)
             continue
-        if body.get("job") and worker is None and not stop:
+        if body.get("job"):
+            if worker is not None:
+                say("Waiting for the previous job to finish")
+                reap(block=True)
             job_id = body["job"]["job_id"]
             say("Running job: %s" % body["job"]["name"])
             worker, pipe = spawn_worker(body["job"], origin, rid, cred, name)
