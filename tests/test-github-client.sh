@@ -35,6 +35,7 @@ double() { # NAME [ARGS...]: start a double, set $port
         port=$(cat "$w/$name.port")
 }
 ctl() { curl -sf -X POST "http://127.0.0.1:$port/_double/$1" -d "$2"; }
+runner_proto() { curl -sf -X POST "http://127.0.0.1:$port/_runner/$1" -d "$2"; }   # what a runner says
 conf() { # NAME MODE [TIMEOUT]
         if [ "$2" = app ]; then
                 printf '[github]\napi_url = http://127.0.0.1:%s\napp_id = 4242\ninstallation_id = 777\nprivate_key_file = %s/app.pem\ntimeout_s = %s\n[store]\ndir = %s/store-%s\n' \
@@ -65,7 +66,7 @@ gh pat runners --repo acme/site; expect "no runners" 0
 [ "$(wc -l <<<"$out")" -eq 1 ] && ok || bad "an empty list prints only the header: $out"
 reg=$(curl -sf -X POST -H "Authorization: Bearer $pat" -H "User-Agent: t" "http://127.0.0.1:$port/repos/acme/site/actions/runners/registration-token" |
         "$py" -c 'import json,sys; print(json.load(sys.stdin)["token"])')
-for i in $(seq 1 230); do ctl register "{\"token\":\"$reg\",\"name\":\"lane-$i\",\"labels\":[\"lanekeeper-managed\"]}" >/dev/null; done
+for i in $(seq 1 230); do runner_proto register "{\"token\":\"$reg\",\"name\":\"lane-$i\",\"labels\":[\"lanekeeper-managed\"]}" >/dev/null; done
 gh pat runners --repo acme/site --output json; expect "230 runners" 0
 n=$("$py" -c 'import json,sys; d=json.load(sys.stdin); print(len(d["runners"]), len({r["id"] for r in d["runners"]}))' <<<"$out")
 [ "$n" = "230 230" ] && ok || bad "pagination gave '$n' runners, wanted 230 distinct"
@@ -78,7 +79,7 @@ grep -qE '^[0-9]+ +lane-7 +offline +no +self-hosted,Linux,X64,lanekeeper-managed
 gh pat runners --repo acme/site
 [ "$(stat_of 2)" = 3 ] && [ "$(stat_of 4)" = 0 ] && ok || bad "a repeated listing should be 3 x 304, 0 units: $err"
 id=$("$py" -c 'import json,sys; print(json.load(sys.stdin)["runners"][0]["id"])' < <("$LANECTL" --config "$w/pat.conf" github runners --repo acme/site --name lane-1 --output json))
-ctl heartbeat "{\"id\":$id,\"credential\":\"x\",\"session\":\"s\"}" >/dev/null   # wrong credential: nothing changes
+runner_proto heartbeat "{\"id\":$id,\"credential\":\"x\",\"session\":\"s\"}" >/dev/null   # wrong credential: nothing changes
 gh pat runners --repo acme/site --name lane-1
 grep -q ' offline ' <<<"$out" && [ "$(stat_of 2)" = 1 ] && ok || bad "still unchanged: $out $err"
 
@@ -164,7 +165,7 @@ port=$(cat "$w/main.port")
 # Names GitHub accepts and lanekeeper would never choose (GitHub's own
 # examples) are data: listed, and they blind the plan to no other runner.
 for n in "my runner" "runner-2@ip-10-1-2-3.us-west-2.compute.internal"; do
-        ctl register "{\"token\":\"$reg\",\"name\":\"$n\",\"labels\":[]}" >/dev/null || bad "the double holds a runner named '$n'"
+        runner_proto register "{\"token\":\"$reg\",\"name\":\"$n\",\"labels\":[]}" >/dev/null || bad "the double holds a runner named '$n'"
 done
 gh pat runners --repo acme/site --output json; expect "runners with the names GitHub gave them" 0
 "$py" -c 'import json,sys; n={r["name"] for r in json.load(sys.stdin)["runners"]}; assert {"my runner", "runner-2@ip-10-1-2-3.us-west-2.compute.internal"} <= n, n' <<<"$out" &&

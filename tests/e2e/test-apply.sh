@@ -34,10 +34,16 @@ all=$E2E_WORK/all-output   # everything printed: searched for tokens at the end
 e2e_start_double --repo acme/site --heartbeat-timeout 12
 pat=$E2E_PAT port=$E2E_PORT
 ctl() { curl -sf -X POST "http://127.0.0.1:$port/_double/$1" -d "$2"; }
+runner_proto() { curl -sf -X POST "http://127.0.0.1:$port/_runner/$1" -d "$2"; }   # what a runner says
 state() { curl -sf "http://127.0.0.1:$port/_double/state"; }
 runner_json() { # NAME: the double's view of that runner, or nothing
         state | "$py" -c 'import json,sys; n=sys.argv[1]; print("".join(json.dumps(r) for r in json.load(sys.stdin)["runners"] if r["name"]==n))' "$1"; }
 runner_field() { runner_json "$1" | "$py" -c 'import json,sys; t=sys.stdin.read(); d=json.loads(t) if t.strip() else {}; v=d.get(sys.argv[1]); print(",".join(sorted(l["name"] for l in v)) if isinstance(v,list) else v)' "$2"; }
+gh_api() { curl -sf -X "$1" -H "Authorization: Bearer $pat" -H "User-Agent: lanekeeper-e2e" "http://127.0.0.1:$port$2" ${3:+-d "$3"}; }
+job_field() { # RUN FIELD: a field of the run's job, as GitHub answers
+        gh_api GET "/repos/acme/site/actions/runs/$1/jobs" | "$py" -c 'import json,sys; print(json.load(sys.stdin)["jobs"][0][sys.argv[1]])' "$2"; }
+wait_job_status() { for _ in $(seq 200); do [ "$(job_field "$1" status)" = "$2" ] && return 0; sleep 0.1; done; return 1; }
+wait_job_running() { wait_job_status "$1" in_progress && [ "$(job_field "$1" runner_name)" = "$2" ]; }
 tokens_seen=$E2E_WORK/tokens
 collect_tokens() { curl -sf "http://127.0.0.1:$port/_double/issued" | "$py" -c 'import json,sys; print("\n".join(json.load(sys.stdin)["tokens"]))' >>"$tokens_seen"; }
 
@@ -272,9 +278,11 @@ check "adopt: no new registration (same runner id)" test "$(state | grep -o '"na
 # job: then the labels gate fails on its own
 lanefile lane-c "self-hosted, X64, lanekeeper-managed"
 cid=$(runner_field lane-c id)
-crun=$(ctl run '{"repo": "acme/site", "jobs": [["lint", ["self-hosted"]]]}' | "$py" -c 'import json,sys; print(json.load(sys.stdin)["run_id"])')
-cjob=$(state | "$py" -c 'import json,sys; r=int(sys.argv[1]); print([j["id"] for j in json.load(sys.stdin)["jobs"] if j["run_id"]==r][0])' "$crun")
-ctl assign "{\"job\": $cjob, \"runner\": $cid}" >/dev/null
+# a job only lane-c matches (it still has Linux), claimed by its own listener, running
+crun=$(ctl run '{"repo": "acme/site", "jobs": [{"name": "lint", "runs_on": ["self-hosted", "Linux"], "steps": [{"run": "exec -a lk-apply-lint sleep 300"}]}]}' |
+        "$py" -c 'import json,sys; print(json.load(sys.stdin)["run_id"])')
+cjob=$(job_field "$crun" id)
+check "a job only lane-c matches runs on lane-c" wait_job_running "$crun" lane-c
 apply lanekeeper apply lane-c --confirm lane-c --idempotency-key reconcile-c-1 --timeout 3
 echo "$out"
 rec=$(last_record)
@@ -283,7 +291,8 @@ check "gate labels: only github_online failed" test "$(rec_field '[g["gate"] for
 check "gate labels: names the labels it has" grep -q "has labels" <<<"$(rec_field 'r["steps"][-1]["detail"]' <<<"$rec")"
 check "gate labels: registering again deferred while busy" grep -q "deferred: runner $cid is busy" <<<"$out"
 check "gate labels: the busy runner kept its registration" test "$(runner_field lane-c id)" = "$cid"
-ctl complete "{\"job\": $cjob}" >/dev/null
+curl -sf -X POST -H "Authorization: Bearer $pat" -H "User-Agent: lanekeeper-e2e" "http://127.0.0.1:$port/repos/acme/site/actions/runs/$crun/cancel" >/dev/null
+check "the lint job, cancelled, ends" wait_job_status "$crun" completed
 apply lanekeeper apply lane-c --confirm lane-c --idempotency-key reconcile-c-2 --timeout 60
 echo "$out"
 rec=$(last_record)
@@ -344,7 +353,7 @@ lanefile lane-d "self-hosted, X64, lanekeeper-managed"
 regd=$(curl -sf -X POST -H "Authorization: Bearer $pat" -H "User-Agent: t" \
         "http://127.0.0.1:$port/repos/acme/site/actions/runners/registration-token" | "$py" -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 echo "$regd" >>"$tokens_seen"
-ctl register "{\"token\": \"$regd\", \"name\": \"lane-d\", \"labels\": [\"self-hosted\"]}" >/dev/null
+runner_proto register "{\"token\": \"$regd\", \"name\": \"lane-d\", \"labels\": [\"self-hosted\"]}" >/dev/null
 lk lanekeeper remove lane-d --apply --confirm lane-d --idempotency-key rm-d-1
 check "remove unmanaged runner: blocked ($rc)" test "$rc" = 1
 check "remove unmanaged runner: says whose" grep -q "unmanaged_runner" <<<"$out"
@@ -359,9 +368,12 @@ e2e_root sh -c "rm /etc/systemd/system/lanekeeper-lane@lane-e.service && systemc
 
 # ---- remove refuses a busy runner, naming the job ----
 bid=$(runner_field lane-b id)
-run=$(ctl run '{"repo": "acme/site", "name": "nightly", "jobs": [["integration", ["self-hosted"]]]}' | "$py" -c 'import json,sys; print(json.load(sys.stdin)["run_id"])')
-job=$(state | "$py" -c 'import json,sys; r=int(sys.argv[1]); print([j["id"] for j in json.load(sys.stdin)["jobs"] if j["run_id"]==r][0])' "$run")
-ctl assign "{\"job\": $job, \"runner\": $bid}" >/dev/null
+# a label only lane-b has (an operator's, through the API), and a job asking for it
+gh_api POST "/repos/acme/site/actions/runners/$bid/labels" '{"labels": ["only-b"]}' >/dev/null
+run=$(ctl run '{"repo": "acme/site", "workflow": "nightly", "jobs": [{"name": "integration", "runs_on": ["self-hosted", "only-b"], "steps": [{"run": "exec -a lk-apply-integration sleep 300"}]}]}' |
+        "$py" -c 'import json,sys; print(json.load(sys.stdin)["run_id"])')
+job=$(job_field "$run" id)
+check "the integration job runs on lane-b" wait_job_running "$run" lane-b
 lk lanekeeper remove lane-b
 check "remove dry run while busy: blocked ($rc)" test "$rc" = 1
 lk lanekeeper remove lane-b --apply --confirm lane-b --idempotency-key rm-b-busy
@@ -371,7 +383,10 @@ check "remove busy: names the job" grep -q "job \"integration\" (id $job) of run
 check "remove busy: the record names it too" grep -q "integration" <<<"$(last_record | rec_field 'r.get("busy_job", "")')"
 check "remove busy: unit still active" e2e_root systemctl -q is-active lanekeeper-lane@lane-b.service
 check "remove busy: still registered" test "$(runner_field lane-b id)" = "$bid"
-ctl complete "{\"job\": $job}" >/dev/null
+check "remove busy: the job's step still runs" e2e_root pgrep -f lk-apply-integration
+gh_api POST "/repos/acme/site/actions/runs/$run/cancel" >/dev/null
+check "the integration job, cancelled, ends" wait_job_status "$run" completed
+gh_api DELETE "/repos/acme/site/actions/runners/$bid/labels/only-b" >/dev/null
 
 # ---- deregistration fails: the unit is started again, a failed record ----
 ctl fault '{"match": "DELETE /repos/acme/site/actions/runners/", "kind": "status", "status": 503, "count": -1}' >/dev/null

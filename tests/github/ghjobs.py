@@ -432,10 +432,12 @@ def heartbeat(st, r, body, host):
         return 409, {"message": "session conflict"}
     wait = min(float(body.get("wait") or 0), LONG_POLL_MAX)
     deadline = time.monotonic() + wait
+    # the session is heard when the poll arrives; a listener that stops polling
+    # (SIGSTOP, a hung host) goes offline one heartbeat timeout after its last poll
+    r["session"], r["last_heartbeat"] = body.get("session"), st.now()
+    if body.get("version"):
+        r["version"] = body["version"]
     while True:
-        r["session"], r["last_heartbeat"] = body.get("session"), st.now()
-        if body.get("version"):
-            r["version"] = body["version"]
         if r.get("spent"):
             del st.runners[r["id"]]        # an ephemeral runner's one job is over: deregistered
             st.cond.notify_all()
