@@ -52,6 +52,7 @@ OPERATIONS = [
     ("get", "/repos/{owner}/{repo}/actions/workflows"),
     ("post", "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches"),
     ("get", "/repos/{owner}/{repo}/tarball/{ref}"),
+    ("post", "/repos/{owner}/{repo}/actions/runs/{run_id}/pending_deployments"),
     ("get", "/repos/{owner}/{repo}/actions/variables"),
     ("post", "/repos/{owner}/{repo}/actions/variables"),
     ("get", "/repos/{owner}/{repo}/actions/variables/{name}"),

@@ -71,6 +71,7 @@ def init_state(st):
     st.hooks = []              # [{id, url, secret, events}]
     st.deliveries = []         # [{id, event, action, status, problems}]
     st.job_tokens = []         # every GITHUB_TOKEN handed to a job (for leak scans)
+    st.environments = {}       # (repo lower, name) -> {id, name, protected}: required reviewers make jobs wait
     st.log_urls = {}           # signed log URL id -> (job id, expires)
     st.hookq = queue.Queue()
     threading.Thread(target=deliver_loop, args=(st,), daemon=True).start()
@@ -262,9 +263,14 @@ def new_job(st, rid, spec, repo, attempt, host, now, branch, sha, workflow):
          "name": spec["name"], "steps": [], "check_run_url": "%s/check-runs/%d" % (base, jid),
          "labels": list(spec["runs_on"]), "runner_id": None, "runner_name": None, "runner_group_id": None,
          "runner_group_name": None, "workflow_name": workflow}
+    env = st.environments.get((repo.lower(), spec.get("environment") or ""))
     st.jobs[jid] = j
     st.jobx[jid] = {"repo": repo, "steps": steps, "timeout": spec.get("timeout_minutes", 360), "cancel": None,
-                    "log": "", "spec": spec}
+                    "log": "", "spec": spec, "environment": env}
+    if env and env["protected"]:
+        j["status"] = "waiting"        # for a reviewer of its environment; no runner sees it until approved
+        emit_job(st, j, "waiting", host)
+        return j
     emit_job(st, j, "queued", host)
     st.cond.notify_all()
     return j
@@ -278,7 +284,8 @@ def job_specs(body):
             j = {"name": j[0], "runs_on": j[1]}
         runs_on = j.get("runs_on", j.get("runs-on", ["self-hosted"]))
         out.append({"name": j["name"], "runs_on": [runs_on] if isinstance(runs_on, str) else list(runs_on),
-                    "steps": j.get("steps"), "timeout_minutes": j.get("timeout_minutes", j.get("timeout-minutes", 360))})
+                    "steps": j.get("steps"), "timeout_minutes": j.get("timeout_minutes", j.get("timeout-minutes", 360)),
+                    "environment": j.get("environment")})
     return out
 
 
@@ -574,6 +581,7 @@ def add_routes(route, Handler, S):
     route(R + r"/actions/workflows", GET=lambda h, q, o, r: h.list_workflows(q, o, r))
     route(R + r"/actions/workflows/([^/]+)/dispatches", POST=lambda h, q, o, r, w: h.dispatch_workflow(q, o, r, w))
     route(R + r"/tarball/(.+)", GET=lambda h, q, o, r, ref: h.tarball(q, o, r, ref))
+    route(R + r"/actions/runs/(\d+)/pending_deployments", POST=lambda h, q, o, r, i: h.review_deployments(q, o, r, i))
 
 
 class JobsMixin:
@@ -669,6 +677,44 @@ class JobsMixin:
                                                                      urllib.parse.quote(ref, safe=""), sig)
         self.reply(*a, 302, None, location=loc)
 
+    def review_deployments(self, query, owner, repo, run_id):
+        """Approve or reject the jobs of a run waiting for their environment's reviewers."""
+        a = self.api(query, mutating=True)
+        if not a:
+            return
+        body = self.body_json()
+        if not isinstance(body, dict) or body.get("state") not in ("approved", "rejected") or \
+                not isinstance(body.get("environment_ids"), list) or \
+                not all(isinstance(i, int) for i in body["environment_ids"]) or not isinstance(body.get("comment"), str):
+            return self.error(422, "Invalid request.\n\nenvironment_ids, state and comment are required.")
+        host = self.headers.get("Host")
+        with self.st.lock:
+            run = self.repo_run(owner, repo, run_id)
+            if not run:
+                return self.error(404, "Not Found")
+            waiting = [j for j in self.st.jobs.values() if j["run_id"] == run["view"]["id"] and j["status"] == "waiting"
+                       and self.st.jobx[j["id"]]["environment"]["id"] in body["environment_ids"]]
+            if not waiting:
+                return self.error(422, "No pending deployment requests to approve or reject")
+            out = []
+            for j in waiting:
+                env = self.st.jobx[j["id"]]["environment"]
+                if body["state"] == "rejected":
+                    finish_job(self.st, j, "failure", host)
+                    continue
+                j["status"] = "queued"
+                emit_job(self.st, j, "queued", host)
+                now = iso(self.st.now())
+                out.append({"url": "%s/deployments/%d" % (run["view"]["repository"]["url"], j["id"]), "id": j["id"],
+                            "node_id": "DE_%d" % j["id"], "sha": j["head_sha"], "ref": j["head_branch"], "task": "deploy",
+                            "payload": {}, "original_environment": env["name"], "environment": env["name"],
+                            "description": None, "creator": user_obj("octocat"), "created_at": now, "updated_at": now,
+                            "statuses_url": "%s/deployments/%d/statuses" % (run["view"]["repository"]["url"], j["id"]),
+                            "repository_url": run["view"]["repository"]["url"], "transient_environment": False,
+                            "production_environment": env["name"] == "production"})
+            self.st.cond.notify_all()
+        self.reply(*a, 200, out)
+
     def signed_download(self, path, query):
         """GET /_logs/JOB?sig= and /_codeload/...?sig=: what a 302 pointed at; no token, a signature."""
         sig = (query.get("sig") or [""])[0]
@@ -701,6 +747,10 @@ class JobsMixin:
                   "on": body.get("on", ["push", "workflow_dispatch"])}
             st.workflows[(repo.lower(), wf["id"])] = wf
             return 201, {"workflow_id": wf["id"]}
+        if what == "environment":
+            env = {"id": int(body.get("id") or st.new_id()), "name": body["name"], "protected": bool(body.get("reviewers"))}
+            st.environments[(body["repo"].lower(), env["name"])] = env
+            return 201, {"environment_id": env["id"]}
         if what == "action":
             st.actions[(body["repo"].lower(), body["ref"])] = dict(body["files"])
             return 201, {}

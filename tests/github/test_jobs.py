@@ -345,6 +345,33 @@ def ephemeral(d):
     check("the other job waits for another runner", jobs_of(d, b)[0]["status"] == "queued")
 
 
+def environments(d, gpu):
+    """A job for an environment with required reviewers waits; approved, it is queued; rejected, it fails."""
+    Receiver.got.clear()
+    env = d.ctl("environment", {"repo": "acme/site", "name": "production", "reviewers": True})["environment_id"]
+    rid = run_of(d, {"jobs": [{"name": "deploy", "runs_on": ["gpu"], "environment": "production"}]})
+    check("a job for a protected environment waits", jobs_of(d, rid)[0]["status"] == "waiting")
+    st, body = gpu.poll()
+    check("a waiting job is no runner's", "job" not in body, body)
+    path = "%s/actions/runs/%d/pending_deployments" % (R, rid)
+    st, _, body = d.req("POST", path, {"environment_ids": [env], "state": "approved"})
+    check("a review without a comment: 422", st == 422, st)
+    st, _, body = d.req("POST", path, {"environment_ids": [env], "state": "approved", "comment": "ship it"})
+    valid("POST", path, st, body, "approve")
+    check("approved: a deployment answered", st == 200 and body and body[0]["environment"] == "production", body)
+    check("approved: queued", jobs_of(d, rid)[0]["status"] == "queued")
+    st, body = gpu.poll()
+    check("then claimed", gpu.job and gpu.job["run_id"] == rid, body)
+    gpu.finish()
+    st, _, body = d.req("POST", path, {"environment_ids": [env], "state": "approved", "comment": "again"})
+    check("nothing waits any more: 422", st == 422, st)
+    rid = run_of(d, {"jobs": [{"name": "deploy", "runs_on": ["gpu"], "environment": "production"}]})
+    st, _, body = d.req("POST", "%s/actions/runs/%d/pending_deployments" % (R, rid),
+                        {"environment_ids": [env], "state": "rejected", "comment": "not today"})
+    check("rejected: the job fails without a runner", jobs_of(d, rid)[0]["conclusion"] == "failure" and
+          jobs_of(d, rid)[0]["runner_id"] is None, jobs_of(d, rid)[0])
+
+
 def webhooks(d, srv, gpu, never):
     Receiver.got.clear()
     url = "http://127.0.0.1:%d/hook" % srv.server_address[1]
@@ -379,6 +406,14 @@ def webhooks(d, srv, gpu, never):
     del bad["repository"]
     check("a missing repository is caught", any("repository" in p for p in ghjobs.check_webhook("workflow_job",
                                                                                                 "completed", bad)))
+    environments(d, gpu)
+    for _ in range(100):
+        if any(json.loads(raw).get("action") == "waiting" for _, raw in Receiver.got):
+            break
+        time.sleep(0.05)
+    actions = [json.loads(raw)["action"] for h, raw in Receiver.got if h["x-github-event"] == "workflow_job"]
+    check("a waiting job is delivered as waiting, then queued once approved", actions[:3] == ["waiting", "queued",
+                                                                                            "in_progress"], actions)
     deliveries = d.ctl("deliveries")["deliveries"]
     check("every delivery answered 204 with no schema problem", deliveries and
           all(x["status"] == 204 and not x["problems"] for x in deliveries), deliveries[-1:])
