@@ -36,6 +36,7 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ghjobs  # noqa: E402
+import ghrest  # noqa: E402
 import openapi_check  # noqa: E402
 
 API_VERSIONS = ("2022-11-28", "2026-03-10")
@@ -84,7 +85,7 @@ def scope_key(kind, name):
     return "%s:%s" % (kind, name.lower())
 
 
-class Handler(ghjobs.JobsMixin, http.server.BaseHTTPRequestHandler):
+class Handler(ghrest.JobsMixin, http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "GitHub.com"
     sys_version = ""
@@ -742,7 +743,7 @@ route(r"/repos/" + S + "/" + S + r"/actions/variables",
       GET=lambda h, q, o, r: Handler.variables(h, q, o, r), POST=lambda h, q, o, r: Handler.variables(h, q, o, r))
 route(r"/repos/" + S + "/" + S + r"/actions/variables/([A-Za-z0-9_]+)",
       GET=lambda h, q, o, r, n: Handler.variables(h, q, o, r, n), PATCH=lambda h, q, o, r, n: Handler.variables(h, q, o, r, n))
-ghjobs.add_routes(route, Handler, S)
+ghrest.add_routes(route, Handler, S)
 route(r"/app/installations/(\d+)/access_tokens", POST=lambda h, q, i: Handler.access_token(h, q, i))
 route(r"/rate_limit", GET=lambda h, q: Handler.rate_limit(h, q))
 

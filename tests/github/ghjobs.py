@@ -1,16 +1,17 @@
 """Jobs in the GitHub double: workflows, runs, scheduling, the runner's
-protocol, job logs, action tarballs and webhooks.
+protocol; REST endpoints in ghrest.py, webhooks in ghhooks.py.
 
 Scheduling is GitHub's: a queued job is claimed by an online runner that is
-idle (its listener says so), of the job's repository or of the
-repository's organisation (runner group Default, which admits every
-repository), and whose labels include every label of the job's runs-on,
-without regard to case. A job no runner matches stays queued. The claim
-reaches the runner only through its listener session: the listener's long
-poll (POST /_runner/heartbeat) returns the job message; the worker then
-reports steps, output and the conclusion (POST /_runner/job). Nothing
-else moves a job, except the REST API (cancel, force-cancel, reruns) and
-the double's clock.
+idle (in GitHub's view), of the job's repository or of the repository's
+organisation (runner group Default, which admits every repository), and
+whose labels include every label of the job's runs-on, without regard to
+case. A job no runner matches stays queued. A job for an environment with
+required reviewers waits until a review approves it. The claim reaches the
+runner only through its listener session: the listener's long poll (POST
+/_runner/heartbeat) returns the job message; the worker then reports
+steps, output and the conclusion (POST /_runner/job). Nothing else moves a
+job, except the REST API (cancel, force-cancel, reruns, reviews) and the
+double's clock.
 
 Conclusions: success, failure, cancelled. A job that outlives its
 timeout-minutes is concluded `cancelled`, as on GitHub (its REST and
@@ -18,49 +19,22 @@ webhook conclusions are the same; GitHub's published webhook schema
 allows no `timed_out` for a job), and its log carries GitHub's
 annotation "The job running on runner NAME has exceeded the maximum
 execution time of N minutes."; the worker enforces it, as the real one does.
-
-Webhooks (POST /_double/hooks {url, secret[, events]}): workflow_job
-(queued, waiting, in_progress, completed) and workflow_run (requested,
-in_progress, completed), with X-GitHub-Event, X-GitHub-Delivery,
-X-GitHub-Hook-ID, X-Hub-Signature-256 (HMAC-SHA256 of the body with the
-secret), delivered in order from one thread; every payload is validated
-against tests/github/webhooks-subset.json (GitHub's published schemas).
 """
-import base64
 import hashlib
-import hmac
-import io
-import json
 import os
 import queue
 import secrets
-import tarfile
 import threading
 import time
-import urllib.parse
-import urllib.request
-import uuid
 
-import jsonschema
+from ghhooks import deliver_loop, emit_job, emit_run, minimal_repo, user_obj
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-WEBHOOKS = json.load(open(os.path.join(HERE, "webhooks-subset.json")))
 LOG_CAP = 4 << 20          # bytes of job log kept (GitHub truncates far later)
 LONG_POLL_MAX = 30.0
 
 
 def iso(t):
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
-
-
-def check_webhook(event, action, payload):
-    """Problems with PAYLOAD as GitHub's published schema for EVENT$ACTION sees them."""
-    name = "%s$%s" % (event, action)
-    if name not in WEBHOOKS["definitions"]:
-        return ["%s is not an event of the webhooks subset" % name]
-    root = {"$ref": "#/definitions/" + name, "definitions": WEBHOOKS["definitions"]}
-    return ["%s: %s at %s" % (name, e.message, "/".join(str(p) for p in e.absolute_path))
-            for e in jsonschema.Draft7Validator(root).iter_errors(payload)]
 
 
 def init_state(st):
@@ -75,98 +49,6 @@ def init_state(st):
     st.log_urls = {}           # signed log URL id -> (job id, expires)
     st.hookq = queue.Queue()
     threading.Thread(target=deliver_loop, args=(st,), daemon=True).start()
-
-
-# ---- objects as GitHub shapes them ----
-
-def user_obj(login, kind="User", uid=1):
-    base = "https://api.github.com/users/" + login
-    return {"login": login, "id": uid, "node_id": "U_%d" % uid, "avatar_url": "https://avatars.githubusercontent.com/u/%d" % uid,
-            "gravatar_id": "", "url": base, "html_url": "https://github.com/" + login,
-            "followers_url": base + "/followers", "following_url": base + "/following{/other_user}",
-            "gists_url": base + "/gists{/gist_id}", "starred_url": base + "/starred{/owner}{/repo}",
-            "subscriptions_url": base + "/subscriptions", "organizations_url": base + "/orgs",
-            "repos_url": base + "/repos", "events_url": base + "/events{/privacy}",
-            "received_events_url": base + "/received_events", "type": kind, "site_admin": False}
-
-
-def hook_repository(full):
-    """The full repository object webhook payloads carry."""
-    owner, name = full.split("/")
-    api = "https://api.github.com/repos/" + full
-    r = {"id": 1, "node_id": "R_1", "name": name, "full_name": full, "private": True,
-         "owner": user_obj(owner, "Organization"), "html_url": "https://github.com/" + full, "description": None,
-         "fork": False, "url": api, "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
-         "pushed_at": "2026-01-01T00:00:00Z", "git_url": "git://github.com/%s.git" % full,
-         "ssh_url": "git@github.com:%s.git" % full, "clone_url": "https://github.com/%s.git" % full,
-         "svn_url": "https://github.com/" + full, "homepage": None, "size": 1, "stargazers_count": 0,
-         "watchers_count": 0, "language": "C", "has_issues": True, "has_projects": False, "has_downloads": True,
-         "has_wiki": False, "has_pages": False, "forks_count": 0, "mirror_url": None, "archived": False,
-         "open_issues_count": 0, "license": None, "forks": 0, "open_issues": 0, "watchers": 0,
-         "default_branch": "main", "is_template": False, "web_commit_signoff_required": False, "topics": [],
-         "visibility": "private", "custom_properties": {}}
-    for k, suffix in (("forks_url", "/forks"), ("keys_url", "/keys{/key_id}"),
-                      ("collaborators_url", "/collaborators{/collaborator}"), ("teams_url", "/teams"),
-                      ("hooks_url", "/hooks"), ("issue_events_url", "/issues/events{/number}"), ("events_url", "/events"),
-                      ("assignees_url", "/assignees{/user}"), ("branches_url", "/branches{/branch}"),
-                      ("tags_url", "/tags"), ("blobs_url", "/git/blobs{/sha}"), ("git_tags_url", "/git/tags{/sha}"),
-                      ("git_refs_url", "/git/refs{/sha}"), ("trees_url", "/git/trees{/sha}"),
-                      ("statuses_url", "/statuses/{sha}"), ("languages_url", "/languages"),
-                      ("stargazers_url", "/stargazers"), ("contributors_url", "/contributors"),
-                      ("subscribers_url", "/subscribers"), ("subscription_url", "/subscription"),
-                      ("commits_url", "/commits{/sha}"), ("git_commits_url", "/git/commits{/sha}"),
-                      ("comments_url", "/comments{/number}"), ("issue_comment_url", "/issues/comments{/number}"),
-                      ("contents_url", "/contents/{+path}"), ("compare_url", "/compare/{base}...{head}"),
-                      ("merges_url", "/merges"), ("archive_url", "/{archive_format}{/ref}"),
-                      ("downloads_url", "/downloads"), ("issues_url", "/issues{/number}"), ("pulls_url", "/pulls{/number}"),
-                      ("milestones_url", "/milestones{/number}"), ("notifications_url", "/notifications{?since,all,participating}"),
-                      ("labels_url", "/labels{/name}"), ("releases_url", "/releases{/id}"),
-                      ("deployments_url", "/deployments")):
-        r[k] = api + suffix
-    return r
-
-
-def hook_workflow(wf, full, host):
-    base = "http://%s/repos/%s/actions/workflows/%d" % (host, full, wf["id"])
-    return {"id": wf["id"], "node_id": "W_%d" % wf["id"], "name": wf["name"], "path": wf["path"], "state": "active",
-            "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z", "url": base,
-            "html_url": "https://github.com/%s/blob/main/%s" % (full, wf["path"]),
-            "badge_url": "https://github.com/%s/workflows/%s/badge.svg" % (full, urllib.parse.quote(wf["name"]))}
-
-
-def hook_run(v, full):
-    """A REST run view as the workflow_run webhook shapes it."""
-    keep = ("artifacts_url", "cancel_url", "check_suite_id", "check_suite_node_id", "check_suite_url", "conclusion",
-            "created_at", "display_title", "event", "head_branch", "head_sha", "html_url", "id", "jobs_url", "logs_url",
-            "node_id", "name", "path", "previous_attempt_url", "pull_requests", "rerun_url", "run_attempt", "run_number",
-            "run_started_at", "status", "updated_at", "url", "workflow_id", "workflow_url", "actor", "triggering_actor")
-    out = {k: v[k] for k in keep}
-    lite = {k: hook_repository(full)[k] for k in WEBHOOKS["definitions"]["repository-lite"]["required"]}
-    out["repository"] = out["head_repository"] = lite
-    author = {"name": v["actor"]["login"], "email": "%s@users.noreply.github.com" % v["actor"]["login"]}
-    out["head_commit"] = {"id": v["head_sha"], "tree_id": v["head_sha"], "message": v["display_title"],
-                          "timestamp": v["created_at"], "author": author, "committer": author}
-    out["referenced_workflows"] = []
-    return out
-
-
-def minimal_repo(full, host):
-    owner, name = full.split("/")
-    base = "http://%s/repos/%s" % (host, full)
-    keys = ["archive_url", "assignees_url", "blobs_url", "branches_url", "collaborators_url", "comments_url",
-            "commits_url", "compare_url", "contents_url", "contributors_url", "deployments_url", "downloads_url",
-            "events_url", "forks_url", "git_commits_url", "git_refs_url", "git_tags_url", "hooks_url", "issue_comment_url",
-            "issue_events_url", "issues_url", "keys_url", "labels_url", "languages_url", "merges_url", "milestones_url",
-            "notifications_url", "pulls_url", "releases_url", "stargazers_url", "statuses_url", "subscribers_url",
-            "subscription_url", "tags_url", "teams_url", "trees_url"]
-    repo = {k: "%s/%s" % (base, k[:-4]) for k in keys}
-    user_keys = ["avatar_url", "events_url", "followers_url", "following_url", "gists_url", "html_url", "organizations_url",
-                 "received_events_url", "repos_url", "starred_url", "subscriptions_url", "url"]
-    owner_obj = {k: "https://github.com/%s/%s" % (owner, k) for k in user_keys}
-    owner_obj.update(login=owner, id=1, node_id="O_1", gravatar_id="", type="Organization", site_admin=False)
-    repo.update(id=1, node_id="R_1", name=name, full_name=full, owner=owner_obj, private=True,
-                html_url="https://github.com/" + full, description=None, fork=False, url=base)
-    return repo
 
 
 # ---- scheduling ----
@@ -322,66 +204,6 @@ def inline_workflow(st, repo, body):
             return wf
     return {"id": 1, "name": body.get("workflow") if isinstance(body.get("workflow"), str) else "CI",
             "path": ".github/workflows/ci.yml", "jobs": body.get("jobs", [["build", ["self-hosted"]]]), "on": ["push"]}
-
-
-# ---- webhooks ----
-
-def emit(st, event, action, payload):
-    for h in st.hooks:
-        if h["events"] and event not in h["events"] and "*" not in h["events"]:
-            continue
-        st.hookq.put((h, event, action, json.loads(json.dumps(payload))))
-
-
-def emit_job(st, j, action, host):  # noqa: ARG001 (host: one signature with emit_run)
-    if not st.hooks:
-        return
-    repo = st.jobx[j["id"]]["repo"]
-    emit(st, "workflow_job", action, {"action": action, "workflow_job": dict(j), "repository": hook_repository(repo),
-                                      "sender": user_obj("octocat")})
-
-
-def emit_run(st, rid, action, host):
-    if not st.hooks:
-        return
-    run = st.runs[rid]
-    emit(st, "workflow_run", action, {"action": action, "workflow_run": hook_run(run["view"], run["repo"]),
-                                      "workflow": hook_workflow(run["workflow"], run["repo"], host),
-                                      "repository": hook_repository(run["repo"]), "sender": user_obj("octocat")})
-
-
-def signature(secret, raw):
-    return "sha256=" + hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
-
-
-def deliver_loop(st):
-    while True:
-        h, event, action, payload = st.hookq.get()
-        problems = check_webhook(event, action, payload)
-        raw = json.dumps(payload).encode()
-        did = str(uuid.uuid4())
-        headers = {"Content-Type": "application/json", "User-Agent": "GitHub-Hookshot/lanekeeper-double",
-                   "X-GitHub-Event": event, "X-GitHub-Delivery": did, "X-GitHub-Hook-ID": str(h["id"]),
-                   "X-GitHub-Hook-Installation-Target-Type": "repository",
-                   "X-GitHub-Hook-Installation-Target-ID": "1"}
-        if h["secret"]:
-            headers["X-Hub-Signature-256"] = signature(h["secret"], raw)
-            headers["X-Hub-Signature"] = "sha1=" + hmac.new(h["secret"].encode(), raw, hashlib.sha1).hexdigest()
-        status = None
-        try:
-            req = urllib.request.Request(h["url"], data=raw, headers=headers, method="POST")
-            with urllib.request.urlopen(req, timeout=10) as resp:   # GitHub gives a hook 10 s
-                status = resp.status
-        except urllib.error.HTTPError as e:
-            status = e.code
-        except (OSError, ValueError):
-            status = None
-        with st.lock:
-            st.deliveries.append({"id": did, "hook_id": h["id"], "event": event, "action": action, "status": status,
-                                  "problems": problems})
-            if problems:
-                st.violations.extend(problems)
-            st.cond.notify_all()
 
 
 # ---- the runner's protocol (what the kit's listener and worker send) ----
@@ -544,230 +366,3 @@ def latest_jobs(st, rid, which):
         return sorted(jobs, key=lambda j: j["id"])
     top = max([j["run_attempt"] for j in jobs] or [1])
     return sorted((j for j in jobs if j["run_attempt"] == top), key=lambda j: j["id"])
-
-
-def make_tarball(prefix, files):
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        for path, text in sorted(files.items()):
-            data = text.encode()
-            info = tarfile.TarInfo(prefix + "/" + path)
-            info.size, info.mode, info.mtime = len(data), 0o644, 1767225600
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
-
-
-def sign_url(st, kind, key):
-    sig = base64.urlsafe_b64encode(os.urandom(18)).decode()
-    st.log_urls[sig] = (kind, key, st.now() + 60)     # GitHub's signed URLs are short-lived: a minute
-    return sig
-
-
-def redeem(st, sig, kind):
-    with st.lock:
-        rec = st.log_urls.get(sig)
-        if not rec or rec[0] != kind or rec[2] <= st.now():
-            return None
-        return rec[1]
-
-
-def add_routes(route, Handler, S):
-    """The REST endpoints of runs, jobs, workflows and tarballs (Handler methods in JobsMixin)."""
-    R = r"/repos/" + S + "/" + S
-    route(R + r"/actions/runs/(\d+)", GET=lambda h, q, o, r, i: h.get_run(q, o, r, i))
-    route(R + r"/actions/runs/(\d+)/rerun", POST=lambda h, q, o, r, i: h.run_action(q, o, r, i, "rerun"))
-    route(R + r"/actions/jobs/(\d+)", GET=lambda h, q, o, r, i: h.get_job(q, o, r, i))
-    route(R + r"/actions/jobs/(\d+)/logs", GET=lambda h, q, o, r, i: h.job_logs(q, o, r, i))
-    route(R + r"/actions/workflows", GET=lambda h, q, o, r: h.list_workflows(q, o, r))
-    route(R + r"/actions/workflows/([^/]+)/dispatches", POST=lambda h, q, o, r, w: h.dispatch_workflow(q, o, r, w))
-    route(R + r"/tarball/(.+)", GET=lambda h, q, o, r, ref: h.tarball(q, o, r, ref))
-    route(R + r"/actions/runs/(\d+)/pending_deployments", POST=lambda h, q, o, r, i: h.review_deployments(q, o, r, i))
-
-
-class JobsMixin:
-    """Handler methods for the endpoints above, the runner's protocol and the signed downloads."""
-
-    def repo_run(self, owner, repo, run_id):
-        run = self.st.runs.get(int(run_id))
-        return run if run and run["scope"] == self.scope("repo", owner + "/" + repo) else None
-
-    def get_run(self, query, owner, repo, run_id):
-        a = self.api(query)
-        if not a:
-            return
-        with self.st.lock:
-            run = self.repo_run(owner, repo, run_id)
-            view = dict(run["view"]) if run else None
-        if not view:
-            return self.error(404, "Not Found")
-        self.reply(*a, 200, view)
-
-    def get_job(self, query, owner, repo, job_id):
-        a = self.api(query)
-        if not a:
-            return
-        with self.st.lock:
-            j = self.st.jobs.get(int(job_id))
-            ok = j and self.st.jobx[j["id"]]["repo"].lower() == (owner + "/" + repo).lower()
-            view = json.loads(json.dumps(j)) if ok else None
-        if not view:
-            return self.error(404, "Not Found")
-        self.reply(*a, 200, view)
-
-    def job_logs(self, query, owner, repo, job_id):
-        a = self.api(query)
-        if not a:
-            return
-        with self.st.lock:
-            j = self.st.jobs.get(int(job_id))
-            if not j or self.st.jobx[j["id"]]["repo"].lower() != (owner + "/" + repo).lower():
-                return self.error(404, "Not Found")
-            sig = sign_url(self.st, "log", j["id"])
-        # GitHub answers 302 to a short-lived, signed URL that needs no token
-        loc = "http://%s/_logs/%d?sig=%s" % (self.headers.get("Host"), int(job_id), sig)
-        self.reply(*a, 302, None, location=loc)
-
-    def list_workflows(self, query, owner, repo):
-        a = self.api(query)
-        if not a:
-            return
-        full = owner + "/" + repo
-        if not self.scope("repo", full):
-            return self.error(404, "Not Found")
-        with self.st.lock:
-            wfs = [hook_workflow(wf, full, self.headers.get("Host")) for (r, _), wf in sorted(self.st.workflows.items())
-                   if r == full.lower()]
-        body, link = self.paginate(query, wfs, "workflows")
-        self.reply(*a, 200, body, link=link)
-
-    def dispatch_workflow(self, query, owner, repo, wid):
-        a = self.api(query, mutating=True)
-        if not a:
-            return
-        body = self.body_json()
-        full = owner + "/" + repo
-        if not self.scope("repo", full):
-            return self.error(404, "Not Found")
-        with self.st.lock:
-            wf = next((w for (r, _), w in self.st.workflows.items() if r == full.lower() and
-                       wid in (str(w["id"]), w["path"], os.path.basename(w["path"]))), None)
-            if not wf:
-                return self.error(404, "Not Found")
-            if not isinstance(body, dict) or not isinstance(body.get("ref"), str) or not body["ref"]:
-                return self.error(422, "Invalid request.\n\n\"ref\" wasn't supplied.")
-            if "workflow_dispatch" not in wf.get("on", []):
-                return self.error(422, "Workflow does not have 'workflow_dispatch' trigger")
-            inputs = body.get("inputs") or {}
-            if not isinstance(inputs, dict) or len(inputs) > 25:
-                return self.error(422, "Invalid request.\n\nFor 'properties/inputs', not an object of at most 25 members.")
-            branch = body["ref"].split("refs/heads/")[-1]
-            create_run(self.st, full, wf, self.headers.get("Host"), event="workflow_dispatch", branch=branch)
-        self.reply(*a, 204, None)
-
-    def tarball(self, query, owner, repo, ref):
-        a = self.api(query)
-        if not a:
-            return
-        with self.st.lock:
-            files = self.st.actions.get(((owner + "/" + repo).lower(), ref))
-            if files is None:
-                return self.error(404, "Not Found")
-            sig = sign_url(self.st, "tarball", ((owner + "/" + repo).lower(), ref))
-        loc = "http://%s/_codeload/%s/%s/legacy.tar.gz/%s?sig=%s" % (self.headers.get("Host"), owner, repo,
-                                                                     urllib.parse.quote(ref, safe=""), sig)
-        self.reply(*a, 302, None, location=loc)
-
-    def review_deployments(self, query, owner, repo, run_id):
-        """Approve or reject the jobs of a run waiting for their environment's reviewers."""
-        a = self.api(query, mutating=True)
-        if not a:
-            return
-        body = self.body_json()
-        if not isinstance(body, dict) or body.get("state") not in ("approved", "rejected") or \
-                not isinstance(body.get("environment_ids"), list) or \
-                not all(isinstance(i, int) for i in body["environment_ids"]) or not isinstance(body.get("comment"), str):
-            return self.error(422, "Invalid request.\n\nenvironment_ids, state and comment are required.")
-        host = self.headers.get("Host")
-        with self.st.lock:
-            run = self.repo_run(owner, repo, run_id)
-            if not run:
-                return self.error(404, "Not Found")
-            waiting = [j for j in self.st.jobs.values() if j["run_id"] == run["view"]["id"] and j["status"] == "waiting"
-                       and self.st.jobx[j["id"]]["environment"]["id"] in body["environment_ids"]]
-            if not waiting:
-                return self.error(422, "No pending deployment requests to approve or reject")
-            out = []
-            for j in waiting:
-                env = self.st.jobx[j["id"]]["environment"]
-                if body["state"] == "rejected":
-                    finish_job(self.st, j, "failure", host)
-                    continue
-                j["status"] = "queued"
-                emit_job(self.st, j, "queued", host)
-                now = iso(self.st.now())
-                out.append({"url": "%s/deployments/%d" % (run["view"]["repository"]["url"], j["id"]), "id": j["id"],
-                            "node_id": "DE_%d" % j["id"], "sha": j["head_sha"], "ref": j["head_branch"], "task": "deploy",
-                            "payload": {}, "original_environment": env["name"], "environment": env["name"],
-                            "description": None, "creator": user_obj("octocat"), "created_at": now, "updated_at": now,
-                            "statuses_url": "%s/deployments/%d/statuses" % (run["view"]["repository"]["url"], j["id"]),
-                            "repository_url": run["view"]["repository"]["url"], "transient_environment": False,
-                            "production_environment": env["name"] == "production"})
-            self.st.cond.notify_all()
-        self.reply(*a, 200, out)
-
-    def signed_download(self, path, query):
-        """GET /_logs/JOB?sig= and /_codeload/...?sig=: what a 302 pointed at; no token, a signature."""
-        sig = (query.get("sig") or [""])[0]
-        st = self.st
-        if path.startswith("/_logs/"):
-            jid = redeem(st, sig, "log")
-            if jid is None or str(jid) != path[len("/_logs/"):]:
-                return self.send(403, raw=b"<Error><Code>AuthenticationFailed</Code></Error>",
-                                 headers={"Content-Type": "application/xml"}, check=False)
-            with st.lock:
-                text = st.jobx[jid]["log"].encode()
-            return self.send(200, raw=text, headers={"Content-Type": "text/plain"}, check=False)
-        key = redeem(st, sig, "tarball")
-        if key is None:
-            return self.send(403, raw=b"", check=False)
-        with st.lock:
-            files = dict(st.actions[key])
-        prefix = "%s-%s-%s" % (key[0].replace("/", "-"), key[1], hashlib.sha1(key[1].encode()).hexdigest()[:7])
-        return self.send(200, raw=make_tarball(prefix, files), headers={"Content-Type": "application/x-gzip"},
-                         check=False)
-
-    def jobs_control(self, what, body):
-        """The test's side: workflows, actions, runs (a push), hooks and deliveries. Never a job's state."""
-        st = self.st
-        host = self.headers.get("Host")
-        if what == "workflow":
-            repo = body["repo"]
-            wf = {"id": int(body.get("id") or st.new_id()), "name": body.get("name", "CI"),
-                  "path": body.get("path", ".github/workflows/ci.yml"), "jobs": body["jobs"],
-                  "on": body.get("on", ["push", "workflow_dispatch"])}
-            st.workflows[(repo.lower(), wf["id"])] = wf
-            return 201, {"workflow_id": wf["id"]}
-        if what == "environment":
-            env = {"id": int(body.get("id") or st.new_id()), "name": body["name"], "protected": bool(body.get("reviewers"))}
-            st.environments[(body["repo"].lower(), env["name"])] = env
-            return 201, {"environment_id": env["id"]}
-        if what == "action":
-            st.actions[(body["repo"].lower(), body["ref"])] = dict(body["files"])
-            return 201, {}
-        if what == "run":
-            repo = body["repo"]
-            rid = create_run(st, repo, inline_workflow(st, repo, body), host, event=body.get("event", "push"),
-                             branch=body.get("branch", "main"), sha=body.get("sha"), actor=body.get("actor", "octocat"),
-                             title=body.get("title"))
-            return 201, {"run_id": rid}
-        if what == "hooks":
-            h = {"id": len(st.hooks) + 1, "url": body["url"], "secret": body.get("secret", ""),
-                 "events": body.get("events", ["workflow_job", "workflow_run"])}
-            st.hooks.append(h)
-            return 201, {"hook_id": h["id"]}
-        if what == "deliveries":
-            return 200, {"deliveries": st.deliveries}
-        if what == "job-log":
-            j = st.jobx.get(int(body["job"]))
-            return (200, {"log": j["log"]}) if j else (404, {})
-        return None

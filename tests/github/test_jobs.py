@@ -24,7 +24,7 @@ import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-import ghjobs  # noqa: E402
+import ghhooks  # noqa: E402
 import openapi_check  # noqa: E402
 from test_double import PAT, Double, check, valid  # noqa: E402
 import test_double  # noqa: E402
@@ -394,17 +394,17 @@ def webhooks(d, srv, gpu, never):
         check("... and not with another", not hmac.compare_digest(h.get("x-hub-signature-256", ""), other))
         check("a delivery id", len(h.get("x-github-delivery", "")) == 36, h.get("x-github-delivery"))
         payload = json.loads(raw)
-        check("the payload is GitHub's shape", not ghjobs.check_webhook(h["x-github-event"], payload["action"], payload),
-              ghjobs.check_webhook(h["x-github-event"], payload["action"], payload)[:2])
+        check("the payload is GitHub's shape", not ghhooks.check_webhook(h["x-github-event"], payload["action"], payload),
+              ghhooks.check_webhook(h["x-github-event"], payload["action"], payload)[:2])
     done = [json.loads(raw) for h, raw in Receiver.got if h["x-github-event"] == "workflow_job"][-1]
     check("the completed job's payload names its runner and run", done["workflow_job"]["runner_id"] == gpu.id and
           done["workflow_job"]["run_id"] == rid and done["workflow_job"]["conclusion"] == "success", done["workflow_job"])
     # the validator can fail
     bad = json.loads(json.dumps(done))
     bad["workflow_job"]["conclusion"] = "timed_out"    # REST allows it; GitHub's webhook schema does not
-    check("a conclusion the schema does not allow is caught", ghjobs.check_webhook("workflow_job", "completed", bad))
+    check("a conclusion the schema does not allow is caught", ghhooks.check_webhook("workflow_job", "completed", bad))
     del bad["repository"]
-    check("a missing repository is caught", any("repository" in p for p in ghjobs.check_webhook("workflow_job",
+    check("a missing repository is caught", any("repository" in p for p in ghhooks.check_webhook("workflow_job",
                                                                                                 "completed", bad)))
     environments(d, gpu)
     for _ in range(100):

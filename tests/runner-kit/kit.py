@@ -225,6 +225,72 @@ def spawn_worker(job, origin, rid, cred, runner_name):
     return pid, wfd
 
 
+class Session:
+    """The listener's session with GitHub and the worker it runs."""
+
+    def __init__(self, rid, cred, origin, name):
+        self.rid, self.cred, self.origin, self.name = rid, cred, origin, name
+        self.worker = self.pipe = self.job_id = self.told = None
+        self.jobs_done = 0
+
+    def reap(self, block=False):
+        if self.worker is None:
+            return
+        pid, status = os.waitpid(self.worker, 0 if block else os.WNOHANG)
+        if pid == 0:
+            return
+        os.close(self.pipe)
+        code = os.waitstatus_to_exitcode(status)
+        result = {100: "Succeeded", 102: "Failed", 103: "Canceled"}.get(code)
+        if result is None:
+            # the worker died without concluding the job: the listener fails it, as the real one does
+            say("Worker for job %s exited unexpectedly (%d)" % (self.job_id, code))
+            self.report("log", text="##[error]The runner's worker process exited unexpectedly (exit code %d)." % code)
+            self.report("complete", conclusion="failure")
+            result = "Failed"
+        say("Job %s completed with result: %s" % (self.job_id, result))
+        self.worker = self.pipe = self.job_id = self.told = None
+        self.jobs_done += 1
+
+    def report(self, kind, **fields):
+        post(self.origin, "job", dict(fields, id=self.rid, credential=self.cred, job=self.job_id, kind=kind))
+
+    def tell(self, why):
+        """Ask the worker to cancel its job (once)."""
+        if self.worker is None or self.told:
+            return
+        say("Cancelling job %s (%s)" % (self.job_id, why))
+        self.told = why
+        try:
+            os.write(self.pipe, ("cancel %s\n" % why).encode())
+        except OSError:
+            pass
+
+    def start(self, job):
+        if self.worker is not None:
+            say("Waiting for the previous job to finish")
+            self.reap(block=True)
+        self.job_id = job["job_id"]
+        say("Running job: %s" % job["name"])
+        self.worker, self.pipe = spawn_worker(job, self.origin, self.rid, self.cred, self.name)
+
+
+def listener_config(o):
+    """(runner id, credential, origin, ephemeral, name) from --jitconfig or .runner; None when there is none."""
+    if o.get("jitconfig"):
+        try:
+            jit = json.loads(base64.b64decode(o["jitconfig"]))
+            return jit[".runner"], jit[".credentials"], jit.get(".url"), True, jit.get(".name", "jit-%s" % jit[".runner"])
+        except (ValueError, KeyError, TypeError):
+            say("Invalid JIT configuration")
+            return None
+    runner, cred = local_config()
+    if not runner:
+        say("Runner is not configured")
+        return None   # the real listener: not configured -> 1 ... run.sh stops
+    return runner["agentId"], cred, origin_of(runner["gitHubUrl"]), bool(runner.get("ephemeral")), runner["agentName"]
+
+
 def listen(argv):
     """Runner.Listener run: the session, the long poll, the worker.
 
@@ -242,22 +308,11 @@ def listen(argv):
             return 0
         say("usage: Runner.Listener run [--jitconfig ENCODED]")
         return 1
-    o = parse(argv[1:])
-    if o.get("jitconfig"):
-        try:
-            jit = json.loads(base64.b64decode(o["jitconfig"]))
-            rid, cred = jit[".runner"], jit[".credentials"]
-        except (ValueError, KeyError, TypeError):
-            say("Invalid JIT configuration")
-            return 1
-        origin, ephemeral, name = jit.get(".url"), True, jit.get(".name", "jit-%s" % rid)
-    else:
-        runner, cred = local_config()
-        if not runner:
-            say("Runner is not configured")
-            return 1   # the real listener: not configured -> 1 ... run.sh stops
-        rid, origin = runner["agentId"], origin_of(runner["gitHubUrl"])
-        ephemeral, name = bool(runner.get("ephemeral")), runner["agentName"]
+    cfg = listener_config(parse(argv[1:]))
+    if not cfg:
+        return 1
+    rid, cred, origin, ephemeral, name = cfg
+    s = Session(rid, cred, origin, name)
     session = str(uuid.uuid4())
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
@@ -266,51 +321,19 @@ def listen(argv):
     say("√ Connected to GitHub")
     say("Current runner version: '%s'" % VERSION)
     say("Listening for Jobs")
-    worker, pipe, job_id, jobs_done, told = None, None, None, 0, None
-
-    def reap(block=False):
-        nonlocal worker, pipe, job_id, jobs_done, told
-        if worker is None:
-            return
-        pid, status = os.waitpid(worker, 0 if block else os.WNOHANG)
-        if pid == 0:
-            return
-        os.close(pipe)
-        code = os.waitstatus_to_exitcode(status)
-        result = {100: "Succeeded", 102: "Failed", 103: "Canceled"}.get(code)
-        if result is None:
-            # the worker died without concluding the job: the listener fails it, as the real one does
-            say("Worker for job %s exited unexpectedly (%d)" % (job_id, code))
-            post(origin, "job", {"id": rid, "credential": cred, "job": job_id, "kind": "log",
-                                 "text": "##[error]The runner's worker process exited unexpectedly (exit code %d)." % code})
-            post(origin, "job", {"id": rid, "credential": cred, "job": job_id, "kind": "complete", "conclusion": "failure"})
-            result = "Failed"
-        say("Job %s completed with result: %s" % (job_id, result))
-        worker, pipe, job_id, told = None, None, None, None
-        jobs_done += 1
-
-    def tell(line):
-        try:
-            os.write(pipe, (line + "\n").encode())
-        except OSError:
-            pass
     while True:
-        reap()
+        s.reap()
         if stop:
-            if worker is None:
+            if s.worker is None:
                 break
-            if told != "shutdown":
-                say("Runner shutting down: cancelling job %s" % job_id)
-                tell("cancel shutdown")
-                told = "shutdown"
+            s.tell("shutdown")
             time.sleep(0.05)
             continue
         st, body = post(origin, "heartbeat", {"id": rid, "credential": cred, "session": session, "version": VERSION,
-                                              "busy": worker is not None, "cancelled": job_id if told else None,
-                                              "wait": period})
+                                              "cancelled": s.job_id if s.told else None, "wait": period})
         if st == 404:
-            reap(block=True)
-            if ephemeral and jobs_done:
+            s.reap(block=True)
+            if ephemeral and s.jobs_done:
                 say("Job completed; the ephemeral runner is done")
                 return 0
             say("Runner registration has been deleted from the server, please re-configure.")
@@ -322,18 +345,10 @@ def listen(argv):
             return 5
         if st != 200:
             time.sleep(period)
-            continue
-        if body.get("job"):
-            if worker is not None:
-                say("Waiting for the previous job to finish")
-                reap(block=True)
-            job_id = body["job"]["job_id"]
-            say("Running job: %s" % body["job"]["name"])
-            worker, pipe = spawn_worker(body["job"], origin, rid, cred, name)
-        elif body.get("cancel") and worker is not None and told is None:
-            say("Cancelling job %s" % job_id)
-            tell("cancel " + body["cancel"].get("reason", "cancelled"))
-            told = "cancel"
+        elif body.get("job"):
+            s.start(body["job"])
+        elif body.get("cancel"):
+            s.tell(body["cancel"].get("reason", "cancelled"))
     post(origin, "disconnect", {"id": rid, "session": session})
     say("Exiting...")
     return 0
