@@ -24,6 +24,13 @@ E2E_WORK=
 E2E_CGROUP=
 E2E_UNSHARE_PID=
 
+# The e2e tests' counters: check WHAT CMD... counts CMD's success, or
+# prints "FAIL: WHAT"; a test ends with its counts and fails on any FAIL.
+passed=0 failed=0
+ok()  { passed=$((passed + 1)); }
+bad() { echo "FAIL: $*"; failed=$((failed + 1)); }
+check() { local what=$1; shift; if "$@"; then ok; else bad "$what"; fi; }
+
 e2e_log() { printf 'e2e: %s\n' "$*" >&2; }
 
 e2e_skip() {
@@ -110,6 +117,14 @@ e2e_install_lanekeeper() { # POLICY
         grep -E '^d /run/lanekeeper-register ' "$src/policy/tmpfiles.d/lanekeeper.conf" \
                 >"$d/lib/tmpfiles.d/lanekeeper-register.conf"
         cp -p "$TESTS_SRCDIR/runner-kit/install" "$TESTS_SRCDIR/runner-kit/kit.py" "$TESTS_SRCDIR/runner-kit/worker.py" "$E2E_WORK/kit/"
+}
+
+# policy.conf under the staged /usr/local: maintainer lanekeeper, lane user
+# lkrunner under ROOT, repository acme/site (lanekeeper-policy(5)).
+e2e_policy() { # HOST ROOT
+        printf '[helper]\nmaintainers = lanekeeper\nhost = %s\n[lanes]\nusers = lkrunner\nroots = %s\nrepositories = acme/site\n' \
+                "$1" "$2" >"$E2E_WORK/dest/usr/local/etc/lanekeeper/policy.conf"
+        chmod 644 "$E2E_WORK/dest/usr/local/etc/lanekeeper/policy.conf"
 }
 
 # Units that would act on the host's kernel, devices, clock or console.

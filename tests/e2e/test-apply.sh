@@ -10,11 +10,6 @@
 set -u
 . "$TESTS_SRCDIR/e2e/harness.sh"
 
-passed=0 failed=0
-ok()  { passed=$((passed + 1)); }
-bad() { echo "FAIL: $*"; failed=$((failed + 1)); }
-check() { local what=$1; shift; if "$@"; then ok; else bad "$what"; fi; }
-
 py=/usr/bin/python3
 "$py" -c 'import jsonschema, jwt, cryptography' 2>/dev/null ||
         e2e_skip "needs python3-jsonschema python3-jwt python3-cryptography for the GitHub double"
@@ -51,16 +46,7 @@ collect_tokens() { curl -sf "http://127.0.0.1:$port/_double/issued" | "$py" -c '
 d=$E2E_WORK/dest/usr/local
 policy=/usr/local/etc/lanekeeper/policy.conf
 e2e_install_lanekeeper "$policy"
-cat >"$d/etc/lanekeeper/policy.conf" <<POLICY
-[helper]
-maintainers = lanekeeper
-host = $host
-[lanes]
-users = lkrunner
-roots = $R
-repositories = acme/site
-POLICY
-chmod 644 "$d/etc/lanekeeper/policy.conf"
+e2e_policy "$host" "$R"
 conf() { # NAME [MIN_FREE_MIB] [TIMEOUT_S]
         printf '[github]\napi_url = http://127.0.0.1:%s\ntoken_file = /srv/lanekeeper/token\ntimeout_s = %s\n[helper]\npolicy = %s\n[store]\ndir = /srv/lanekeeper/store\n[lanes]\ndir = /usr/local/etc/lanekeeper/lanes.d\n[baseline]\nmin_free_mib = %s\ncommands = sh\n' \
                 "$port" "${3:-8}" "$policy" "${2:-1}" >"$d/etc/lanekeeper/$1.conf"

@@ -6,11 +6,6 @@
 set -u
 . "$TESTS_SRCDIR/e2e/harness.sh"
 
-passed=0 failed=0
-ok()  { passed=$((passed + 1)); }
-bad() { echo "FAIL: $*"; failed=$((failed + 1)); }
-check() { local what=$1; shift; if "$@"; then ok; else bad "$what"; fi; }
-
 e2e_init
 e2e_add_user lanekeeper
 e2e_add_user lkrunner

@@ -12,11 +12,6 @@
 set -u
 . "$TESTS_SRCDIR/e2e/harness.sh"
 
-passed=0 failed=0
-ok()  { passed=$((passed + 1)); }
-bad() { echo "FAIL: $*"; failed=$((failed + 1)); }
-check() { local what=$1; shift; if "$@"; then ok; else bad "$what"; fi; }
-
 py=/usr/bin/python3
 "$py" -c 'import jsonschema, jwt, cryptography, yaml' 2>/dev/null ||
         e2e_skip "needs python3-jsonschema python3-jwt python3-cryptography python3-yaml for the double and the kit"
@@ -48,16 +43,7 @@ wait_marked() { for _ in $(seq 150); do [ -n "$(marked "$1")" ] && return 0; sle
 d=$E2E_WORK/dest/usr/local
 policy=/usr/local/etc/lanekeeper/policy.conf
 e2e_install_lanekeeper "$policy"
-cat >"$d/etc/lanekeeper/policy.conf" <<POLICY
-[helper]
-maintainers = lanekeeper
-host = $host
-[lanes]
-users = lkrunner
-roots = $R
-repositories = acme/site
-POLICY
-chmod 644 "$d/etc/lanekeeper/policy.conf"
+e2e_policy "$host" "$R"
 printf '[github]\napi_url = http://127.0.0.1:%s\ntoken_file = /srv/lanekeeper/token\ntimeout_s = 8\n[helper]\npolicy = %s\n[store]\ndir = /srv/lanekeeper/store\n[lanes]\ndir = /usr/local/etc/lanekeeper/lanes.d\n[baseline]\nmin_free_mib = 1\ncommands = sh\n' \
         "$port" "$policy" >"$d/etc/lanekeeper/lanekeeper.conf"
 printf '[lane]\nname = lane-a\nrepository = acme/site\nhost = %s\nroot = %s\nuser = lkrunner\nlabels = self-hosted, X64, lanekeeper-managed\nmanaged = true\n' \

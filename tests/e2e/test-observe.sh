@@ -7,11 +7,6 @@
 set -u
 . "$TESTS_SRCDIR/e2e/harness.sh"
 
-passed=0 failed=0
-ok()  { passed=$((passed + 1)); }
-bad() { echo "FAIL: $*"; failed=$((failed + 1)); }
-check() { local what=$1; shift; if "$@"; then ok; else bad "$what"; fi; }
-
 e2e_init
 command -v dbus-daemon >/dev/null || e2e_skip "needs dbus-daemon (package dbus) for the system bus"
 e2e_add_user lanekeeper
@@ -27,16 +22,7 @@ d=$E2E_WORK/dest/usr/local
 install -D -m 755 "$LANECTL" "$d/bin/lanectl"
 install -D -m 755 "$LANEKEEPER_REGISTER" "$d/libexec/lanekeeper/lanekeeper-register"
 install -d -m 755 "$d/etc/lanekeeper/lanes.d" "$d/etc/lanekeeper/store"
-cat >"$d/etc/lanekeeper/policy.conf" <<POLICY
-[helper]
-maintainers = lanekeeper
-host = $host
-[lanes]
-users = lkrunner
-roots = $R
-repositories = acme/site
-POLICY
-chmod 644 "$d/etc/lanekeeper/policy.conf"
+e2e_policy "$host" "$R"
 printf '[helper]\npolicy = /usr/local/etc/lanekeeper/policy.conf\n[store]\ndir = /srv/lanekeeper/store\n[lanes]\ndir = /usr/local/etc/lanekeeper/lanes.d\n[baseline]\nmin_free_mib = 1\ncommands = sh\n' \
         >"$d/etc/lanekeeper/lanekeeper.conf"
 for l in cm-website-chris-testing handmade absent-lane; do
