@@ -119,6 +119,18 @@ e2e_install_lanekeeper() { # POLICY
         cp -p "$TESTS_SRCDIR/runner-kit/install" "$TESTS_SRCDIR/runner-kit/kit.py" "$TESTS_SRCDIR/runner-kit/worker.py" "$E2E_WORK/kit/"
 }
 
+# FILE's identity as /proc/locks writes it (MAJOR:MINOR:INODE, the device
+# in hex): an inode number alone matches locks on other file systems, the
+# tmpfs of a test running beside this one included.
+e2e_lock_id() { # FILE
+        e2e_root stat -c '%Hd %Ld %i' "$1" | awk '{ printf "%02x:%02x:%s", $1, $2, $3 }'
+}
+
+# Whether anyone holds a flock on FILE.
+e2e_flocked() { # FILE
+        grep -qE "FLOCK .* $(e2e_lock_id "$1") " /proc/locks
+}
+
 # policy.conf under the staged /usr/local: maintainer lanekeeper, lane user
 # lkrunner under ROOT, repository acme/site (lanekeeper-policy(5)).
 e2e_policy() { # HOST ROOT

@@ -184,8 +184,7 @@ check "killed: back online, apply completes ($rc)" test "$rc" = 0
 first=$!
 # it holds the lane's lock for its 4 s of gates: wait until it does (seen
 # in /proc/locks, without touching the lock)
-ino=$(e2e_root stat -c %i /srv/lanekeeper/store/locks/lane-a.lock)
-for _ in $(seq 100); do grep -qE "FLOCK +ADVISORY +WRITE +[0-9]+ +[0-9a-f]+:[0-9a-f]+:$ino " /proc/locks && break; sleep 0.05; done
+for _ in $(seq 100); do e2e_flocked /srv/lanekeeper/store/locks/lane-a.lock && break; sleep 0.05; done
 n=$(records)
 apply lanekeeper apply lane-a --confirm lane-a --idempotency-key second-1
 check "concurrent: lane busy ($rc)" test "$rc" = 3
@@ -430,13 +429,12 @@ victim=$(e2e_root pgrep -o -x lanectl)
 check "kill: two lanectl processes, command and offer server ($(e2e_root pgrep -x lanectl | tr '\n' ' '))" \
         test "$(e2e_root pgrep -x lanectl | wc -l)" = 2
 e2e_root kill -KILL "$victim"
-ino=$(e2e_root stat -c %i /srv/lanekeeper/store/locks/lane-b.lock)
 for _ in $(seq 20); do
-        [ -z "$(e2e_root pgrep -x lanectl)" ] && ! grep -qE "FLOCK .*:$ino " /proc/locks && break
+        [ -z "$(e2e_root pgrep -x lanectl)" ] && ! e2e_flocked /srv/lanekeeper/store/locks/lane-b.lock && break
         sleep 0.05
 done
 check "kill: no lanectl process left within 1 s ($(e2e_root pgrep -a -x lanectl))" test -z "$(e2e_root pgrep -x lanectl)"
-check "kill: the lane lock is free within 1 s" sh -c "! grep -qE 'FLOCK .*:$ino ' /proc/locks"
+check "kill: the lane lock is free within 1 s" sh -c "! grep -qE 'FLOCK .* $(e2e_lock_id /srv/lanekeeper/store/locks/lane-b.lock) ' /proc/locks"
 check "kill: the hand-off socket is gone" e2e_root test ! -e /run/lanekeeper-register/lane-b.sock
 wait "$killed"
 apply lanekeeper apply lane-b --confirm lane-b --idempotency-key kill-b-2 --timeout 60
@@ -446,7 +444,7 @@ collect_tokens
 # install-unit, daemon-reload, enable-now, config.sh, gates): each time no
 # lanectl is left and the lock is free within 1 s, no completed record
 # names the killed key, and the next apply leaves exactly one registration.
-lock_free() { ! grep -qE "FLOCK .*:$(e2e_root stat -c %i /srv/lanekeeper/store/locks/lane-b.lock) " /proc/locks; }
+lock_free() { ! e2e_flocked /srv/lanekeeper/store/locks/lane-b.lock; }
 for ms in 5 10 20 40 80 120 200 300 450; do
         lk lanekeeper remove lane-b --apply --confirm lane-b --idempotency-key rm-b-kill-$ms --timeout 30
         [ "$rc" = 0 ] || bad "kill at $ms ms: the remove before it failed ($rc)"
