@@ -27,7 +27,7 @@ pat="ghp_$(head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 36)"
 pids+=($!)
 for _ in $(seq 100); do [ -s "$w/port" ] && break; sleep 0.05; done
 port=$(cat "$w/port")
-api() { curl -s -X "$1" -H "Authorization: Bearer $pat" -H "User-Agent: kit-test" "http://127.0.0.1:$port$2" ${3:+-d "$3"}; }
+. "$TESTS_SRCDIR/github/jobs-lib.sh"
 token() { api POST "/repos/acme/site/actions/runners/$1" | "$py" -c 'import json,sys; print(json.load(sys.stdin)["token"])'; }
 status() { api GET "/repos/acme/site/actions/runners?name=$1" |
         "$py" -c 'import json,sys; r=json.load(sys.stdin)["runners"]; print(r[0]["status"] if r else "absent")'; }
@@ -93,13 +93,6 @@ out=$(ACTIONS_RUNNER_INPUT_TOKEN=$(token remove-token) "$kit/config.sh" remove 2
 [ $rc -eq 0 ] && [ ! -e "$kit/.runner" ] && [ "$(status lane-kit2)" = absent ] && ok || bad "remove: $rc $out"
 
 # ---- jobs: the listener claims them, bin/Runner.Worker runs their steps ----
-ctl() { curl -sf -X POST "http://127.0.0.1:$port/_double/$1" -d "$2"; }
-newrun() { ctl run "$1" | "$py" -c 'import json,sys; print(json.load(sys.stdin)["run_id"])'; }
-job() { # RUN FIELD: a field of the run's (latest) job
-        api GET "/repos/acme/site/actions/runs/$1/jobs" | "$py" -c 'import json,sys; j=json.load(sys.stdin)["jobs"][0]; v=j[sys.argv[1]]; print(json.dumps(v) if isinstance(v,(list,dict)) else v)' "$2"; }
-wait_job() { for _ in $(seq 200); do [ "$(job "$1" status)" = "$2" ] && return 0; sleep 0.05; done; return 1; }
-joblog() { curl -s -L -H "Authorization: Bearer $pat" -H "User-Agent: kit-test" "http://127.0.0.1:$port/repos/acme/site/actions/jobs/$(job "$1" id)/logs"; }
-steps() { job "$1" steps | "$py" -c 'import json,sys; print(" ".join("%s=%s" % (s["name"].replace(" ", "_"), s["conclusion"]) for s in json.load(sys.stdin)))'; }
 ACTIONS_RUNNER_INPUT_TOKEN=$(token registration-token) "$kit/config.sh" --url "$url" --name lane-jobs --labels gpu --unattended >/dev/null 2>&1 ||
         bad "configure lane-jobs"
 "$kit/run.sh" >"$w/jobs.log" 2>&1 & runpid=$!; pids+=($runpid)

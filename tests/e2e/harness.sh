@@ -70,6 +70,16 @@ e2e_add_user() { # NAME [UID]
         echo "$name:x:$uid:" >>"$E2E_WORK/group"
 }
 
+# The maintainer lanekeeper and the lane user lkrunner: lanekeeper reads
+# lane directories through lkrunner's group; lkrunner's home is the lane
+# directory ROOT/LANE (baseline home_under_roots).
+e2e_lane_users() { # ROOT LANE
+        e2e_add_user lanekeeper
+        e2e_add_user lkrunner
+        sed -i "s/^lkrunner:x:\([0-9]*\):$/lkrunner:x:\1:lanekeeper/" "$E2E_WORK/group"
+        sed -i "s|^\(lkrunner:x:[0-9]*:[0-9]*:[^:]*:\)[^:]*:|\1$1/$2:|" "$E2E_WORK/passwd"
+}
+
 e2e_bind() { # FILE TARGET (TARGET must exist on the host; it is never written)
         local n; n=$(ls "$E2E_WORK" | grep -c '^bind\.' || true)
         cp -p "$1" "$E2E_WORK/bind.$n"

@@ -15,30 +15,21 @@ py=/usr/bin/python3
         e2e_skip "needs python3-jsonschema python3-jwt python3-cryptography for the GitHub double"
 e2e_init
 command -v dbus-daemon >/dev/null || e2e_skip "needs dbus-daemon (package dbus) for the system bus"
-e2e_add_user lanekeeper
-e2e_add_user lkrunner
-# the maintainer reads lane directories through the lane user's group
-sed -i "s/^lkrunner:x:\([0-9]*\):$/lkrunner:x:\1:lanekeeper/" "$E2E_WORK/group"
 R=/srv/lanekeeper/runners
-# its home lies under the registration root (baseline home_under_roots)
-sed -i "s|^\(lkrunner:x:[0-9]*:[0-9]*:[^:]*:\)[^:]*:|\1$R/lane-a:|" "$E2E_WORK/passwd"
+e2e_lane_users $R lane-a
 host=$(hostname)
 all=$E2E_WORK/all-output   # everything printed: searched for tokens at the end
 
 # ---- the GitHub double (host loopback; the namespace shares the network) ----
 e2e_start_double --repo acme/site --heartbeat-timeout 12
 pat=$E2E_PAT port=$E2E_PORT
-ctl() { curl -sf -X POST "http://127.0.0.1:$port/_double/$1" -d "$2"; }
+. "$TESTS_SRCDIR/github/jobs-lib.sh"
 runner_proto() { curl -sf -X POST "http://127.0.0.1:$port/_runner/$1" -d "$2"; }   # what a runner says
 state() { curl -sf "http://127.0.0.1:$port/_double/state"; }
 runner_json() { # NAME: the double's view of that runner, or nothing
         state | "$py" -c 'import json,sys; n=sys.argv[1]; print("".join(json.dumps(r) for r in json.load(sys.stdin)["runners"] if r["name"]==n))' "$1"; }
 runner_field() { runner_json "$1" | "$py" -c 'import json,sys; t=sys.stdin.read(); d=json.loads(t) if t.strip() else {}; v=d.get(sys.argv[1]); print(",".join(sorted(l["name"] for l in v)) if isinstance(v,list) else v)' "$2"; }
-gh_api() { curl -sf -X "$1" -H "Authorization: Bearer $pat" -H "User-Agent: lanekeeper-e2e" "http://127.0.0.1:$port$2" ${3:+-d "$3"}; }
-job_field() { # RUN FIELD: a field of the run's job, as GitHub answers
-        gh_api GET "/repos/acme/site/actions/runs/$1/jobs" | "$py" -c 'import json,sys; print(json.load(sys.stdin)["jobs"][0][sys.argv[1]])' "$2"; }
-wait_job_status() { for _ in $(seq 200); do [ "$(job_field "$1" status)" = "$2" ] && return 0; sleep 0.1; done; return 1; }
-wait_job_running() { wait_job_status "$1" in_progress && [ "$(job_field "$1" runner_name)" = "$2" ]; }
+wait_job_running() { wait_job "$1" in_progress && [ "$(job "$1" runner_name)" = "$2" ]; }   # RUN RUNNER
 tokens_seen=$E2E_WORK/tokens
 collect_tokens() { curl -sf "http://127.0.0.1:$port/_double/issued" | "$py" -c 'import json,sys; print("\n".join(json.load(sys.stdin)["tokens"]))' >>"$tokens_seen"; }
 
@@ -266,7 +257,7 @@ cid=$(runner_field lane-c id)
 # a job only lane-c matches (it still has Linux), claimed by its own listener, running
 crun=$(ctl run '{"repo": "acme/site", "jobs": [{"name": "lint", "runs_on": ["self-hosted", "Linux"], "steps": [{"run": "exec -a lk-apply-lint sleep 300"}]}]}' |
         "$py" -c 'import json,sys; print(json.load(sys.stdin)["run_id"])')
-cjob=$(job_field "$crun" id)
+cjob=$(job "$crun" id)
 check "a job only lane-c matches runs on lane-c" wait_job_running "$crun" lane-c
 apply lanekeeper apply lane-c --confirm lane-c --idempotency-key reconcile-c-1 --timeout 3
 echo "$out"
@@ -276,8 +267,8 @@ check "gate labels: only github_online failed" test "$(rec_field '[g["gate"] for
 check "gate labels: names the labels it has" grep -q "has labels" <<<"$(rec_field 'r["steps"][-1]["detail"]' <<<"$rec")"
 check "gate labels: registering again deferred while busy" grep -q "deferred: runner $cid is busy" <<<"$out"
 check "gate labels: the busy runner kept its registration" test "$(runner_field lane-c id)" = "$cid"
-curl -sf -X POST -H "Authorization: Bearer $pat" -H "User-Agent: lanekeeper-e2e" "http://127.0.0.1:$port/repos/acme/site/actions/runs/$crun/cancel" >/dev/null
-check "the lint job, cancelled, ends" wait_job_status "$crun" completed
+api POST "/repos/acme/site/actions/runs/$crun/cancel" >/dev/null
+check "the lint job, cancelled, ends" wait_job "$crun" completed
 apply lanekeeper apply lane-c --confirm lane-c --idempotency-key reconcile-c-2 --timeout 60
 echo "$out"
 rec=$(last_record)
@@ -354,10 +345,10 @@ e2e_root sh -c "rm /etc/systemd/system/lanekeeper-lane@lane-e.service && systemc
 # ---- remove refuses a busy runner, naming the job ----
 bid=$(runner_field lane-b id)
 # a label only lane-b has (an operator's, through the API), and a job asking for it
-gh_api POST "/repos/acme/site/actions/runners/$bid/labels" '{"labels": ["only-b"]}' >/dev/null
+api POST "/repos/acme/site/actions/runners/$bid/labels" '{"labels": ["only-b"]}' >/dev/null
 run=$(ctl run '{"repo": "acme/site", "workflow": "nightly", "jobs": [{"name": "integration", "runs_on": ["self-hosted", "only-b"], "steps": [{"run": "exec -a lk-apply-integration sleep 300"}]}]}' |
         "$py" -c 'import json,sys; print(json.load(sys.stdin)["run_id"])')
-job=$(job_field "$run" id)
+job=$(job "$run" id)
 check "the integration job runs on lane-b" wait_job_running "$run" lane-b
 lk lanekeeper remove lane-b
 check "remove dry run while busy: blocked ($rc)" test "$rc" = 1
@@ -369,9 +360,9 @@ check "remove busy: the record names it too" grep -q "integration" <<<"$(last_re
 check "remove busy: unit still active" e2e_root systemctl -q is-active lanekeeper-lane@lane-b.service
 check "remove busy: still registered" test "$(runner_field lane-b id)" = "$bid"
 check "remove busy: the job's step still runs" e2e_root pgrep -f lk-apply-integration
-gh_api POST "/repos/acme/site/actions/runs/$run/cancel" >/dev/null
-check "the integration job, cancelled, ends" wait_job_status "$run" completed
-gh_api DELETE "/repos/acme/site/actions/runners/$bid/labels/only-b" >/dev/null
+api POST "/repos/acme/site/actions/runs/$run/cancel" >/dev/null
+check "the integration job, cancelled, ends" wait_job "$run" completed
+api DELETE "/repos/acme/site/actions/runners/$bid/labels/only-b" >/dev/null
 
 # ---- deregistration fails: the unit is started again, a failed record ----
 ctl fault '{"match": "DELETE /repos/acme/site/actions/runners/", "kind": "status", "status": 503, "count": -1}' >/dev/null

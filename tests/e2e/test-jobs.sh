@@ -17,27 +17,15 @@ py=/usr/bin/python3
         e2e_skip "needs python3-jsonschema python3-jwt python3-cryptography python3-yaml for the double and the kit"
 e2e_init
 command -v dbus-daemon >/dev/null || e2e_skip "needs dbus-daemon (package dbus) for the system bus"
-e2e_add_user lanekeeper
-e2e_add_user lkrunner
-sed -i "s/^lkrunner:x:\([0-9]*\):$/lkrunner:x:\1:lanekeeper/" "$E2E_WORK/group"
 R=/srv/lanekeeper/runners
-sed -i "s|^\(lkrunner:x:[0-9]*:[0-9]*:[^:]*:\)[^:]*:|\1$R/lane-a:|" "$E2E_WORK/passwd"
+e2e_lane_users $R lane-a
 host=$(hostname)
 
 e2e_start_double --repo acme/site --heartbeat-timeout 12
 pat=$E2E_PAT port=$E2E_PORT
-ctl() { curl -sf -X POST "http://127.0.0.1:$port/_double/$1" -d "$2"; }
-api() { curl -s -X "$1" -H "Authorization: Bearer $pat" -H "User-Agent: lanekeeper-e2e" "http://127.0.0.1:$port$2" ${3:+-d "$3"}; }
-newrun() { ctl run "$1" | "$py" -c 'import json,sys; print(json.load(sys.stdin)["run_id"])'; }
-job() { # RUN FIELD
-        api GET "/repos/acme/site/actions/runs/$1/jobs" | "$py" -c 'import json,sys; j=json.load(sys.stdin)["jobs"][0]; v=j[sys.argv[1]]; print(json.dumps(v) if isinstance(v,(list,dict)) else v)' "$2"; }
-wait_job() { for _ in $(seq 300); do [ "$(job "$1" status)" = "$2" ] && return 0; sleep 0.1; done; return 1; }
-joblog() { curl -s -L -H "Authorization: Bearer $pat" -H "User-Agent: lanekeeper-e2e" "http://127.0.0.1:$port/repos/acme/site/actions/jobs/$(job "$1" id)/logs"; }
+. "$TESTS_SRCDIR/github/jobs-lib.sh"
 # a process of the namespace by its marker (exec -a), as root sees it
 marked() { e2e_root pgrep -f "$1" | head -n 1; }
-concluded() { # RUN CONCLUSION [LOG-TEXT]: the job's conclusion, and its log holds the text
-        [ "$(job "$1" conclusion)" = "$2" ] && { [ -z "${3:-}" ] || joblog "$1" | grep -qF -- "$3"; }
-}
 wait_marked() { for _ in $(seq 150); do [ -n "$(marked "$1")" ] && return 0; sleep 0.1; done; return 1; }
 
 d=$E2E_WORK/dest/usr/local

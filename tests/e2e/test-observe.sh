@@ -9,13 +9,8 @@ set -u
 
 e2e_init
 command -v dbus-daemon >/dev/null || e2e_skip "needs dbus-daemon (package dbus) for the system bus"
-e2e_add_user lanekeeper
-e2e_add_user lkrunner
-# lanekeeper reads the lane directories through their group
-sed -i "s/^lkrunner:x:\([0-9]*\):$/lkrunner:x:\1:lanekeeper/" "$E2E_WORK/group"
 R=/srv/lanekeeper/runners
-# the runner user's home is its lane directory (home_under_roots)
-sed -i "s|^\(lkrunner:x:[0-9]*:[0-9]*:[^:]*:\)[^:]*:|\1$R/cm-website-chris-testing:|" "$E2E_WORK/passwd"
+e2e_lane_users $R cm-website-chris-testing
 host=$(hostname)   # the harness keeps the host's name
 
 d=$E2E_WORK/dest/usr/local

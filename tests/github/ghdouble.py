@@ -36,14 +36,11 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ghjobs  # noqa: E402
+from ghjobs import iso  # noqa: E402
 import ghrest  # noqa: E402
 import openapi_check  # noqa: E402
 
 API_VERSIONS = ("2022-11-28", "2026-03-10")
-
-
-def iso(t):
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
 
 
 class State:
