@@ -12,12 +12,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+#include <systemd/sd-bus.h>
+
 #include "audit.h"
+#include "gh-client.h"
 #include "cli.h"
 #include "macro.h"
 #include "observe.h"
 #include "plan.h"
 #include "proto-policy.h"
+#include "proto-register.h"
 #include "proto-time.h"
 
 #define DEFAULT_CONFIG SYSCONFDIR "/lanekeeper/lanekeeper.conf"
@@ -228,4 +233,62 @@ int cli_open_audit(const struct settings *s, struct audit_store *store, const ch
         if (r < 0)
                 fprintf(stderr, "lanectl %s: cannot open the audit store %s: %s\n", cmd, dir, strerror(-r));
         return r;
+}
+
+void cli_exec_init(struct cli_exec *x) {
+        *x = (struct cli_exec) {};
+        x->store.dirfd = -EBADF;
+        x->real = (struct exec_real) { .bc = &x->bc, .store = &x->store, .register_dir = PROTO_REGISTER_DIR };
+}
+
+int cli_exec_open(struct cli *cli, struct cli_exec *x, const char *policy, const char *lanes_dir, const char *cmd) {
+        const struct settings *s;
+        char cache[PROTO_PATH_MAX + 32];
+        int r;
+
+        if (cli_settings(cli, &s) < 0)
+                return -EINVAL;
+        x->s = s;
+        x->real.helper.socket_path = getenv("LANEKEEPER_HELPER_SOCKET") ?: s->helper_socket;
+        x->real.store_dir = s->store_dir;
+        if (getenv("LANEKEEPER_REGISTER_DIR"))
+                x->real.register_dir = getenv("LANEKEEPER_REGISTER_DIR");
+        policy = policy ?: getenv("LANEKEEPER_POLICY") ?: s->policy_file;
+        x->lanes_dir = lanes_dir ?: getenv("LANEKEEPER_LANES_DIR") ?: s->lanes_dir;
+        if (cli_load_policy(policy, strcmp(policy, SYSCONFDIR "/lanekeeper/policy.conf") != 0, &x->hp) < 0)
+                return -EINVAL;
+        cli_plan_policy(&x->hp, &x->pv, &x->pol);
+        if (gethostname(x->host, sizeof x->host - 1) < 0)
+                snprintf(x->host, sizeof x->host, "unknown");
+        r = cli_list_lanes(x->lanes_dir, &x->files, &x->n_files);
+        if (r < 0)
+                return fprintf(stderr, "lanectl %s: cannot read the lane directory %s: %s\n", cmd, x->lanes_dir,
+                               strerror(-r)), r;
+        (void) mkdir(s->store_dir, 0750);
+        if (strcmp(settings_auth(s), "none") == 0)
+                snprintf(x->real.gh_problem, sizeof x->real.gh_problem, "no GitHub credentials in lanekeeper.conf");
+        else {
+                snprintf(cache, sizeof cache, "%s/github-cache", s->store_dir);
+                if (gh_client_new(s, cache, &x->real.gh, x->real.gh_problem, sizeof x->real.gh_problem) < 0)
+                        x->real.gh = NULL;
+        }
+        if (sd_bus_open_system(&x->bus) < 0)
+                x->bus = NULL;
+        x->real.bus = x->bus;
+        cli_baseline_config(s, &x->pv, &x->bc);
+        r = cli_open_audit(s, &x->store, cmd);
+        if (r < 0)
+                return r;
+        exec_real_ops(&x->real, &x->ops);
+        return 0;
+}
+
+void cli_exec_close(struct cli_exec *x) {
+        audit_close(&x->store);
+        gh_client_free(x->real.gh);
+        x->real.gh = NULL;
+        x->bus = sd_bus_flush_close_unref(x->bus);
+        cli_free_lanes(x->files, x->n_files);
+        x->files = NULL;
+        x->n_files = 0;
 }

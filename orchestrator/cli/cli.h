@@ -10,12 +10,13 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "audit.h"
+#include "exec-real.h"
 #include "lane-file.h"
+#include "observe.h"
+#include "plan.h"
+#include "proto-policy.h"
 #include "settings.h"
-
-struct helper_policy;
-struct plan_policy;
-struct baseline_config;
 
 /* The command line's state, owned by main(): no command keeps a static. */
 struct cli {
@@ -39,6 +40,7 @@ int cmd_github(struct cli *cli, int argc, char **argv);
 int cmd_apply(struct cli *cli, int argc, char **argv);
 int cmd_restart(struct cli *cli, int argc, char **argv);
 int cmd_remove(struct cli *cli, int argc, char **argv);
+int cmd_health(struct cli *cli, int argc, char **argv);
 
 /* ---- cli-common.c ---- */
 
@@ -83,6 +85,30 @@ void cli_baseline_config(const struct settings *s, struct policy_view *v, struct
 /* The audit store beneath the settings' store directory; errors printed as CMD's. */
 struct audit_store;
 int cli_open_audit(const struct settings *s, struct audit_store *store, const char *cmd);
+
+/* The executor's real ops with everything they read: what apply, restart,
+ * remove and health share. cli_exec_init() first; cli_exec_close() always. */
+struct cli_exec {
+        const struct settings *s;
+        const char *lanes_dir;
+        struct helper_policy hp;
+        struct policy_view pv;
+        struct plan_policy pol;
+        struct baseline_config bc;
+        struct audit_store store;
+        sd_bus *bus;
+        struct lane_file *files;
+        size_t n_files;
+        char host[PROTO_HOST_NAME_MAX + 2];
+        struct exec_real real;
+        struct exec_ops ops;
+};
+void cli_exec_init(struct cli_exec *x);
+/* Settings, the policy (POLICY, LANEKEEPER_POLICY or the settings'), the
+ * lane files (LANES_DIR, LANEKEEPER_LANES_DIR or the settings'), GitHub,
+ * the bus and the audit store; errors printed as CMD's. */
+int cli_exec_open(struct cli *cli, struct cli_exec *x, const char *policy, const char *lanes_dir, const char *cmd);
+void cli_exec_close(struct cli_exec *x);
 
 /* Now, UTC, ISO 8601, into BUF. */
 void cli_now_utc(char *buf, size_t size);

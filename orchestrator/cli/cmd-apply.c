@@ -6,19 +6,15 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <systemd/sd-bus.h>
 #include <unistd.h>
 
 #include "apply-state.h"
 #include "audit.h"
 #include "exec-real.h"
 #include "exec.h"
-#include "gh-client.h"
 #include "cli.h"
 #include "macro.h"
 #include "observe.h"
@@ -38,25 +34,6 @@ struct lane_cmd_ctx {
         unsigned timeout_s;
         bool dry_run, purge;
 };
-
-/* Where config.sh registers: GitHub's web origin for the API's. */
-static void web_url(const char *api, const struct lane_desired *d, char *buf, size_t size) {
-        size_t n = strlen(api);
-        const char *host;
-
-        while (n && api[n - 1] == '/')
-                n--;
-        if (n == strlen("https://api.github.com") && strncmp(api, "https://api.github.com", n) == 0)
-                snprintf(buf, size, "https://github.com");
-        else if (n >= 7 && strncmp(api + n - 7, "/api/v3", 7) == 0)
-                snprintf(buf, size, "%.*s", (int) (n - 7), api);
-        else {
-                host = strstr(api, "://");
-                host = host ? host + 3 : api;
-                snprintf(buf, size, "%.*s", (int) (host - api + (ptrdiff_t) strcspn(host, "/")), api);
-        }
-        snprintf(buf + strlen(buf), size - strlen(buf), "/%s", d->repository[0] ? d->repository : d->organisation);
-}
 
 static void usage(enum exec_cmd cmd) {
         if (cmd == EXEC_APPLY)
@@ -173,7 +150,7 @@ static int lane_one(const struct lane_cmd_ctx *c, const struct lane_file *f, con
         snprintf(e->path, sizeof e->path, "%s", f->path);
         if (!lane_entry_load(e, stderr))
                 return EXIT_ERROR;
-        web_url(c->s->api_url, &e->lane, web, sizeof web);
+        exec_web_url(c->s->api_url, &e->lane, web, sizeof web);
         req = (struct exec_request) {
                 .cmd = c->cmd, .lane = &e->lane, .pol = c->pol, .key = key, .host = c->host, .web_url = web,
                 .timeout_s = c->timeout_s, .purge = c->purge, .dry_run = c->dry_run,
@@ -193,17 +170,7 @@ struct lane_cmd {
         size_t n_confirm;
         char **lanes;
         size_t n_lanes;
-        struct helper_policy hp;
-        struct policy_view pv;
-        struct plan_policy pol;
-        struct baseline_config bc;
-        struct audit_store store;
-        sd_bus *bus;
-        struct lane_file *files;
-        size_t n_files;
-        char host[PROTO_HOST_NAME_MAX + 2];
-        struct exec_real real;
-        struct exec_ops ops;
+        struct cli_exec x;
 };
 
 static int parse_option(struct lane_cmd *lc, int opt) {
@@ -292,48 +259,13 @@ static int parse_args(struct lane_cmd *lc, int argc, char **argv) {
 /* Settings, policy, lanes, GitHub, the bus, the store: the executor's real ops. */
 static int prepare(struct cli *cli, struct lane_cmd *lc) {
         const char *name = exec_cmd_to_string(lc->c.cmd);
-        const struct settings *s;
-        char cache[PROTO_PATH_MAX + 32];
         int r;
 
-        if (cli_settings(cli, &s) < 0)
-                return -EINVAL;
-        lc->c.s = s;
-        lc->real.helper.socket_path = getenv("LANEKEEPER_HELPER_SOCKET") ?: s->helper_socket;
-        lc->real.store_dir = s->store_dir;
-        if (getenv("LANEKEEPER_REGISTER_DIR"))
-                lc->real.register_dir = getenv("LANEKEEPER_REGISTER_DIR");
-        lc->policy = lc->policy ?: s->policy_file;
-        lc->lanes_dir = lc->lanes_dir ?: s->lanes_dir;
-        if (cli_load_policy(lc->policy, strcmp(lc->policy, SYSCONFDIR "/lanekeeper/policy.conf") != 0, &lc->hp) < 0)
-                return -EINVAL;
-        cli_plan_policy(&lc->hp, &lc->pv, &lc->pol);
-        if (gethostname(lc->host, sizeof lc->host - 1) < 0)
-                snprintf(lc->host, sizeof lc->host, "unknown");
-        r = cli_list_lanes(lc->lanes_dir, &lc->files, &lc->n_files);
-        if (r < 0)
-                return fprintf(stderr, "lanectl %s: cannot read the lane directory %s: %s\n", name, lc->lanes_dir,
-                               strerror(-r)), r;
-        r = cli_select_lanes(lc->files, lc->n_files, lc->lanes, lc->n_lanes, lc->lanes_dir, name);
+        r = cli_exec_open(cli, &lc->x, lc->policy, lc->lanes_dir, name);
         if (r < 0)
                 return r;
-        (void) mkdir(s->store_dir, 0750);
-        if (strcmp(settings_auth(s), "none") == 0)
-                snprintf(lc->real.gh_problem, sizeof lc->real.gh_problem, "no GitHub credentials in lanekeeper.conf");
-        else {
-                snprintf(cache, sizeof cache, "%s/github-cache", s->store_dir);
-                if (gh_client_new(s, cache, &lc->real.gh, lc->real.gh_problem, sizeof lc->real.gh_problem) < 0)
-                        lc->real.gh = NULL;
-        }
-        if (sd_bus_open_system(&lc->bus) < 0)
-                lc->bus = NULL;
-        lc->real.bus = lc->bus;
-        cli_baseline_config(s, &lc->pv, &lc->bc);
-        r = cli_open_audit(s, &lc->store, name);
-        if (r < 0)
-                return r;
-        exec_real_ops(&lc->real, &lc->ops);
-        return 0;
+        lc->c.s = lc->x.s;
+        return cli_select_lanes(lc->x.files, lc->x.n_files, lc->lanes, lc->n_lanes, lc->x.lanes_dir, name);
 }
 
 /* One lane at a time, in the order given; each under its own key (KEY, or
@@ -348,9 +280,9 @@ static int run_lanes(struct lane_cmd *lc) {
 
                 snprintf(lane_key, sizeof lane_key, "%s%s%s", lc->key ?: "", lc->n_lanes > 1 ? ":" : "",
                          lc->n_lanes > 1 ? lc->lanes[a] : "");
-                for (size_t i = 0; i < lc->n_files; i++)
-                        if (strcmp(lc->files[i].stem, lc->lanes[a]) == 0) {
-                                one = lane_one(&lc->c, &lc->files[i], lc->confirm, lc->n_confirm, lc->key ? lane_key : NULL);
+                for (size_t i = 0; i < lc->x.n_files; i++)
+                        if (strcmp(lc->x.files[i].stem, lc->lanes[a]) == 0) {
+                                one = lane_one(&lc->c, &lc->x.files[i], lc->confirm, lc->n_confirm, lc->key ? lane_key : NULL);
                                 break;
                         }
                 if (one == EXIT_ERROR || (ret != EXIT_ERROR && one > ret))
@@ -365,18 +297,12 @@ static int lane_command(struct cli *cli, int argc, char **argv, enum exec_cmd cm
 
         if (!lc)
                 return fprintf(stderr, "lanectl: out of memory\n"), EXIT_ERROR;
-        lc->c = (struct lane_cmd_ctx) { .timeout_s = EXEC_DEFAULT_TIMEOUT_S, .host = lc->host, .pol = &lc->pol,
-                                        .ops = &lc->ops, .cmd = cmd, .dry_run = cmd != EXEC_APPLY };
-        lc->policy = getenv("LANEKEEPER_POLICY");
-        lc->lanes_dir = getenv("LANEKEEPER_LANES_DIR");
-        lc->store.dirfd = -EBADF;
-        lc->real = (struct exec_real) { .bc = &lc->bc, .store = &lc->store, .register_dir = PROTO_REGISTER_DIR };
+        cli_exec_init(&lc->x);
+        lc->c = (struct lane_cmd_ctx) { .timeout_s = EXEC_DEFAULT_TIMEOUT_S, .host = lc->x.host, .pol = &lc->x.pol,
+                                        .ops = &lc->x.ops, .cmd = cmd, .dry_run = cmd != EXEC_APPLY };
         if (parse_args(lc, argc, argv) == 0 && prepare(cli, lc) == 0)
                 ret = run_lanes(lc);
-        audit_close(&lc->store);
-        gh_client_free(lc->real.gh);
-        sd_bus_flush_close_unref(lc->bus);
-        cli_free_lanes(lc->files, lc->n_files);
+        cli_exec_close(&lc->x);
         free(lc);
         return ret;
 }

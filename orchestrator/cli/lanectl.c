@@ -40,6 +40,10 @@ static void help(void) {
                "  remove LANE... [--apply --confirm LANE --idempotency-key KEY]\n"
                "                         stop, deregister from GitHub and remove the unit\n"
                "                         (the lane directory stays); refused while busy\n"
+               "  health [--heal] [--only CHECK...]\n"
+               "                         one health cycle: stale and superseded runs, offline\n"
+               "                         lanes, clock drift; a dry run unless --heal; exit 0\n"
+               "                         healthy, 1 degraded, 2 error\n"
                "  audit list|show SEQ|verify\n"
                "                         read the audit store; verify finds missing, altered\n"
                "                         or reordered records\n\n"
@@ -178,6 +182,7 @@ static const struct {
         { "apply", cmd_apply },
         { "restart", cmd_restart },
         { "remove", cmd_remove },
+        { "health", cmd_health },
         { "help", cmd_help },
 };
 

@@ -1,9 +1,18 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "settings.h"
+
+struct ctx {
+        struct settings *s;
+        struct ini_diags *diags;
+        unsigned seen;
+};
+
+static void set_path(struct ctx *c, int line, const char *key, char *dst, size_t size, const char *value);
 
 void settings_defaults(struct settings *s, const char *sysconfdir) {
         *s = (struct settings) {};
@@ -17,6 +26,93 @@ void settings_defaults(struct settings *s, const char *sysconfdir) {
         s->n_commands = 2;   /* what config.sh and run.sh themselves need */
         snprintf(s->commands[0], sizeof s->commands[0], "bash");
         snprintf(s->commands[1], sizeof s->commands[1], "tar");
+        s->health = (struct health_settings) {
+                .stale_job_hours = 4, .superseded = true, .pr_priority_threshold = 5, .cache_max_age_days = 7,
+                .max_cancels = 10, .max_reruns = 5, .max_restarts = 3, .max_clock_offset_s = 60,
+        };
+}
+
+static int set_bool(const char *value, bool *ret) {
+        if (!strcmp(value, "yes") || !strcmp(value, "true") || !strcmp(value, "1"))
+                return *ret = true, 0;
+        if (!strcmp(value, "no") || !strcmp(value, "false") || !strcmp(value, "0"))
+                return *ret = false, 0;
+        return -EINVAL;
+}
+
+/* "acme/site, acme/docs": repositories health watches for organisation lanes. */
+static int set_repositories(struct health_settings *h, const char *value, const char **ret_reason) {
+        char buf[SETTINGS_MAX_REPOS * (PROTO_OWNER_MAX + PROTO_REPO_NAME_MAX + 4)];
+        char *save = NULL;
+        size_t n = 0;
+
+        if (strlen(value) >= sizeof buf)
+                return *ret_reason = "is too long", -EINVAL;
+        snprintf(buf, sizeof buf, "%s", value);
+        for (char *t = strtok_r(buf, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save)) {
+                if (n == SETTINGS_MAX_REPOS)
+                        return *ret_reason = "names more than 32 repositories", -E2BIG;
+                if (proto_validate_repository(t, ret_reason) < 0)
+                        return -EINVAL;
+                snprintf(h->repositories[n++], sizeof h->repositories[0], "%s", t);
+        }
+        h->n_repositories = n;
+        return 0;
+}
+
+/* The [health] keys: numbers with their range, switches, lists, a path. */
+static void set_health(struct ctx *c, int line, const char *key, const char *value) {
+        static const struct {
+                const char *key;
+                size_t offset;
+                unsigned long min, max;
+        } numbers[] = {
+                { "stale_job_hours", offsetof(struct health_settings, stale_job_hours), 1, 24 * 30 },
+                { "pr_priority_threshold", offsetof(struct health_settings, pr_priority_threshold), 1, 1000 },
+                { "cache_max_age_days", offsetof(struct health_settings, cache_max_age_days), 1, 365 },
+                { "max_cancels", offsetof(struct health_settings, max_cancels), 0, 1000 },
+                { "max_reruns", offsetof(struct health_settings, max_reruns), 0, 1000 },
+                { "max_restarts", offsetof(struct health_settings, max_restarts), 0, 100 },
+                { "max_clock_offset_s", offsetof(struct health_settings, max_clock_offset_s), 1, 3600 },
+        };
+        static const struct {
+                const char *key;
+                size_t offset;
+        } switches[] = {
+                { "superseded", offsetof(struct health_settings, superseded) },
+                { "cancel_default_branch", offsetof(struct health_settings, cancel_default_branch) },
+                { "pr_priority", offsetof(struct health_settings, pr_priority) },
+        };
+        struct health_settings *h = &c->s->health;
+        const char *reason;
+        unsigned long v;
+        char *end;
+
+        for (size_t i = 0; i < ELEMENTSOF(numbers); i++)
+                if (strcmp(key, numbers[i].key) == 0) {
+                        errno = 0;
+                        v = strtoul(value, &end, 10);
+                        if (!value[0] || value[0] < '0' || value[0] > '9' || *end || errno || v < numbers[i].min ||
+                            v > numbers[i].max)
+                                ini_diag(c->diags, line, "'%s' must be a whole number from %lu to %lu", key,
+                                         numbers[i].min, numbers[i].max);
+                        else
+                                *(unsigned long *) ((char *) h + numbers[i].offset) = v;
+                        return;
+                }
+        for (size_t i = 0; i < ELEMENTSOF(switches); i++)
+                if (strcmp(key, switches[i].key) == 0) {
+                        if (set_bool(value, (bool *) ((char *) h + switches[i].offset)) < 0)
+                                ini_diag(c->diags, line, "'%s' must be yes or no", key);
+                        return;
+                }
+        if (strcmp(key, "repositories") == 0) {
+                if (set_repositories(h, value, &reason) < 0)
+                        ini_diag(c->diags, line, "'repositories' %s", reason);
+        } else if (strcmp(value, "none") == 0)
+                h->metrics_off = true;
+        else
+                set_path(c, line, key, h->metrics_file, sizeof h->metrics_file, value);
 }
 
 /* "git, docker": names of commands looked up in the fixed PATH. */
@@ -66,11 +162,6 @@ const char *settings_auth(const struct settings *s) {
         return s->app_id ? "app" : s->token_file[0] ? "token" : "none";
 }
 
-struct ctx {
-        struct settings *s;
-        struct ini_diags *diags;
-        unsigned seen;
-};
 
 static void set_path(struct ctx *c, int line, const char *key, char *dst, size_t size, const char *value) {
         const char *reason;
@@ -100,6 +191,10 @@ static const struct {
         { "github", "private_key_file" }, { "github", "token_file" }, { "github", "timeout_s" },
         { "store", "dir" }, { "lanes", "dir" }, { "helper", "socket" }, { "helper", "policy" },
         { "baseline", "min_free_mib" }, { "baseline", "commands" },
+        { "health", "stale_job_hours" }, { "health", "superseded" }, { "health", "cancel_default_branch" },
+        { "health", "pr_priority" }, { "health", "pr_priority_threshold" }, { "health", "cache_max_age_days" },
+        { "health", "max_cancels" }, { "health", "max_reruns" }, { "health", "max_restarts" },
+        { "health", "max_clock_offset_s" }, { "health", "repositories" }, { "health", "metrics_file" },
 };
 
 static int entry(void *user, int line, const char *section, const char *key, const char *value) {
@@ -119,7 +214,9 @@ static int entry(void *user, int line, const char *section, const char *key, con
                 return 0;
         }
         c->seen |= 1u << k;
-        if (strcmp(key, "api_url") == 0) {
+        if (strcmp(section, "health") == 0)
+                set_health(c, line, key, value);
+        else if (strcmp(key, "api_url") == 0) {
                 if (strlen(value) > SETTINGS_URL_MAX || !settings_api_url_ok(value, &reason))
                         ini_diag(c->diags, line, "'api_url' %s", strlen(value) > SETTINGS_URL_MAX ? "is too long" : reason);
                 else

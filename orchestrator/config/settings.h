@@ -15,6 +15,24 @@
 #define SETTINGS_COMMAND_MAX 64
 #define SETTINGS_DEFAULT_MIN_FREE_MIB 2048
 
+#define SETTINGS_MAX_REPOS 32
+
+/* [health]: what lanectl health checks and may do (lanekeeper.conf(5)). */
+struct health_settings {
+        unsigned long stale_job_hours;        /* a job queued longer is stale (4) */
+        bool superseded;                      /* cancel superseded runs (yes) */
+        bool cancel_default_branch;           /* ... on the default branch too (no) */
+        bool pr_priority;                     /* cancel queued push runs when PRs wait (no) */
+        unsigned long pr_priority_threshold;  /* more than this many PR runs waiting (5) */
+        unsigned long cache_max_age_days;     /* actions cache entries kept (7) */
+        unsigned long max_cancels, max_reruns, max_restarts;   /* per cycle (10, 5, 3) */
+        unsigned long max_clock_offset_s;     /* beyond it the lane is degraded (60) */
+        size_t n_repositories;                /* watched besides the lanes' own (org lanes) */
+        char repositories[SETTINGS_MAX_REPOS][PROTO_OWNER_MAX + PROTO_REPO_NAME_MAX + 2];
+        char metrics_file[PROTO_PATH_MAX + 1];   /* node_exporter's textfile; "": STORE/metrics/lanekeeper.prom */
+        bool metrics_off;                        /* metrics_file = none */
+};
+
 struct settings {
         char api_url[SETTINGS_URL_MAX + 1];
         unsigned long app_id, installation_id;            /* 0: not set */
@@ -29,6 +47,7 @@ struct settings {
         unsigned long min_free_mib;
         size_t n_commands;
         char commands[SETTINGS_MAX_COMMANDS][SETTINGS_COMMAND_MAX + 1];
+        struct health_settings health;
 };
 
 /* Built-in defaults (paths under SYSCONFDIR and /var/lib, /run). */

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <stddef.h>
 #include <json-c/json.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -49,6 +50,26 @@ int exec_exit_status(const struct exec_result *res) {
         }
         return 2;
 }
+
+/* Where config.sh registers: GitHub's web origin for the API's. */
+void exec_web_url(const char *api, const struct lane_desired *d, char *buf, size_t size) {
+        size_t n = strlen(api);
+        const char *host;
+
+        while (n && api[n - 1] == '/')
+                n--;
+        if (n == strlen("https://api.github.com") && strncmp(api, "https://api.github.com", n) == 0)
+                snprintf(buf, size, "https://github.com");
+        else if (n >= 7 && strncmp(api + n - 7, "/api/v3", 7) == 0)
+                snprintf(buf, size, "%.*s", (int) (n - 7), api);
+        else {
+                host = strstr(api, "://");
+                host = host ? host + 3 : api;
+                snprintf(buf, size, "%.*s", (int) (host - api + (ptrdiff_t) strcspn(host, "/")), api);
+        }
+        snprintf(buf + strlen(buf), size - strlen(buf), "/%s", d->repository[0] ? d->repository : d->organisation);
+}
+
 
 struct exec_step *exec_step_begin(struct exec_run *x, const char *name) {
         struct exec_result *res = x->res;

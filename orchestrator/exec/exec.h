@@ -148,6 +148,10 @@ const char *exec_outcome_to_string(enum exec_outcome o);
  * blocked, 2 error, 3 busy, 4 failed; a repeated key: the first result's. */
 int exec_exit_status(const struct exec_result *res);
 
+/* Where config.sh registers D (exec_request.web_url): GitHub's web origin
+ * for the API URL API, then /OWNER[/REPO]. */
+void exec_web_url(const char *api, const struct lane_desired *d, char *buf, size_t size);
+
 /* Run REQ for one lane; RES is filled whatever the outcome. Returns the outcome. */
 enum exec_outcome exec_lane(const struct exec_ops *ops, const struct exec_request *req, struct exec_result *res);
 

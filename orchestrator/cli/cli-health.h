@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* What lanectl health and lanectl status share: one cycle's state and its
+ * JSON (cmd-health.c, cli-health.c). */
+#pragma once
+
+#include "cli.h"
+#include "health-act.h"
+#include "health.h"
+
+struct health_cmd {
+        struct cli_exec x;
+        const char *policy, *lanes_dir;
+        bool heal, json, have_only;
+        bool only[_HC_MAX];
+        char cycle[64];
+        int lock_fd;
+        struct lane_entry *entries;
+        struct hlane *lanes;
+        struct health_snapshot snap;
+        struct health_plan plan;
+};
+
+/* The cycle as JSON (schema lanekeeper.health/1) on standard output. */
+void cli_health_print_json(const struct health_cmd *hc, const struct health_counts *counts);

@@ -1,0 +1,254 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* lanectl health [--heal] [--only CHECK...]: one health cycle over this
+ * host's lanes and the repositories they serve. A dry run by default: it
+ * says what it would do; --heal does it, each action recorded. The work is
+ * health/'s; this file asks and tells. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "cli-health.h"
+#include "health-act.h"
+#include "health-gather.h"
+#include "macro.h"
+#include "proto-time.h"
+
+enum { EXIT_HEALTHY = 0, EXIT_DEGRADED = 1, EXIT_ERROR = 2 };
+
+static void usage(void) {
+        fprintf(stderr, "usage: lanectl health [--heal] [--only CHECK[,CHECK...]] [--output text|json]\n"
+                        "                      [--policy FILE] [--lanes-dir DIR]\n"
+                        "  checks: stale, superseded, pr-priority, cache, offline, clock\n");
+}
+
+static int parse_only(const char *arg, bool only[_HC_MAX]) {
+        char buf[256], *save = NULL;
+
+        snprintf(buf, sizeof buf, "%s", arg);
+        for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+                enum health_check c = health_check_from_string(t);
+
+                if (c < 0)
+                        return fprintf(stderr, "lanectl health: --only: unknown check (one of stale, superseded, "
+                                       "pr-priority, cache, offline, clock)\n"), -EINVAL;
+                only[c] = true;
+        }
+        return 0;
+}
+
+static int parse_args(struct health_cmd *hc, int argc, char **argv) {
+        static const struct option options[] = {
+                { "heal", no_argument, NULL, 'H' },
+                { "only", required_argument, NULL, 'O' },
+                { "output", required_argument, NULL, 'o' },
+                { "policy", required_argument, NULL, 'p' },
+                { "lanes-dir", required_argument, NULL, 'd' },
+                {}
+        };
+        int opt;
+
+        optind = 0;
+        while ((opt = getopt_long(argc, argv, "", options, NULL)) >= 0)
+                switch (opt) {
+                case 'H':
+                        hc->heal = true;
+                        break;
+                case 'O':
+                        if (parse_only(optarg, hc->only) < 0)
+                                return -EINVAL;
+                        hc->have_only = true;
+                        break;
+                case 'o':
+                        if (strcmp(optarg, "json") && strcmp(optarg, "text"))
+                                return fprintf(stderr, "lanectl health: --output is text or json\n"), -EINVAL;
+                        hc->json = strcmp(optarg, "json") == 0;
+                        break;
+                case 'p':
+                        hc->policy = optarg;
+                        break;
+                case 'd':
+                        hc->lanes_dir = optarg;
+                        break;
+                default:
+                        usage();
+                        return -EINVAL;
+                }
+        if (optind != argc)
+                return usage(), -EINVAL;
+        return 0;
+}
+
+static void print_action(const struct health_snapshot *s, const struct health_action *a, bool heal) {
+        char what[160];
+
+        if (a->lane >= 0)
+                snprintf(what, sizeof what, "lane %s", s->lanes[a->lane].d->name);
+        else
+                snprintf(what, sizeof what, "%s run %lld", s->repos[a->repo].name, a->run_id);
+        printf("%-11s %-17s %-9s %s\n", health_check_to_string(a->check), health_verb_to_string(a->verb),
+               a->result == HR_PLANNED && !heal ? "would" : health_result_to_string(a->result), what);
+        printf("%-11s %s\n", "", a->reason);
+        if (a->detail[0])
+                printf("%-11s -> %s%s\n", "", a->detail, a->seq ? "" : "");
+}
+
+static void print_text(const struct health_cmd *hc, const struct health_counts *counts) {
+        const struct health_snapshot *s = &hc->snap;
+        const struct health_plan *p = &hc->plan;
+
+        printf("health cycle %s: %zu repositories, %zu lanes, %zu active runs, %zu jobs", hc->cycle, s->n_repos,
+               s->n_lanes, s->n_runs, s->n_jobs);
+        if (s->have_offset)
+                printf("; clock %+lld s", s->clock_offset_s);
+        if (s->have_rate)
+                printf("; rate limit %lld/%lld", s->rate_remaining, s->rate_limit);
+        printf("\n");
+        for (size_t i = 0; i < s->n_repos; i++)
+                if (!s->repos[i].known)
+                        printf("%-11s %s: cannot read: %s\n", "error", s->repos[i].name, s->repos[i].problem);
+        for (size_t i = 0; i < p->n_actions; i++)
+                print_action(s, &p->actions[i], hc->heal);
+        for (size_t i = 0; i < p->n_findings; i++)
+                printf("%-11s %s %s\n", health_check_to_string(p->findings[i].check),
+                       p->findings[i].degraded ? "DEGRADED" : "left alone:", p->findings[i].text);
+        if (!hc->heal)
+                printf("summary: %zu actions would be taken (a dry run: --heal acts)\n", p->n_actions);
+        else
+                printf("summary: %u completed, %u failed, %u skipped, %u capped\n", counts->n[HR_COMPLETED],
+                       counts->n[HR_FAILED], counts->n[HR_SKIPPED], counts->n[HR_CAPPED]);
+}
+
+/* This host's lanes: every valid lane file naming this host. */
+static int load_lanes(struct health_cmd *hc) {
+        hc->entries = calloc(hc->x.n_files ?: 1, sizeof *hc->entries);
+        hc->lanes = calloc(hc->x.n_files ?: 1, sizeof *hc->lanes);
+        if (!hc->entries || !hc->lanes)
+                return -ENOMEM;
+        for (size_t i = 0; i < hc->x.n_files; i++) {
+                struct lane_entry *e = &hc->entries[i];
+
+                snprintf(e->path, sizeof e->path, "%s", hc->x.files[i].path);
+                if (!lane_entry_load(e, stderr))
+                        return -EINVAL;
+                if (strcasecmp(e->lane.host, hc->x.host) != 0)
+                        continue;
+                hc->lanes[hc->snap.n_lanes++] = (struct hlane) { .d = &e->lane, .enabled = true };
+        }
+        hc->snap.lanes = hc->lanes;
+        return 0;
+}
+
+/* The repositories the lanes serve and [health] repositories=, once each. */
+static void gather(struct health_cmd *hc) {
+        const struct health_settings *h = &hc->x.s->health;
+        struct health_observe_env env = { .bus = hc->x.bus, .bus_problem = "cannot connect to the system bus",
+                                          .baseline = &hc->x.bc, .github_problem = hc->x.real.gh_problem };
+        const char *names[HEALTH_MAX_REPOS];
+        size_t n = 0;
+
+        for (size_t i = 0; i < hc->snap.n_lanes + h->n_repositories && n < HEALTH_MAX_REPOS; i++) {
+                const char *r = i < hc->snap.n_lanes ? hc->snap.lanes[i].d->repository
+                                                     : h->repositories[i - hc->snap.n_lanes];
+                bool dup = !r[0];
+
+                for (size_t k = 0; k < n && !dup; k++)
+                        dup = strcasecmp(names[k], r) == 0;
+                if (!dup)
+                        names[n++] = r;
+        }
+        for (size_t i = 0; i < n; i++)
+                if (!hc->x.real.gh) {
+                        struct hrepo *repo = &hc->snap.repos[hc->snap.n_repos++];
+
+                        *repo = (struct hrepo) {};
+                        snprintf(repo->name, sizeof repo->name, "%s", names[i]);
+                        snprintf(repo->problem, sizeof repo->problem, "%.250s", hc->x.real.gh_problem);
+                } else
+                        (void) health_gather_repo(hc->x.real.gh, &hc->snap, names[i]);
+        health_observe_lanes(hc->x.real.gh, &env, &hc->snap);
+        health_clock(hc->x.real.gh, &hc->snap);
+}
+
+/* Two cycles never overlap: the second says so and does nothing. */
+static int cycle_lock(struct health_cmd *hc) {
+        char path[PROTO_PATH_MAX + 32];
+
+        snprintf(path, sizeof path, "%s/health.lock", hc->x.s->store_dir);
+        hc->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+        if (hc->lock_fd < 0)
+                return fprintf(stderr, "lanectl health: cannot open %s: %m\n", path), -errno;
+        if (flock(hc->lock_fd, LOCK_EX | LOCK_NB) < 0)
+                return fprintf(stderr, "lanectl health: another health cycle is running (it holds %s); nothing done\n",
+                               path), -EBUSY;
+        return 0;
+}
+
+static int exit_status(const struct health_cmd *hc, const struct health_counts *counts) {
+        bool degraded = counts->n[HR_FAILED] || counts->n[HR_CAPPED] || (!hc->heal && hc->plan.n_actions);
+
+        for (size_t i = 0; i < hc->snap.n_repos; i++)
+                if (!hc->snap.repos[i].known)
+                        return EXIT_ERROR;
+        if (!hc->snap.runners_known)
+                return EXIT_ERROR;
+        for (size_t i = 0; i < hc->plan.n_findings; i++)
+                degraded |= hc->plan.findings[i].degraded;
+        return degraded ? EXIT_DEGRADED : EXIT_HEALTHY;
+}
+
+static int run(struct cli *cli, struct health_cmd *hc) {
+        struct health_counts counts = {};
+        time_t now = time(NULL);
+        struct tm tm;
+
+        if (cli_exec_open(cli, &hc->x, hc->policy, hc->lanes_dir, "health") < 0 || load_lanes(hc) < 0)
+                return EXIT_ERROR;
+        gmtime_r(&now, &tm);
+        snprintf(hc->cycle, sizeof hc->cycle, "%04d%02d%02dT%02d%02d%02dZ-%d", tm.tm_year + 1900, tm.tm_mon + 1,
+                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int) getpid());
+        if (hc->heal && cycle_lock(hc) < 0)
+                return EXIT_ERROR;
+        gather(hc);
+        health_plan(&hc->snap, &hc->x.s->health, hc->have_only ? hc->only : NULL, &hc->plan);
+        if (hc->heal) {
+                struct health_act_env env = { .gh = hc->x.real.gh, .github_problem = hc->x.real.gh_problem,
+                                              .ops = &hc->x.ops, .pol = &hc->x.pol, .host = hc->x.host,
+                                              .api_url = hc->x.s->api_url, .cycle = hc->cycle };
+
+                health_act(&env, &hc->snap, &hc->plan, &counts);
+        }
+        if (hc->json)
+                cli_health_print_json(hc, &counts);
+        else
+                print_text(hc, &counts);
+        return exit_status(hc, &counts);
+}
+
+int cmd_health(struct cli *cli, int argc, char **argv) {
+        struct health_cmd *hc = calloc(1, sizeof *hc);
+        int ret = EXIT_ERROR;
+
+        if (!hc)
+                return fprintf(stderr, "lanectl: out of memory\n"), EXIT_ERROR;
+        hc->lock_fd = -EBADF;
+        cli_exec_init(&hc->x);
+        if (parse_args(hc, argc, argv) == 0)
+                ret = run(cli, hc);
+        health_snapshot_free(&hc->snap);
+        free(hc->lanes);
+        free(hc->entries);
+        cli_exec_close(&hc->x);
+        if (hc->lock_fd >= 0)
+                close(hc->lock_fd);
+        free(hc);
+        return ret;
+}

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Filling a health snapshot: GitHub through the client, the lanes through
+ * observation (health-gather.c). */
+#pragma once
+
+#include "health.h"
+
+struct json_object;
+struct gh_client;
+struct baseline_config;
+typedef struct sd_bus sd_bus;
+
+struct health_observe_env {
+        sd_bus *bus;                          /* NULL: systemd is not read */
+        const char *bus_problem;
+        const struct baseline_config *baseline;
+        const char *github_problem;           /* why there is no client, when NULL */
+};
+
+/* GitHub's job and run objects (per its OpenAPI description): 0, or
+ * -EPROTO without an id or status. */
+int health_parse_job(struct json_object *o, struct hjob *ret);
+int health_parse_run(struct json_object *o, size_t repo, struct hrun *ret);
+
+/* Add repository NAME: its default branch, its queued and in-progress runs
+ * and their jobs. On failure the repository is kept, known = false, with
+ * its problem. */
+int health_gather_repo(struct gh_client *c, struct health_snapshot *s, const char *name);
+
+/* List each lane scope's runners once (into s->runners) and observe each
+ * lane of s->lanes (d set by the caller). C may be NULL. */
+void health_observe_lanes(struct gh_client *c, const struct health_observe_env *env, struct health_snapshot *s);
+
+/* s->now from GitHub's clock (the offset its Date shows), and the core
+ * rate limit left (GET /rate_limit, which costs none). */
+void health_clock(struct gh_client *c, struct health_snapshot *s);
