@@ -26,6 +26,7 @@ def detoken(node):
     return node
 
 OPERATIONS = [
+    ("get", "/repos/{owner}/{repo}"),
     ("get", "/repos/{owner}/{repo}/actions/runners"),
     ("get", "/orgs/{org}/actions/runners"),
     ("get", "/repos/{owner}/{repo}/actions/runners/{runner_id}"),

@@ -11,7 +11,7 @@ import os
 import tarfile
 import urllib.parse
 
-from ghhooks import hook_workflow, user_obj, emit_job
+from ghhooks import hook_repository, hook_workflow, user_obj, emit_job
 from ghjobs import create_run, finish_job, inline_workflow, iso
 
 
@@ -43,6 +43,7 @@ def redeem(st, sig, kind):
 def add_routes(route, Handler, S):
     """The REST endpoints of runs, jobs, workflows and tarballs (Handler methods in JobsMixin)."""
     R = r"/repos/" + S + "/" + S
+    route(R, GET=lambda h, q, o, r: h.get_repo(q, o, r))
     route(R + r"/actions/runs/(\d+)", GET=lambda h, q, o, r, i: h.get_run(q, o, r, i))
     route(R + r"/actions/runs/(\d+)/rerun", POST=lambda h, q, o, r, i: h.run_action(q, o, r, i, "rerun"))
     route(R + r"/actions/jobs/(\d+)", GET=lambda h, q, o, r, i: h.get_job(q, o, r, i))
@@ -59,6 +60,21 @@ class JobsMixin:
     def repo_run(self, owner, repo, run_id):
         run = self.st.runs.get(int(run_id))
         return run if run and run["scope"] == self.scope("repo", owner + "/" + repo) else None
+
+    def get_repo(self, query, owner, repo):
+        """GET /repos/OWNER/REPO: the full repository (its default branch is what health reads)."""
+        a = self.api(query)
+        if not a:
+            return
+        if not self.scope("repo", owner + "/" + repo):
+            return self.error(404, "Not Found")
+        with self.st.lock:
+            rec = self.st.repos[(owner + "/" + repo).lower()]
+            view = hook_repository(rec["full_name"])
+            view["default_branch"] = rec.get("default_branch", "main")
+        view.update({"permissions": {"admin": False, "maintain": False, "push": False, "triage": False, "pull": True},
+                     "network_count": 0, "subscribers_count": 0, "has_discussions": False, "disabled": False})
+        self.reply(*a, 200, view)
 
     def get_run(self, query, owner, repo, run_id):
         a = self.api(query)
@@ -216,6 +232,9 @@ class JobsMixin:
                   "on": body.get("on", ["push", "workflow_dispatch"])}
             st.workflows[(repo.lower(), wf["id"])] = wf
             return 201, {"workflow_id": wf["id"]}
+        if what == "repo":   # {"repo", "default_branch"}
+            st.repos[body["repo"].lower()]["default_branch"] = body["default_branch"]
+            return 200, {}
         if what == "environment":
             env = {"id": int(body.get("id") or st.new_id()), "name": body["name"], "protected": bool(body.get("reviewers"))}
             st.environments[(body["repo"].lower(), env["name"])] = env

@@ -121,7 +121,11 @@ def run(d):
         concrete = path.replace("{owner}", "o").replace("{repo}", "r").replace("{org}", "g") \
             .replace("{runner_id}", "1").replace("{run_id}", "2").replace("{name}", "N").replace("{installation_id}", "3")
         problems = openapi_check.check(method, concrete, status, body)
-        if "/jobs" in path:
+        if path == "/repos/{owner}/{repo}":
+            # the reference: the spec's repository example omits language, which real responses carry (null or a name)
+            check("the repository example lacks only language", problems and
+                  all("'language' is a required property" in p for p in problems), problems)
+        elif "/jobs" in path:
             # the reference: the spec's job example omits created_at, which real responses carry
             check("the jobs example lacks only created_at", problems and all("created_at" in p for p in problems),
                   problems)
@@ -264,6 +268,17 @@ def run(d):
     st, _, body = d.req("GET", "/orgs/acme/actions/runner-groups")
     valid("GET", "/orgs/acme/actions/runner-groups", st, body, "runner groups")
     check("the Default group", body["runner_groups"][0]["name"] == "Default", body)
+
+    # ---- the repository: its default branch, settable by the test ----
+    st, _, body = d.req("GET", "/repos/acme/site")
+    valid("GET", "/repos/acme/site", st, body, "get repository")
+    check("the repository's default branch is main", st == 200 and body["default_branch"] == "main", body.get("default_branch"))
+    d.ctl("repo", {"repo": "acme/site", "default_branch": "trunk"})
+    st, _, body = d.req("GET", "/repos/acme/site")
+    check("a test can rename the default branch", body["default_branch"] == "trunk", body.get("default_branch"))
+    d.ctl("repo", {"repo": "acme/site", "default_branch": "main"})
+    st, _, body = d.req("GET", "/repos/acme/nope")
+    check("an unknown repository is 404", st == 404, st)
 
     # ---- runs and jobs ----
     run1 = d.ctl("run", {"repo": "acme/site", "jobs": [["build", ["self-hosted", "lanekeeper-managed"]],
