@@ -50,6 +50,30 @@ START_TEST(test_baseline) {
 }
 END_TEST
 
+START_TEST(test_health) {
+        ck_assert_int_eq(parse(""), 0);
+        ck_assert_uint_eq(s.health.stale_job_hours, 4);
+        ck_assert(s.health.superseded && !s.health.cancel_default_branch && !s.health.pr_priority);
+        ck_assert_uint_eq(s.health.pr_priority_threshold, 5);
+        ck_assert_uint_eq(s.health.max_cancels, 10);
+        ck_assert_uint_eq(s.health.max_reruns, 5);
+        ck_assert_uint_eq(s.health.max_clock_offset_s, 60);
+        ck_assert(!s.health.metrics_off && s.health.metrics_file[0] == '\0');
+        ck_assert_int_eq(parse("[health]\nstale_job_hours = 6\nsuperseded = no\ncancel_default_branch = yes\n"
+                               "pr_priority = true\npr_priority_threshold = 2\nmax_cancels = 0\n"
+                               "repositories = acme/site, acme/docs\nmetrics_file = /var/lib/node/lk.prom\n"), 0);
+        ck_assert_uint_eq(s.health.stale_job_hours, 6);
+        ck_assert(!s.health.superseded && s.health.cancel_default_branch && s.health.pr_priority);
+        ck_assert_uint_eq(s.health.pr_priority_threshold, 2);
+        ck_assert_uint_eq(s.health.max_cancels, 0);
+        ck_assert_uint_eq(s.health.n_repositories, 2);
+        ck_assert_str_eq(s.health.repositories[1], "acme/docs");
+        ck_assert_str_eq(s.health.metrics_file, "/var/lib/node/lk.prom");
+        ck_assert_int_eq(parse("[health]\nmetrics_file = none\n"), 0);
+        ck_assert(s.health.metrics_off);
+}
+END_TEST
+
 START_TEST(test_full_app) {
         ck_assert_int_eq(parse("[github]\napi_url = https://ghe.example.com/api/v3\napp_id = 12345\n"
                                "installation_id = 678\nprivate_key_file = /etc/lanekeeper/app.pem\n"
@@ -99,6 +123,12 @@ static const struct {
         { "[github]\ntimeout_s = 0\n", 2, "positive decimal" },
         { "[helper]\npolicy = policy.conf\n", 2, "not an absolute path" },
         { "garbage\n", 1, "syntax error" },
+        { "[health]\nstale_job_hours = 0\n", 2, "'stale_job_hours' must be a whole number from 1 to 720" },
+        { "[health]\nmax_cancels = -1\n", 2, "'max_cancels' must be a whole number" },
+        { "[health]\nsuperseded = maybe\n", 2, "'superseded' must be yes or no" },
+        { "[health]\nrepositories = acme\n", 2, "'repositories'" },
+        { "[health]\nmetrics_file = rel/x.prom\n", 2, "not an absolute path" },
+        { "[health]\nstale = 4\n", 2, "unknown key 'stale' in section [health]" },
         { "[github]\napp_id = 1\n", 0, "needs app_id, installation_id and private_key_file together" },
         { "[github]\napp_id = 1\ninstallation_id = 2\nprivate_key_file = /k\ntoken_file = /t\n", 0, "not both" },
 };
@@ -121,6 +151,7 @@ int main(void) {
         tcase_add_test(tc, test_defaults);
         tcase_add_test(tc, test_full_app);
         tcase_add_test(tc, test_baseline);
+        tcase_add_test(tc, test_health);
         tcase_add_test(tc, test_token_and_loopback);
         tcase_add_loop_test(tc, test_bad, 0, (int) ELEMENTSOF(bad));
         suite_add_tcase(su, tc);

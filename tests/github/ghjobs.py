@@ -171,9 +171,10 @@ def job_specs(body):
     return out
 
 
-def create_run(st, repo, wf, host, event="push", branch="main", sha=None, actor="octocat", title=None):
+def create_run(st, repo, wf, host, event="push", branch="main", sha=None, actor="octocat", title=None, age=0):
+    """A new run of WF; AGE (seconds, a test's) dates it and its jobs that far back."""
     rid = st.new_id()
-    now = st.now()
+    now = st.now() - age
     sha = sha or hashlib.sha1(str(rid).encode()).hexdigest()
     owner, name = repo.split("/")
     base = "http://%s/repos/%s/%s" % (host, owner, name)

@@ -246,7 +246,7 @@ class JobsMixin:
             repo = body["repo"]
             rid = create_run(st, repo, inline_workflow(st, repo, body), host, event=body.get("event", "push"),
                              branch=body.get("branch", "main"), sha=body.get("sha"), actor=body.get("actor", "octocat"),
-                             title=body.get("title"))
+                             title=body.get("title"), age=float(body.get("age_s", 0)))
             return 201, {"run_id": rid}
         if what == "hooks":
             h = {"id": len(st.hooks) + 1, "url": body["url"], "secret": body.get("secret", ""),

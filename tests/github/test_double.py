@@ -4,6 +4,7 @@ its behaviour against the reference: every endpoint, pagination, ETags,
 rate limits, App JWTs, token expiry, heartbeats and every fault class.
 Each check can fail; the double also validates every body it sends and
 the test ends by asserting it found no violation."""
+import calendar
 import http.client
 import json
 import os
@@ -281,6 +282,11 @@ def run(d):
     check("an unknown repository is 404", st == 404, st)
 
     # ---- runs and jobs ----
+    old = d.ctl("run", {"repo": "acme/site", "age_s": 5 * 3600, "jobs": [["old", ["nobody-has-this"]]]})["run_id"]
+    st, _, jobs = d.req("GET", "/repos/acme/site/actions/runs/%d/jobs" % old)
+    age = time.time() - calendar.timegm(time.strptime(jobs["jobs"][0]["created_at"], "%Y-%m-%dT%H:%M:%SZ"))
+    check("a test's age_s dates a run's jobs back (%.0f s)" % age, 5 * 3600 - 5 < age < 5 * 3600 + 5, jobs["jobs"][0])
+    d.req("POST", "/repos/acme/site/actions/runs/%d/cancel" % old)
     run1 = d.ctl("run", {"repo": "acme/site", "jobs": [["build", ["self-hosted", "lanekeeper-managed"]],
                                                        ["test", ["self-hosted"]]]})["run_id"]
     st, _, body = d.req("GET", "/repos/acme/site/actions/runs?status=queued")

@@ -1,0 +1,204 @@
+#!/bin/bash
+# End to end: lanectl health on a real systemd (PID 1 in private
+# namespaces), the socket-activated helper, the GitHub double and the
+# runner kit. Two lanes of this host (lane-a; lane-b, kept busy by a long
+# job so that jobs for its labels wait) and a runner of another host.
+# Each check is shown detecting (a dry run changes nothing, records
+# nothing) and healing (records planned then completed), beside what it
+# must leave alone: another host's labels, a run with a hosted job, the
+# default branch, the busy lane. Three stale jobs are cancelled in one
+# cycle; the cap holds; a GitHub fault midway ends as a failed record while
+# the other actions complete; an offline lane is restarted and a deleted
+# registration re-registered through the executor; clock drift is reported.
+# Ends with a leak scan. Needs root (exit 77 otherwise; CI=true: failure).
+set -u
+. "$TESTS_SRCDIR/e2e/harness.sh"
+
+py=/usr/bin/python3
+"$py" -c 'import jsonschema, jwt, cryptography, yaml' 2>/dev/null ||
+        e2e_skip "needs python3-jsonschema python3-jwt python3-cryptography python3-yaml for the double and the kit"
+e2e_init
+command -v dbus-daemon >/dev/null || e2e_skip "needs dbus-daemon (package dbus) for the system bus"
+R=/srv/lanekeeper/runners
+e2e_lane_users $R lane-a
+host=$(hostname)
+
+e2e_start_double --repo acme/site --heartbeat-timeout 12
+pat=$E2E_PAT port=$E2E_PORT
+. "$TESTS_SRCDIR/github/jobs-lib.sh"
+marked() { e2e_root pgrep -f "$1" | head -n 1; }
+wait_marked() { for _ in $(seq 150); do [ -n "$(marked "$1")" ] && return 0; sleep 0.1; done; return 1; }
+
+d=$E2E_WORK/dest/usr/local
+etc=/usr/local/etc/lanekeeper
+policy=$etc/policy.conf
+e2e_install_lanekeeper "$policy"
+e2e_policy "$host" "$R"
+conf() { # FILE [HEALTH-SETTINGS...]: lanekeeper.conf with these [health] lines
+        local f=$1; shift
+        printf '[github]\napi_url = http://127.0.0.1:%s\ntoken_file = /srv/lanekeeper/token\ntimeout_s = 8\n[helper]\npolicy = %s\n[store]\ndir = /srv/lanekeeper/store\n[lanes]\ndir = %s/lanes.d\n[baseline]\nmin_free_mib = 1\ncommands = sh\n[health]\n' \
+                "$port" "$policy" "$etc" >"$d/etc/lanekeeper/$f"
+        printf '%s\n' "$@" >>"$d/etc/lanekeeper/$f"
+}
+conf lanekeeper.conf
+conf capped.conf "max_cancels = 2"
+conf pr.conf "pr_priority = yes" "pr_priority_threshold = 2"
+for l in "lane-a:self-hosted, X64, lanekeeper-managed" "lane-b:self-hosted, lanekeeper-managed, only-b"; do
+        printf '[lane]\nname = %s\nrepository = acme/site\nhost = %s\nroot = %s\nuser = lkrunner\nlabels = %s\nmanaged = true\n' \
+                "${l%%:*}" "$host" "$R" "${l#*:}" >"$d/etc/lanekeeper/lanes.d/${l%%:*}.conf"
+done
+
+e2e_boot || exit 1
+e2e_root sh -c "set -e
+        mkdir -p $R /srv/lanekeeper/store && chmod 755 /srv/lanekeeper $R
+        chown lanekeeper:lanekeeper /srv/lanekeeper/store
+        printf '%s\n' '$pat' > /srv/lanekeeper/token
+        chown lanekeeper /srv/lanekeeper/token && chmod 600 /srv/lanekeeper/token
+        for l in lane-a lane-b; do mkdir -m 750 $R/\$l && $E2E_WORK/kit/install $R/\$l && chown -R lkrunner:lkrunner $R/\$l; done"
+
+lanectl() { e2e_as lanekeeper /usr/local/bin/lanectl --config "$etc/${CONF:-lanekeeper.conf}" "$@"; }
+records() { e2e_root sh -c 'ls /srv/lanekeeper/store/audit | grep -c "^[0-9]"'; }
+runstatus() { api GET "/repos/acme/site/actions/runs/$1" | "$py" -c 'import json,sys; r=json.load(sys.stdin); print(r["status"], r["conclusion"])'; }
+field() { "$py" -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1], {"d": d}))' "$1"; }
+backdated() { # LABELS-JSON [EXTRA-JSON-FIELDS]: a run 5 h old whose one job asks for LABELS
+        newrun "{\"repo\":\"acme/site\",\"age_s\":18000,\"jobs\":[{\"name\":\"old\",\"runs_on\":$1}]${2:+,$2}}"
+}
+
+for l in lane-a lane-b; do
+        out=$(lanectl apply $l --confirm $l --idempotency-key "health-$l" --timeout 60 2>&1); rc=$?
+        check "apply created $l ($rc): $out" test "$rc" = 0
+done
+# a runner of another host, registered in the same repository, with labels only it has
+tok=$(api POST /repos/acme/site/actions/runners/registration-token | field 'd["token"]')
+curl -sf -X POST "http://127.0.0.1:$port/_runner/register" \
+        -d "{\"token\":\"$tok\",\"name\":\"elsewhere\",\"labels\":[\"self-hosted\",\"elsewhere-only\"],\"version\":\"2.330.0\"}" >/dev/null
+# lane-b busy: a long job only it can take
+busy=$(newrun '{"repo":"acme/site","branch":"hold","jobs":[{"name":"hold","runs_on":["only-b"],"steps":[{"run":"exec -a lk-e2e-hold sleep 600"}]}]}')
+check "lane-b runs the long job" wait_marked lk-e2e-hold
+
+# ---- healthy: nothing to do ----
+out=$(lanectl health 2>&1); rc=$?
+check "a healthy host: exit 0 ($rc): $out" test "$rc" = 0
+
+# ---- stale: three jobs for lane-b's labels, five hours queued; what is not ours stays ----
+s1=$(backdated '["lanekeeper-managed","only-b"]'); s2=$(backdated '["only-b"]'); s3=$(backdated '["ONLY-B"]')
+foreign=$(backdated '["elsewhere-only"]')
+mixed=$(newrun '{"repo":"acme/site","age_s":18000,"jobs":[{"name":"here","runs_on":["only-b"]},{"name":"hosted","runs_on":["ubuntu-latest"]}]}')
+before=$(records)
+out=$(lanectl health --only stale --output json 2>&1); rc=$?
+check "dry run: exit 1, actions pending ($rc)" test "$rc" = 1
+check "dry run: three runs would be cancelled" test "$(field 'sorted(a["run_id"] for a in d["actions"] if a["result"] == "would")' <<<"$out")" = "$(printf '%s\n' $s1 $s2 $s3 | sort -n | "$py" -c 'import sys; print(sorted(int(x) for x in sys.stdin.read().split()))')"
+check "dry run: the mixed run is left alone, and why" grep -q "run $mixed: .*left alone: job .*(hosted) is queued, not this host's" <<<"$out"
+check "dry run: the other host's labels are not even a finding" test "$(grep -c "run $foreign" <<<"$out")" = 0
+check "dry run: the queue is per label set (only-b, any case: 3 jobs)" test "$(field '[q["queued"] for q in d["queue"] if [l.lower() for l in q["labels"]] == ["only-b"]][0]' <<<"$out")" = 3
+check "dry run: no record written" test "$(records)" = "$before"
+check "dry run: nothing cancelled" test "$(runstatus "$s1")" = "queued None"
+out=$(lanectl health --heal --only stale 2>&1); rc=$?
+check "heal: exit 0 ($rc): $out" test "$rc" = 0
+for r in $s1 $s2 $s3; do check "stale run $r cancelled" test "$(runstatus "$r")" = "completed cancelled"; done
+check "the other host's job still queued" test "$(runstatus "$foreign")" = "queued None"
+check "the mixed run still queued" test "$(runstatus "$mixed")" = "queued None"
+check "the busy lane's job still runs" test "$(runstatus "$busy")" = "in_progress None"
+check "six records: planned then completed, three times" test "$(records)" = "$((before + 6))"
+last=$(e2e_root sh -c 'cat /srv/lanekeeper/store/audit/HEAD' | awk '{print $1}')
+rec=$(lanectl audit show "$last")
+check "the last record: health, stale, cancel-run, completed" test "$(field '(d["command"], d["check"], d["action"], d["status"])' <<<"$rec")" = "('health', 'stale', 'cancel-run', 'completed')"
+check "the chain verifies" lanectl audit verify
+
+# ---- the cap: three stale runs, max_cancels = 2 ----
+c1=$(backdated '["only-b"]'); c2=$(backdated '["only-b"]'); c3=$(backdated '["only-b"]')
+out=$(CONF=capped.conf lanectl health --heal --only stale --output json 2>&1); rc=$?
+check "capped: exit 1 ($rc)" test "$rc" = 1
+check "capped: 2 completed, 1 capped" test "$(field '(d["counts"]["completed"], d["counts"]["capped"])' <<<"$out")" = "(2, 1)"
+check "capped: one run left queued" test "$(for r in $c1 $c2 $c3; do runstatus "$r"; done | grep -c '^queued')" = 1
+out=$(CONF=capped.conf lanectl health --heal --only stale --output json 2>&1); rc=$?
+check "the next cycle takes the rest ($rc)" test "$(for r in $c1 $c2 $c3; do runstatus "$r"; done | grep -c '^completed')" = 3
+
+# ---- a GitHub fault midway: that action fails, the others complete ----
+f1=$(backdated '["only-b"]'); f2=$(backdated '["only-b"]')
+ctl fault "{\"kind\":\"status\",\"status\":502,\"count\":-1,\"match\":\"POST .*/runs/$f1/cancel\"}" >/dev/null
+before=$(records)
+out=$(lanectl health --heal --only stale --output json 2>&1); rc=$?
+ctl clear-faults '{}' >/dev/null
+check "fault: exit 1 ($rc)" test "$rc" = 1
+check "fault: one failed, one completed" test "$(field '(d["counts"]["failed"], d["counts"]["completed"])' <<<"$out")" = "(1, 1)"
+check "fault: the failed action says GitHub's answer" grep -q '"detail": "cancelling run '"$f1"': .*502' <<<"$out"
+check "fault: the failed run is still queued, not claimed done" test "$(runstatus "$f1")" = "queued None"
+check "fault: the other run cancelled" test "$(runstatus "$f2")" = "completed cancelled"
+check "fault: four records, one failed" test "$(records)" = "$((before + 4))"
+api POST "/repos/acme/site/actions/runs/$f1/cancel" >/dev/null
+
+# ---- superseded: per workflow, branch and event; never the default branch ----
+o1=$(newrun '{"repo":"acme/site","branch":"feature-x","jobs":[{"name":"b","runs_on":["only-b"]}]}')
+o2=$(newrun '{"repo":"acme/site","branch":"feature-x","jobs":[{"name":"b","runs_on":["only-b"]}]}')
+m1=$(newrun '{"repo":"acme/site","branch":"main","jobs":[{"name":"b","runs_on":["only-b"]}]}')
+m2=$(newrun '{"repo":"acme/site","branch":"main","jobs":[{"name":"b","runs_on":["only-b"]}]}')
+e1=$(newrun '{"repo":"acme/site","branch":"feature-y","jobs":[{"name":"b","runs_on":["elsewhere-only"]}]}')
+e2=$(newrun '{"repo":"acme/site","branch":"feature-y","jobs":[{"name":"b","runs_on":["elsewhere-only"]}]}')
+out=$(lanectl health --heal --only superseded --output json 2>&1); rc=$?
+check "superseded: exit 0 ($rc)" test "$rc" = 0
+check "superseded: the older feature-x run cancelled" test "$(runstatus "$o1")" = "completed cancelled"
+check "superseded: the newest kept" test "$(runstatus "$o2")" = "queued None"
+check "superseded: main is left alone" test "$(runstatus "$m1") $(runstatus "$m2")" = "queued None queued None"
+check "superseded: ... and says so" grep -q "run $m1 .*default branch" <<<"$out"
+check "superseded: another host's runs are left alone" test "$(runstatus "$e1")" = "queued None"
+ctl repo '{"repo":"acme/site","default_branch":"trunk"}' >/dev/null
+out=$(lanectl health --heal --only superseded --output json 2>&1); rc=$?
+check "superseded: with trunk the default, main's older run goes" test "$(runstatus "$m1")" = "completed cancelled"
+ctl repo '{"repo":"acme/site","default_branch":"main"}' >/dev/null
+for r in $o2 $m2 $e1 $e2 $foreign $mixed; do api POST "/repos/acme/site/actions/runs/$r/cancel" >/dev/null; done
+
+# ---- pull-request priority (a policy switch): push runs on non-default branches yield ----
+for n in 1 2 3; do newrun "{\"repo\":\"acme/site\",\"event\":\"pull_request\",\"branch\":\"pr-$n\",\"jobs\":[{\"name\":\"b\",\"runs_on\":[\"only-b\"]}]}" >/dev/null; done
+p1=$(newrun '{"repo":"acme/site","event":"push","branch":"dev","jobs":[{"name":"b","runs_on":["only-b"]}]}')
+p2=$(newrun '{"repo":"acme/site","event":"push","branch":"main","jobs":[{"name":"b","runs_on":["only-b"]}]}')
+out=$(lanectl health --heal --only pr-priority 2>&1); rc=$?
+check "pr-priority off by default: nothing cancelled ($rc)" test "$(runstatus "$p1")" = "queued None"
+out=$(CONF=pr.conf lanectl health --heal --only pr-priority 2>&1); rc=$?
+check "pr-priority: the push run on dev cancelled ($rc): $out" test "$(runstatus "$p1")" = "completed cancelled"
+check "pr-priority: the push run on main kept" test "$(runstatus "$p2")" = "queued None"
+for r in $(api GET "/repos/acme/site/actions/runs?status=queued" | field '" ".join(str(r["id"]) for r in d["workflow_runs"])'); do
+        api POST "/repos/acme/site/actions/runs/$r/cancel" >/dev/null
+done
+
+# ---- offline: a stopped unit is restarted through the executor; the busy lane is left alone ----
+e2e_root systemctl stop lanekeeper-lane@lane-a.service
+out=$(lanectl health --only offline 2>&1); rc=$?
+check "offline: detected, dry run ($rc): $out" test "$rc" = 1
+check "offline: nothing restarted by a dry run" test "$(e2e_root systemctl show -P ActiveState lanekeeper-lane@lane-a.service)" = inactive
+out=$(lanectl health --heal --only offline --output json 2>&1); rc=$?
+check "offline: restarted ($rc)" test "$(field '[(a["lane"], a["action"], a["result"]) for a in d["actions"]]' <<<"$out")" = "[('lane-a', 'restart', 'completed')]"
+check "offline: lane-a active again" e2e_root systemctl -q is-active lanekeeper-lane@lane-a.service
+check "offline: the busy lane's job still runs" test "$(runstatus "$busy")" = "in_progress None"
+
+# ---- a deleted registration: registered again through the executor ----
+id=$(api GET "/repos/acme/site/actions/runners?name=lane-a" | field 'd["runners"][0]["id"]')
+api DELETE "/repos/acme/site/actions/runners/$id" >/dev/null
+out=$(lanectl health --heal --only offline --output json 2>&1); rc=$?
+check "re-register: exit 0 ($rc): $out" test "$rc" = 0
+check "re-register: completed through apply" grep -q '"action": "re-register"' <<<"$out"
+check "re-register: lane-a listed and online again" test "$(api GET "/repos/acme/site/actions/runners?name=lane-a" | field 'd["runners"][0]["status"]')" = online
+
+# ---- clock drift: degraded, the root step printed ----
+ctl clock '{"offset": 300}' >/dev/null
+out=$(lanectl health --only clock 2>&1); rc=$?
+ctl clock '{"offset": 0}' >/dev/null
+check "clock: degraded ($rc)" test "$rc" = 1
+check "clock: says how far and what to do" grep -q "clock is 30[0-9] s off GitHub's.*timedatectl set-ntp true" <<<"$out"
+
+# ---- leak scan ----
+api POST "/repos/acme/site/actions/runs/$busy/cancel" >/dev/null
+curl -sf "http://127.0.0.1:$port/_double/issued" | "$py" -c 'import json,sys; print("\n".join(json.load(sys.stdin)["tokens"]))' >"$E2E_WORK/tokens"
+printf '%s\n' "$pat" >>"$E2E_WORK/tokens"
+sort -u "$E2E_WORK/tokens" | grep -v '^$' >"$E2E_WORK/tokens.u"
+e2e_root journalctl -o cat --no-pager >"$E2E_WORK/scan.journal" 2>/dev/null
+e2e_root sh -c 'cat /srv/lanekeeper/store/audit/*' >"$E2E_WORK/scan.audit"
+for f in scan.journal scan.audit; do
+        hits=$(grep -c -F -f "$E2E_WORK/tokens.u" "$E2E_WORK/$f" 2>/dev/null); hits=${hits:-0}
+        check "leak scan: $f holds no token ($hits hits)" test "$hits" = 0
+done
+violations=$(curl -sf "http://127.0.0.1:$port/_double/violations")
+check "the double answered only what GitHub's description allows: $violations" test "$violations" = '{"violations": []}'
+
+echo "test-health: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
