@@ -144,8 +144,16 @@ static void action(struct health_plan *p, enum health_check c, enum health_verb 
         va_end(ap);
 }
 
+static void labels_text(const struct hlabels *l, char *buf, size_t size) {
+        buf[0] = '\0';
+        for (size_t i = 0; i < l->n; i++)
+                snprintf(buf + strlen(buf), size - strlen(buf), "%s%s", i ? "," : "", l->v[i]);
+}
+
 /* Whether every active job of R is this host's; if not, BUF says whose. */
 bool health_run_all_ours(const struct health_snapshot *s, const struct hrun *r, char *buf, size_t size) {
+        char labels[160];
+
         if (!r->jobs_known)
                 return snprintf(buf, size, "its jobs could not be read"), false;
         for (size_t k = r->job0; k < r->job0 + r->n_jobs; k++) {
@@ -153,20 +161,20 @@ bool health_run_all_ours(const struct health_snapshot *s, const struct hrun *r, 
 
                 if (!health_job_active(j))
                         continue;
-                if (strcmp(j->status, "queued") == 0 && !j->runner_id ? health_job_lane(s, j) < 0
-                                                                       : health_runner_lane(s, j) < 0) {
+                if (strcmp(j->status, "queued") == 0 && !j->runner_id) {
+                        if (health_job_lane(s, j) < 0) {
+                                labels_text(&j->labels, labels, sizeof labels);
+                                snprintf(buf, size, "job %lld (%s) is queued for %s, not this host's", j->id, j->name,
+                                         labels);
+                                return false;
+                        }
+                } else if (health_runner_lane(s, j) < 0) {
                         snprintf(buf, size, "job %lld (%s) is %s%s%s, not this host's", j->id, j->name, j->status,
                                  j->runner_name[0] ? " on " : "", j->runner_name);
                         return false;
                 }
         }
         return true;
-}
-
-static void labels_text(const struct hlabels *l, char *buf, size_t size) {
-        buf[0] = '\0';
-        for (size_t i = 0; i < l->n; i++)
-                snprintf(buf + strlen(buf), size - strlen(buf), "%s%s", i ? "," : "", l->v[i]);
 }
 
 static void check_stale(const struct health_snapshot *s, const struct health_settings *hs, struct health_plan *p) {

@@ -88,7 +88,7 @@ before=$(records)
 out=$(lanectl health --only stale --output json 2>&1); rc=$?
 check "dry run: exit 1, actions pending ($rc)" test "$rc" = 1
 check "dry run: three runs would be cancelled" test "$(field 'sorted(a["run_id"] for a in d["actions"] if a["result"] == "would")' <<<"$out")" = "$(printf '%s\n' $s1 $s2 $s3 | sort -n | "$py" -c 'import sys; print(sorted(int(x) for x in sys.stdin.read().split()))')"
-check "dry run: the mixed run is left alone, and why" grep -q "run $mixed: .*left alone: job .*(hosted) is queued, not this host's" <<<"$out"
+check "dry run: the mixed run is left alone, and why" grep -q "run $mixed: .*left alone: job .*(hosted) is queued for ubuntu-latest, not this host's" <<<"$out"
 check "dry run: the other host's labels are not even a finding" test "$(grep -c "run $foreign" <<<"$out")" = 0
 check "dry run: the queue is per label set (only-b, any case: 3 jobs)" test "$(field '[q["queued"] for q in d["queue"] if [l.lower() for l in q["labels"]] == ["only-b"]][0]' <<<"$out")" = 3
 check "dry run: no record written" test "$(records)" = "$before"
@@ -168,7 +168,8 @@ check "offline: detected, dry run ($rc): $out" test "$rc" = 1
 check "offline: nothing restarted by a dry run" test "$(e2e_root systemctl show -P ActiveState lanekeeper-lane@lane-a.service)" = inactive
 out=$(lanectl health --heal --only offline --output json 2>&1); rc=$?
 check "offline: restarted ($rc)" test "$(field '[(a["lane"], a["action"], a["result"]) for a in d["actions"]]' <<<"$out")" = "[('lane-a', 'restart', 'completed')]"
-check "offline: lane-a active again" e2e_root systemctl -q is-active lanekeeper-lane@lane-a.service
+state=$(e2e_root systemctl show -P ActiveState,SubState,NRestarts lanekeeper-lane@lane-a.service | tr '\n' ' ')
+check "offline: lane-a active again ($state)" e2e_root systemctl -q is-active lanekeeper-lane@lane-a.service
 check "offline: the busy lane's job still runs" test "$(runstatus "$busy")" = "in_progress None"
 
 # ---- a deleted registration: registered again through the executor ----
