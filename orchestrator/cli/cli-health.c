@@ -1,10 +1,20 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* A health cycle as JSON: the snapshot's summary, the queue per label set,
  * every action with its result and record, every finding. */
+#include <errno.h>
+#include <fcntl.h>
 #include <json-c/json.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "audit.h"
 #include "cli-health.h"
+#include "health-metrics.h"
+#include "macro.h"
 
 static void add_str(struct json_object *o, const char *key, const char *v) {
         json_object_object_add(o, key, json_object_new_string(v));
@@ -116,4 +126,104 @@ void cli_health_print_json(const struct health_cmd *hc, const struct health_coun
         printf("%s\n", json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
                                                                    JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(doc);
+}
+
+/* PATH replaced atomically by TEXT with MODE: a temporary file beside it,
+ * written, synced, renamed over it, the directory synced. */
+static int write_file_atomic(const char *path, const char *text, mode_t mode) {
+        _cleanup_(closep) int fd = -EBADF, dfd = -EBADF;
+        char tmp[PROTO_PATH_MAX + 64], dir[PROTO_PATH_MAX + 1];
+        const char *slash = strrchr(path, '/');
+        size_t len = strlen(text), off = 0;
+
+        if (!slash)
+                return -EINVAL;
+        snprintf(dir, sizeof dir, "%.*s", (int) (slash - path) ?: 1, path);
+        snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int) getpid());
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+        if (fd < 0)
+                return -errno;
+        if (fchmod(fd, mode) < 0)
+                goto fail;
+        while (off < len) {
+                ssize_t n = write(fd, text + off, len - off);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        goto fail;
+                off += (size_t) n;
+        }
+        if (fsync(fd) < 0 || rename(tmp, path) < 0)
+                goto fail;
+        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0)
+                (void) fsync(dfd);
+        return 0;
+fail:
+        {
+                int e = errno;
+
+                (void) unlink(tmp);
+                return -e;
+        }
+}
+
+/* When a cycle last read everything: STORE/health.last-success. */
+static long long last_success(const struct health_cmd *hc, bool ok) {
+        char path[PROTO_PATH_MAX + 32], buf[32] = "";
+        long long t = 0;
+        FILE *f;
+
+        snprintf(path, sizeof path, "%s/health.last-success", hc->x.s->store_dir);
+        if (ok) {
+                t = (long long) time(NULL);
+                snprintf(buf, sizeof buf, "%lld\n", t);
+                if (write_file_atomic(path, buf, 0640) < 0)
+                        fprintf(stderr, "lanectl health: cannot write %s: %m\n", path);
+                return t;
+        }
+        f = fopen(path, "re");
+        if (f && fscanf(f, "%lld", &t) != 1)
+                t = 0;
+        if (f)
+                fclose(f);
+        return t;
+}
+
+int cli_health_metrics(const struct health_cmd *hc, bool ok, bool to_stdout) {
+        const struct health_settings *h = &hc->x.s->health;
+        struct audit_verify_result v = {};
+        struct health_metrics_in in = { .snap = &hc->snap, .settings = h, .plan = &hc->plan };
+        char path[PROTO_PATH_MAX + 32], *text = NULL;
+        size_t len;
+        int r;
+
+        in.audit_intact = audit_verify((struct audit_store *) &hc->x.store, &v) == 0;
+        in.audit_records = v.records;
+        in.last_success = last_success(hc, ok && !to_stdout);
+        r = health_metrics_render(&in, &text, &len);
+        if (r < 0)
+                return fprintf(stderr, "lanectl: cannot render the metrics: %s\n", strerror(-r)), r;
+        if (to_stdout) {
+                fwrite(text, 1, len, stdout);
+                free(text);
+                return 0;
+        }
+        if (h->metrics_off) {
+                free(text);
+                return 0;
+        }
+        if (h->metrics_file[0])
+                snprintf(path, sizeof path, "%s", h->metrics_file);
+        else {
+                snprintf(path, sizeof path, "%s/metrics", hc->x.s->store_dir);
+                (void) mkdir(path, 0755);
+                snprintf(path, sizeof path, "%s/metrics/lanekeeper.prom", hc->x.s->store_dir);
+        }
+        r = write_file_atomic(path, text, 0644);
+        free(text);
+        if (r < 0)
+                fprintf(stderr, "lanectl health: cannot write the metrics to %s: %s\n", path, strerror(-r));
+        return r;
 }

@@ -10,7 +10,7 @@
 struct health_cmd {
         struct cli_exec x;
         const char *policy, *lanes_dir;
-        bool heal, json, have_only;
+        bool heal, json, have_only, metrics;   /* metrics: lanectl metrics */
         bool only[_HC_MAX];
         char cycle[64];
         int lock_fd;
@@ -22,3 +22,8 @@ struct health_cmd {
 
 /* The cycle as JSON (schema lanekeeper.health/1) on standard output. */
 void cli_health_print_json(const struct health_cmd *hc, const struct health_counts *counts);
+
+/* The cycle's metrics: on standard output (lanectl metrics), or into the
+ * textfile (every cycle; atomically, mode 0644 for node_exporter). OK says
+ * whether the cycle read everything (then it is the last success). */
+int cli_health_metrics(const struct health_cmd *hc, bool ok, bool to_stdout);

@@ -209,6 +209,7 @@ static int run(struct cli *cli, struct health_cmd *hc) {
         struct health_counts counts = {};
         time_t now = time(NULL);
         struct tm tm;
+        int ret;
 
         if (cli_exec_open(cli, &hc->x, hc->policy, hc->lanes_dir, "health") < 0 || load_lanes(hc) < 0)
                 return EXIT_ERROR;
@@ -226,23 +227,30 @@ static int run(struct cli *cli, struct health_cmd *hc) {
 
                 health_act(&env, &hc->snap, &hc->plan, &counts);
         }
+        ret = exit_status(hc, &counts);
+        if (hc->metrics)
+                return cli_health_metrics(hc, ret != EXIT_ERROR, true) < 0 ? EXIT_ERROR : ret;
         if (hc->json)
                 cli_health_print_json(hc, &counts);
         else
                 print_text(hc, &counts);
-        return exit_status(hc, &counts);
+        (void) cli_health_metrics(hc, ret != EXIT_ERROR, false);
+        return ret;
 }
 
-int cmd_health(struct cli *cli, int argc, char **argv) {
+static int health_command(struct cli *cli, int argc, char **argv, bool metrics) {
         struct health_cmd *hc = calloc(1, sizeof *hc);
         int ret = EXIT_ERROR;
 
         if (!hc)
                 return fprintf(stderr, "lanectl: out of memory\n"), EXIT_ERROR;
         hc->lock_fd = -EBADF;
+        hc->metrics = metrics;
         cli_exec_init(&hc->x);
-        if (parse_args(hc, argc, argv) == 0)
+        if (parse_args(hc, argc, argv) == 0 && !(metrics && (hc->heal || hc->have_only || hc->json)))
                 ret = run(cli, hc);
+        else if (metrics)
+                fprintf(stderr, "usage: lanectl metrics [--policy FILE] [--lanes-dir DIR]\n");
         health_snapshot_free(&hc->snap);
         free(hc->lanes);
         free(hc->entries);
@@ -251,4 +259,13 @@ int cmd_health(struct cli *cli, int argc, char **argv) {
                 close(hc->lock_fd);
         free(hc);
         return ret;
+}
+
+int cmd_health(struct cli *cli, int argc, char **argv) {
+        return health_command(cli, argc, argv, false);
+}
+
+/* lanectl metrics: a dry cycle's state as Prometheus metrics. */
+int cmd_metrics(struct cli *cli, int argc, char **argv) {
+        return health_command(cli, argc, argv, true);
 }

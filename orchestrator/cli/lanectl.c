@@ -44,6 +44,8 @@ static void help(void) {
                "                         one health cycle: stale and superseded runs, offline\n"
                "                         lanes, clock drift; a dry run unless --heal; exit 0\n"
                "                         healthy, 1 degraded, 2 error\n"
+               "  metrics                Prometheus metrics of this host's lanes, queue per\n"
+               "                         label set, clock, rate limit, audit chain\n"
                "  audit list|show SEQ|verify\n"
                "                         read the audit store; verify finds missing, altered\n"
                "                         or reordered records\n\n"
@@ -183,6 +185,7 @@ static const struct {
         { "restart", cmd_restart },
         { "remove", cmd_remove },
         { "health", cmd_health },
+        { "metrics", cmd_metrics },
         { "help", cmd_help },
 };
 

@@ -172,6 +172,37 @@ state=$(e2e_root systemctl show -P ActiveState,SubState,NRestarts lanekeeper-lan
 check "offline: lane-a active again ($state)" e2e_root systemctl -q is-active lanekeeper-lane@lane-a.service
 check "offline: the busy lane's job still runs" test "$(runstatus "$busy")" = "in_progress None"
 
+# ---- metrics: the exposition format, parsed by prometheus_client; values match the state ----
+q=$(newrun '{"repo":"acme/site","jobs":[{"name":"w","runs_on":["only-b"]},{"name":"nobody","runs_on":["windows-latest"]}]}')
+lanectl metrics >"$E2E_WORK/metrics.txt"; rc=$?
+check "metrics: exit 0 ($rc)" test "$rc" = 0
+prom() { # FILE EXPR: EXPR over {(name, labels-as-sorted-tuple): value}
+        "$py" -c '
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+m = {}
+for fam in text_string_to_metric_families(open(sys.argv[1]).read()):
+    for s in fam.samples:
+        m[(s.name, tuple(sorted(s.labels.items())))] = s.value
+print(eval(sys.argv[2], {"m": m}))' "$@"
+}
+check "metrics parse with prometheus_client" prom "$E2E_WORK/metrics.txt" 'len(m) > 10'
+check "metrics: lane-a up and online, not busy" test "$(prom "$E2E_WORK/metrics.txt" '[m[(n, (("lane", "lane-a"),))] for n in ("lanekeeper_lane_up", "lanekeeper_lane_online", "lanekeeper_lane_busy")]')" = "[1.0, 1.0, 0.0]"
+check "metrics: lane-b busy" test "$(prom "$E2E_WORK/metrics.txt" 'm[("lanekeeper_lane_busy", (("lane", "lane-b"),))]')" = 1.0
+check "metrics: only-b's queue holds one job, served here, one matching runner" \
+        test "$(prom "$E2E_WORK/metrics.txt" '[m[(n, (("labels", "only-b"), ("served_here", "true")))] for n in ("lanekeeper_queue_jobs", "lanekeeper_queue_matching_runners")]')" = "[1.0, 1.0]"
+check "metrics: windows-latest waits with 0 matching runners, not served here" \
+        test "$(prom "$E2E_WORK/metrics.txt" 'm[("lanekeeper_queue_matching_runners", (("labels", "windows-latest"), ("served_here", "false")))]')" = 0.0
+check "metrics: audit records as the store has them, chain intact" \
+        test "$(prom "$E2E_WORK/metrics.txt" '(int(m[("lanekeeper_audit_records", ())]), m[("lanekeeper_audit_chain_intact", ())])')" = "($(records), 1.0)"
+api POST "/repos/acme/site/actions/runs/$q/cancel" >/dev/null
+out=$(lanectl health --heal --only offline 2>&1)
+tf=/srv/lanekeeper/store/metrics/lanekeeper.prom
+check "the cycle wrote the textfile, mode 0644" test "$(e2e_root stat -c %a $tf)" = 644
+e2e_root cat $tf >"$E2E_WORK/textfile.prom"
+check "the textfile parses; its last success is this cycle's" \
+        prom "$E2E_WORK/textfile.prom" 'abs(m[("lanekeeper_health_last_success_timestamp_seconds", ())] - __import__("time").time()) < 120'
+
 # ---- a deleted registration: registered again through the executor ----
 id=$(api GET "/repos/acme/site/actions/runners?name=lane-a" | field 'd["runners"][0]["id"]')
 api DELETE "/repos/acme/site/actions/runners/$id" >/dev/null

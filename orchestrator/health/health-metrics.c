@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Prometheus metrics of a health snapshot, in the text exposition format
+ * (version 0.0.4): conventional names, units in names, every family with
+ * HELP and TYPE, label values escaped. Pure: rendering only; the textfile
+ * is written by the caller, atomically. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "health-metrics.h"
+
+/* A label value: backslash, double quote and newline escaped. */
+static void value(FILE *f, const char *v) {
+        for (; *v; v++)
+                if (*v == '\\' || *v == '"')
+                        fprintf(f, "\\%c", *v);
+                else if (*v == '\n')
+                        fputs("\\n", f);
+                else
+                        fputc(*v, f);
+}
+
+static void family(FILE *f, const char *name, const char *type, const char *help) {
+        fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void lane_sample(FILE *f, const char *name, const char *lane, long long v) {
+        fprintf(f, "%s{lane=\"", name);
+        value(f, lane);
+        fprintf(f, "\"} %lld\n", v);
+}
+
+/* Whether GitHub's labels for the lane differ from its file's. */
+static bool labels_drift(const struct hlane *l) {
+        const struct obs_runner *r = &l->o.runners[0];
+
+        if (l->o.n_runners != 1 || r->n_labels != l->d->n_labels)
+                return l->o.n_runners == 1;
+        for (size_t i = 0; i < l->d->n_labels; i++) {
+                bool found = false;
+
+                for (size_t k = 0; k < r->n_labels && !found; k++)
+                        found = strcasecmp(l->d->labels[i], r->labels[k]) == 0;
+                if (!found)
+                        return true;
+        }
+        return false;
+}
+
+static void lanes(FILE *f, const struct health_snapshot *s) {
+        static const struct {
+                const char *name, *help;
+        } fam[] = {
+                { "lanekeeper_lane_up", "Whether the lane's unit is active (1) or not (0)." },
+                { "lanekeeper_lane_online", "Whether GitHub lists the lane's runner online." },
+                { "lanekeeper_lane_busy", "Whether GitHub lists the lane's runner busy with a job." },
+                { "lanekeeper_lane_labels_drift", "Whether GitHub's labels for the runner differ from the lane file's." },
+        };
+
+        for (size_t k = 0; k < sizeof fam / sizeof fam[0]; k++) {
+                family(f, fam[k].name, "gauge", fam[k].help);
+                for (size_t i = 0; i < s->n_lanes; i++) {
+                        const struct hlane *l = &s->lanes[i];
+                        bool one = l->o.n_runners == 1;
+                        long long v = k == 0   ? strcmp(l->o.unit_active, "active") == 0
+                                      : k == 1 ? one && l->o.runners[0].online
+                                      : k == 2 ? one && l->o.runners[0].busy
+                                               : labels_drift(l);
+
+                        lane_sample(f, fam[k].name, l->d->name, v);
+                }
+        }
+}
+
+static void set_labels(FILE *f, const struct health_labelset *ls) {
+        fputs("{labels=\"", f);
+        for (size_t i = 0; i < ls->labels.n; i++) {
+                if (i)
+                        fputc(',', f);
+                value(f, ls->labels.v[i]);
+        }
+        fprintf(f, "\",served_here=\"%s\"}", ls->served ? "true" : "false");
+}
+
+static void queue(FILE *f, const struct health_snapshot *s, const struct health_settings *hs) {
+        struct health_labelset *sets = calloc(HEALTH_METRICS_MAX_SETS, sizeof *sets);
+        size_t n = sets ? health_queue(s, hs, sets, HEALTH_METRICS_MAX_SETS) : 0;
+
+        family(f, "lanekeeper_queue_jobs", "gauge", "Queued jobs per exact label set.");
+        for (size_t i = 0; i < n; i++)
+                fputs("lanekeeper_queue_jobs", f), set_labels(f, &sets[i]), fprintf(f, " %zu\n", sets[i].queued);
+        family(f, "lanekeeper_queue_stale_jobs", "gauge", "Queued jobs per label set older than stale_job_hours.");
+        for (size_t i = 0; i < n; i++)
+                fputs("lanekeeper_queue_stale_jobs", f), set_labels(f, &sets[i]), fprintf(f, " %zu\n", sets[i].stale);
+        family(f, "lanekeeper_queue_oldest_wait_seconds", "gauge", "How long the oldest queued job of the set has waited.");
+        for (size_t i = 0; i < n; i++)
+                fputs("lanekeeper_queue_oldest_wait_seconds", f), set_labels(f, &sets[i]),
+                        fprintf(f, " %lld\n", s->now > sets[i].oldest ? (long long) (s->now - sets[i].oldest) : 0);
+        family(f, "lanekeeper_queue_matching_runners", "gauge", "Online runners whose labels match the set.");
+        for (size_t i = 0; i < n; i++)
+                fputs("lanekeeper_queue_matching_runners", f), set_labels(f, &sets[i]),
+                        fprintf(f, " %zu\n", sets[i].online_runners);
+        free(sets);
+}
+
+static void actions(FILE *f, const struct health_plan *p) {
+        family(f, "lanekeeper_health_actions", "gauge", "Actions of the last health cycle by check, action and result.");
+        for (int c = 0; p && c < _HC_MAX; c++)
+                for (int v = 0; v < _HV_MAX; v++)
+                        for (int r = 0; r < _HR_MAX; r++) {
+                                unsigned n = 0;
+
+                                for (size_t i = 0; i < p->n_actions; i++)
+                                        n += p->actions[i].check == (enum health_check) c &&
+                                             p->actions[i].verb == (enum health_verb) v &&
+                                             p->actions[i].result == (enum health_result) r;
+                                if (n)
+                                        fprintf(f, "lanekeeper_health_actions{check=\"%s\",action=\"%s\",result=\"%s\"} %u\n",
+                                                health_check_to_string(c), health_verb_to_string(v),
+                                                health_result_to_string(r), n);
+                        }
+        family(f, "lanekeeper_health_degraded_findings", "gauge", "Degraded findings of the last health cycle.");
+        {
+                unsigned n = 0;
+
+                for (size_t i = 0; p && i < p->n_findings; i++)
+                        n += p->findings[i].degraded;
+                fprintf(f, "lanekeeper_health_degraded_findings %u\n", n);
+        }
+}
+
+int health_metrics_render(const struct health_metrics_in *in, char **ret, size_t *ret_len) {
+        const struct health_snapshot *s = in->snap;
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+
+        if (!f)
+                return -ENOMEM;
+        lanes(f, s);
+        queue(f, s, in->settings);
+        actions(f, in->plan);
+        if (s->have_offset) {
+                family(f, "lanekeeper_clock_offset_seconds", "gauge", "GitHub's clock minus this host's.");
+                fprintf(f, "lanekeeper_clock_offset_seconds %lld\n", s->clock_offset_s);
+        }
+        if (s->have_rate) {
+                family(f, "lanekeeper_github_rate_limit_remaining", "gauge", "GitHub's core rate limit left.");
+                fprintf(f, "lanekeeper_github_rate_limit_remaining %lld\n", s->rate_remaining);
+        }
+        family(f, "lanekeeper_audit_records", "gauge", "Records in the audit store.");
+        fprintf(f, "lanekeeper_audit_records %llu\n", (unsigned long long) in->audit_records);
+        family(f, "lanekeeper_audit_chain_intact", "gauge", "Whether the audit chain verifies (1) or not (0).");
+        fprintf(f, "lanekeeper_audit_chain_intact %d\n", in->audit_intact ? 1 : 0);
+        family(f, "lanekeeper_health_last_success_timestamp_seconds", "gauge",
+               "When a health cycle last read everything it needed (Unix time).");
+        fprintf(f, "lanekeeper_health_last_success_timestamp_seconds %lld\n", in->last_success);
+        if (fclose(f) != 0) {
+                free(buf);
+                return -ENOMEM;
+        }
+        *ret = buf;
+        *ret_len = len;
+        return 0;
+}
