@@ -1,6 +1,7 @@
 #!/bin/bash
 # The shipped units keep their exposure goals (systemd-analyze security,
-# offline): helper unit <= 1.5 (issue 11), lane unit <= 2.5 (svc.sh's unit: 9.2).
+# offline): helper unit <= 1.5 (issue 11), lane unit <= 2.5 (svc.sh's unit: 9.2),
+# the health cycle <= 2.0 (issue 13).
 set -u
 if ! command -v systemd-analyze >/dev/null; then
         [ "${CI:-}" = true ] && { echo "systemd-analyze missing (CI=true: failure)"; exit 1; }
@@ -11,6 +12,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 sed -e 's|@pkglibexecdir@|/usr/libexec/lanekeeper|' "$TESTS_SRCDIR/../helper/lanekeeper-helper.service.in" \
         >"$work/lanekeeper-helper.service"
+sed -e 's|@bindir@|/usr/bin|' "$TESTS_SRCDIR/../units/lanekeeper-health.service.in" >"$work/lanekeeper-health.service"
 sed "s|@pkglibexecdir@|/usr/libexec/lanekeeper|" "$TESTS_SRCDIR/golden/lane-unit.service" \
         >"$work/lanekeeper-lane@cm-website-chris-testing.service"
 
@@ -25,6 +27,7 @@ goal() { # UNIT TENTHS
 }
 goal lanekeeper-helper.service 15
 goal lanekeeper-lane@cm-website-chris-testing.service 25
+goal lanekeeper-health.service 20
 # and the check can fail: a unit with no hardening is far above both goals
 printf '[Service]\nExecStart=/bin/true\n' >"$work/naked.service"
 if (cd "$work" && systemd-analyze security --offline=true --threshold=25 naked.service >/dev/null 2>&1); then

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/file.h>
+#include <systemd/sd-journal.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -192,6 +193,52 @@ static int cycle_lock(struct health_cmd *hc) {
         return 0;
 }
 
+/* The journal's copy of a healing cycle, with the catalog's MESSAGE_IDs
+ * (units/lanekeeper.catalog): one message per action, per degraded finding,
+ * and the cycle's summary. */
+#define MID_CYCLE "MESSAGE_ID=e6e63e47cf4e4bb6b41c1896092d42ca"
+#define MID_COMPLETED "MESSAGE_ID=2a27a08b8b864c63bd511db6a7808038"
+#define MID_FAILED "MESSAGE_ID=7e1379dd7e8a4a7f867fc6ed6ae30003"
+#define MID_NOT_TAKEN "MESSAGE_ID=843b917f13d9459990a1abc987452c4e"
+#define MID_DEGRADED "MESSAGE_ID=c7f403d788b14174864a35d1f138f7c1"
+
+static void journal_cycle(const struct health_cmd *hc, const struct health_counts *c, int status) {
+        const struct health_snapshot *s = &hc->snap;
+        unsigned degraded = 0;
+
+        for (size_t i = 0; i < hc->plan.n_actions; i++) {
+                const struct health_action *a = &hc->plan.actions[i];
+                char target[160];
+
+                if (a->lane >= 0)
+                        snprintf(target, sizeof target, "lane %s", s->lanes[a->lane].d->name);
+                else
+                        snprintf(target, sizeof target, "%s run %lld", s->repos[a->repo].name, a->run_id);
+                sd_journal_send("MESSAGE=health %s %s %s: %s (%s)", health_check_to_string(a->check),
+                                health_verb_to_string(a->verb), target, health_result_to_string(a->result), a->detail,
+                                a->result == HR_COMPLETED ? MID_COMPLETED : a->result == HR_FAILED ? MID_FAILED
+                                                                                                    : MID_NOT_TAKEN,
+                                "PRIORITY=%d", a->result == HR_FAILED ? 3 : a->result == HR_COMPLETED ? 5 : 4,
+                                "CHECK=%s", health_check_to_string(a->check), "ACTION=%s", health_verb_to_string(a->verb),
+                                "TARGET=%s", target, "DETAIL=%s", a->detail, "RECORD=%llu", (unsigned long long) a->seq,
+                                "LANEKEEPER_CYCLE=%s", hc->cycle, NULL);
+        }
+        for (size_t i = 0; i < hc->plan.n_findings; i++)
+                if (hc->plan.findings[i].degraded) {
+                        degraded++;
+                        sd_journal_send("MESSAGE=health %s: %s", health_check_to_string(hc->plan.findings[i].check),
+                                        hc->plan.findings[i].text, MID_DEGRADED, "PRIORITY=4", "CHECK=%s",
+                                        health_check_to_string(hc->plan.findings[i].check), "TEXT=%s",
+                                        hc->plan.findings[i].text, "LANEKEEPER_CYCLE=%s", hc->cycle, NULL);
+                }
+        sd_journal_send("MESSAGE=health cycle %s finished: %u completed, %u failed, %u skipped, %u capped, %u degraded; "
+                        "exit %d", hc->cycle, c->n[HR_COMPLETED], c->n[HR_FAILED], c->n[HR_SKIPPED], c->n[HR_CAPPED],
+                        degraded, status, MID_CYCLE, "PRIORITY=%d", status == 0 ? 6 : status == 1 ? 4 : 3,
+                        "COMPLETED=%u", c->n[HR_COMPLETED], "FAILED=%u", c->n[HR_FAILED], "SKIPPED=%u",
+                        c->n[HR_SKIPPED], "CAPPED=%u", c->n[HR_CAPPED], "DEGRADED=%u", degraded, "EXIT=%d", status,
+                        "LANEKEEPER_CYCLE=%s", hc->cycle, NULL);
+}
+
 static int exit_status(const struct health_cmd *hc, const struct health_counts *counts) {
         bool degraded = counts->n[HR_FAILED] || counts->n[HR_CAPPED] || (!hc->heal && hc->plan.n_actions);
 
@@ -235,6 +282,8 @@ static int run(struct cli *cli, struct health_cmd *hc) {
         else
                 print_text(hc, &counts);
         (void) cli_health_metrics(hc, ret != EXIT_ERROR, false);
+        if (hc->heal)
+                journal_cycle(hc, &counts, ret);
         return ret;
 }
 

@@ -48,6 +48,16 @@ for l in "lane-a:self-hosted, X64, lanekeeper-managed" "lane-b:self-hosted, lane
                 "${l%%:*}" "$host" "$R" "${l#*:}" >"$d/etc/lanekeeper/lanes.d/${l%%:*}.conf"
 done
 
+# the shipped health service and timer; the test's store is elsewhere, so a drop-in names it
+u=$E2E_WORK/units
+sed -e "s|@bindir@|/usr/local/bin|" "$TESTS_SRCDIR/../units/lanekeeper-health.service.in" >"$u/lanekeeper-health.service"
+cp "$TESTS_SRCDIR/../units/lanekeeper-health.timer" "$u/"
+mkdir -p "$u/lanekeeper-health.service.d"
+printf '[Service]\nReadWritePaths=/srv/lanekeeper/store\n' >"$u/lanekeeper-health.service.d/store.conf"
+# the namespace's systemd booted seconds ago: OnBootSec=2min is far; a drop-in adds a first cycle 1 s after start
+mkdir -p "$u/lanekeeper-health.timer.d"
+printf '[Timer]\nOnActiveSec=1s\n' >"$u/lanekeeper-health.timer.d/soon.conf"
+
 e2e_boot || exit 1
 e2e_root sh -c "set -e
         mkdir -p $R /srv/lanekeeper/store && chmod 755 /srv/lanekeeper $R
@@ -217,6 +227,28 @@ out=$(lanectl health --only clock 2>&1); rc=$?
 ctl clock '{"offset": 0}' >/dev/null
 check "clock: degraded ($rc)" test "$rc" = 1
 check "clock: says how far and what to do" grep -q "clock is 30[0-9] s off GitHub's.*timedatectl set-ntp true" <<<"$out"
+
+# ---- the timer runs a cycle as the maintainer, in the hardened service; the journal shows it ----
+mid=e6e63e47cf4e4bb6b41c1896092d42ca
+e2e_root systemctl start lanekeeper-health.timer
+# the service's own output (a stream journald knows the unit of) names the cycle
+cycle=
+for _ in $(seq 300); do
+        cycle=$(e2e_root journalctl -o cat --no-pager -u lanekeeper-health.service 2>/dev/null | sed -n 's/^health cycle \([^:]*\):.*/\1/p' | tail -n 1)
+        [ -n "$cycle" ] && [ -n "$(e2e_root journalctl -o cat --no-pager MESSAGE_ID=$mid LANEKEEPER_CYCLE=$cycle 2>/dev/null)" ] && break
+        sleep 0.1
+done
+msg=$(e2e_root journalctl -o cat --no-pager MESSAGE_ID=$mid LANEKEEPER_CYCLE="$cycle" 2>/dev/null | tail -n 1)
+[ -n "$msg" ] || e2e_root journalctl -o short --no-pager -u lanekeeper-health.service -u lanekeeper-health.timer | tail -n 20 >&2
+check "the timer's cycle $cycle finished, in the journal with its MESSAGE_ID: $msg" grep -q "^health cycle .* finished: .* exit [01]$" <<<"$msg"
+check "... as the maintainer" test "$(e2e_root journalctl -o export --no-pager MESSAGE_ID=$mid LANEKEEPER_CYCLE="$cycle" 2>/dev/null | sed -n 's/^_UID=//p' | tail -n 1)" = "$(e2e_uid lanekeeper)"
+for _ in $(seq 100); do [ "$(e2e_root systemctl show -P ActiveState lanekeeper-health.service)" = inactive ] && break; sleep 0.1; done
+check "the service ran ($(e2e_root systemctl show -P ExecMainStartTimestamp lanekeeper-health.service))" \
+        test "$(e2e_root systemctl show -P ExecMainStartTimestampMonotonic lanekeeper-health.service)" != 0
+check "... and ended with success ($(e2e_root systemctl show -P Result,ExecMainStatus lanekeeper-health.service | tr '\n' ' '))" \
+        test "$(e2e_root systemctl show -P Result lanekeeper-health.service)" = success
+check "the timer waits 5 minutes from the cycle's end" \
+        test "$(e2e_root systemctl show -P TimersMonotonic lanekeeper-health.timer | grep -c 'OnUnitInactiveUSec.*5min')" = 1
 
 # ---- leak scan ----
 api POST "/repos/acme/site/actions/runs/$busy/cancel" >/dev/null
