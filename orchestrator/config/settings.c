@@ -40,23 +40,38 @@ static int set_bool(const char *value, bool *ret) {
         return -EINVAL;
 }
 
-/* "acme/site, acme/docs": repositories health watches for organisation lanes. */
-static int set_repositories(struct health_settings *h, const char *value, const char **ret_reason) {
-        char buf[SETTINGS_MAX_REPOS * (PROTO_OWNER_MAX + PROTO_REPO_NAME_MAX + 4)];
-        char *save = NULL;
+/* "a, b c": a list of at most MAX names (separated by commas or blanks),
+ * each accepted by OK, into DST (items of SIZE bytes); *RET_N their
+ * number. Nothing is changed when a name is refused. */
+static int set_list(const char *value, size_t max, const char *too_many, char *dst, size_t size, size_t *ret_n,
+                    int (*ok)(const char *name, const char **ret_reason), const char **ret_reason) {
+        char buf[4096], *save = NULL;
         size_t n = 0;
 
         if (strlen(value) >= sizeof buf)
                 return *ret_reason = "is too long", -EINVAL;
         snprintf(buf, sizeof buf, "%s", value);
         for (char *t = strtok_r(buf, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save)) {
-                if (n == SETTINGS_MAX_REPOS)
-                        return *ret_reason = "names more than 32 repositories", -E2BIG;
-                if (proto_validate_repository(t, ret_reason) < 0)
+                if (n == max)
+                        return *ret_reason = too_many, -E2BIG;
+                if (strlen(t) >= size)
+                        return *ret_reason = "holds a name that is too long", -EINVAL;
+                if (ok(t, ret_reason) < 0)
                         return -EINVAL;
-                snprintf(h->repositories[n++], sizeof h->repositories[0], "%s", t);
+                n++;
         }
-        h->n_repositories = n;
+        snprintf(buf, sizeof buf, "%s", value);
+        n = 0;
+        for (char *t = strtok_r(buf, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save))
+                snprintf(dst + size * n++, size, "%s", t);
+        *ret_n = n;
+        return 0;
+}
+
+static int command_name_ok(const char *t, const char **ret_reason) {
+        if (strlen(t) > SETTINGS_COMMAND_MAX || t[0] == '-' || t[0] == '.' ||
+            strspn(t, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+-") != strlen(t))
+                return *ret_reason = "holds a name that is not a plain command name", -EINVAL;
         return 0;
 }
 
@@ -107,33 +122,13 @@ static void set_health(struct ctx *c, int line, const char *key, const char *val
                         return;
                 }
         if (strcmp(key, "repositories") == 0) {
-                if (set_repositories(h, value, &reason) < 0)
+                if (set_list(value, SETTINGS_MAX_REPOS, "names more than 32 repositories", h->repositories[0],
+                             sizeof h->repositories[0], &h->n_repositories, proto_validate_repository, &reason) < 0)
                         ini_diag(c->diags, line, "'repositories' %s", reason);
         } else if (strcmp(value, "none") == 0)
                 h->metrics_off = true;
         else
                 set_path(c, line, key, h->metrics_file, sizeof h->metrics_file, value);
-}
-
-/* "git, docker": names of commands looked up in the fixed PATH. */
-static int set_commands(struct settings *s, const char *value, const char **ret_reason) {
-        char buf[SETTINGS_MAX_COMMANDS * (SETTINGS_COMMAND_MAX + 2)];
-        char *save = NULL;
-        size_t n = 0;
-
-        if (strlen(value) >= sizeof buf)
-                return *ret_reason = "is too long", -EINVAL;
-        snprintf(buf, sizeof buf, "%s", value);
-        for (char *t = strtok_r(buf, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save)) {
-                if (n == SETTINGS_MAX_COMMANDS)
-                        return *ret_reason = "names more than 16 commands", -E2BIG;
-                if (strlen(t) > SETTINGS_COMMAND_MAX || t[0] == '-' || t[0] == '.' ||
-                    strspn(t, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+-") != strlen(t))
-                        return *ret_reason = "holds a name that is not a plain command name", -EINVAL;
-                snprintf(s->commands[n++], sizeof s->commands[0], "%s", t);
-        }
-        s->n_commands = n;
-        return 0;
 }
 
 bool settings_api_url_ok(const char *url, const char **ret_reason) {
@@ -240,7 +235,9 @@ static int entry(void *user, int line, const char *section, const char *key, con
         else if (strcmp(key, "min_free_mib") == 0)
                 set_id(c, line, key, &s->min_free_mib, value);
         else if (strcmp(key, "commands") == 0) {
-                if (set_commands(s, value, &reason) < 0)
+                /* "git, docker": names of commands looked up in the fixed PATH */
+                if (set_list(value, SETTINGS_MAX_COMMANDS, "names more than 16 commands", s->commands[0],
+                             sizeof s->commands[0], &s->n_commands, command_name_ok, &reason) < 0)
                         ini_diag(c->diags, line, "'commands' %s", reason);
         } else
                 set_path(c, line, key, s->helper_socket, sizeof s->helper_socket, value);

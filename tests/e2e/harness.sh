@@ -2,6 +2,7 @@
 # A real systemd, booted as PID 1 in private PID, mount, cgroup, UTS and IPC
 # namespaces, for end-to-end tests (DESIGN §7). Source this file, then:
 #   e2e_init              root check (exit 77, or fail with CI=true), work dir
+#   e2e_need_jobs         the double's and kit's Python modules and dbus, then e2e_init
 #   e2e_add_user NAME     a test user in the private /etc/passwd and /etc/group
 #   e2e_install DESTDIR   what 'make install DESTDIR=' produced, seen inside
 #   e2e_install_lanekeeper POLICY  lanectl, helper, register, units, kit
@@ -58,6 +59,15 @@ e2e_init() {
         mkdir -p "$E2E_WORK/units" "$E2E_WORK/dest"
         cp /etc/passwd "$E2E_WORK/passwd"
         cp /etc/group "$E2E_WORK/group"
+}
+
+# What a test of jobs needs besides root: the double's and the kit's Python
+# modules and a system bus; then e2e_init.
+e2e_need_jobs() {
+        /usr/bin/python3 -c 'import jsonschema, jwt, cryptography, yaml, prometheus_client' 2>/dev/null ||
+                e2e_skip "needs python3-jsonschema python3-jwt python3-cryptography python3-yaml python3-prometheus-client"
+        e2e_init
+        command -v dbus-daemon >/dev/null || e2e_skip "needs dbus-daemon (package dbus) for the system bus"
 }
 
 e2e_add_user() { # NAME [UID]

@@ -15,10 +15,7 @@ set -u
 . "$TESTS_SRCDIR/e2e/harness.sh"
 
 py=/usr/bin/python3
-"$py" -c 'import jsonschema, jwt, cryptography, yaml' 2>/dev/null ||
-        e2e_skip "needs python3-jsonschema python3-jwt python3-cryptography python3-yaml for the double and the kit"
-e2e_init
-command -v dbus-daemon >/dev/null || e2e_skip "needs dbus-daemon (package dbus) for the system bus"
+e2e_need_jobs
 R=/srv/lanekeeper/runners
 e2e_lane_users $R lane-a
 host=$(hostname)
@@ -26,8 +23,6 @@ host=$(hostname)
 e2e_start_double --repo acme/site --heartbeat-timeout 12
 pat=$E2E_PAT port=$E2E_PORT
 . "$TESTS_SRCDIR/github/jobs-lib.sh"
-marked() { e2e_root pgrep -f "$1" | head -n 1; }
-wait_marked() { for _ in $(seq 150); do [ -n "$(marked "$1")" ] && return 0; sleep 0.1; done; return 1; }
 
 d=$E2E_WORK/dest/usr/local
 etc=/usr/local/etc/lanekeeper

@@ -21,3 +21,6 @@ concluded() { # RUN CONCLUSION [LOG-TEXT]: the job's conclusion, and its log hol
 steps() { # RUN: "name=conclusion ..." of the job's steps, spaces in names as _
         job "$1" steps | "$py" -c 'import json,sys; print(" ".join("%s=%s" % (s["name"].replace(" ", "_"), s["conclusion"]) for s in json.load(sys.stdin)))'
 }
+# a process of the e2e namespace by its marker (exec -a), as root sees it
+marked() { e2e_root pgrep -f "$1" | head -n 1; }
+wait_marked() { for _ in $(seq 150); do [ -n "$(marked "$1")" ] && return 0; sleep 0.1; done; return 1; }
