@@ -48,7 +48,9 @@ u=$E2E_WORK/units
 sed -e "s|@bindir@|/usr/local/bin|" "$TESTS_SRCDIR/../units/lanekeeper-health.service.in" >"$u/lanekeeper-health.service"
 cp "$TESTS_SRCDIR/../units/lanekeeper-health.timer" "$u/"
 mkdir -p "$u/lanekeeper-health.service.d"
-printf '[Service]\nReadWritePaths=/srv/lanekeeper/store\n' >"$u/lanekeeper-health.service.d/store.conf"
+# and names the test's settings: a build for another prefix (make distcheck) has another default
+printf '[Service]\nReadWritePaths=/srv/lanekeeper/store\nEnvironment=LANEKEEPER_CONFIG=%s/lanekeeper.conf\n' "$etc" \
+        >"$u/lanekeeper-health.service.d/store.conf"
 # the namespace's systemd booted seconds ago: OnBootSec=2min is far; a drop-in adds a first cycle 1 s after start
 mkdir -p "$u/lanekeeper-health.timer.d"
 printf '[Timer]\nOnActiveSec=1s\n' >"$u/lanekeeper-health.timer.d/soon.conf"
