@@ -70,52 +70,12 @@ static void result(struct health_action *a, enum health_result r, const char *fm
 }
 
 /* The run as GitHub has it now, with its jobs, in a snapshot of one run
- * that shares the lanes and runners of S: 0, or -errno with ERR. */
+ * that shares the lanes of S: 0, or -errno with ERR. */
 static int reread(const struct health_act_env *env, const struct health_snapshot *s, const struct health_action *a,
                   struct health_snapshot *one, char *err, size_t errlen) {
-        struct gh_response resp;
-        struct json_object *o;
-        struct hrun run;
-        char path[512];
-        int r;
-
         *one = (struct health_snapshot) { .now = s->now, .n_repos = 1, .lanes = s->lanes, .n_lanes = s->n_lanes };
         one->repos[0] = s->repos[a->repo];
-        snprintf(path, sizeof path, "/repos/%s/actions/runs/%lld", s->repos[a->repo].name, a->run_id);
-        r = gh_request(env->gh, "GET", path, NULL, &resp, err, errlen);
-        if (r < 0)
-                return r;
-        o = resp.status == 200 ? json_tokener_parse(resp.body ?: "") : NULL;
-        if (!o || health_parse_run(o, 0, &run) < 0) {
-                gh_describe_error(&resp, err, errlen);
-                json_object_put(o);
-                gh_response_free(&resp);
-                return -EIO;
-        }
-        json_object_put(o);
-        gh_response_free(&resp);
-        snprintf(path, sizeof path, "/repos/%s/actions/runs/%lld/jobs", s->repos[a->repo].name, a->run_id);
-        r = gh_request(env->gh, "GET", path, NULL, &resp, err, errlen);
-        if (r < 0)
-                return r;
-        o = resp.status == 200 ? gh_pages_items(resp.body, resp.len, "jobs") : NULL;
-        if (!o) {
-                gh_describe_error(&resp, err, errlen);
-                gh_response_free(&resp);
-                return -EIO;
-        }
-        gh_response_free(&resp);
-        for (size_t i = 0; i < json_object_array_length(o); i++) {
-                struct hjob j;
-
-                if (health_parse_job(json_object_array_get_idx(o, i), &j) == 0)
-                        (void) health_add_job(one, &j);
-        }
-        json_object_put(o);
-        run.job0 = 0;
-        run.n_jobs = one->n_jobs;
-        run.jobs_known = true;
-        return health_add_run(one, &run);
+        return health_gather_run(env->gh, one, 0, a->run_id, err, errlen);
 }
 
 /* Whether the reason for A still holds in ONE (else why not, into BUF). */

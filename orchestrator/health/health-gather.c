@@ -55,6 +55,30 @@ static int run_jobs(struct gh_client *c, struct health_snapshot *s, struct hrun 
         return 0;
 }
 
+int health_gather_run(struct gh_client *c, struct health_snapshot *s, size_t repo, long long run_id, char *err,
+                      size_t errlen) {
+        struct gh_response resp;
+        struct json_object *o;
+        struct hrun run;
+        char path[512];
+        int r;
+
+        snprintf(path, sizeof path, "/repos/%s/actions/runs/%lld", s->repos[repo].name, run_id);
+        r = gh_request(c, "GET", path, NULL, &resp, err, errlen);
+        if (r < 0)
+                return r;
+        o = resp.status == 200 ? json_tokener_parse(resp.body ?: "") : NULL;
+        r = o && health_parse_run(o, repo, &run) == 0 ? 0 : -EIO;
+        if (r < 0)
+                gh_describe_error(&resp, err, errlen);
+        json_object_put(o);
+        gh_response_free(&resp);
+        if (r < 0)
+                return r;
+        r = run_jobs(c, s, &run, err, errlen);
+        return r < 0 ? r : health_add_run(s, &run);
+}
+
 static void copy(char *dst, size_t size, const char *src) {
         snprintf(dst, size, "%s", src ?: "");
 }

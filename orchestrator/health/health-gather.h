@@ -27,6 +27,11 @@ int health_parse_run(struct json_object *o, size_t repo, struct hrun *ret);
  * its problem. */
 int health_gather_repo(struct gh_client *c, struct health_snapshot *s, const char *name);
 
+/* Add run RUN_ID of repository REPO (an index in s->repos) with all its
+ * jobs, as GitHub has them now: 0, or -errno with ERR. */
+int health_gather_run(struct gh_client *c, struct health_snapshot *s, size_t repo, long long run_id, char *err,
+                      size_t errlen);
+
 /* List each lane scope's runners once (into s->runners) and observe each
  * lane of s->lanes (d set by the caller). C may be NULL. */
 void health_observe_lanes(struct gh_client *c, const struct health_observe_env *env, struct health_snapshot *s);

@@ -7,6 +7,8 @@
 #   e2e_install DESTDIR   what 'make install DESTDIR=' produced, seen inside
 #   e2e_install_lanekeeper POLICY  lanectl, helper, register, units, kit
 #   e2e_start_double ARGS...  the loopback GitHub double (E2E_PAT, E2E_PORT)
+#   e2e_issued_tokens FILE [EXTRA...]  the double's tokens (and EXTRA) into FILE
+#   e2e_leak_scan TOKENS FILE...  no token of TOKENS in any FILE of $E2E_WORK
 #   e2e_bind FILE TARGET  a private copy of FILE mounted over TARGET inside
 #   e2e_boot              boot; E2E_PID is systemd's pid in the host namespace
 #   e2e_root CMD...       run CMD inside as root
@@ -68,6 +70,23 @@ e2e_need_jobs() {
                 e2e_skip "needs python3-jsonschema python3-jwt python3-cryptography python3-yaml python3-prometheus-client"
         e2e_init
         command -v dbus-daemon >/dev/null || e2e_skip "needs dbus-daemon (package dbus) for the system bus"
+}
+
+# Every token the double has issued, and EXTRA values: one a line, sorted, into FILE.
+e2e_issued_tokens() { # FILE [EXTRA...]
+        local f=$1; shift
+        { curl -sf "http://127.0.0.1:$E2E_PORT/_double/issued" |
+                /usr/bin/python3 -c 'import json,sys; print("\n".join(json.load(sys.stdin)["tokens"]))'
+          printf '%s\n' "$@"; } | sort -u | grep -v '^$' >"$f"
+}
+
+# The leak scan: each FILE (in $E2E_WORK) holds none of the tokens listed in TOKENS.
+e2e_leak_scan() { # TOKENS FILE...
+        local t=$1 f hits; shift
+        for f in "$@"; do
+                hits=$(grep -c -F -f "$t" "$E2E_WORK/$f" 2>/dev/null); hits=${hits:-0}
+                check "leak scan: $f holds no token ($hits hits)" test "$hits" = 0
+        done
 }
 
 e2e_add_user() { # NAME [UID]

@@ -249,15 +249,10 @@ check "the timer waits 5 minutes from the cycle's end" \
 
 # ---- leak scan ----
 api POST "/repos/acme/site/actions/runs/$busy/cancel" >/dev/null
-curl -sf "http://127.0.0.1:$port/_double/issued" | "$py" -c 'import json,sys; print("\n".join(json.load(sys.stdin)["tokens"]))' >"$E2E_WORK/tokens"
-printf '%s\n' "$pat" >>"$E2E_WORK/tokens"
-sort -u "$E2E_WORK/tokens" | grep -v '^$' >"$E2E_WORK/tokens.u"
+e2e_issued_tokens "$E2E_WORK/tokens.u" "$pat"
 e2e_root journalctl -o cat --no-pager >"$E2E_WORK/scan.journal" 2>/dev/null
 e2e_root sh -c 'cat /srv/lanekeeper/store/audit/*' >"$E2E_WORK/scan.audit"
-for f in scan.journal scan.audit; do
-        hits=$(grep -c -F -f "$E2E_WORK/tokens.u" "$E2E_WORK/$f" 2>/dev/null); hits=${hits:-0}
-        check "leak scan: $f holds no token ($hits hits)" test "$hits" = 0
-done
+e2e_leak_scan "$E2E_WORK/tokens.u" scan.journal scan.audit
 violations=$(curl -sf "http://127.0.0.1:$port/_double/violations")
 check "the double answered only what GitHub's description allows: $violations" test "$violations" = '{"violations": []}'
 

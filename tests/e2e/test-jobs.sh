@@ -153,19 +153,14 @@ violations=$(curl -sf "http://127.0.0.1:$port/_double/violations")
 check "the double answered only what GitHub's description allows: $violations" test "$violations" = '{"violations": []}'
 
 # ---- leak scan: every token the double issued (job tokens too), the PAT, the hook secret ----
-curl -sf "http://127.0.0.1:$port/_double/issued" | "$py" -c 'import json,sys; print("\n".join(json.load(sys.stdin)["tokens"]))' >"$E2E_WORK/tokens"
-printf '%s\n%s\n' "$pat" "$secret" >>"$E2E_WORK/tokens"
-sort -u "$E2E_WORK/tokens" | grep -v '^$' >"$E2E_WORK/tokens.u"
+e2e_issued_tokens "$E2E_WORK/tokens.u" "$pat" "$secret"
 check "tokens to look for ($(wc -l <"$E2E_WORK/tokens.u"))" test "$(wc -l <"$E2E_WORK/tokens.u")" -ge 10
 e2e_root journalctl -o cat --no-pager >"$E2E_WORK/scan.journal" 2>/dev/null
 for run in $(api GET "/repos/acme/site/actions/runs?per_page=100" | "$py" -c 'import json,sys; print(" ".join(str(r["id"]) for r in json.load(sys.stdin)["workflow_runs"]))'); do
         joblog "$run"
 done >"$E2E_WORK/scan.joblogs"
 check "job logs were read" test -s "$E2E_WORK/scan.joblogs"
-for f in scan.journal scan.joblogs double.log; do
-        hits=$(grep -c -F -f "$E2E_WORK/tokens.u" "$E2E_WORK/$f" 2>/dev/null); hits=${hits:-0}
-        check "leak scan: $f holds no token ($hits hits)" test "$hits" = 0
-done
+e2e_leak_scan "$E2E_WORK/tokens.u" scan.journal scan.joblogs double.log
 kill "$hook_pid" 2>/dev/null
 
 echo "test-jobs: $passed passed, $failed failed"
