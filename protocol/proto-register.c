@@ -42,7 +42,11 @@ int proto_register_validate(const struct proto_register *r, const char **ret_rea
         char *save = NULL;
         size_t n = 0, tl = strlen(r->token);
 
-        if (r->purge)
+        if (r->purge && r->clear_actions)
+                return *ret_reason = "an answer is a purge or a cache clear, not both", -EINVAL;
+        if (r->clear_actions && r->max_age_days > PROTO_REGISTER_MAX_AGE_DAYS)
+                return *ret_reason = "max_age_days is more than 3650", -EINVAL;
+        if (r->purge || r->clear_actions)
                 return proto_validate_lane_name(r->name, ret_reason) < 0 ? -EINVAL : 0;
         if (proto_register_validate_url(r->url, ret_reason) < 0)
                 return -EINVAL;
@@ -103,6 +107,8 @@ int proto_register_encode(const struct proto_register *r, char *buf, size_t size
                 return -EINVAL;
         if (r->purge)
                 n = snprintf(buf, size, "purge=%s\n", r->name);
+        else if (r->clear_actions)
+                n = snprintf(buf, size, "clear-actions=%s\nmax_age_days=%u\n", r->name, r->max_age_days);
         else
                 n = snprintf(buf, size, "url=%s\nname=%s\nlabels=%s\ngroup=%s\ntoken=%s\n", r->url, r->name, r->labels, r->group,
                      r->token);
@@ -110,6 +116,32 @@ int proto_register_encode(const struct proto_register *r, char *buf, size_t size
                 return *ret_reason = "too large", -ENOBUFS;
         *ret_len = (size_t) n;
         return 0;
+}
+
+/* "clear-actions=NAME\nmax_age_days=N\n": exactly these two lines, N
+ * in decimal without sign or leading zero. */
+static int decode_clear(const char *buf, size_t len, struct proto_register *r, const char **ret_reason) {
+        const char *nl = memchr(buf, '\n', len), *v;
+        size_t n, vlen;
+        unsigned long days = 0;
+
+        if (!nl || buf[len - 1] != '\n' || (n = (size_t) (nl - buf) - 14) >= sizeof r->name)
+                return *ret_reason = "a cache clear answer is two lines, the lane and max_age_days", -EINVAL;
+        v = nl + 1;
+        vlen = len - (size_t) (v - buf) - 1;
+        if (vlen < 14 || memcmp(v, "max_age_days=", 13) != 0 || memchr(v, '\n', vlen) || vlen - 13 > 4 ||
+            (v[13] == '0' && vlen > 14))
+                return *ret_reason = "a cache clear answer is two lines, the lane and max_age_days", -EINVAL;
+        for (size_t i = 13; i < vlen; i++) {
+                if (v[i] < '0' || v[i] > '9')
+                        return *ret_reason = "max_age_days is not a number", -EINVAL;
+                days = days * 10 + (unsigned long) (v[i] - '0');
+        }
+        memcpy(r->name, buf + 14, n);
+        r->name[n] = '\0';
+        r->clear_actions = true;
+        r->max_age_days = (unsigned) days;
+        return proto_register_validate(r, ret_reason);
 }
 
 int proto_register_decode(const char *buf, size_t len, struct proto_register *r, const char **ret_reason) {
@@ -129,6 +161,8 @@ int proto_register_decode(const char *buf, size_t len, struct proto_register *r,
                 r->purge = true;
                 return proto_register_validate(r, ret_reason);
         }
+        if (len >= 14 && memcmp(buf, "clear-actions=", 14) == 0)
+                return decode_clear(buf, len, r, ret_reason);
         while (off < len) {
                 const char *line = buf + off, *nl = memchr(line, '\n', len - off), *eq;
                 char *dst;
@@ -164,4 +198,39 @@ int proto_register_decode(const char *buf, size_t len, struct proto_register *r,
 
 void proto_register_wipe(struct proto_register *r) {
         explicit_bzero(r, sizeof *r);
+}
+
+int proto_cache_stats_encode(const struct proto_cache_stats *s, char *buf, size_t size) {
+        int n = snprintf(buf, size, "entries=%llu\nbytes=%llu\noldest=%lld\ndamaged=%llu\nmeasured=%lld\n", s->entries,
+                         s->bytes, s->oldest, s->damaged, s->measured);
+
+        return n < 0 || (size_t) n >= size ? -ENOBUFS : n;
+}
+
+int proto_cache_stats_decode(const char *buf, size_t len, struct proto_cache_stats *ret, const char **ret_reason) {
+        static const char *const keys[] = { "entries=", "bytes=", "oldest=", "damaged=", "measured=" };
+        unsigned long long v[5];
+        size_t off = 0;
+
+        *ret = (struct proto_cache_stats) {};
+        if (len > PROTO_CACHE_STATS_MAX || memchr(buf, '\0', len))
+                return *ret_reason = "not a cache measurement", -EINVAL;
+        for (size_t k = 0; k < 5; k++) {
+                size_t kl = strlen(keys[k]), digits = 0;
+
+                if (len - off < kl + 2 || memcmp(buf + off, keys[k], kl) != 0)
+                        return *ret_reason = "a key is missing or out of order", -EINVAL;
+                off += kl;
+                v[k] = 0;
+                for (; off < len && buf[off] >= '0' && buf[off] <= '9' && digits < 19; off++, digits++)
+                        v[k] = v[k] * 10 + (unsigned long long) (buf[off] - '0');
+                if (!digits || off >= len || buf[off] != '\n')
+                        return *ret_reason = "a value is not a number", -EINVAL;
+                off++;
+        }
+        if (off != len)
+                return *ret_reason = "something after the last key", -EINVAL;
+        *ret = (struct proto_cache_stats) { .entries = v[0], .bytes = v[1], .oldest = (long long) v[2],
+                                            .damaged = v[3], .measured = (long long) v[4] };
+        return 0;
 }

@@ -8,6 +8,10 @@
  *   answer   "url=URL\nname=NAME\nlabels=A,B\ngroup=GROUP\ntoken=TOKEN\n"
  *         or "purge=NAME\n" (lanectl remove --purge: the lane's directory
  *            is to be emptied, as the lane's user, instead of starting)
+ *         or "clear-actions=NAME\nmax_age_days=N\n" (lanectl health: the
+ *            actions cache _work/_actions cleared as the lane's user, every
+ *            entry when N is 0, else those older than N days and damaged
+ *            ones; then the runner starts as it would)
  * Every value is validated on both sides; unknown, missing or repeated
  * keys are errors. */
 #pragma once
@@ -34,7 +38,11 @@ struct proto_register {
         char group[PROTO_REGISTER_GROUP_MAX + 1];                           /* "" for the default */
         char token[PROTO_REGISTER_TOKEN_MAX + 1];
         bool purge;      /* the purge answer: only name is set */
+        bool clear_actions;          /* the clear-actions answer: name and max_age_days */
+        unsigned max_age_days;       /* 0: every entry */
 };
+
+#define PROTO_REGISTER_MAX_AGE_DAYS 3650
 
 /* https://HOST[:PORT]/OWNER[/REPO], or http:// on a loopback host (the
  * test double). */
@@ -53,3 +61,24 @@ int proto_register_decode(const char *buf, size_t len, struct proto_register *re
 
 /* Wipe a hand-off (it holds a token). */
 void proto_register_wipe(struct proto_register *r);
+
+/* The actions cache of a lane (_work/_actions), as lanekeeper-register
+ * measures it at every start of the lane's unit, as the lane's user, and
+ * leaves it for lanectl to read in the lane's directory (mode 0640: the
+ * maintainer reads it through the lane user's group):
+ *   "entries=N\nbytes=N\noldest=EPOCH\ndamaged=N\nmeasured=EPOCH\n"
+ * An entry is one downloaded action, OWNER/REPO/REF; damaged: its
+ * ".completed" marker without the directory, or the directory empty (the
+ * runner would use it as it is and fail the job). oldest is 0 without
+ * entries. */
+#define PROTO_CACHE_STATS_FILE ".lanekeeper-cache"
+#define PROTO_CACHE_STATS_MAX 256
+
+struct proto_cache_stats {
+        unsigned long long entries, bytes, damaged;
+        long long oldest, measured;
+};
+
+int proto_cache_stats_encode(const struct proto_cache_stats *s, char *buf, size_t size);
+/* 0, or -EINVAL with a reason: every key once, in order, decimal. */
+int proto_cache_stats_decode(const char *buf, size_t len, struct proto_cache_stats *ret, const char **ret_reason);

@@ -82,6 +82,19 @@ static const struct {
         { "purge=../etc\n", "" },
         { "purge=\n", "" },
         { "purge=lane-a\npurge=lane-a\n", "one line" },
+        { "clear-actions=lane-a\nmax_age_days=0\n", NULL },
+        { "clear-actions=lane-a\nmax_age_days=7\n", NULL },
+        { "clear-actions=lane-a\nmax_age_days=3650\n", NULL },
+        { "clear-actions=lane-a\nmax_age_days=3651\n", "3650" },
+        { "clear-actions=lane-a\nmax_age_days=07\n", "two lines" },
+        { "clear-actions=lane-a\nmax_age_days=-1\n", "not a number" },
+        { "clear-actions=lane-a\nmax_age_days=\n", "two lines" },
+        { "clear-actions=lane-a\nmax_age_days=99999\n", "two lines" },
+        { "clear-actions=lane-a\n", "two lines" },
+        { "clear-actions=lane-a\nmax_age_days=1\ntoken=" TOKEN "\n", "two lines" },
+        { "clear-actions=lane-a\nmax_age_days=1", "two lines" },
+        { "clear-actions=../x\nmax_age_days=1\n", "" },
+        { "clear-actions=lane-a\npurge=lane-a\n", "two lines" },
 };
 
 START_TEST(test_answer) {
@@ -92,7 +105,8 @@ START_TEST(test_answer) {
         if (!answers[_i].reason) {
                 ck_assert_msg(ret == 0, "refused: %s", reason_or_null(reason));
                 ck_assert_int_eq(r.purge, strncmp(answers[_i].text, "purge=", 6) == 0);
-                ck_assert_str_eq(r.token, r.purge ? "" : TOKEN);
+                ck_assert_int_eq(r.clear_actions, strncmp(answers[_i].text, "clear-actions=", 14) == 0);
+                ck_assert_str_eq(r.token, r.purge || r.clear_actions ? "" : TOKEN);
                 ck_assert_str_eq(r.name, "lane-a");
         } else {
                 ck_assert_int_eq(ret, -EINVAL);
@@ -147,6 +161,20 @@ START_TEST(test_round_trip) {
         ck_assert(out.purge);
         ck_assert_str_eq(out.name, "cm-website-chris-testing");
         ck_assert_str_eq(out.token, "");
+        /* the cache clear answer: the name and the age only */
+        in.purge = false;
+        in.clear_actions = true;
+        in.max_age_days = 14;
+        ck_assert_int_eq(proto_register_encode(&in, buf, sizeof buf, &len, &reason), 0);
+        ck_assert_int_eq(len, strlen("clear-actions=cm-website-chris-testing\nmax_age_days=14\n"));
+        ck_assert_mem_eq(buf, "clear-actions=cm-website-chris-testing\nmax_age_days=14\n", len);
+        ck_assert_int_eq(proto_register_decode(buf, len, &out, &reason), 0);
+        ck_assert(out.clear_actions && !out.purge);
+        ck_assert_uint_eq(out.max_age_days, 14);
+        ck_assert_str_eq(out.token, "");
+        in.purge = true;   /* both: refused */
+        ck_assert_int_eq(proto_register_encode(&in, buf, sizeof buf, &len, &reason), -EINVAL);
+        ck_assert_reason_has(reason, "not both");
         proto_register_wipe(&out);
         ck_assert_int_eq(out.token[0], 0);
 }

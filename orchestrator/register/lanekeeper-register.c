@@ -20,63 +20,16 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "actions-cache.h"
 #include "macro.h"
 #include "proto-register.h"
 
 #define ANSWER_TIMEOUT_MS (30 * 1000)
 #define EXIT_PURGED 3
 
-
-/* Empty the directory DFD (the lane's, all of it the lane user's), never
- * following a symlink. A subdirectory a job made unwritable (0555) is ours
- * and is made writable first. Counts what was removed. 0 or -errno. */
-static int empty_dir(int dfd, unsigned depth, size_t *count) {
-        _cleanup_(closep) int fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
-        struct dirent *de;
-        DIR *d;
-        int r = 0;
-
-        if (depth > 512)
-                return -ELOOP;
-        if (fd < 0 || !(d = fdopendir(fd)))
-                return -errno;
-        fd = -EBADF;   /* d owns it */
-        while (r == 0 && (errno = 0, de = readdir(d))) {
-                int sub;
-
-                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-                        continue;
-                if (unlinkat(dfd, de->d_name, 0) == 0) {
-                        (*count)++;
-                        continue;
-                }
-                if (errno != EISDIR && errno != EPERM) {
-                        r = -errno;
-                        break;
-                }
-                sub = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                if (sub < 0 && errno == EACCES && fchmodat(dfd, de->d_name, 0700, 0) == 0)
-                        sub = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                if (sub < 0 || fchmod(sub, 0700) < 0) {
-                        r = -errno;
-                        if (sub >= 0)
-                                close(sub);
-                        break;
-                }
-                r = empty_dir(sub, depth + 1, count);
-                close(sub);
-                if (r == 0 && unlinkat(dfd, de->d_name, AT_REMOVEDIR) < 0)
-                        r = -errno;
-                else if (r == 0)
-                        (*count)++;
-        }
-        if (r == 0 && errno != 0)
-                r = -errno;
-        closedir(d);
-        return r;
-}
 
 /* lanectl remove --purge: the lane's directory emptied as the lane's user
  * (it is the only one who owns what is in it); the directory itself stays,
@@ -85,7 +38,7 @@ static int empty_dir(int dfd, unsigned depth, size_t *count) {
 static int purge(const char *lane) {
         _cleanup_(closep) int dfd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         size_t count = 0;
-        int r = dfd < 0 ? -errno : empty_dir(dfd, 0, &count);
+        int r = dfd < 0 ? -errno : cache_empty_dir(dfd, 0, &count);
 
         if (r < 0) {
                 fprintf(stderr, "lanekeeper-register: %s: purge stopped after %zu entries: %s\n", lane, count, strerror(-r));
@@ -94,6 +47,40 @@ static int purge(const char *lane) {
         printf("lanekeeper-register: %s: purged the lane directory (%zu entries removed); the runner is not started\n",
                lane, count);
         return EXIT_PURGED;
+}
+
+/* The actions cache measured for lanectl (status, health): at every start,
+ * never failing it. */
+static void measure(const char *lane) {
+        _cleanup_(closep) int dfd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        struct proto_cache_stats st;
+
+        if (dfd < 0 || cache_measure(dfd, time(NULL), &st) < 0 || cache_write_stats(dfd, &st) < 0)
+                fprintf(stderr, "lanekeeper-register: %s: cannot measure the actions cache: %m\n", lane);
+}
+
+/* lanectl health: the actions cache cleared (every entry, or those older
+ * than MAX_AGE_DAYS and the damaged ones), measured again; then the start
+ * goes on as any other. 0, or 1 when something could not be removed. */
+static int clear_actions(const char *lane, unsigned max_age_days) {
+        _cleanup_(closep) int dfd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        struct proto_cache_stats st = {};
+        size_t removed = 0;
+        int r = dfd < 0 ? -errno : cache_clear(dfd, time(NULL), max_age_days, &removed, &st);
+
+        if (dfd >= 0 && cache_write_stats(dfd, &st) < 0)
+                fprintf(stderr, "lanekeeper-register: %s: cannot record the actions cache: %m\n", lane);
+        if (r < 0) {
+                fprintf(stderr, "lanekeeper-register: %s: clearing the actions cache stopped after %zu entries: %s\n",
+                        lane, removed, strerror(-r));
+                return 1;
+        }
+        if (max_age_days)
+                printf("lanekeeper-register: %s: removed %zu actions cache entries (older than %u days, or damaged); "
+                       "%llu left\n", lane, removed, max_age_days, st.entries);
+        else
+                printf("lanekeeper-register: %s: cleared the actions cache (%zu entries removed)\n", lane, removed);
+        return 0;
 }
 
 static int fail(const char *lane, const char *what) {
@@ -238,6 +225,7 @@ int main(int argc, char **argv) {
         registered = fstatat(AT_FDCWD, ".runner", &st, AT_SYMLINK_NOFOLLOW) == 0;
         fd = connect_offer(lane);
         if (fd < 0) {
+                measure(lane);
                 if (!registered)   /* registered, nothing offered: the common case, every start */
                         printf("lanekeeper-register: %s: not registered (no .runner) and no registration offered; "
                                "run: lanectl apply %s\n", lane, lane);
@@ -249,6 +237,12 @@ int main(int argc, char **argv) {
         closep(&fd);
         if (reg->purge)
                 return purge(lane);
+        if (reg->clear_actions) {
+                r = clear_actions(lane, reg->max_age_days);
+                if (r == 0 && !registered)
+                        printf("lanekeeper-register: %s: not registered (no .runner); run: lanectl apply %s\n", lane, lane);
+                return r;
+        }
         if (registered && forget_stale(lane) != 0)
                 return 1;
         return become_config_sh(lane, reg);
