@@ -31,6 +31,9 @@ static struct world {
         int relist_after;                 /* > 0: a deleted runner is listed again after this many observations */
         int observations;
         bool offer_pending, offer_purge, offer_taken, offer_withdrawn;
+        bool offer_clear, clear_leaves;   /* a cache clear offered; the unit leaves entries behind */
+        size_t workers;                   /* Runner.Worker processes in the unit */
+        struct proto_cache_stats cache;
         char offered_token[64];
         size_t unit_procs, user_procs;
         long dir_entries;
@@ -88,10 +91,15 @@ static int start(const char *verb, struct helper_reply *reply) {
                         w.dir_entries = w.dir_entries < 0 ? w.dir_entries : 0;
                         return refused(verb, reply);   /* a purge fails the start by design */
                 }
+                if (w.offer_clear) {   /* lanekeeper-register clears, measures, and the runner starts */
+                        w.cache = (struct proto_cache_stats) { .entries = w.clear_leaves ? 2 : 0, .measured = 1796000000 };
+                        goto run;
+                }
                 w.configured = true;
                 if (w.n_runners == 0)
                         add_runner(false, NULL);
         }
+run:
         w.active = w.enabled = true;
         for (size_t i = 0; i < w.n_runners; i++)
                 w.r[i].online = !w.runner_stays_offline;
@@ -263,7 +271,7 @@ static int f_offer_start(void *d, const struct lane_desired *l, uid_t uid, struc
                 return snprintf(err, errlen, "cannot bind the hand-off socket"), -EADDRINUSE;
         }
         ck_assert(!w.offer_pending);
-        w.offer_pending = true, w.offer_purge = reg->purge, w.offer_taken = w.offer_withdrawn = false;
+        w.offer_pending = true, w.offer_purge = reg->purge, w.offer_clear = reg->clear_actions, w.offer_taken = w.offer_withdrawn = false;
         snprintf(w.offered_token, sizeof w.offered_token, "%.60s", reg->token);
         proto_register_wipe(reg);
         snprintf(err, errlen, "/run/lanekeeper-register/%s.sock", l->name);
@@ -291,6 +299,17 @@ static size_t f_user_procs(void *d, uid_t uid, const char *unit, char *buf, size
         ck_assert_int_eq(uid, UID);
         snprintf(buf, size, "%s", w.user_procs ? "777 (sleep)" : "");
         return w.user_procs;
+}
+
+static size_t f_workers(void *d, const char *unit) {
+        (void) d, (void) unit;
+        return w.workers;
+}
+
+static int f_cache_stats(void *d, const struct lane_desired *l, struct proto_cache_stats *ret) {
+        (void) d, (void) l;
+        *ret = w.cache;
+        return w.cache.measured ? 0 : -ENOENT;
 }
 
 static long f_dir_entries(void *d, const struct lane_desired *l) {
@@ -376,6 +395,7 @@ static const struct exec_ops ops = {
         .helper = &fake_helper, .helper_data = NULL, .github = &fake_github, .github_data = &w,
         .github_problem = "none", .observe = f_observe, .offer_start = f_offer_start, .offer_end = f_offer_end,
         .unit_processes = f_unit_procs, .user_processes = f_user_procs, .lane_dir_entries = f_dir_entries,
+        .unit_workers = f_workers, .cache_stats = f_cache_stats,
         .legacy_unit = f_legacy, .now_ms = f_now, .wall_time = f_wall, .sleep_ms = f_sleep, .user_uid = f_uid,
         .lock = f_lock, .key_lookup = f_key_lookup, .key_record = f_key_record, .append_record = f_append,
 };
@@ -536,6 +556,55 @@ START_TEST(test_restart_command) {
         (void) run(EXEC_RESTART, false, false);
         ck_outcome(EXEC_COMPLETED);
         ck_steps("restart gates");
+}
+END_TEST
+
+/* The cache check's restart: the clear offered, the unit restarted, the
+ * measurement read back; refused while a job runs (GitHub's word or the
+ * unit's own Runner.Worker); failed when entries are left. */
+static enum exec_outcome run_clear(void) {
+        struct exec_request req = {
+                .cmd = EXEC_RESTART, .lane = &lane, .pol = &pol, .key = "key-c", .host = "h1", .timeout_s = 5,
+                .clear_actions = true, .plan = { .this_host = "h1", .same_name_lanes = 1, .confirmed = true,
+                                                 .idempotency_key = "key-c" },
+        };
+
+        w.calls[0] = '\0';
+        return exec_lane(&ops, &req, &res);
+}
+
+START_TEST(test_clear_actions) {
+        supervised();
+        w.cache = (struct proto_cache_stats) { .entries = 5, .measured = 1700000000 };
+        (void) run_clear();
+        ck_outcome(EXEC_COMPLETED);
+        ck_steps("idle-check clear-actions gates");
+        ck_assert_str_eq(w.calls, "restart");
+        ck_assert(w.offer_taken && w.offer_clear && !w.offer_purge);
+        ck_assert_str_eq(w.last_status, "completed");
+        /* entries left behind: failed, named */
+        setup();
+        supervised();
+        w.clear_leaves = true;
+        (void) run_clear();
+        ck_outcome(EXEC_FAILED);
+        ck_assert_str_eq(res.failed, "clear-actions");
+        /* busy on GitHub: refused before anything is done */
+        setup();
+        supervised();
+        w.r[0].busy = true;
+        (void) run_clear();
+        ck_outcome(EXEC_BLOCKED);
+        ck_assert_str_eq(w.calls, "");
+        /* idle on GitHub, a job's worker in the unit: nothing restarted */
+        setup();
+        supervised();
+        w.workers = 1;
+        (void) run_clear();
+        ck_outcome(EXEC_FAILED);
+        ck_assert_str_eq(res.failed, "idle-check");
+        ck_assert_str_eq(w.calls, "");
+        ck_assert(!w.offer_taken);
 }
 END_TEST
 
@@ -893,6 +962,7 @@ int main(void) {
         tcase_add_test(actions, test_reconcile_deleted_registration);
         tcase_add_test(actions, test_restart_inactive);
         tcase_add_test(actions, test_restart_command);
+        tcase_add_test(actions, test_clear_actions);
         tcase_add_test(actions, test_noop);
         tcase_add_test(actions, test_remove);
         tcase_add_test(actions, test_remove_purge);

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "exec-real.h"
+#include "proto-register.h"
 
 /* Whether /proc/PID/cgroup names the lane unit UNIT or a cgroup beneath it
  * (CGROUP_IN_UNIT), or another lane's unit (CGROUP_IN_OTHER_LANE). */
@@ -59,8 +60,8 @@ static bool proc_status(const char *pid, char *comm, size_t size, unsigned long 
 
 /* Every process PICK(pid, real uid, data) selects: their number, the first
  * few as "PID (comm)" into BUF. */
-static size_t proc_select(bool (*pick)(const char *pid, unsigned long uid, const void *data), const void *data, char *buf,
-                          size_t size) {
+static size_t proc_select(bool (*pick)(const char *pid, unsigned long uid, const char *comm, const void *data),
+                          const void *data, char *buf, size_t size) {
         DIR *d = opendir("/proc");
         struct dirent *de;
         size_t n = 0, len = 0;
@@ -74,7 +75,7 @@ static size_t proc_select(bool (*pick)(const char *pid, unsigned long uid, const
 
                 if (de->d_name[0] < '1' || de->d_name[0] > '9' || !proc_status(de->d_name, comm, sizeof comm, &ruid))
                         continue;
-                if (!pick(de->d_name, ruid, data))
+                if (!pick(de->d_name, ruid, comm, data))
                         continue;
                 if (n < 4 && len < size)
                         len += (size_t) snprintf(buf + len, size - len, "%s%s (%s)", n ? ", " : "", de->d_name, comm);
@@ -84,8 +85,8 @@ static size_t proc_select(bool (*pick)(const char *pid, unsigned long uid, const
         return n;
 }
 
-static bool pick_in_unit(const char *pid, unsigned long uid, const void *unit) {
-        (void) uid;
+static bool pick_in_unit(const char *pid, unsigned long uid, const char *comm, const void *unit) {
+        (void) uid, (void) comm;
         return cgroup_is(pid, unit, CGROUP_IN_UNIT);
 }
 
@@ -97,8 +98,10 @@ struct user_pick {
 /* A process of the lane's user that could hold files in the lane directory:
  * all but those in another lane's unit, which see only their own lane
  * directory (the template's TemporaryFileSystem= and BindPaths=). */
-static bool pick_user(const char *pid, unsigned long uid, const void *data) {
+static bool pick_user(const char *pid, unsigned long uid, const char *comm, const void *data) {
         const struct user_pick *u = data;
+
+        (void) comm;
 
         return uid == (unsigned long) u->uid && !cgroup_is(pid, u->unit, CGROUP_IN_OTHER_LANE);
 }
@@ -111,6 +114,38 @@ size_t exec_real_unit_processes(void *data, const char *unit, char *buf, size_t 
 size_t exec_real_user_processes(void *data, uid_t uid, const char *unit, char *buf, size_t size) {
         (void) data;
         return proc_select(pick_user, &(struct user_pick) { .uid = uid, .unit = unit }, buf, size);
+}
+
+/* A job's process: the runner's worker (actions/runner names it
+ * Runner.Worker; one per job, a child of the listener, in the unit). */
+static bool pick_worker(const char *pid, unsigned long uid, const char *comm, const void *unit) {
+        (void) uid;
+        return strcmp(comm, "Runner.Worker") == 0 && cgroup_is(pid, unit, CGROUP_IN_UNIT);
+}
+
+size_t exec_real_unit_workers(void *data, const char *unit) {
+        char buf[200];
+
+        (void) data;
+        return proc_select(pick_worker, unit, buf, sizeof buf);
+}
+
+/* The actions cache measurement the lane's unit left in its directory
+ * (the maintainer reads it through the lane user's group). */
+int exec_real_cache_stats(void *data, const struct lane_desired *d, struct proto_cache_stats *ret) {
+        char path[PROTO_PATH_MAX + PROTO_LANE_NAME_MAX + 32], buf[PROTO_CACHE_STATS_MAX + 1];
+        const char *reason;
+        size_t n;
+        FILE *f;
+
+        (void) data;
+        snprintf(path, sizeof path, "%s/%s/" PROTO_CACHE_STATS_FILE, d->root, d->name);
+        f = fopen(path, "re");
+        if (!f)
+                return -errno;
+        n = fread(buf, 1, sizeof buf, f);
+        fclose(f);
+        return proto_cache_stats_decode(buf, n, ret, &reason);
 }
 
 /* Entries in the lane directory (the maintainer reads it through the lane

@@ -122,6 +122,8 @@ void exec_real_ops(struct exec_real *r, struct exec_ops *ops) {
                 .unit_processes = exec_real_unit_processes,
                 .user_processes = exec_real_user_processes,
                 .lane_dir_entries = exec_real_lane_dir_entries,
+                .unit_workers = exec_real_unit_workers,
+                .cache_stats = exec_real_cache_stats,
                 .legacy_unit = exec_real_legacy_unit,
                 .now_ms = real_now_ms,
                 .wall_time = real_wall_time,

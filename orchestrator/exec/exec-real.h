@@ -33,7 +33,9 @@ void exec_real_ops(struct exec_real *r, struct exec_ops *ops);
 /* exec-proc.c */
 size_t exec_real_unit_processes(void *data, const char *unit, char *buf, size_t size);
 size_t exec_real_user_processes(void *data, uid_t uid, const char *unit, char *buf, size_t size);
+size_t exec_real_unit_workers(void *data, const char *unit);
 long exec_real_lane_dir_entries(void *data, const struct lane_desired *d);
+int exec_real_cache_stats(void *data, const struct lane_desired *d, struct proto_cache_stats *ret);
 void exec_real_legacy_unit(void *data, const char *lane, char *buf, size_t size, bool *ret_enabled);
 
 /* exec-offer.c */

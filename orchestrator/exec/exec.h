@@ -29,6 +29,7 @@
 struct json_object;
 struct gh_runner;
 struct proto_register;
+struct proto_cache_stats;
 
 enum exec_cmd { EXEC_APPLY, EXEC_RESTART, EXEC_REMOVE, _EXEC_CMD_MAX, _EXEC_CMD_INVALID = -EINVAL };
 
@@ -71,6 +72,8 @@ struct exec_request {
         const char *web_url;           /* where config.sh registers (GitHub's web origin + owner[/repo]) */
         unsigned timeout_s;
         bool purge;                    /* remove --purge */
+        bool clear_actions;            /* restart: the actions cache cleared as it starts, between jobs only */
+        unsigned cache_max_age_days;   /* clear_actions: 0 every entry, else older ones and damaged ones */
         bool dry_run;                  /* restart/remove without --apply: plan and record only */
 };
 
@@ -125,6 +128,10 @@ struct exec_ops {
          * files in the lane directory: their number, a few named in BUF. */
         size_t (*unit_processes)(void *data, const char *unit, char *buf, size_t size);
         size_t (*user_processes)(void *data, uid_t uid, const char *unit, char *buf, size_t size);
+        /* Processes named Runner.Worker (a job) in the unit's cgroup. */
+        size_t (*unit_workers)(void *data, const char *unit);
+        /* The actions cache measurement the lane's unit left (proto-register.h). */
+        int (*cache_stats)(void *data, const struct lane_desired *d, struct proto_cache_stats *ret);
         /* Entries left in the lane directory, or -errno. */
         long (*lane_dir_entries)(void *data, const struct lane_desired *d);
         /* svc.sh's unit for the lane, if installed: its name into BUF. */
@@ -175,3 +182,4 @@ bool exec_create(struct exec_run *x);
 bool exec_reconcile(struct exec_run *x);
 bool exec_remove(struct exec_run *x);
 bool exec_take_down(struct exec_run *x, bool unit, bool purge_check);
+bool exec_clear_actions(struct exec_run *x);

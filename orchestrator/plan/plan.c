@@ -306,6 +306,9 @@ void plan_lane(const struct lane_desired *d, const struct observation *o, const 
                 if (!o->unit_exists || !o->unit_managed)
                         block(p, o->unit_exists ? BLOCK_UNMANAGED_RUNNER : BLOCK_STALE_STATE,
                               "there is no lanekeeper unit to restart");
+                if (req->idle_only && o->n_runners == 1 && o->runners[0].busy)
+                        block(p, BLOCK_STALE_STATE, "runner %lld is busy running a job; this restart waits for "
+                              "the job to end", o->runners[0].id);
                 break;
         case INTENT_REMOVE:
                 p->action = ACTION_REMOVE;

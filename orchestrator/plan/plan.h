@@ -32,6 +32,7 @@ struct plan_request {
         size_t same_name_lanes;      /* lane files declaring this name (1 when unique) */
         bool confirmed;              /* --confirm LANE given and matching */
         const char *idempotency_key; /* NULL or "" when absent */
+        bool idle_only;              /* restart: refused while the runner runs a job */
 };
 
 enum plan_status { PLAN_READY, PLAN_BLOCKED };
