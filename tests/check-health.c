@@ -247,6 +247,77 @@ START_TEST(test_offline) {
 }
 END_TEST
 
+/* The log says which entry: only one under the lane's own cache counts. */
+START_TEST(test_cache_log) {
+        static const char log[] = "2026-11-27T10:00:00Z Download action repository 'acme/hello@v1'\n"
+                                  "##[error]Can't find 'action.yml', 'action.yaml' or 'Dockerfile' under "
+                                  "'/srv/r/lane-a/_work/_actions/acme/hello/v1'. Did you forget to run "
+                                  "actions/checkout before running your local action?\n";
+        static const char other[] = "##[error]Can't find 'action.yml', 'action.yaml' or 'Dockerfile' under "
+                                    "'/srv/r/lane-b/_work/_actions/acme/hello/v1'.\n";
+        static const char workspace[] = "##[error]Can't find 'action.yml', 'action.yaml' or 'Dockerfile' under "
+                                        "'/srv/r/lane-a/_work/site/site/.github/actions/x'.\n";
+        char path[200] = "";
+
+        ck_assert(health_log_cache_damage(log, strlen(log), "/srv/r/lane-a", path, sizeof path));
+        ck_assert_str_eq(path, "/srv/r/lane-a/_work/_actions/acme/hello/v1");
+        ck_assert(!health_log_cache_damage(other, strlen(other), "/srv/r/lane-a", path, sizeof path));
+        /* a local action missing in the workspace is the workflow's fault, not the cache's */
+        ck_assert(!health_log_cache_damage(workspace, strlen(workspace), "/srv/r/lane-a", path, sizeof path));
+        ck_assert(!health_log_cache_damage(log, 60, "/srv/r/lane-a", path, sizeof path));
+}
+END_TEST
+
+/* Damage found: the lane's cache cleared, then the run rerun once; a
+ * busy lane waits; a stale cache is pruned without a rerun; caps hold. */
+START_TEST(test_cache_plan) {
+        struct health_plan p;
+        long long id = run("feature", "push", 600, "completed", "self-hosted,X64");
+
+        strcpy(s.runs[0].conclusion, "failure");
+        s.n_cache_hits = 2;
+        s.cache_hits[0] = (struct hcache_hit) { .repo = 0, .run_id = id, .job_id = 5000, .attempt = 1, .lane = 0,
+                                                .rerun_ok = true, .path = "/srv/r/lane-a/_work/_actions/acme/x/v1" };
+        s.cache_hits[1] = (struct hcache_hit) { .repo = 0, .run_id = 77, .job_id = 5001, .attempt = 2, .lane = 0,
+                                                .reran_before = true, .path = "/srv/r/lane-a/_work/_actions/acme/x/v1" };
+        health_plan(&s, &hs, NULL, &p);
+        ck_assert_int_eq(count(&p, HV_CLEAR_CACHE, HR_PLANNED), 1);
+        ck_assert_int_eq(count(&p, HV_RERUN_FAILED, HR_PLANNED), 1);
+        for (size_t i = 0; i < p.n_actions; i++)
+                if (p.actions[i].verb == HV_RERUN_FAILED) {
+                        ck_assert_int_eq(p.actions[i].run_id, id);
+                        ck_assert_int_ge(p.actions[i].after, 0);
+                        ck_assert_int_eq(p.actions[p.actions[i].after].verb, HV_CLEAR_CACHE);
+                        ck_assert_int_eq(p.actions[p.actions[i].after].max_age_days, 0);
+                }
+        ck_assert(found(&p, "reran it once already"));
+        /* the same damage on a busy lane: nothing done, degraded */
+        s.cache_hits[0].lane = s.cache_hits[1].lane = 1;
+        health_plan(&s, &hs, NULL, &p);
+        ck_assert_int_eq(count(&p, HV_CLEAR_CACHE, HR_PLANNED), 0);
+        ck_assert_int_eq(count(&p, HV_RERUN_FAILED, HR_PLANNED), 0);
+        ck_assert(found(&p, "it runs a job now"));
+        /* no damage, entries older than the limit: pruned, no rerun */
+        s.n_cache_hits = 0;
+        hs.cache_max_age_days = 7;
+        lanes[0].have_cache = true;
+        lanes[0].cache = (struct proto_cache_stats) { .entries = 3, .oldest = NOW - 9 * 86400 };
+        health_plan(&s, &hs, NULL, &p);
+        ck_assert_int_eq(count(&p, HV_CLEAR_CACHE, HR_PLANNED), 1);
+        ck_assert_int_eq(p.actions[0].max_age_days, 7);
+        ck_assert_int_eq(count(&p, HV_RERUN_FAILED, HR_PLANNED), 0);
+        /* within the limit: nothing */
+        lanes[0].cache.oldest = NOW - 6 * 86400;
+        health_plan(&s, &hs, NULL, &p);
+        ck_assert_int_eq(count(&p, HV_CLEAR_CACHE, HR_PLANNED), 0);
+        /* the clear is a restart: max_restarts caps it */
+        lanes[0].cache.damaged = 1;
+        hs.max_restarts = 0;
+        health_plan(&s, &hs, NULL, &p);
+        ck_assert_int_eq(count(&p, HV_CLEAR_CACHE, HR_CAPPED), 1);
+}
+END_TEST
+
 START_TEST(test_queue) {
         struct health_labelset sets[8];
         struct hrunner other = { .id = 99, .online = true, .lane = -1 };
@@ -313,6 +384,8 @@ int main(void) {
         tcase_add_test(tc, test_pr_priority);
         tcase_add_test(tc, test_offline);
         tcase_add_test(tc, test_queue);
+        tcase_add_test(tc, test_cache_log);
+        tcase_add_test(tc, test_cache_plan);
         tcase_add_test(tc, test_parse);
         suite_add_tcase(su, tc);
         return run_suite(su);

@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "health-act.h"
+#include "health-gather.h"
 #include "health.h"
 
 struct health_cmd {
@@ -18,6 +19,7 @@ struct health_cmd {
         struct hlane *lanes;
         struct health_snapshot snap;
         struct health_plan plan;
+        struct health_cache_state cache;      /* STORE/health-cache.state */
 };
 
 /* The cycle as JSON (schema lanekeeper.health/1) on standard output. */

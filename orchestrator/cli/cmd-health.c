@@ -148,6 +148,33 @@ static int load_lanes(struct health_cmd *hc) {
         return 0;
 }
 
+/* The cache check's evidence, and what it has read before. */
+static void cache_evidence(struct health_cmd *hc) {
+        char path[PROTO_PATH_MAX + 32];
+
+        snprintf(path, sizeof path, "%s/health-cache.state", hc->x.s->store_dir);
+        if (health_cache_state_load(path, &hc->cache) < 0)
+                fprintf(stderr, "lanectl health: cannot read %s (failed jobs' logs are read again): %m\n", path);
+        health_gather_cache(hc->x.real.gh, &hc->snap, &hc->cache);
+}
+
+/* What the cache check learnt, kept for the next cycle: the logs read, the
+ * runs rerun (never twice). */
+static void cache_remember(struct health_cmd *hc) {
+        char path[PROTO_PATH_MAX + 32];
+        int r;
+
+        if (hc->have_only && !hc->only[HC_CACHE])
+                return;
+        for (size_t i = 0; i < hc->plan.n_actions; i++)
+                if (hc->plan.actions[i].verb == HV_RERUN_FAILED && hc->plan.actions[i].result == HR_COMPLETED)
+                        health_cache_reran(&hc->cache, hc->plan.actions[i].run_id, hc->plan.actions[i].attempt);
+        snprintf(path, sizeof path, "%s/health-cache.state", hc->x.s->store_dir);
+        r = health_cache_state_save(path, &hc->cache);
+        if (r < 0)
+                fprintf(stderr, "lanectl health: cannot write %s: %s\n", path, strerror(-r));
+}
+
 /* The repositories the lanes serve and [health] repositories=, once each. */
 static void gather(struct health_cmd *hc) {
         const struct health_settings *h = &hc->x.s->health;
@@ -177,6 +204,8 @@ static void gather(struct health_cmd *hc) {
                         (void) health_gather_repo(hc->x.real.gh, &hc->snap, names[i]);
         health_observe_lanes(hc->x.real.gh, &env, &hc->snap);
         health_clock(hc->x.real.gh, &hc->snap);
+        if (!hc->have_only || hc->only[HC_CACHE])
+                cache_evidence(hc);
 }
 
 /* Two cycles never overlap: the second says so and does nothing. */
@@ -274,6 +303,8 @@ static int run(struct cli *cli, struct health_cmd *hc) {
 
                 health_act(&env, &hc->snap, &hc->plan, &counts);
         }
+        if (!hc->metrics)
+                cache_remember(hc);
         ret = exit_status(hc, &counts);
         if (hc->metrics)
                 return cli_health_metrics(hc, ret != EXIT_ERROR, true) < 0 ? EXIT_ERROR : ret;

@@ -378,6 +378,38 @@ int gh_run_rerun_failed(struct gh_client *c, const char *repo, long long run_id,
         return call(c, "POST", path, NULL, 201, NULL, NULL, err, errlen);
 }
 
+int gh_job_log(struct gh_client *c, const char *repo, long long job_id, char **ret, size_t *ret_len, char *err,
+               size_t errlen) {
+        struct gh_response resp, log;
+        char path[512], desc[300];
+        int r;
+
+        *ret = NULL;
+        snprintf(path, sizeof path, "/repos/%s/actions/jobs/%lld/logs", repo, job_id);
+        r = gh_request(c, "GET", path, NULL, &resp, err, errlen);
+        if (r < 0)
+                return r;
+        if (resp.status != 302 || !resp.location[0]) {
+                gh_describe_error(&resp, desc, sizeof desc);
+                snprintf(err, errlen, "GET %s: %s", path, resp.status == 302 ? "a redirect without Location" : desc);
+                r = resp.status == 404 || resp.status == 410 ? -ENOENT : -EIO;
+                gh_response_free(&resp);
+                return r;
+        }
+        r = gh_fetch_signed(c, resp.location, &log, err, errlen);
+        gh_response_free(&resp);
+        if (r < 0)
+                return r;
+        if (log.status != 200) {
+                snprintf(err, errlen, "the log of job %lld: HTTP %ld at its signed URL", job_id, log.status);
+                gh_response_free(&log);
+                return -EIO;
+        }
+        *ret = log.body ? log.body : strdup("");
+        *ret_len = log.body ? log.len : 0;
+        return *ret ? 0 : -ENOMEM;
+}
+
 static int check_variable_name(const char *name, char *err, size_t errlen) {
         size_t n = strlen(name);
 

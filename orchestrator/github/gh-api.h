@@ -71,6 +71,11 @@ int gh_runner_group_id(struct gh_client *c, const char *org, const char *name, l
 int gh_run_cancel(struct gh_client *c, const char *repo, long long run_id, bool force, char *err, size_t errlen);
 int gh_run_rerun_failed(struct gh_client *c, const char *repo, long long run_id, char *err, size_t errlen);
 
+/* A job's log: GitHub answers 302 to a short-lived signed URL, fetched
+ * without the token. *ret (malloc'd, NUL-terminated) and its length. */
+int gh_job_log(struct gh_client *c, const char *repo, long long job_id, char **ret, size_t *ret_len, char *err,
+               size_t errlen);
+
 /* Repository variables: get (into buf), create, update. */
 int gh_variable_get(struct gh_client *c, const char *repo, const char *name, char *buf, size_t size, char *err,
                     size_t errlen);

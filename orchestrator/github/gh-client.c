@@ -406,7 +406,8 @@ static int request_with(struct gh_client *c, const char *method, const char *url
                                 ret->from_cache = true;
                                 snprintf(ret->etag, sizeof ret->etag, "%s", etag);
                         } else {
-                                if (ret->status != 304 && !strstr(url, "/rate_limit") && !strstr(url, "/access_tokens"))
+                                if (ret->status != 304 && bearer && !strstr(url, "/rate_limit") &&
+                                    !strstr(url, "/access_tokens"))
                                         c->stats.units++;
                                 if (ret->status == 200 && conditional && !mutating)
                                         gh_cache_write(c->cache_fd, c->token_id, url, ret);
@@ -448,6 +449,19 @@ static int full_url(const struct gh_client *c, const char *path, char *buf, size
         if ((size_t) snprintf(buf, size, "%s%s%s", c->api, path[0] == '/' ? "" : "/", path) >= size)
                 return snprintf(err, errlen, "URL too long"), -ENAMETOOLONG;
         return 0;
+}
+
+int gh_fetch_signed(struct gh_client *c, const char *url, struct gh_response *ret, char *err, size_t errlen) {
+        const char *host = strncmp(url, "http://", 7) == 0 ? url + 7 : NULL;
+
+        *ret = (struct gh_response) {};
+        if (strncmp(url, "https://", 8) != 0 &&
+            !(host && (strncmp(host, "127.0.0.1", 9) == 0 || strncmp(host, "[::1]", 5) == 0 ||
+                       strncmp(host, "localhost", 9) == 0) && strchr(":/", host[host[0] == '[' ? 5 : 9])))
+                return snprintf(err, errlen, "refusing to fetch %.80s: not https", url), -EPERM;
+        if (strlen(url) >= 4096)
+                return snprintf(err, errlen, "URL too long"), -ENAMETOOLONG;
+        return request_with(c, "GET", url, NULL, false, NULL, false, ret, err, errlen);
 }
 
 int gh_request(struct gh_client *c, const char *method, const char *path, const char *body, struct gh_response *ret,

@@ -23,6 +23,7 @@ struct gh_response {
         size_t len;
         char link[2048];
         char etag[160];
+        char location[2048];         /* a redirect's target */
         char resource[48];
         bool have_remaining;
         long long remaining, used, limit, reset;
@@ -49,6 +50,11 @@ void gh_client_free(struct gh_client *c);
 int gh_request(struct gh_client *c, const char *method, const char *path, const char *body, struct gh_response *ret,
                char *err, size_t errlen);
 void gh_response_free(struct gh_response *r);
+
+/* GET URL (https, or http on a loopback host) without the token: where
+ * GitHub redirects a download (a job's log) to a signed URL, often on
+ * another origin. Retried as any GET; not cached. */
+int gh_fetch_signed(struct gh_client *c, const char *url, struct gh_response *ret, char *err, size_t errlen);
 
 /* GET PATH and every page its Link headers name, 100 a page; the pages'
  * bodies one after the other into *ret (malloc'd, NUL-terminated). */

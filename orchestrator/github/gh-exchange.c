@@ -72,12 +72,14 @@ size_t gh_on_header(char *p, size_t size, size_t n, void *ud) {
 #define COPY(dst) snprintf((dst), sizeof(dst), "%.*s", (int) vl, v)
 #define NUM() (snprintf(num, sizeof num, "%.*s", (int) (vl < 31 ? vl : 31), v), strtoll(num, NULL, 10))
         if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) {   /* a new response (after 100-continue): start over */
-                r->link[0] = r->etag[0] = r->resource[0] = '\0';
+                r->link[0] = r->etag[0] = r->resource[0] = r->location[0] = '\0';
                 r->have_remaining = x->have_retry_after = false;
         } else if (header_is(p, len, "link", &v, &vl))
                 COPY(r->link);
         else if (header_is(p, len, "etag", &v, &vl))
                 COPY(r->etag);
+        else if (header_is(p, len, "location", &v, &vl))
+                COPY(r->location);
         else if (header_is(p, len, "date", &v, &vl))
                 COPY(x->date);
         else if (header_is(p, len, "x-ratelimit-resource", &v, &vl))

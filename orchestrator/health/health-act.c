@@ -140,11 +140,12 @@ static void lane_action(const struct health_act_env *env, const struct health_sn
 
         if (!res)
                 return result(a, HR_FAILED, "out of memory");
-        snprintf(key, sizeof key, "health-%s-%s", env->cycle, ln->d->name);
+        snprintf(key, sizeof key, "health-%s-%s%s", env->cycle, ln->d->name, a->verb == HV_CLEAR_CACHE ? "-cache" : "");
         exec_web_url(env->api_url, ln->d, web, sizeof web);
         req = (struct exec_request) {
-                .cmd = a->verb == HV_RESTART ? EXEC_RESTART : EXEC_APPLY, .lane = ln->d, .pol = env->pol, .key = key,
+                .cmd = a->verb == HV_REREGISTER ? EXEC_APPLY : EXEC_RESTART, .lane = ln->d, .pol = env->pol, .key = key,
                 .host = env->host, .web_url = web, .timeout_s = EXEC_DEFAULT_TIMEOUT_S,
+                .clear_actions = a->verb == HV_CLEAR_CACHE, .cache_max_age_days = a->max_age_days,
                 .plan = { .this_host = env->host, .same_name_lanes = 1, .confirmed = true, .idempotency_key = key },
         };
         switch (exec_lane(env->ops, &req, res)) {
@@ -169,6 +170,30 @@ static void lane_action(const struct health_act_env *env, const struct health_sn
         result(a, HR_FAILED, "%s: %.250s", exec_cmd_to_string(req.cmd), res->error);
 }
 
+/* Rerun the failed jobs of a run the damaged cache broke: only if its
+ * latest attempt is still the one that failed, and completed. */
+static void rerun_failed(const struct health_act_env *env, const struct health_snapshot *s, struct health_action *a) {
+        struct health_snapshot one = {};
+        char err[512];
+        int r = reread(env, s, a, &one, err, sizeof err);
+
+        if (r < 0) {
+                health_snapshot_free(&one);
+                return result(a, HR_FAILED, "re-reading the run before rerunning it: %s", err);
+        }
+        if (one.runs[0].attempt != a->attempt || health_run_active(&one.runs[0])) {
+                result(a, HR_SKIPPED, "nothing done: the run is at attempt %u (%s) now", one.runs[0].attempt,
+                       one.runs[0].status);
+                health_snapshot_free(&one);
+                return;
+        }
+        health_snapshot_free(&one);
+        r = gh_run_rerun_failed(env->gh, s->repos[a->repo].name, a->run_id, err, sizeof err);
+        if (r < 0)
+                return result(a, HR_FAILED, "rerunning the failed jobs of run %lld: %s", a->run_id, err);
+        result(a, HR_COMPLETED, "the failed jobs of run %lld are queued again (attempt %u)", a->run_id, a->attempt + 1);
+}
+
 void health_act(const struct health_act_env *env, const struct health_snapshot *s, struct health_plan *p,
                 struct health_counts *ret) {
         *ret = (struct health_counts) {};
@@ -180,14 +205,18 @@ void health_act(const struct health_act_env *env, const struct health_snapshot *
                         continue;
                 }
                 record(env, s, a);   /* planned */
-                if (a->verb == HV_CANCEL_RUN && !env->gh)
+                if (a->after >= 0 && p->actions[a->after].result != HR_COMPLETED)
+                        result(a, HR_SKIPPED, "nothing done: the %s it waits for is %s",
+                               health_verb_to_string(p->actions[a->after].verb),
+                               health_result_to_string(p->actions[a->after].result));
+                else if ((a->verb == HV_CANCEL_RUN || a->verb == HV_RERUN_FAILED) && !env->gh)
                         result(a, HR_FAILED, "no GitHub client: %s", env->github_problem);
                 else if (a->verb == HV_CANCEL_RUN)
                         cancel_run(env, s, a);
-                else if (a->verb == HV_RESTART || a->verb == HV_REREGISTER)
-                        lane_action(env, s, a);
+                else if (a->verb == HV_RERUN_FAILED)
+                        rerun_failed(env, s, a);
                 else
-                        result(a, HR_FAILED, "%s is not implemented", health_verb_to_string(a->verb));
+                        lane_action(env, s, a);
                 record(env, s, a);
                 ret->n[a->result]++;
         }

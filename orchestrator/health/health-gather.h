@@ -39,3 +39,32 @@ void health_observe_lanes(struct gh_client *c, const struct health_observe_env *
 /* s->now from GitHub's clock (the offset its Date shows), and the core
  * rate limit left (GET /rate_limit, which costs none). */
 void health_clock(struct gh_client *c, struct health_snapshot *s);
+
+/* What the cache check has looked at already, kept between cycles
+ * (STORE/health-cache.state): per failed run attempt, clean, damaged (the
+ * job, the lane and the entry its log named) or reran. A log is read once
+ * per attempt; a run is rerun once. */
+#define HEALTH_CACHE_STATE_MAX 512
+struct health_cache_seen {
+        long long run_id, job_id;
+        unsigned attempt;
+        char verdict[8];                      /* "clean", "damaged", "reran" */
+        char lane[PROTO_LANE_NAME_MAX + 1];
+        char path[200];
+};
+struct health_cache_state {
+        size_t n;
+        struct health_cache_seen e[HEALTH_CACHE_STATE_MAX];
+};
+
+/* Load (a missing file is an empty state) and save (atomically). */
+int health_cache_state_load(const char *path, struct health_cache_state *ret);
+int health_cache_state_save(const char *path, const struct health_cache_state *st);
+/* Mark RUN_ID's ATTEMPT reran. */
+void health_cache_reran(struct health_cache_state *st, long long run_id, unsigned attempt);
+
+/* The cache check's evidence: each lane's measurement of its actions
+ * cache; per known repository its recent failed runs (one conditional
+ * listing), the failed jobs of this host's lanes in those not looked at
+ * yet, and their logs (at most a few per cycle; the rest next cycle). */
+void health_gather_cache(struct gh_client *c, struct health_snapshot *s, struct health_cache_state *st);

@@ -101,9 +101,7 @@ bool health_run_active(const struct hrun *r) {
         return strcmp(r->status, "completed") != 0;
 }
 
-static void finding(struct health_plan *p, enum health_check c, int lane, bool degraded, const char *fmt, ...)
-        __attribute__((format(printf, 5, 6)));
-static void finding(struct health_plan *p, enum health_check c, int lane, bool degraded, const char *fmt, ...) {
+void health_plan_finding(struct health_plan *p, enum health_check c, int lane, bool degraded, const char *fmt, ...) {
         struct health_finding *f;
         va_list ap;
 
@@ -125,24 +123,24 @@ static bool planned_run(const struct health_plan *p, long long run_id) {
         return false;
 }
 
-static void action(struct health_plan *p, enum health_check c, enum health_verb v, int repo, long long run_id, int lane,
-                   const char *fmt, ...) __attribute__((format(printf, 7, 8)));
-static void action(struct health_plan *p, enum health_check c, enum health_verb v, int repo, long long run_id, int lane,
-                   const char *fmt, ...) {
+struct health_action *health_plan_action(struct health_plan *p, enum health_check c, enum health_verb v, int repo,
+                                         long long run_id, int lane, const char *fmt, ...) {
         struct health_action *a;
         va_list ap;
 
         if (p->n_actions == HEALTH_MAX_ACTIONS) {
-                finding(p, c, lane, true, "more than %d actions in one cycle: the rest waits for the next",
-                        HEALTH_MAX_ACTIONS);
-                return;
+                health_plan_finding(p, c, lane, true, "more than %d actions in one cycle: the rest waits for the next",
+                                    HEALTH_MAX_ACTIONS);
+                return NULL;
         }
         a = &p->actions[p->n_actions++];
-        *a = (struct health_action) { .check = c, .verb = v, .repo = repo, .run_id = run_id, .lane = lane };
+        *a = (struct health_action) { .check = c, .verb = v, .repo = repo, .run_id = run_id, .lane = lane, .after = -1 };
         va_start(ap, fmt);
         vsnprintf(a->reason, sizeof a->reason, fmt, ap);
         va_end(ap);
+        return a;
 }
+
 
 static void labels_text(const struct hlabels *l, char *buf, size_t size) {
         buf[0] = '\0';
@@ -193,11 +191,11 @@ static void check_stale(const struct health_snapshot *s, const struct health_set
                                 continue;
                         labels_text(&j->labels, labels, sizeof labels);
                         if (!health_run_all_ours(s, r, why, sizeof why))
-                                finding(p, HC_STALE, -1, false, "%s run %lld: job %lld queued %lld h for %s, left alone: "
+                                health_plan_finding(p, HC_STALE, -1, false, "%s run %lld: job %lld queued %lld h for %s, left alone: "
                                         "%s", s->repos[r->repo].name, r->id, j->id, waited / 3600, labels, why);
                         else
                         {
-                                action(p, HC_STALE, HV_CANCEL_RUN, (int) r->repo, r->id, -1,
+                                (void) health_plan_action(p, HC_STALE, HV_CANCEL_RUN, (int) r->repo, r->id, -1,
                                        "job %lld (%s) queued %lld h %lld min for %s (more than %lu h)", j->id, j->name,
                                        waited / 3600, waited % 3600 / 60, labels, hs->stale_job_hours);
                                 p->actions[p->n_actions - 1].job_id = j->id;
@@ -234,17 +232,17 @@ static void check_superseded(const struct health_snapshot *s, const struct healt
                         continue;
                 if (!repo->default_branch[0] || (strcmp(r->branch, repo->default_branch) == 0 &&
                                                  !hs->cancel_default_branch)) {
-                        finding(p, HC_SUPERSEDED, -1, false, "%s run %lld (%s on %s) is superseded by run %lld, left "
+                        health_plan_finding(p, HC_SUPERSEDED, -1, false, "%s run %lld (%s on %s) is superseded by run %lld, left "
                                 "alone: %s", repo->name, r->id, r->event, r->branch, n->id,
                                 repo->default_branch[0] ? "it is on the default branch (cancel_default_branch = no)"
                                                         : "the default branch could not be read");
                         continue;
                 }
                 if (!health_run_all_ours(s, r, why, sizeof why))
-                        finding(p, HC_SUPERSEDED, -1, false, "%s run %lld (%s on %s) is superseded by run %lld, left "
+                        health_plan_finding(p, HC_SUPERSEDED, -1, false, "%s run %lld (%s on %s) is superseded by run %lld, left "
                                 "alone: %s", repo->name, r->id, r->event, r->branch, n->id, why);
                 else
-                        action(p, HC_SUPERSEDED, HV_CANCEL_RUN, (int) r->repo, r->id, -1,
+                        (void) health_plan_action(p, HC_SUPERSEDED, HV_CANCEL_RUN, (int) r->repo, r->id, -1,
                                "superseded by run %lld of the same workflow, branch %s and event %s", n->id, r->branch,
                                r->event);
         }
@@ -282,10 +280,10 @@ static void check_pr_priority(const struct health_snapshot *s, const struct heal
                         if (!repo->default_branch[0] || strcmp(r->branch, repo->default_branch) == 0)
                                 continue;   /* the default branch's pushes are never cancelled for PRs */
                         if (!health_run_all_ours(s, r, why, sizeof why))
-                                finding(p, HC_PR_PRIORITY, -1, false, "%s push run %lld left alone: %s", repo->name,
+                                health_plan_finding(p, HC_PR_PRIORITY, -1, false, "%s push run %lld left alone: %s", repo->name,
                                         r->id, why);
                         else
-                                action(p, HC_PR_PRIORITY, HV_CANCEL_RUN, (int) g, r->id, -1,
+                                (void) health_plan_action(p, HC_PR_PRIORITY, HV_CANCEL_RUN, (int) g, r->id, -1,
                                        "%zu pull-request runs wait (more than %lu): queued push run on %s yields",
                                        prs, hs->pr_priority_threshold, r->branch);
                 }
@@ -312,39 +310,39 @@ static void check_offline_lane(const struct health_snapshot *s, const struct hea
         const char *name = ln->d->name;
 
         if (!o->unit_known || !o->github_known) {
-                finding(p, HC_OFFLINE, (int) l, true, "%s: cannot tell (%s)", name,
+                health_plan_finding(p, HC_OFFLINE, (int) l, true, "%s: cannot tell (%s)", name,
                         !o->unit_known ? o->unit_detail : o->github_detail);
                 return;
         }
         if (!o->unit_exists || !o->unit_managed) {
-                finding(p, HC_OFFLINE, (int) l, true, "%s: no lanekeeper unit: run lanectl apply %s", name, name);
+                health_plan_finding(p, HC_OFFLINE, (int) l, true, "%s: no lanekeeper unit: run lanectl apply %s", name, name);
                 return;
         }
         if (o->n_runners == 0 && o->local_configured) {
                 if (clock_drifts(s, hs))
-                        finding(p, HC_OFFLINE, (int) l, true, "%s: its registration is gone from GitHub; not "
+                        health_plan_finding(p, HC_OFFLINE, (int) l, true, "%s: its registration is gone from GitHub; not "
                                 "re-registered while the clock is %lld s off (tokens would fail)", name,
                                 s->clock_offset_s);
                 else
-                        action(p, HC_OFFLINE, HV_REREGISTER, -1, 0, (int) l, "the runner %s is configured here but "
+                        (void) health_plan_action(p, HC_OFFLINE, HV_REREGISTER, -1, 0, (int) l, "the runner %s is configured here but "
                                "GitHub no longer lists it (registration deleted)", name);
                 return;
         }
         if (o->n_runners == 0) {
-                finding(p, HC_OFFLINE, (int) l, true, "%s: not registered: run lanectl apply %s", name, name);
+                health_plan_finding(p, HC_OFFLINE, (int) l, true, "%s: not registered: run lanectl apply %s", name, name);
                 return;
         }
         if (strcmp(o->unit_active, "active") && strcmp(o->unit_active, "activating") &&
             strcmp(o->unit_active, "reloading")) {
-                action(p, HC_OFFLINE, HV_RESTART, -1, 0, (int) l, "the unit %s is %s (%s)", o->unit_name,
+                (void) health_plan_action(p, HC_OFFLINE, HV_RESTART, -1, 0, (int) l, "the unit %s is %s (%s)", o->unit_name,
                        o->unit_active, o->unit_sub);
                 return;
         }
         if (!o->runners[0].online && jobs_wait_for(s, l))
-                action(p, HC_OFFLINE, HV_RESTART, -1, 0, (int) l, "offline on GitHub while jobs wait for its labels "
+                (void) health_plan_action(p, HC_OFFLINE, HV_RESTART, -1, 0, (int) l, "offline on GitHub while jobs wait for its labels "
                        "(the unit is %s)", o->unit_active);
         else if (!o->runners[0].online)
-                finding(p, HC_OFFLINE, (int) l, true, "%s: offline on GitHub (the unit is %s/%s); no job waits for "
+                health_plan_finding(p, HC_OFFLINE, (int) l, true, "%s: offline on GitHub (the unit is %s/%s); no job waits for "
                         "its labels, so it is left to restart itself", name, o->unit_active, o->unit_sub);
 }
 
@@ -356,7 +354,7 @@ static void apply_caps(const struct health_settings *hs, struct health_plan *p) 
                 struct health_action *a = &p->actions[i];
                 unsigned long *n = a->verb == HV_CANCEL_RUN                                       ? &cancels
                                    : a->verb == HV_RERUN_FAILED                                   ? &reruns
-                                   : a->verb == HV_RESTART || a->verb == HV_REREGISTER ? &restarts
+                                   : a->verb == HV_RESTART || a->verb == HV_REREGISTER || a->verb == HV_CLEAR_CACHE ? &restarts
                                                                                        : NULL;
                 unsigned long max = a->verb == HV_CANCEL_RUN     ? hs->max_cancels
                                     : a->verb == HV_RERUN_FAILED ? hs->max_reruns
@@ -382,8 +380,10 @@ void health_plan(const struct health_snapshot *s, const struct health_settings *
         for (size_t l = 0; (!only || only[HC_OFFLINE]) && l < s->n_lanes; l++)
                 if (s->lanes[l].enabled)
                         check_offline_lane(s, hs, l, ret);
+        if (!only || only[HC_CACHE])
+                health_check_cache(s, hs, ret);
         if ((!only || only[HC_CLOCK]) && clock_drifts(s, hs))
-                finding(ret, HC_CLOCK, -1, true, "this host's clock is %lld s off GitHub's (more than %lu s): "
+                health_plan_finding(ret, HC_CLOCK, -1, true, "this host's clock is %lld s off GitHub's (more than %lu s): "
                         "registration is refused while it lasts; as root: timedatectl set-ntp true", s->clock_offset_s,
                         hs->max_clock_offset_s);
         apply_caps(hs, ret);

@@ -20,6 +20,7 @@
 
 #include "lane-file.h"
 #include "observation.h"
+#include "proto-register.h"
 #include "settings.h"
 
 #define HEALTH_MAX_LABELS 16          /* of a job or runner kept; more are marked truncated */
@@ -28,6 +29,8 @@
 #define HEALTH_MAX_FINDINGS 128
 #define HEALTH_TEXT_MAX 300
 #define HEALTH_REPO_MAX (PROTO_OWNER_MAX + PROTO_REPO_NAME_MAX + 2)
+#define HEALTH_MAX_CACHE_HITS 32
+#define HEALTH_CACHE_WINDOW_S (24 * 3600)   /* failed runs older than this are not looked at */
 
 struct hlabels {
         size_t n;
@@ -73,6 +76,20 @@ struct hlane {
         const struct lane_desired *d;
         struct observation o;
         bool enabled;                        /* health may act on it (its file says managed) */
+        bool have_cache;                     /* its unit's measurement of the actions cache */
+        struct proto_cache_stats cache;
+};
+
+/* A failed job of a lane's runner whose log says the runner found no
+ * action.yml in the lane's actions cache: the cache is damaged. */
+struct hcache_hit {
+        size_t repo;
+        long long run_id, job_id;
+        unsigned attempt;
+        int lane;
+        bool rerun_ok;                       /* the run's latest attempt is this one, completed */
+        bool reran_before;                   /* health reran an earlier attempt of it already */
+        char path[200];                      /* the entry the log names */
 };
 
 struct health_snapshot {
@@ -93,6 +110,10 @@ struct health_snapshot {
         struct hrunner *runners;
         size_t n_lanes;
         struct hlane *lanes;                 /* the caller's array */
+        bool cache_examined;                 /* the recent failures were looked at */
+        char cache_problem[HEALTH_TEXT_MAX];
+        size_t n_cache_hits;
+        struct hcache_hit cache_hits[HEALTH_MAX_CACHE_HITS];
 };
 
 enum health_check {
@@ -117,6 +138,9 @@ struct health_action {
         long long run_id;
         long long job_id;                    /* stale: the job that must still be queued */
         int lane;                            /* -1: none */
+        int after;                           /* -1, or the action that must complete first */
+        unsigned attempt;                    /* rerun: the attempt that failed */
+        unsigned max_age_days;               /* clear-cache: 0 every entry */
         char reason[HEALTH_TEXT_MAX];
         enum health_result result;
         char detail[HEALTH_TEXT_MAX];
@@ -177,6 +201,22 @@ bool health_run_all_ours(const struct health_snapshot *s, const struct hrun *r, 
  * (a job whose set does not fit is left out). */
 size_t health_queue(const struct health_snapshot *s, const struct health_settings *hs, struct health_labelset *ret,
                     size_t max);
+
+/* Whether LOG (a job's) says the runner found no action.yml under an
+ * entry of the actions cache beneath LANE_DIR (ROOT/LANE); the entry's
+ * path into PATH. The log is the job's output: what it says is only a
+ * reason to clear that lane's own cache and rerun its failed jobs once. */
+bool health_log_cache_damage(const char *log, size_t len, const char *lane_dir, char *path, size_t size);
+
+/* The cache check (health-cache.c): plans clear-cache and rerun-failed-jobs. */
+void health_check_cache(const struct health_snapshot *s, const struct health_settings *hs, struct health_plan *p);
+
+/* ---- for health's own files ---- */
+void health_plan_finding(struct health_plan *p, enum health_check c, int lane, bool degraded, const char *fmt, ...)
+        __attribute__((format(printf, 5, 6)));
+struct health_action *health_plan_action(struct health_plan *p, enum health_check c, enum health_verb v, int repo,
+                                         long long run_id, int lane, const char *fmt, ...)
+        __attribute__((format(printf, 7, 8)));
 
 /* Add to the snapshot's arrays (grown as needed): 0 or -ENOMEM. */
 int health_add_run(struct health_snapshot *s, const struct hrun *r);
