@@ -39,7 +39,7 @@ static bool cgroup_is(const char *pid, const char *unit, enum cgroup_test test) 
 }
 
 /* The name and real uid of process PID, from /proc/PID/status. */
-static bool proc_status(const char *pid, char *comm, size_t size, unsigned long *ret_uid) {
+static bool proc_status(const char *pid, char *comm, size_t size, unsigned long *ret_uid, bool *ret_zombie) {
         char path[300], line[256];
         FILE *f;
 
@@ -48,9 +48,12 @@ static bool proc_status(const char *pid, char *comm, size_t size, unsigned long 
         if (!f)
                 return false;
         *ret_uid = (unsigned long) -1;
+        *ret_zombie = false;
         while (fgets(line, sizeof line, f)) {
                 if (strncmp(line, "Name:", 5) == 0 && size > 1)
                         sscanf(line + 5, " %63s", comm);
+                else if (strncmp(line, "State:", 6) == 0)
+                        *ret_zombie = line[6 + strspn(line + 6, " \t")] == 'Z';
                 else if (strncmp(line, "Uid:", 4) == 0)
                         *ret_uid = strtoul(line + 4, NULL, 10);
         }
@@ -72,10 +75,11 @@ static size_t proc_select(bool (*pick)(const char *pid, unsigned long uid, const
         while ((de = readdir(d))) {
                 char comm[64] = "?";
                 unsigned long ruid;
+                bool zombie;
 
-                if (de->d_name[0] < '1' || de->d_name[0] > '9' || !proc_status(de->d_name, comm, sizeof comm, &ruid))
+                if (de->d_name[0] < '1' || de->d_name[0] > '9' || !proc_status(de->d_name, comm, sizeof comm, &ruid, &zombie))
                         continue;
-                if (!pick(de->d_name, ruid, comm, data))
+                if (!pick(de->d_name, ruid, zombie ? "" : comm, data))
                         continue;
                 if (n < 4 && len < size)
                         len += (size_t) snprintf(buf + len, size - len, "%s%s (%s)", n ? ", " : "", de->d_name, comm);
@@ -117,7 +121,8 @@ size_t exec_real_user_processes(void *data, uid_t uid, const char *unit, char *b
 }
 
 /* A job's process: the runner's worker (actions/runner names it
- * Runner.Worker; one per job, a child of the listener, in the unit). */
+ * Runner.Worker; one per job, a child of the listener, in the unit); a
+ * worker that exited and waits to be reaped (a zombie) runs nothing. */
 static bool pick_worker(const char *pid, unsigned long uid, const char *comm, const void *unit) {
         (void) uid;
         return strcmp(comm, "Runner.Worker") == 0 && cgroup_is(pid, unit, CGROUP_IN_UNIT);

@@ -75,6 +75,33 @@ static void lanes(FILE *f, const struct health_snapshot *s) {
         }
 }
 
+/* The actions cache per lane, as its unit last measured it (lanes without
+ * a measurement have no sample). */
+static void cache(FILE *f, const struct health_snapshot *s) {
+        static const struct {
+                const char *name, *help;
+        } fam[] = {
+                { "lanekeeper_actions_cache_bytes", "Bytes in the lane's actions cache (_work/_actions)." },
+                { "lanekeeper_actions_cache_entries", "Actions in the lane's cache." },
+                { "lanekeeper_actions_cache_damaged_entries", "Cache entries the runner would use although broken." },
+                { "lanekeeper_actions_cache_oldest_timestamp_seconds", "When the oldest cached action was downloaded." },
+        };
+
+        for (size_t k = 0; k < sizeof fam / sizeof fam[0]; k++) {
+                family(f, fam[k].name, "gauge", fam[k].help);
+                for (size_t i = 0; i < s->n_lanes; i++) {
+                        const struct proto_cache_stats *c = &s->lanes[i].cache;
+
+                        if (s->lanes[i].have_cache)
+                                lane_sample(f, fam[k].name, s->lanes[i].d->name,
+                                            k == 0   ? (long long) c->bytes
+                                            : k == 1 ? (long long) c->entries
+                                            : k == 2 ? (long long) c->damaged
+                                                     : c->oldest);
+                }
+        }
+}
+
 static void set_labels(FILE *f, const struct health_labelset *ls) {
         fputs("{labels=\"", f);
         for (size_t i = 0; i < ls->labels.n; i++) {
@@ -141,6 +168,7 @@ int health_metrics_render(const struct health_metrics_in *in, char **ret, size_t
         if (!f)
                 return -ENOMEM;
         lanes(f, s);
+        cache(f, s);
         queue(f, s, in->settings);
         actions(f, in->plan);
         if (s->have_offset) {

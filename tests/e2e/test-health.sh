@@ -218,6 +218,41 @@ check "re-register: exit 0 ($rc): $out" test "$rc" = 0
 check "re-register: completed through apply" grep -q '"action": "re-register"' <<<"$out"
 check "re-register: lane-a listed and online again" test "$(api GET "/repos/acme/site/actions/runners?name=lane-a" | field 'd["runners"][0]["status"]')" = online
 
+# ---- a damaged actions cache: cleared through lane-a's own unit, the failed jobs rerun once ----
+ctl action '{"repo":"acme/hello","ref":"v1","files":{"action.yml":"name: hello\nruns:\n  using: composite\n  steps:\n    - run: echo action says hi\n      shell: bash\n"}}' >/dev/null
+wf='{"repo":"acme/site","branch":"cache","jobs":[{"name":"uses","runs_on":["X64"],"steps":[{"uses":"acme/hello@v1"}]}]}'
+a=$R/lane-a/_work/_actions/acme/hello/v1
+k1=$(newrun "$wf")
+check "cache: a job fills lane-a's cache" wait_job "$k1" completed
+check "cache: ... and passes" concluded "$k1" success "action says hi"
+e2e_root rm $a/action.yml
+k2=$(newrun "$wf")
+check "cache: the damaged entry fails the next job" wait_job "$k2" completed
+check "cache: ... with the runner's message" concluded "$k2" failure "Can't find 'action.yml'"
+out=$(lanectl health --only cache --output json 2>&1); rc=$?
+check "cache: dry run: exit 1 ($rc)" test "$rc" = 1
+check "cache: dry run: would clear lane-a's cache, then rerun the run" \
+        test "$(field '[(a.get("lane"), a["action"], a.get("run_id"), a["result"]) for a in d["actions"]]' <<<"$out")" = "[('lane-a', 'clear-cache', None, 'would'), ('lane-a', 'rerun-failed-jobs', $k2, 'would')]"
+check "cache: the reason names the entry" grep -q "no action.yml in the cached $a" <<<"$out"
+check "cache: a dry run removes nothing" e2e_root test -e $a.completed
+out=$(lanectl health --heal --only cache --output json 2>&1); rc=$?
+check "cache: heal: exit 0 ($rc)" test "$rc" = 0
+check "cache: cleared, then rerun: $(field '[(a["action"], a["result"], a.get("detail")) for a in d["actions"]]' <<<"$out")" \
+        test "$(field '[(a["action"], a["result"]) for a in d["actions"]]' <<<"$out")" = "[('clear-cache', 'completed'), ('rerun-failed-jobs', 'completed')]"
+check "cache: the rerun is attempt 2" test "$(api GET /repos/acme/site/actions/runs/$k2 | field 'd["run_attempt"]')" = 2
+check "cache: the rerun passes, the action downloaded afresh" wait_job "$k2" completed
+check "cache: ... $(job "$k2" conclusion)" concluded "$k2" success "Download action repository 'acme/hello@v1'"
+check "cache: lane-a runs again" e2e_root systemctl -q is-active lanekeeper-lane@lane-a.service
+check "cache: the lane's measurement, 0640, the lane user's" \
+        test "$(e2e_root stat -c '%a %U' $R/lane-a/.lanekeeper-cache)" = "640 lkrunner"
+check "cache: the clear ran as the lane's user, in its unit" \
+        e2e_root sh -c "journalctl -o cat --no-pager -u lanekeeper-lane@lane-a.service | grep -q 'lanekeeper-register: lane-a: cleared the actions cache'"
+lanectl metrics >"$E2E_WORK/metrics-cache.txt"
+check "cache: metrics say lane-a's cache as measured, nothing damaged" \
+        test "$(prom "$E2E_WORK/metrics-cache.txt" '[m[(n, (("lane", "lane-a"),))] for n in ("lanekeeper_actions_cache_entries", "lanekeeper_actions_cache_damaged_entries")]')" = "[0.0, 0.0]"
+out=$(lanectl health --heal --only cache --output json 2>&1); rc=$?
+check "cache: the next cycle does nothing more ($rc)" test "$(field 'len(d["actions"])' <<<"$out") $rc" = "0 0"
+
 # ---- clock drift: degraded, the root step printed ----
 ctl clock '{"offset": 300}' >/dev/null
 out=$(lanectl health --only clock 2>&1); rc=$?
