@@ -28,7 +28,7 @@ static struct json_object *labels_json(const struct hlabels *l) {
         return a;
 }
 
-static struct json_object *queue_json(const struct health_cmd *hc) {
+struct json_object *cli_health_queue_json(const struct health_cmd *hc) {
         struct health_labelset sets[64];
         size_t n = health_queue(&hc->snap, &hc->x.s->health, sets, 64);
         struct json_object *a = json_object_new_array();
@@ -89,9 +89,26 @@ static struct json_object *repos_json(const struct health_snapshot *s) {
         return a;
 }
 
+struct json_object *cli_health_findings_json(const struct health_cmd *hc) {
+        struct json_object *f = json_object_new_array();
+
+        for (size_t i = 0; i < hc->plan.n_findings; i++) {
+                struct json_object *o = json_object_new_object();
+                const struct health_finding *hf = &hc->plan.findings[i];
+
+                add_str(o, "check", health_check_to_string(hf->check));
+                if (hf->lane >= 0)
+                        add_str(o, "lane", hc->snap.lanes[hf->lane].d->name);
+                json_object_object_add(o, "degraded", json_object_new_boolean(hf->degraded));
+                add_str(o, "text", hf->text);
+                json_object_array_add(f, o);
+        }
+        return f;
+}
+
 void cli_health_print_json(const struct health_cmd *hc, const struct health_counts *counts) {
         const struct health_snapshot *s = &hc->snap;
-        struct json_object *doc = json_object_new_object(), *a = json_object_new_array(), *f = json_object_new_array();
+        struct json_object *doc = json_object_new_object(), *a = json_object_new_array();
         struct json_object *c = json_object_new_object();
 
         add_str(doc, "schema", "lanekeeper.health/1");
@@ -103,22 +120,11 @@ void cli_health_print_json(const struct health_cmd *hc, const struct health_coun
                 json_object_object_add(doc, "rate_limit_remaining", json_object_new_int64(s->rate_remaining));
         json_object_object_add(doc, "repositories", repos_json(s));
         json_object_object_add(doc, "active_runs", json_object_new_int64((long long) s->n_runs));
-        json_object_object_add(doc, "queue", queue_json(hc));
+        json_object_object_add(doc, "queue", cli_health_queue_json(hc));
         for (size_t i = 0; i < hc->plan.n_actions; i++)
                 json_object_array_add(a, action_json(s, &hc->plan.actions[i], hc->heal));
         json_object_object_add(doc, "actions", a);
-        for (size_t i = 0; i < hc->plan.n_findings; i++) {
-                struct json_object *o = json_object_new_object();
-                const struct health_finding *hf = &hc->plan.findings[i];
-
-                add_str(o, "check", health_check_to_string(hf->check));
-                if (hf->lane >= 0)
-                        add_str(o, "lane", s->lanes[hf->lane].d->name);
-                json_object_object_add(o, "degraded", json_object_new_boolean(hf->degraded));
-                add_str(o, "text", hf->text);
-                json_object_array_add(f, o);
-        }
-        json_object_object_add(doc, "findings", f);
+        json_object_object_add(doc, "findings", cli_health_findings_json(hc));
         for (int r = HR_COMPLETED; r < _HR_MAX; r++)
                 json_object_object_add(c, health_result_to_string((enum health_result) r),
                                        json_object_new_int64(counts->n[r]));

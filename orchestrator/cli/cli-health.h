@@ -12,6 +12,7 @@ struct health_cmd {
         struct cli_exec x;
         const char *policy, *lanes_dir;
         bool heal, json, have_only, metrics;   /* metrics: lanectl metrics */
+        bool status;                            /* lanectl status: reads only */
         bool only[_HC_MAX];
         char cycle[64];
         int lock_fd;
@@ -21,6 +22,22 @@ struct health_cmd {
         struct health_plan plan;
         struct health_cache_state cache;      /* STORE/health-cache.state */
 };
+
+struct health_cmd *cli_health_new(void);
+void cli_health_free(struct health_cmd *hc);
+
+/* Open the settings, policy and store (WHAT names the command in errors),
+ * load this host's lanes, gather the snapshot and plan (a dry run): 0, or
+ * a negative errno once said on standard error. */
+int cli_health_prepare(struct cli *cli, struct health_cmd *hc, const char *what);
+
+/* 0 healthy, 1 degraded (findings, actions pending, failed or capped), 2
+ * error (GitHub or the runners unreadable). */
+int cli_health_exit_status(const struct health_cmd *hc, const struct health_counts *counts);
+
+/* The queue per label set, and the findings, as JSON arrays (new references). */
+struct json_object *cli_health_queue_json(const struct health_cmd *hc);
+struct json_object *cli_health_findings_json(const struct health_cmd *hc);
 
 /* The cycle as JSON (schema lanekeeper.health/1) on standard output. */
 void cli_health_print_json(const struct health_cmd *hc, const struct health_counts *counts);

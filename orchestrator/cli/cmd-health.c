@@ -204,7 +204,9 @@ static void gather(struct health_cmd *hc) {
                         (void) health_gather_repo(hc->x.real.gh, &hc->snap, names[i]);
         health_observe_lanes(hc->x.real.gh, &env, &hc->snap);
         health_clock(hc->x.real.gh, &hc->snap);
-        if (!hc->have_only || hc->only[HC_CACHE])
+        if (hc->status)   /* read-only: the lanes' measurements, no log */
+                health_gather_cache(NULL, &hc->snap, NULL);
+        else if (!hc->have_only || hc->only[HC_CACHE])
                 cache_evidence(hc);
 }
 
@@ -268,7 +270,7 @@ static void journal_cycle(const struct health_cmd *hc, const struct health_count
                         "LANEKEEPER_CYCLE=%s", hc->cycle, NULL);
 }
 
-static int exit_status(const struct health_cmd *hc, const struct health_counts *counts) {
+int cli_health_exit_status(const struct health_cmd *hc, const struct health_counts *counts) {
         bool degraded = counts->n[HR_FAILED] || counts->n[HR_CAPPED] || (!hc->heal && hc->plan.n_actions);
 
         for (size_t i = 0; i < hc->snap.n_repos; i++)
@@ -281,21 +283,28 @@ static int exit_status(const struct health_cmd *hc, const struct health_counts *
         return degraded ? EXIT_DEGRADED : EXIT_HEALTHY;
 }
 
-static int run(struct cli *cli, struct health_cmd *hc) {
-        struct health_counts counts = {};
+int cli_health_prepare(struct cli *cli, struct health_cmd *hc, const char *what) {
         time_t now = time(NULL);
         struct tm tm;
-        int ret;
 
-        if (cli_exec_open(cli, &hc->x, hc->policy, hc->lanes_dir, "health") < 0 || load_lanes(hc) < 0)
-                return EXIT_ERROR;
+        if (cli_exec_open(cli, &hc->x, hc->policy, hc->lanes_dir, what) < 0 || load_lanes(hc) < 0)
+                return -EINVAL;
         gmtime_r(&now, &tm);
         snprintf(hc->cycle, sizeof hc->cycle, "%04d%02d%02dT%02d%02d%02dZ-%d", tm.tm_year + 1900, tm.tm_mon + 1,
                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int) getpid());
         if (hc->heal && cycle_lock(hc) < 0)
-                return EXIT_ERROR;
+                return -EBUSY;
         gather(hc);
         health_plan(&hc->snap, &hc->x.s->health, hc->have_only ? hc->only : NULL, &hc->plan);
+        return 0;
+}
+
+static int run(struct cli *cli, struct health_cmd *hc) {
+        struct health_counts counts = {};
+        int ret;
+
+        if (cli_health_prepare(cli, hc, "health") < 0)
+                return EXIT_ERROR;
         if (hc->heal) {
                 struct health_act_env env = { .gh = hc->x.real.gh, .github_problem = hc->x.real.gh_problem,
                                               .ops = &hc->x.ops, .pol = &hc->x.pol, .host = hc->x.host,
@@ -305,7 +314,7 @@ static int run(struct cli *cli, struct health_cmd *hc) {
         }
         if (!hc->metrics)
                 cache_remember(hc);
-        ret = exit_status(hc, &counts);
+        ret = cli_health_exit_status(hc, &counts);
         if (hc->metrics)
                 return cli_health_metrics(hc, ret != EXIT_ERROR, true) < 0 ? EXIT_ERROR : ret;
         if (hc->json)
@@ -318,19 +327,17 @@ static int run(struct cli *cli, struct health_cmd *hc) {
         return ret;
 }
 
-static int health_command(struct cli *cli, int argc, char **argv, bool metrics) {
+struct health_cmd *cli_health_new(void) {
         struct health_cmd *hc = calloc(1, sizeof *hc);
-        int ret = EXIT_ERROR;
 
         if (!hc)
-                return fprintf(stderr, "lanectl: out of memory\n"), EXIT_ERROR;
+                return fprintf(stderr, "lanectl: out of memory\n"), NULL;
         hc->lock_fd = -EBADF;
-        hc->metrics = metrics;
         cli_exec_init(&hc->x);
-        if (parse_args(hc, argc, argv) == 0 && !(metrics && (hc->heal || hc->have_only || hc->json)))
-                ret = run(cli, hc);
-        else if (metrics)
-                fprintf(stderr, "usage: lanectl metrics [--policy FILE] [--lanes-dir DIR]\n");
+        return hc;
+}
+
+void cli_health_free(struct health_cmd *hc) {
         health_snapshot_free(&hc->snap);
         free(hc->lanes);
         free(hc->entries);
@@ -338,6 +345,20 @@ static int health_command(struct cli *cli, int argc, char **argv, bool metrics) 
         if (hc->lock_fd >= 0)
                 close(hc->lock_fd);
         free(hc);
+}
+
+static int health_command(struct cli *cli, int argc, char **argv, bool metrics) {
+        struct health_cmd *hc = cli_health_new();
+        int ret = EXIT_ERROR;
+
+        if (!hc)
+                return EXIT_ERROR;
+        hc->metrics = metrics;
+        if (parse_args(hc, argc, argv) == 0 && !(metrics && (hc->heal || hc->have_only || hc->json)))
+                ret = run(cli, hc);
+        else if (metrics)
+                fprintf(stderr, "usage: lanectl metrics [--policy FILE] [--lanes-dir DIR]\n");
+        cli_health_free(hc);
         return ret;
 }
 

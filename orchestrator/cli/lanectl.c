@@ -186,6 +186,7 @@ static const struct {
         { "remove", cmd_remove },
         { "health", cmd_health },
         { "metrics", cmd_metrics },
+        { "status", cmd_status },
         { "help", cmd_help },
 };
 

@@ -215,8 +215,11 @@ void health_gather_cache(struct gh_client *c, struct health_snapshot *s, struct 
         for (size_t l = 0; l < s->n_lanes; l++)
                 s->lanes[l].have_cache = exec_real_cache_stats(NULL, s->lanes[l].d, &s->lanes[l].cache) == 0;
         s->cache_examined = c != NULL;
-        if (!c) {
-                snprintf(s->cache_problem, sizeof s->cache_problem, "no GitHub client");
+        if (!c || !st) {
+                if (!st)   /* the measurements only (lanectl status): nothing is missing */
+                        s->cache_examined = true;
+                else
+                        snprintf(s->cache_problem, sizeof s->cache_problem, "no GitHub client");
                 return;
         }
         for (size_t g = 0; g < s->n_repos; g++)

@@ -66,5 +66,6 @@ void health_cache_reran(struct health_cache_state *st, long long run_id, unsigne
 /* The cache check's evidence: each lane's measurement of its actions
  * cache; per known repository its recent failed runs (one conditional
  * listing), the failed jobs of this host's lanes in those not looked at
- * yet, and their logs (at most a few per cycle; the rest next cycle). */
+ * yet, and their logs (at most a few per cycle; the rest next cycle).
+ * ST NULL: the measurements only. */
 void health_gather_cache(struct gh_client *c, struct health_snapshot *s, struct health_cache_state *st);

@@ -33,23 +33,6 @@ static void lane_sample(FILE *f, const char *name, const char *lane, long long v
         fprintf(f, "\"} %lld\n", v);
 }
 
-/* Whether GitHub's labels for the lane differ from its file's. */
-static bool labels_drift(const struct hlane *l) {
-        const struct obs_runner *r = &l->o.runners[0];
-
-        if (l->o.n_runners != 1 || r->n_labels != l->d->n_labels)
-                return l->o.n_runners == 1;
-        for (size_t i = 0; i < l->d->n_labels; i++) {
-                bool found = false;
-
-                for (size_t k = 0; k < r->n_labels && !found; k++)
-                        found = strcasecmp(l->d->labels[i], r->labels[k]) == 0;
-                if (!found)
-                        return true;
-        }
-        return false;
-}
-
 static void lanes(FILE *f, const struct health_snapshot *s) {
         static const struct {
                 const char *name, *help;
@@ -68,7 +51,7 @@ static void lanes(FILE *f, const struct health_snapshot *s) {
                         long long v = k == 0   ? strcmp(l->o.unit_active, "active") == 0
                                       : k == 1 ? one && l->o.runners[0].online
                                       : k == 2 ? one && l->o.runners[0].busy
-                                               : labels_drift(l);
+                                               : health_lane_labels_drift(l);
 
                         lane_sample(f, fam[k].name, l->d->name, v);
                 }

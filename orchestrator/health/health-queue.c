@@ -123,3 +123,20 @@ size_t health_queue(const struct health_snapshot *s, const struct health_setting
         }
         return n;
 }
+
+/* Whether GitHub's labels for the lane differ from its file's. */
+bool health_lane_labels_drift(const struct hlane *l) {
+        const struct obs_runner *r = &l->o.runners[0];
+
+        if (l->o.n_runners != 1 || r->n_labels != l->d->n_labels)
+                return l->o.n_runners == 1;
+        for (size_t i = 0; i < l->d->n_labels; i++) {
+                bool found = false;
+
+                for (size_t k = 0; k < r->n_labels && !found; k++)
+                        found = strcasecmp(l->d->labels[i], r->labels[k]) == 0;
+                if (!found)
+                        return true;
+        }
+        return false;
+}

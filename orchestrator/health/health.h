@@ -218,6 +218,10 @@ struct health_action *health_plan_action(struct health_plan *p, enum health_chec
                                          long long run_id, int lane, const char *fmt, ...)
         __attribute__((format(printf, 7, 8)));
 
+/* Whether GitHub lists the lane's runner with labels other than its
+ * file's (compared without case). */
+bool health_lane_labels_drift(const struct hlane *l);
+
 /* Add to the snapshot's arrays (grown as needed): 0 or -ENOMEM. */
 int health_add_run(struct health_snapshot *s, const struct hrun *r);
 int health_add_job(struct health_snapshot *s, const struct hjob *j);

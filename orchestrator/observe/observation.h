@@ -58,6 +58,8 @@ struct observation {
         char unit_sub[32];           /* SubState */
         char unit_file_state[32];    /* UnitFileState */
         unsigned main_pid;           /* 0: none */
+        unsigned n_restarts;         /* NRestarts: automatic restarts since the last start by hand */
+        unsigned long long state_since_us;   /* StateChangeTimestamp (realtime, µs); 0 unknown */
         long long main_uid;          /* -1: unknown */
         char unit_user[PROTO_USER_NAME_MAX + 1];   /* of MainPID, else the managed marker's */
         char unit_root[PROTO_PATH_MAX + 1];        /* the managed marker's registration root */

@@ -280,6 +280,10 @@ void observe_unit(const struct observe_env *env, const struct lane_desired *d, s
         if (!o->unit_exists)
                 return;
         snprintf(o->unit_name, sizeof o->unit_name, "%s", unit);
+        (void) sd_bus_get_property_trivial(env->bus, SYSTEMD_DEST, path, "org.freedesktop.systemd1.Service", "NRestarts",
+                                           NULL, 'u', &o->n_restarts);
+        (void) sd_bus_get_property_trivial(env->bus, SYSTEMD_DEST, path, "org.freedesktop.systemd1.Unit",
+                                           "StateChangeTimestamp", NULL, 't', &o->state_since_us);
         if (strcmp(o->unit_active, "inactive") != 0 &&
             sd_bus_get_property_trivial(env->bus, SYSTEMD_DEST, path, "org.freedesktop.systemd1.Service", "MainPID", NULL,
                                         'u', &pid) >= 0 && pid > 0) {

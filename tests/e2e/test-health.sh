@@ -87,6 +87,24 @@ check "lane-b runs the long job" wait_marked lk-e2e-hold
 out=$(lanectl health 2>&1); rc=$?
 check "a healthy host: exit 0 ($rc): $out" test "$rc" = 0
 
+# ---- status: the dashboard, 80 columns, colour only on a terminal; JSON for scripts ----
+out=$(lanectl status 2>&1); rc=$?
+check "status: healthy, exit 0 ($rc): $out" test "$rc" = 0
+check "status: fits 80 columns: $(awk 'length($0) > 80' <<<"$out")" test "$(awk '{ if (length($0) > 80) n++ } END { print n + 0 }' <<<"$out")" = 0
+check "status: no colour when not a terminal" test "$(grep -c $'\e\\[' <<<"$out")" = 0
+check "status: lane-a active and online, idle" grep -q "^lane-a  *active/running .* online, idle" <<<"$out"
+check "status: lane-b busy, with its job" grep -q "job acme/site run $busy \"hold\"" <<<"$out"
+check "status: no job waits" grep -q "^(no job waits)$" <<<"$out"
+tty=$(e2e_as lanekeeper script -qec "env TERM=xterm /usr/local/bin/lanectl --config $etc/lanekeeper.conf status" /dev/null 2>&1)
+check "status: colour on a terminal" grep -q $'\e\\[32mHEALTHY' <<<"$tty"
+out=$(lanectl status lane-b --output json 2>&1); rc=$?
+check "status --output json lane-b: one lane, busy with run $busy ($rc)" \
+        test "$(field '([l["name"] for l in d["lanes"]], d["lanes"][0]["github"]["busy"], d["lanes"][0]["github"]["job"].split()[2], d["status"], d["schema"])' <<<"$out")" = "(['lane-b'], True, '$busy', 'healthy', 'lanekeeper.status/1')"
+check "status: lane-b's unit and last record" \
+        test "$(field '(d["lanes"][0]["unit"]["active"], d["lanes"][0]["last_audit"]["command"], d["lanes"][0]["last_audit"]["status"])' <<<"$out")" = "('active', 'apply', 'completed')"
+out=$(lanectl status nosuch 2>&1); rc=$?
+check "status: an unknown lane is an error, named ($rc)" test "$rc" = 2 -a -n "$(grep "no lane of this host is named 'nosuch'" <<<"$out")"
+
 # ---- stale: three jobs for lane-b's labels, five hours queued; what is not ours stays ----
 s1=$(backdated '["lanekeeper-managed","only-b"]'); s2=$(backdated '["only-b"]'); s3=$(backdated '["ONLY-B"]')
 foreign=$(backdated '["elsewhere-only"]')
@@ -181,6 +199,9 @@ check "offline: the busy lane's job still runs" test "$(runstatus "$busy")" = "i
 
 # ---- metrics: the exposition format, parsed by prometheus_client; values match the state ----
 q=$(newrun '{"repo":"acme/site","jobs":[{"name":"w","runs_on":["only-b"]},{"name":"nobody","runs_on":["windows-latest"]}]}')
+out=$(lanectl status 2>&1)
+check "status: the queue per label set: $(sed -n '/^QUEUE/,/^$/p' <<<"$out")" \
+        test "$(grep -c -e '^only-b  *1 .* 1/1  *yes$' -e '^windows-latest  *1 .* 0/0  *no$' <<<"$out")" = 2
 lanectl metrics >"$E2E_WORK/metrics.txt"; rc=$?
 check "metrics: exit 0 ($rc)" test "$rc" = 0
 prom() { # FILE EXPR: EXPR over {(name, labels-as-sorted-tuple): value}
@@ -247,6 +268,9 @@ check "cache: the lane's measurement, 0640, the lane user's" \
         test "$(e2e_root stat -c '%a %U' $R/lane-a/.lanekeeper-cache)" = "640 lkrunner"
 check "cache: the clear ran as the lane's user, in its unit" \
         e2e_root sh -c "journalctl -o cat --no-pager -u lanekeeper-lane@lane-a.service | grep -q 'lanekeeper-register: lane-a: cleared the actions cache'"
+out=$(lanectl status lane-a --output json 2>&1)
+check "status: lane-a's cache measured, the last self-heal actions listed" \
+        test "$(field '(d["lanes"][0]["actions_cache"]["damaged"], [(h["action"], h["status"]) for h in d["last_heal"]][:2])' <<<"$out")" = "(0, [('rerun-failed-jobs', 'completed'), ('clear-cache', 'completed')])"
 lanectl metrics >"$E2E_WORK/metrics-cache.txt"
 check "cache: metrics say lane-a's cache as measured, nothing damaged" \
         test "$(prom "$E2E_WORK/metrics-cache.txt" '[m[(n, (("lane", "lane-a"),))] for n in ("lanekeeper_actions_cache_entries", "lanekeeper_actions_cache_damaged_entries")]')" = "[0.0, 0.0]"
