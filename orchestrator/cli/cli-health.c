@@ -197,18 +197,66 @@ static long long last_success(const struct health_cmd *hc, bool ok) {
         return t;
 }
 
+/* The textfile: metrics_file, or STORE/metrics/lanekeeper.prom (its
+ * directory made, 0755, for node_exporter). */
+static const char *metrics_path(const struct health_cmd *hc, char *path, size_t size) {
+        const struct health_settings *h = &hc->x.s->health;
+
+        if (h->metrics_file[0])
+                snprintf(path, size, "%s", h->metrics_file);
+        else {
+                snprintf(path, size, "%s/metrics", hc->x.s->store_dir);
+                (void) mkdir(path, 0755);
+                snprintf(path, size, "%s/metrics/lanekeeper.prom", hc->x.s->store_dir);
+        }
+        return path;
+}
+
+static char *read_text(const char *path) {
+        char *text = NULL;
+        size_t size = 0;
+        FILE *f = fopen(path, "re");
+
+        if (!f)
+                return NULL;
+        if (getdelim(&text, &size, '\0', f) < 0) {
+                free(text);
+                text = NULL;
+        }
+        fclose(f);
+        return text;
+}
+
+void cli_health_refresh_metrics(struct cli *cli, const char *policy, const char *lanes_dir) {
+        struct health_cmd *hc = cli_health_new();
+
+        if (!hc)
+                return;
+        hc->status = hc->refresh = true;
+        hc->policy = policy;
+        hc->lanes_dir = lanes_dir;
+        if (cli_health_prepare(cli, hc, "metrics") == 0 && !hc->x.s->health.metrics_off)
+                (void) cli_health_metrics(hc, false, false);
+        cli_health_free(hc);
+}
+
 int cli_health_metrics(const struct health_cmd *hc, bool ok, bool to_stdout) {
         const struct health_settings *h = &hc->x.s->health;
         struct audit_verify_result v = {};
         struct health_metrics_in in = { .snap = &hc->snap, .settings = h, .plan = &hc->plan };
-        char path[PROTO_PATH_MAX + 32], *text = NULL;
+        char path[PROTO_PATH_MAX + 32], *text = NULL, *old = NULL;
         size_t len;
         int r;
 
+        if (hc->refresh) {   /* another command's: the last cycle's actions stay as they were */
+                in.plan = NULL;
+                in.carry = old = read_text(metrics_path(hc, path, sizeof path));
+        }
         in.audit_intact = audit_verify((struct audit_store *) &hc->x.store, &v) == 0;
         in.audit_records = v.records;
         in.last_success = last_success(hc, ok && !to_stdout);
         r = health_metrics_render(&in, &text, &len);
+        free(old);
         if (r < 0)
                 return fprintf(stderr, "lanectl: cannot render the metrics: %s\n", strerror(-r)), r;
         if (to_stdout) {
@@ -220,13 +268,7 @@ int cli_health_metrics(const struct health_cmd *hc, bool ok, bool to_stdout) {
                 free(text);
                 return 0;
         }
-        if (h->metrics_file[0])
-                snprintf(path, sizeof path, "%s", h->metrics_file);
-        else {
-                snprintf(path, sizeof path, "%s/metrics", hc->x.s->store_dir);
-                (void) mkdir(path, 0755);
-                snprintf(path, sizeof path, "%s/metrics/lanekeeper.prom", hc->x.s->store_dir);
-        }
+        metrics_path(hc, path, sizeof path);
         r = write_file_atomic(path, text, 0644);
         free(text);
         if (r < 0)

@@ -13,6 +13,7 @@ struct health_cmd {
         const char *policy, *lanes_dir;
         bool heal, json, have_only, metrics;   /* metrics: lanectl metrics */
         bool status;                            /* lanectl status: reads only */
+        bool refresh;                           /* the textfile refreshed after apply, restart, remove */
         bool only[_HC_MAX];
         char cycle[64];
         int lock_fd;
@@ -46,3 +47,8 @@ void cli_health_print_json(const struct health_cmd *hc, const struct health_coun
  * textfile (every cycle; atomically, mode 0644 for node_exporter). OK says
  * whether the cycle read everything (then it is the last success). */
 int cli_health_metrics(const struct health_cmd *hc, bool ok, bool to_stdout);
+
+/* After a command that changed lanes (apply, restart --apply, remove
+ * --apply): the textfile rewritten from a fresh read of the lanes and the
+ * queues; the last health cycle's action counts and last success kept. */
+void cli_health_refresh_metrics(struct cli *cli, const char *policy, const char *lanes_dir);

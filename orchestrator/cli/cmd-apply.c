@@ -16,6 +16,7 @@
 #include "exec-real.h"
 #include "exec.h"
 #include "cli.h"
+#include "cli-health.h"
 #include "macro.h"
 #include "observe.h"
 #include "proto-policy.h"
@@ -294,15 +295,20 @@ static int run_lanes(struct lane_cmd *lc) {
 static int lane_command(struct cli *cli, int argc, char **argv, enum exec_cmd cmd) {
         struct lane_cmd *lc = calloc(1, sizeof *lc);
         int ret = EXIT_ERROR;
+        bool ran = false;
 
         if (!lc)
                 return fprintf(stderr, "lanectl: out of memory\n"), EXIT_ERROR;
         cli_exec_init(&lc->x);
         lc->c = (struct lane_cmd_ctx) { .timeout_s = EXEC_DEFAULT_TIMEOUT_S, .host = lc->x.host, .pol = &lc->x.pol,
                                         .ops = &lc->x.ops, .cmd = cmd, .dry_run = cmd != EXEC_APPLY };
-        if (parse_args(lc, argc, argv) == 0 && prepare(cli, lc) == 0)
+        if (parse_args(lc, argc, argv) == 0 && prepare(cli, lc) == 0) {
                 ret = run_lanes(lc);
+                ran = !lc->c.dry_run;
+        }
         cli_exec_close(&lc->x);
+        if (ran)   /* lanes may have changed: node_exporter's textfile says so now, not at the next cycle */
+                cli_health_refresh_metrics(cli, lc->policy, lc->lanes_dir);
         free(lc);
         return ret;
 }

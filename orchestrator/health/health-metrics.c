@@ -116,8 +116,28 @@ static void queue(FILE *f, const struct health_snapshot *s, const struct health_
         free(sets);
 }
 
-static void actions(FILE *f, const struct health_plan *p) {
+/* The samples of FAMILY in TEXT (a textfile written before), as they were. */
+static void carried(FILE *f, const char *text, const char *family) {
+        size_t n = strlen(family);
+
+        for (const char *p = text; p && *p;) {
+                const char *nl = strchr(p, '\n');
+                size_t len = nl ? (size_t) (nl - p) : strlen(p);
+
+                if (len > n && strncmp(p, family, n) == 0 && (p[n] == '{' || p[n] == ' '))
+                        fprintf(f, "%.*s\n", (int) len, p);
+                p = nl ? nl + 1 : NULL;
+        }
+}
+
+static void actions(FILE *f, const struct health_plan *p, const char *carry) {
         family(f, "lanekeeper_health_actions", "gauge", "Actions of the last health cycle by check, action and result.");
+        if (!p) {
+                carried(f, carry, "lanekeeper_health_actions");
+                family(f, "lanekeeper_health_degraded_findings", "gauge", "Degraded findings of the last health cycle.");
+                carried(f, carry, "lanekeeper_health_degraded_findings");
+                return;
+        }
         for (int c = 0; p && c < _HC_MAX; c++)
                 for (int v = 0; v < _HV_MAX; v++)
                         for (int r = 0; r < _HR_MAX; r++) {
@@ -153,7 +173,7 @@ int health_metrics_render(const struct health_metrics_in *in, char **ret, size_t
         lanes(f, s);
         cache(f, s);
         queue(f, s, in->settings);
-        actions(f, in->plan);
+        actions(f, in->plan, in->carry);
         if (s->have_offset) {
                 family(f, "lanekeeper_clock_offset_seconds", "gauge", "GitHub's clock minus this host's.");
                 fprintf(f, "lanekeeper_clock_offset_seconds %lld\n", s->clock_offset_s);

@@ -12,6 +12,7 @@ struct health_metrics_in {
         const struct health_snapshot *snap;
         const struct health_settings *settings;
         const struct health_plan *plan;       /* NULL: no cycle's actions */
+        const char *carry;                    /* plan NULL: the last cycle's action samples, as they were */
         uint64_t audit_records;
         bool audit_intact;
         long long last_success;               /* Unix time; 0: never */

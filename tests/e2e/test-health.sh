@@ -231,6 +231,18 @@ e2e_root cat $tf >"$E2E_WORK/textfile.prom"
 check "the textfile parses; its last success is this cycle's" \
         prom "$E2E_WORK/textfile.prom" 'abs(m[("lanekeeper_health_last_success_timestamp_seconds", ())] - __import__("time").time()) < 120'
 
+# every command that changes a lane rewrites the textfile at once; the last cycle's counts stay
+prom "$E2E_WORK/textfile.prom" 'm[("lanekeeper_health_degraded_findings", ())]' >"$E2E_WORK/findings.before"
+e2e_root systemctl stop lanekeeper-lane@lane-a.service
+lanectl metrics >/dev/null   # reads only: the textfile is not touched
+e2e_root cat $tf >"$E2E_WORK/textfile.prom"
+check "metrics: lanectl metrics leaves the textfile alone" prom "$E2E_WORK/textfile.prom" 'm[("lanekeeper_lane_up", (("lane", "lane-a"),))] == 1'
+out=$(lanectl restart lane-a --apply --confirm lane-a --idempotency-key metrics-restart 2>&1); rc=$?
+check "restart --apply for the textfile ($rc): $out" test "$rc" = 0
+e2e_root cat $tf >"$E2E_WORK/textfile.prom"
+check "the textfile after restart: lane-a up, the last cycle's findings and success kept" \
+        prom "$E2E_WORK/textfile.prom" 'm[("lanekeeper_lane_up", (("lane", "lane-a"),))] == 1 and m[("lanekeeper_health_degraded_findings", ())] == '"$(cat "$E2E_WORK/findings.before")"' and abs(m[("lanekeeper_health_last_success_timestamp_seconds", ())] - __import__("time").time()) < 120'
+
 # ---- a deleted registration: registered again through the executor ----
 id=$(api GET "/repos/acme/site/actions/runners?name=lane-a" | field 'd["runners"][0]["id"]')
 api DELETE "/repos/acme/site/actions/runners/$id" >/dev/null
