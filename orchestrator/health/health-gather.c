@@ -161,35 +161,46 @@ static void add_runners(struct health_snapshot *s, const struct inventory *inv) 
         }
 }
 
+/* Each lane scope's runners, listed once however many lanes share it;
+ * each lane observed against its scope's listing. */
 void health_observe_lanes(struct gh_client *c, const struct health_observe_env *env, struct health_snapshot *s) {
-        char scope[160], err[512];
+        struct inventory *inv = calloc(s->n_lanes ?: 1, sizeof *inv);
+        int *first = calloc(s->n_lanes ?: 1, sizeof *first);   /* the lane whose listing serves lane l */
+        bool *ok = calloc(s->n_lanes ?: 1, sizeof *ok);
+        char scope[160], other[160], err[512];
 
-        s->runners_known = true;
-        for (size_t l = 0; l < s->n_lanes; l++) {
+        s->runners_known = inv && first && ok;
+        for (size_t l = 0; s->runners_known && l < s->n_lanes; l++) {
                 struct observe_env oe = { .bus = env->bus, .bus_problem = env->bus_problem, .baseline = env->baseline };
-                struct inventory inv = {};
-                bool seen = false, ok;
+                size_t f = l;
 
                 lane_scope(s->lanes[l].d, scope, sizeof scope);
-                for (size_t k = 0; k < l && !seen; k++) {
-                        char other[160];
-
+                for (size_t k = 0; k < l && f == l; k++) {
                         lane_scope(s->lanes[k].d, other, sizeof other);
-                        seen = strcasecmp(scope, other) == 0;
+                        if (strcasecmp(scope, other) == 0)
+                                f = (size_t) first[k];
                 }
-                ok = c && gh_list_runners(c, scope, NULL, &inv, err, sizeof err) == 0;
-                if (!ok) {
-                        s->runners_known = false;
-                        snprintf(s->runners_problem, sizeof s->runners_problem, "%.60s: %.200s", scope,
-                                 c ? err : env->github_problem);
+                first[l] = (int) f;
+                if (f == l) {
+                        ok[l] = c && gh_list_runners(c, scope, NULL, &inv[l], err, sizeof err) == 0;
+                        if (!ok[l]) {
+                                s->runners_known = false;
+                                snprintf(s->runners_problem, sizeof s->runners_problem, "%.60s: %.200s", scope,
+                                         c ? err : env->github_problem);
+                        } else
+                                add_runners(s, &inv[l]);
                 }
-                oe.inventory = ok ? &inv : NULL;
-                oe.inventory_problem = ok ? NULL : s->runners_problem;
-                if (ok && !seen)
-                        add_runners(s, &inv);
+                oe.inventory = ok[f] ? &inv[f] : NULL;
+                oe.inventory_problem = ok[f] ? NULL : s->runners_problem;
                 observe_lane(&observe_real, &oe, s->lanes[l].d, &s->lanes[l].o);
-                inventory_free(&inv);
         }
+        if (!inv || !first || !ok)
+                snprintf(s->runners_problem, sizeof s->runners_problem, "out of memory");
+        for (size_t l = 0; inv && l < s->n_lanes; l++)
+                inventory_free(&inv[l]);
+        free(inv);
+        free(first);
+        free(ok);
         for (size_t r = 0; r < s->n_runners; r++)   /* names may have matched lanes listed later */
                 for (size_t l = 0; l < s->n_lanes; l++)
                         if (strcasecmp(s->lanes[l].d->name, s->runners[r].name) == 0)
