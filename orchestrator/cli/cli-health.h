@@ -27,6 +27,10 @@ struct health_cmd {
 struct health_cmd *cli_health_new(void);
 void cli_health_free(struct health_cmd *hc);
 
+/* The options health and status share (getopt's OPT 'o' --output, 'p'
+ * --policy, 'd' --lanes-dir): 1 taken, 0 not one of them, -EINVAL said. */
+int cli_health_option(struct health_cmd *hc, int opt, const char *arg, const char *what);
+
 /* Open the settings, policy and store (WHAT names the command in errors),
  * load this host's lanes, gather the snapshot and plan (a dry run): 0, or
  * a negative errno once said on standard error. */

@@ -68,20 +68,9 @@ static int parse_args(struct health_cmd *hc, int argc, char **argv) {
                                 return -EINVAL;
                         hc->have_only = true;
                         break;
-                case 'o':
-                        if (strcmp(optarg, "json") && strcmp(optarg, "text"))
-                                return fprintf(stderr, "lanectl health: --output is text or json\n"), -EINVAL;
-                        hc->json = strcmp(optarg, "json") == 0;
-                        break;
-                case 'p':
-                        hc->policy = optarg;
-                        break;
-                case 'd':
-                        hc->lanes_dir = optarg;
-                        break;
                 default:
-                        usage();
-                        return -EINVAL;
+                        if (cli_health_option(hc, opt, optarg, "health") <= 0)
+                                return usage(), -EINVAL;
                 }
         if (optind != argc)
                 return usage(), -EINVAL;
@@ -281,6 +270,23 @@ int cli_health_exit_status(const struct health_cmd *hc, const struct health_coun
         for (size_t i = 0; i < hc->plan.n_findings; i++)
                 degraded |= hc->plan.findings[i].degraded;
         return degraded ? EXIT_DEGRADED : EXIT_HEALTHY;
+}
+
+int cli_health_option(struct health_cmd *hc, int opt, const char *arg, const char *what) {
+        switch (opt) {
+        case 'o':
+                if (strcmp(arg, "json") && strcmp(arg, "text"))
+                        return fprintf(stderr, "lanectl %s: --output is text or json\n", what), -EINVAL;
+                hc->json = strcmp(arg, "json") == 0;
+                return 1;
+        case 'p':
+                hc->policy = arg;
+                return 1;
+        case 'd':
+                hc->lanes_dir = arg;
+                return 1;
+        }
+        return 0;
 }
 
 int cli_health_prepare(struct cli *cli, struct health_cmd *hc, const char *what) {

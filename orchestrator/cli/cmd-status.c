@@ -106,23 +106,9 @@ static int parse_args(struct health_cmd *hc, int argc, char **argv) {
 
         optind = 0;
         while ((opt = getopt_long(argc, argv, "", options, NULL)) >= 0)
-                switch (opt) {
-                case 'o':
-                        if (strcmp(optarg, "json") && strcmp(optarg, "text"))
-                                return fprintf(stderr, "lanectl status: --output is text or json\n"), -EINVAL;
-                        hc->json = strcmp(optarg, "json") == 0;
-                        break;
-                case 'p':
-                        hc->policy = optarg;
-                        break;
-                case 'd':
-                        hc->lanes_dir = optarg;
-                        break;
-                default:
-                        fprintf(stderr, "usage: lanectl status [LANE...] [--output text|json] [--policy FILE] "
-                                        "[--lanes-dir DIR]\n");
-                        return -EINVAL;
-                }
+                if (cli_health_option(hc, opt, optarg, "status") <= 0)
+                        return fprintf(stderr, "usage: lanectl status [LANE...] [--output text|json] [--policy FILE] "
+                                               "[--lanes-dir DIR]\n"), -EINVAL;
         return 0;
 }
 

@@ -21,21 +21,33 @@
 #define ACTIONS_DIR "_work/_actions"
 #define MARKER ".completed"
 
+/* A DIR of its own on the directory DFD (DFD stays the caller's), or NULL. */
+static DIR *dup_dir(int dfd) {
+        int fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
+        DIR *d = fd < 0 ? NULL : fdopendir(fd);
+
+        if (!d && fd >= 0)
+                close(fd);
+        return d;
+}
+
+static bool dots(const char *n) {
+        return n[0] == '.' && (!n[1] || (n[1] == '.' && !n[2]));
+}
+
 int cache_empty_dir(int dfd, unsigned depth, size_t *count) {
-        _cleanup_(closep) int fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
         struct dirent *de;
         DIR *d;
         int r = 0;
 
         if (depth > 512)
                 return -ELOOP;
-        if (fd < 0 || !(d = fdopendir(fd)))
+        if (!(d = dup_dir(dfd)))
                 return -errno;
-        fd = -EBADF;   /* d owns it */
         while (r == 0 && (errno = 0, de = readdir(d))) {
                 int sub;
 
-                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                if (dots(de->d_name))
                         continue;
                 if (unlinkat(dfd, de->d_name, 0) == 0) {
                         (*count)++;
@@ -70,19 +82,16 @@ int cache_empty_dir(int dfd, unsigned depth, size_t *count) {
 
 /* Bytes of regular files beneath DFD; whether it holds anything. */
 static unsigned long long tree_bytes(int dfd, unsigned depth, bool *ret_any) {
-        _cleanup_(closep) int fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
         unsigned long long sum = 0;
         struct dirent *de;
         DIR *d;
 
-        if (depth > 64 || fd < 0 || !(d = fdopendir(fd)))
+        if (depth > 64 || !(d = dup_dir(dfd)))
                 return 0;
-        fd = -EBADF;
         while ((de = readdir(d))) {
                 struct stat st;
 
-                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
-                    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                if (dots(de->d_name) || fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
                         continue;
                 *ret_any = true;
                 if (S_ISREG(st.st_mode))
@@ -172,20 +181,14 @@ static bool is_marker(const char *name, char *base, size_t size) {
 /* The repository directory RFD: its entries (directories, and markers
  * left without theirs). */
 static void visit_repo(struct walk *w, int rfd) {
-        _cleanup_(closep) int fd = fcntl(rfd, F_DUPFD_CLOEXEC, 3);
         struct dirent *de;
-        DIR *d;
+        DIR *d = dup_dir(rfd);
 
-        if (fd < 0 || !(d = fdopendir(fd)))
-                return;
-        fd = -EBADF;
-        while ((de = readdir(d))) {
+        while (d && (de = readdir(d))) {
                 char base[NAME_MAX + 1];
                 struct stat st;
 
-                if (de->d_name[0] == '.' && (!de->d_name[1] || (de->d_name[1] == '.' && !de->d_name[2])))
-                        continue;
-                if (fstatat(rfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                if (dots(de->d_name) || fstatat(rfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
                         continue;
                 if (S_ISDIR(st.st_mode))
                         visit_entry(w, rfd, de->d_name, true);
@@ -193,23 +196,20 @@ static void visit_repo(struct walk *w, int rfd) {
                          (fstatat(rfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode)))
                         visit_entry(w, rfd, base, false);
         }
-        closedir(d);
+        if (d)
+                closedir(d);
 }
 
 /* Each subdirectory of DFD, at LEVEL (0 owners, 1 repositories); empty
  * ones are removed when clearing. */
 static void visit_level(struct walk *w, int dfd, unsigned level) {
-        _cleanup_(closep) int fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
         struct dirent *de;
-        DIR *d;
+        DIR *d = dup_dir(dfd);
 
-        if (fd < 0 || !(d = fdopendir(fd)))
-                return;
-        fd = -EBADF;
-        while ((de = readdir(d))) {
+        while (d && (de = readdir(d))) {
                 _cleanup_(closep) int sub = -EBADF;
 
-                if (de->d_name[0] == '.' && (!de->d_name[1] || (de->d_name[1] == '.' && !de->d_name[2])))
+                if (dots(de->d_name))
                         continue;
                 sub = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 if (sub < 0)
@@ -231,7 +231,8 @@ static void visit_level(struct walk *w, int dfd, unsigned level) {
                 if (w->clear)
                         (void) unlinkat(dfd, de->d_name, AT_REMOVEDIR);   /* only when empty */
         }
-        closedir(d);
+        if (d)
+                closedir(d);
 }
 
 static int walk(int lane_fd, struct walk *w) {
