@@ -125,7 +125,9 @@ static int decode_clear(const char *buf, size_t len, struct proto_register *r, c
         size_t n, vlen;
         unsigned long days = 0;
 
-        if (!nl || buf[len - 1] != '\n' || (n = (size_t) (nl - buf) - 14) >= sizeof r->name)
+        /* the first line's end must not be the answer's last byte: a second line follows */
+        if (!nl || buf[len - 1] != '\n' || (size_t) (nl - buf) + 1 >= len ||
+            (n = (size_t) (nl - buf) - 14) >= sizeof r->name)
                 return *ret_reason = "a cache clear answer is two lines, the lane and max_age_days", -EINVAL;
         v = nl + 1;
         vlen = len - (size_t) (v - buf) - 1;

@@ -90,7 +90,7 @@ static const struct {
         { "clear-actions=lane-a\nmax_age_days=-1\n", "not a number" },
         { "clear-actions=lane-a\nmax_age_days=\n", "two lines" },
         { "clear-actions=lane-a\nmax_age_days=99999\n", "two lines" },
-        { "clear-actions=lane-a\n", "two lines" },
+        { "clear-actions=lane-a\n", "two lines" },   /* the fuzzer's over-read: nothing after the first line */
         { "clear-actions=lane-a\nmax_age_days=1\ntoken=" TOKEN "\n", "two lines" },
         { "clear-actions=lane-a\nmax_age_days=1", "two lines" },
         { "clear-actions=../x\nmax_age_days=1\n", "" },
