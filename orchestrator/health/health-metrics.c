@@ -33,54 +33,47 @@ static void lane_sample(FILE *f, const char *name, const char *lane, long long v
         fprintf(f, "\"} %lld\n", v);
 }
 
-static void lanes(FILE *f, const struct health_snapshot *s) {
-        static const struct {
-                const char *name, *help;
-        } fam[] = {
-                { "lanekeeper_lane_up", "Whether the lane's unit is active (1) or not (0)." },
-                { "lanekeeper_lane_online", "Whether GitHub lists the lane's runner online." },
-                { "lanekeeper_lane_busy", "Whether GitHub lists the lane's runner busy with a job." },
-                { "lanekeeper_lane_labels_drift", "Whether GitHub's labels for the runner differ from the lane file's." },
-        };
+/* The per-lane families, one sample per lane (label lane); the cache ones
+ * only for lanes whose unit has measured their actions cache. */
+static const struct {
+        const char *name, *help;
+} lane_families[] = {
+        { "lanekeeper_lane_up", "Whether the lane's unit is active (1) or not (0)." },
+        { "lanekeeper_lane_online", "Whether GitHub lists the lane's runner online." },
+        { "lanekeeper_lane_busy", "Whether GitHub lists the lane's runner busy with a job." },
+        { "lanekeeper_lane_labels_drift", "Whether GitHub's labels for the runner differ from the lane file's." },
+        { "lanekeeper_actions_cache_bytes", "Bytes in the lane's actions cache (_work/_actions)." },
+        { "lanekeeper_actions_cache_entries", "Actions in the lane's cache." },
+        { "lanekeeper_actions_cache_damaged_entries", "Cache entries the runner would use although broken." },
+        { "lanekeeper_actions_cache_oldest_timestamp_seconds", "When the oldest cached action was downloaded." },
+};
 
-        for (size_t k = 0; k < sizeof fam / sizeof fam[0]; k++) {
-                family(f, fam[k].name, "gauge", fam[k].help);
-                for (size_t i = 0; i < s->n_lanes; i++) {
-                        const struct hlane *l = &s->lanes[i];
-                        bool one = l->o.n_runners == 1;
-                        long long v = k == 0   ? strcmp(l->o.unit_active, "active") == 0
-                                      : k == 1 ? one && l->o.runners[0].online
-                                      : k == 2 ? one && l->o.runners[0].busy
-                                               : health_lane_labels_drift(l);
+/* Family K's value for lane L; false: no sample. */
+static bool lane_value(size_t k, const struct hlane *l, long long *v) {
+        const struct proto_cache_stats *c = &l->cache;
+        bool one = l->o.n_runners == 1;
 
-                        lane_sample(f, fam[k].name, l->d->name, v);
-                }
+        switch (k) {
+        case 0: *v = strcmp(l->o.unit_active, "active") == 0; return true;
+        case 1: *v = one && l->o.runners[0].online; return true;
+        case 2: *v = one && l->o.runners[0].busy; return true;
+        case 3: *v = health_lane_labels_drift(l); return true;
+        case 4: *v = (long long) c->bytes; break;
+        case 5: *v = (long long) c->entries; break;
+        case 6: *v = (long long) c->damaged; break;
+        default: *v = c->oldest; break;
         }
+        return l->have_cache;
 }
 
-/* The actions cache per lane, as its unit last measured it (lanes without
- * a measurement have no sample). */
-static void cache(FILE *f, const struct health_snapshot *s) {
-        static const struct {
-                const char *name, *help;
-        } fam[] = {
-                { "lanekeeper_actions_cache_bytes", "Bytes in the lane's actions cache (_work/_actions)." },
-                { "lanekeeper_actions_cache_entries", "Actions in the lane's cache." },
-                { "lanekeeper_actions_cache_damaged_entries", "Cache entries the runner would use although broken." },
-                { "lanekeeper_actions_cache_oldest_timestamp_seconds", "When the oldest cached action was downloaded." },
-        };
-
-        for (size_t k = 0; k < sizeof fam / sizeof fam[0]; k++) {
-                family(f, fam[k].name, "gauge", fam[k].help);
+static void lanes(FILE *f, const struct health_snapshot *s) {
+        for (size_t k = 0; k < sizeof lane_families / sizeof lane_families[0]; k++) {
+                family(f, lane_families[k].name, "gauge", lane_families[k].help);
                 for (size_t i = 0; i < s->n_lanes; i++) {
-                        const struct proto_cache_stats *c = &s->lanes[i].cache;
+                        long long v;
 
-                        if (s->lanes[i].have_cache)
-                                lane_sample(f, fam[k].name, s->lanes[i].d->name,
-                                            k == 0   ? (long long) c->bytes
-                                            : k == 1 ? (long long) c->entries
-                                            : k == 2 ? (long long) c->damaged
-                                                     : c->oldest);
+                        if (lane_value(k, &s->lanes[i], &v))
+                                lane_sample(f, lane_families[k].name, s->lanes[i].d->name, v);
                 }
         }
 }
@@ -171,7 +164,6 @@ int health_metrics_render(const struct health_metrics_in *in, char **ret, size_t
         if (!f)
                 return -ENOMEM;
         lanes(f, s);
-        cache(f, s);
         queue(f, s, in->settings);
         actions(f, in->plan, in->carry);
         if (s->have_offset) {
