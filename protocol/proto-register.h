@@ -8,6 +8,9 @@
  *   answer   "url=URL\nname=NAME\nlabels=A,B\ngroup=GROUP\ntoken=TOKEN\n"
  *         or "purge=NAME\n" (lanectl remove --purge: the lane's directory
  *            is to be emptied, as the lane's user, instead of starting)
+ *         or "forget=NAME\n" (lanectl revoke: the runner's registration and
+ *            credentials, .runner, .credentials and .credentials_rsaparams,
+ *            removed as the lane's user, instead of starting)
  *         or "clear-actions=NAME\nmax_age_days=N\n" (lanectl health: the
  *            actions cache _work/_actions cleared as the lane's user, every
  *            entry when N is 0, else those older than N days and damaged
@@ -38,6 +41,7 @@ struct proto_register {
         char group[PROTO_REGISTER_GROUP_MAX + 1];                           /* "" for the default */
         char token[PROTO_REGISTER_TOKEN_MAX + 1];
         bool purge;      /* the purge answer: only name is set */
+        bool forget;     /* the forget answer: only name is set */
         bool clear_actions;          /* the clear-actions answer: name and max_age_days */
         unsigned max_age_days;       /* 0: every entry */
 };

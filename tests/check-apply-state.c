@@ -3,6 +3,7 @@
  * lock (a second holder is refused at once; a dead holder releases it) and
  * idempotency keys (the first result wins; a key used for another lane is
  * refused; a writer killed at random points leaves whole files or none). */
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "apply-state.h"
+#include "lane-hold.h"
 #include "test-util.h"
 
 static char store[] = "/tmp/lanekeeper-check-apply-XXXXXX";
@@ -179,6 +181,54 @@ START_TEST(test_killed_writer) {
 }
 END_TEST
 
+/* A hold survives as a file: written, read back, listed, lifted; a file
+ * that does not parse is an error, never "not held". */
+START_TEST(test_hold) {
+        struct lane_hold h = { .state = HOLD_DRAINED }, got;
+        char path[PATH_MAX], **names;
+        size_t n;
+        const char *reason;
+        FILE *f;
+
+        ck_assert_int_eq(lane_hold_load(store, "lane-a", &got), 0);
+        ck_assert_int_eq(got.state, HOLD_NONE);
+        strcpy(h.since, "2026-11-27T10:00:00Z");
+        strcpy(h.reason, "kernel update, back at 12:00");
+        strcpy(h.labels, "self-hosted,lanekeeper-managed");
+        ck_assert_int_eq(lane_hold_save(store, "lane-a", &h), 0);
+        ck_assert_int_eq(lane_hold_save(store, "lane-b", &h), 0);
+        ck_assert_int_eq(lane_hold_load(store, "lane-a", &got), 0);
+        ck_assert_int_eq(got.state, HOLD_DRAINED);
+        ck_assert_str_eq(got.reason, "kernel update, back at 12:00");
+        ck_assert_str_eq(got.labels, "self-hosted,lanekeeper-managed");
+        ck_assert_int_eq(lane_hold_list(store, &names, &n), 0);
+        ck_assert_uint_eq(n, 2);
+        ck_assert_str_eq(names[0], "lane-a");
+        ck_assert_str_eq(names[1], "lane-b");
+        for (size_t i = 0; i < n; i++)
+                free(names[i]);
+        free(names);
+        /* a reason with a newline would forge a field: refused */
+        ck_assert_int_eq(lane_hold_reason_validate("a\nstate=none", &reason), -EINVAL);
+        strcpy(h.reason, "a\nstate=none");
+        ck_assert_int_eq(lane_hold_save(store, "lane-a", &h), -EINVAL);
+        ck_assert_int_eq(lane_hold_reason_validate("", &reason), -EINVAL);
+        ck_assert_int_eq(lane_hold_reason_validate("why not", &reason), 0);
+        /* lifted */
+        h.state = HOLD_NONE;
+        ck_assert_int_eq(lane_hold_save(store, "lane-b", &h), 0);
+        ck_assert_int_eq(lane_hold_load(store, "lane-b", &got), 0);
+        ck_assert_int_eq(got.state, HOLD_NONE);
+        /* damaged: an error */
+        snprintf(path, sizeof path, "%s/holds/lane-a", store);
+        ck_assert_ptr_nonnull(f = fopen(path, "we"));
+        fputs("state=paused\n", f);
+        fclose(f);
+        ck_assert_int_eq(lane_hold_load(store, "lane-a", &got), -EBADMSG);
+        ck_assert_int_eq(lane_hold_load(store, "../x", &got), -EINVAL);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("apply-state");
         TCase *tc = tcase_create("apply-state");
@@ -190,6 +240,7 @@ int main(void) {
         tcase_add_test(tc, test_key_length);
         tcase_add_test(tc, test_first_result_wins);
         tcase_add_test(tc, test_killed_writer);
+        tcase_add_test(tc, test_hold);
         suite_add_tcase(s, tc);
         return run_suite(s);
 }

@@ -102,6 +102,32 @@ static void c_unit_root_moved(void) { c_active(); strcpy(o.unit_root, "/srv/else
 static void c_unit_root_same(void) { c_active(); strcpy(o.unit_root, "/srv/lanekeeper/runners"); }
 static void c_all_unknown(void) { o.github_known = o.unit_known = o.local_known = false; }
 static void c_many(void) { c_repo(); c_baseline(); c_apply_unconfirmed(); }
+/* holds: drain, undrain, rotate, revoke, unrevoke */
+static void intent(enum plan_intent i) { req.intent = i; req.confirmed = true; req.idempotency_key = "k"; }
+static void held(const char *state) { strcpy(o.hold, state); strcpy(o.hold_since, "2026-11-27T10:00:00Z"); strcpy(o.hold_reason, "maintenance"); strcpy(o.hold_credential, "aaaa"); }
+static void c_drain(void) { c_active(); o.baseline = BASELINE_NOT_READY; intent(INTENT_DRAIN); }
+static void c_drain_nothing(void) { intent(INTENT_DRAIN); }
+static void c_drain_revoked(void) { c_active(); held("revoked"); intent(INTENT_DRAIN); }
+static void c_apply_drained(void) { c_active(); held("drained"); intent(INTENT_APPLY); }
+static void c_restart_draining(void) { c_active(); held("draining"); intent(INTENT_RESTART); }
+static void c_plan_revoked(void) { held("revoked"); }
+static void c_apply_hold_unreadable(void) { c_active(); strcpy(o.hold, "unknown"); intent(INTENT_APPLY); }
+static void c_remove_drained(void) { c_inactive(); held("drained"); intent(INTENT_REMOVE); }
+static void c_undrain(void) { c_inactive(); held("drained"); intent(INTENT_UNDRAIN); }
+static void c_undrain_not_drained(void) { c_inactive(); intent(INTENT_UNDRAIN); }
+static void c_undrain_revoked(void) { c_inactive(); held("revoked"); intent(INTENT_UNDRAIN); }
+static void c_rotate(void) { c_active(); intent(INTENT_ROTATE); }
+static void c_rotate_busy(void) { c_active(); o.runners[0].busy = true; intent(INTENT_ROTATE); }
+static void c_rotate_unregistered(void) { managed_unit("active"); intent(INTENT_ROTATE); }
+static void c_revoke_busy(void) { c_active(); o.runners[0].busy = true; intent(INTENT_REVOKE); }
+static void c_revoke_github_down(void) { managed_unit("active"); o.github_known = false; o.baseline = BASELINE_UNKNOWN; intent(INTENT_REVOKE); }
+static void c_unrevoke(void) { held("revoked"); intent(INTENT_UNREVOKE); req.credential_fp = "bbbb"; }
+static void c_unrevoke_same(void) { c_unrevoke(); req.credential_fp = "aaaa"; }
+static void c_unrevoke_none(void) { c_unrevoke(); req.credential_fp = NULL; }
+static void c_unrevoke_not_revoked(void) { c_unrevoke(); o.hold[0] = '\0'; }
+static void c_site_label(void) { pol.managed_label = "launchplane-managed"; }
+static void c_site_label_carried(void) { c_site_label(); strcpy(d.labels[1], "launchplane-managed"); }
+static void c_site_label_runner(void) { c_site_label_carried(); gh_runner(true, true); }
 
 #define B(x) (1u << BLOCK_##x)
 static const struct {
@@ -160,6 +186,29 @@ static const struct {
         { "managed unit runs the lane from another root", c_unit_root_moved, PLAN_BLOCKED, ACTION_NOOP, SHAPE_SUPERVISED_ACTIVE, B(STALE_STATE) },
         { "managed unit from the lane's root", c_unit_root_same, PLAN_READY, ACTION_NOOP, SHAPE_SUPERVISED_ACTIVE, 0 },
         { "nothing readable", c_all_unknown, PLAN_BLOCKED, ACTION_NOOP, SHAPE_UNKNOWN_CONFLICT, B(LANE_STATUS_UNKNOWN) },
+        { "drain a supervised lane (the baseline does not matter)", c_drain, PLAN_READY, ACTION_DRAIN, SHAPE_SUPERVISED_ACTIVE, 0 },
+        { "drain with no unit", c_drain_nothing, PLAN_BLOCKED, ACTION_DRAIN, SHAPE_ABSENT, B(STALE_STATE) },
+        { "drain a revoked lane", c_drain_revoked, PLAN_BLOCKED, ACTION_DRAIN, SHAPE_SUPERVISED_ACTIVE, B(LANE_HELD) },
+        { "apply to a drained lane", c_apply_drained, PLAN_BLOCKED, ACTION_NOOP, SHAPE_SUPERVISED_ACTIVE, B(LANE_HELD) },
+        { "restart a draining lane", c_restart_draining, PLAN_BLOCKED, ACTION_RESTART, SHAPE_SUPERVISED_ACTIVE, B(LANE_HELD) },
+        { "plan a revoked lane", c_plan_revoked, PLAN_BLOCKED, ACTION_CREATE, SHAPE_ABSENT, B(LANE_HELD) },
+        { "apply when the hold cannot be read", c_apply_hold_unreadable, PLAN_BLOCKED, ACTION_NOOP, SHAPE_SUPERVISED_ACTIVE, B(LANE_HELD) },
+        { "remove a drained lane", c_remove_drained, PLAN_READY, ACTION_REMOVE, SHAPE_SUPERVISED_INACTIVE, 0 },
+        { "undrain", c_undrain, PLAN_READY, ACTION_UNDRAIN, SHAPE_SUPERVISED_INACTIVE, 0 },
+        { "undrain a lane not drained", c_undrain_not_drained, PLAN_BLOCKED, ACTION_UNDRAIN, SHAPE_SUPERVISED_INACTIVE, B(STALE_STATE) },
+        { "undrain a revoked lane", c_undrain_revoked, PLAN_BLOCKED, ACTION_UNDRAIN, SHAPE_SUPERVISED_INACTIVE, B(LANE_HELD) },
+        { "rotate an idle lane", c_rotate, PLAN_READY, ACTION_ROTATE, SHAPE_SUPERVISED_ACTIVE, 0 },
+        { "rotate a busy runner", c_rotate_busy, PLAN_BLOCKED, ACTION_ROTATE, SHAPE_SUPERVISED_ACTIVE, B(RUNNER_BUSY) },
+        { "rotate with no registration", c_rotate_unregistered, PLAN_BLOCKED, ACTION_ROTATE, SHAPE_LOCAL_SERVICE_ONLY, B(STALE_STATE) },
+        { "revoke a busy runner", c_revoke_busy, PLAN_READY, ACTION_REVOKE, SHAPE_SUPERVISED_ACTIVE, 0 },
+        { "revoke with GitHub unreadable", c_revoke_github_down, PLAN_READY, ACTION_REVOKE, SHAPE_LOCAL_SERVICE_ONLY, 0 },
+        { "unrevoke with a new credential", c_unrevoke, PLAN_READY, ACTION_UNREVOKE, SHAPE_ABSENT, 0 },
+        { "unrevoke with the same credential", c_unrevoke_same, PLAN_BLOCKED, ACTION_UNREVOKE, SHAPE_ABSENT, B(CREDENTIAL_UNCHANGED) },
+        { "unrevoke with no credential", c_unrevoke_none, PLAN_BLOCKED, ACTION_UNREVOKE, SHAPE_ABSENT, B(CREDENTIAL_UNCHANGED) },
+        { "unrevoke a lane not revoked", c_unrevoke_not_revoked, PLAN_BLOCKED, ACTION_UNREVOKE, SHAPE_ABSENT, B(STALE_STATE) },
+        { "the site's managed label, lane without it", c_site_label, PLAN_BLOCKED, ACTION_CREATE, SHAPE_ABSENT, B(MISSING_MANAGED_LABEL) },
+        { "the site's managed label carried", c_site_label_carried, PLAN_READY, ACTION_CREATE, SHAPE_ABSENT, 0 },
+        { "the site's label: a runner with only lanekeeper's is not managed", c_site_label_runner, PLAN_BLOCKED, ACTION_NOOP, SHAPE_UNKNOWN_CONFLICT, B(UNMANAGED_RUNNER) },
         { "three blockers at once", c_many, PLAN_BLOCKED, ACTION_CREATE, SHAPE_ABSENT,
           B(REPOSITORY_NOT_ALLOWLISTED) | B(BASELINE_NOT_READY) | B(UNCONFIRMED_MUTATION) },
 };
@@ -184,6 +233,11 @@ START_TEST(test_case) {
                 ck_assert_uint_gt(p.n_steps, 0);
         for (size_t i = 0; i < p.n_blockers; i++)
                 ck_assert_msg(p.blockers[i].detail[0], "%s: blocker without detail", cases[_i].name);
+        /* a hold's blocker says how it is lifted */
+        if (plan_has_blocker(&p, BLOCK_LANE_HELD) && strcmp(o.hold, "unknown") != 0 && req.intent != INTENT_DRAIN &&
+            req.intent != INTENT_UNDRAIN)
+                ck_assert_reason_has(p.blockers[0].detail, strcmp(o.hold, "revoked") == 0 ? "lanectl unrevoke cm-website"
+                                                                                         : "lanectl undrain cm-website");
 }
 END_TEST
 
@@ -197,7 +251,7 @@ START_TEST(test_coverage) {
                 blockers |= cases[i].blockers;
         }
         ck_assert_uint_eq(shapes, (1u << _SHAPE_MAX) - 1);
-        ck_assert_uint_eq(actions, (1u << (ACTION_NOOP + 1)) - 1);
+        ck_assert_uint_eq(actions, (1u << (ACTION_UNREVOKE + 1)) - 1);
         ck_assert_uint_eq(blockers, (1u << _BLOCK_MAX) - 1);
 }
 END_TEST

@@ -174,7 +174,17 @@ START_TEST(test_round_trip) {
         ck_assert_str_eq(out.token, "");
         in.purge = true;   /* both: refused */
         ck_assert_int_eq(proto_register_encode(&in, buf, sizeof buf, &len, &reason), -EINVAL);
-        ck_assert_reason_has(reason, "not both");
+        ck_assert_reason_has(reason, "one of a registration, a purge");
+        in.purge = false;   /* forget: one line */
+        in.clear_actions = false;
+        in.forget = true;
+        ck_assert_int_eq(proto_register_encode(&in, buf, sizeof buf, &len, &reason), 0);
+        ck_assert_mem_eq(buf, "forget=cm-website-chris-testing\n", len);
+        ck_assert_int_eq(proto_register_decode(buf, len, &out, &reason), 0);
+        ck_assert(out.forget && !out.purge && !out.clear_actions);
+        ck_assert_str_eq(out.name, "cm-website-chris-testing");
+        ck_assert_int_eq(proto_register_decode("forget=a\nx", 10, &out, &reason), -EINVAL);
+        ck_assert_int_eq(proto_register_decode("forget=../a\n", 12, &out, &reason), -EINVAL);
         proto_register_wipe(&out);
         ck_assert_int_eq(out.token[0], 0);
 }

@@ -14,6 +14,26 @@
 #include "observe.h"
 #include "proto-time.h"
 
+void exec_observe_hold(const char *store_dir, const char *lane, struct observation *o) {
+        struct lane_hold h;
+        int r = lane_hold_load(store_dir, lane, &h);
+
+        o->hold[0] = o->hold_reason[0] = o->hold_since[0] = o->hold_credential[0] = '\0';
+        if (r < 0) {
+                /* fail closed: a hold that cannot be read blocks what it would */
+                snprintf(o->hold, sizeof o->hold, "unknown");
+                snprintf(o->hold_reason, sizeof o->hold_reason, "%s/holds/%s: %s", store_dir, lane,
+                         r == -EBADMSG ? "does not parse" : strerror(-r));
+                return;
+        }
+        if (h.state == HOLD_NONE)
+                return;
+        snprintf(o->hold, sizeof o->hold, "%s", lane_hold_state_to_string(h.state));
+        snprintf(o->hold_reason, sizeof o->hold_reason, "%s", h.reason);
+        snprintf(o->hold_since, sizeof o->hold_since, "%s", h.since);
+        snprintf(o->hold_credential, sizeof o->hold_credential, "%s", h.credential);
+}
+
 /* Observe the lane, GitHub through the client (one conditional listing);
  * GitHub's Date keeps the baseline's clock check current. */
 static void real_observe(void *data, const struct lane_desired *d, struct observation *ret) {
@@ -37,6 +57,7 @@ static void real_observe(void *data, const struct lane_desired *d, struct observ
         } else
                 env.inventory_problem = x->gh_problem;
         observe_lane(&observe_real, &env, d, ret);
+        exec_observe_hold(x->store_dir, d->name, ret);
         inventory_free(&inv);
 }
 
@@ -109,6 +130,10 @@ static int real_append(void *data, struct json_object *record, uint64_t *ret_seq
         return audit_append(((struct exec_real *) data)->store, record, ret_seq);
 }
 
+static int real_hold_save(void *data, const char *lane, const struct lane_hold *h) {
+        return lane_hold_save(((struct exec_real *) data)->store_dir, lane, h);
+}
+
 void exec_real_ops(struct exec_real *r, struct exec_ops *ops) {
         *ops = (struct exec_ops) {
                 .helper = &helper_socket_ops,
@@ -133,6 +158,7 @@ void exec_real_ops(struct exec_real *r, struct exec_ops *ops) {
                 .key_lookup = real_key_lookup,
                 .key_record = real_key_record,
                 .append_record = real_append,
+                .hold_save = real_hold_save,
                 .data = r,
         };
 }

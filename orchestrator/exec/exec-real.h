@@ -27,6 +27,10 @@ struct exec_real {
         struct audit_store *store;
 };
 
+/* The lane's hold from the store into O (hold "unknown" with the reason
+ * when it cannot be read). */
+void exec_observe_hold(const char *store_dir, const char *lane, struct observation *o);
+
 /* Fill OPS with the real functions, all taking R as their data. */
 void exec_real_ops(struct exec_real *r, struct exec_ops *ops);
 

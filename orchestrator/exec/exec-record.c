@@ -62,6 +62,14 @@ struct json_object *exec_record(const struct exec_request *req, const struct exe
         json_object_object_add(rec, "gates", gates_json(res));
         if (res->busy_job[0])
                 add_str(rec, "busy_job", res->busy_job);
+        if (req->reason)
+                add_str(rec, "reason", req->reason);
+        if (res->routed_by[0])
+                add_str(rec, "still_routed_by", res->routed_by);
+        if (res->killed_job[0])
+                add_str(rec, "killed_job", res->killed_job);
+        if (res->old_runner_id)
+                json_object_object_add(rec, "old_runner_id", json_object_new_int64(res->old_runner_id));
         if (res->legacy_unit[0]) {
                 struct json_object *l = json_object_new_object();
 

@@ -16,13 +16,14 @@
 /* After a failure with the unit stopped: start it again, so that the lane is
  * never left half-removed. */
 static void start_again(struct exec_run *x) {
-        (void) exec_helper_step(x, "start-again", PROTO_VERB_ENABLE_NOW);
+        if (!x->keep_down)
+                (void) exec_helper_step(x, "start-again", PROTO_VERB_ENABLE_NOW);
 }
 
 /* Stop the unit and see its processes gone (with PURGE_CHECK: and no
  * process of the lane's user that could hold files in the lane directory).
  * A failure after the stop starts the unit again. */
-static bool stop_unit(struct exec_run *x, bool purge_check) {
+bool exec_stop_unit(struct exec_run *x, bool purge_check) {
         const struct exec_ops *ops = x->ops;
         const char *unit = x->res->o.unit_name;
         struct exec_step *st;
@@ -80,7 +81,7 @@ static bool reread(struct exec_run *x, long long *id) {
 }
 
 /* Delete the registration; wait until GitHub no longer lists it. */
-static bool deregister(struct exec_run *x, long long id, bool unit) {
+bool exec_deregister(struct exec_run *x, long long id, bool unit) {
         const struct exec_ops *ops = x->ops;
         const struct observation *o = &x->res->o;
         struct exec_step *st = exec_step_begin(x, "deregister");
@@ -122,14 +123,14 @@ static bool deregister(struct exec_run *x, long long id, bool unit) {
 bool exec_take_down(struct exec_run *x, bool unit, bool purge_check) {
         long long id = x->res->o.n_runners == 1 ? x->res->o.runners[0].id : 0;
 
-        if (unit && !stop_unit(x, purge_check))
+        if (unit && !exec_stop_unit(x, purge_check))
                 return false;
         if (id && !reread(x, &id)) {
                 if (unit)
                         start_again(x);
                 return false;
         }
-        return !id || deregister(x, id, unit);
+        return !id || exec_deregister(x, id, unit);
 }
 
 /* remove --purge, once the runner is stopped and deregistered: the lane's

@@ -18,7 +18,9 @@
 #define POLL_FAST_FOR_MS 5000
 #define POLL_MS 1000
 
-static const char *const cmd_names[_EXEC_CMD_MAX] = { "apply", "restart", "remove" };
+static const char *const cmd_names[_EXEC_CMD_MAX] = {
+        "apply", "restart", "remove", "drain", "undrain", "rotate", "revoke", "unrevoke",
+};
 static const char *const outcome_names[_EXEC_OUTCOME_MAX] = {
         "completed", "blocked", "failed", "busy", "repeated", "error",
 };
@@ -125,19 +127,46 @@ bool exec_helper_step(struct exec_run *x, const char *name, enum proto_verb verb
         return exec_step_end(x, st, r == 0, r == 0 ? "ok" : "%s", err);
 }
 
+struct gate_ctx exec_gate_ctx(const struct exec_run *x) {
+        return (struct gate_ctx) { .d = x->req->lane, .uid = x->res->uid,
+                                   .managed_label = plan_managed_label(x->req->pol) };
+}
+
+static enum gate_kind gate_kind(const struct exec_run *x) {
+        switch (x->req->cmd) {
+        case EXEC_REMOVE:
+                return GATES_GONE;
+        case EXEC_DRAIN:
+                return x->res->left_draining ? GATES_DRAINING : GATES_DRAINED;
+        case EXEC_REVOKE:
+                return GATES_REVOKED;
+        case EXEC_UNREVOKE:
+                return GATES_NONE;
+        case EXEC_APPLY:
+        case EXEC_RESTART:
+        case EXEC_UNDRAIN:
+        case EXEC_ROTATE:
+        case _EXEC_CMD_MAX:
+        case _EXEC_CMD_INVALID:
+                break;
+        }
+        return GATES_UP;
+}
+
 /* Evaluate the command's gates on the current observation. */
 static bool gates_pass(struct exec_run *x) {
         const enum gate_id *ids;
         struct exec_result *res = x->res;
+        struct gate_ctx c = exec_gate_ctx(x);
         bool all = true;
 
-        res->n_gates = gate_set(x->req->cmd == EXEC_REMOVE, &ids);
+        res->n_gates = gate_set(gate_kind(x), &ids);
         for (size_t i = 0; i < res->n_gates; i++) {
                 struct exec_gate *g = &res->gates[i];
 
                 g->id = ids[i];
-                g->verdict = gate_eval(g->id, &res->o, x->req->lane, x->res->uid);
-                gate_describe(g->id, g->verdict, &res->o, x->req->lane, x->res->uid, g->detail, sizeof g->detail);
+                g->verdict = gate_eval(g->id, &res->o, &c);
+                gate_describe(g->id, g->verdict, &res->o, &c, g->detail, sizeof g->detail);
                 all &= g->verdict == VERDICT_PASS;
         }
         return all;
@@ -147,9 +176,16 @@ static bool gates_pass(struct exec_run *x) {
  * names the failure. */
 static bool gates(struct exec_run *x) {
         const struct exec_ops *ops = x->ops;
-        struct exec_step *st = exec_step_begin(x, "gates");
-        long long start = ops->now_ms(ops->data), deadline = start + (long long) x->req->timeout_s * 1000;
+        const enum gate_id *ids;
+        struct exec_step *st;
+        long long start, deadline;
         bool ok;
+
+        if (gate_set(gate_kind(x), &ids) == 0)
+                return true;   /* unrevoke: its step checked what it did */
+        st = exec_step_begin(x, "gates");
+        start = ops->now_ms(ops->data);
+        deadline = start + (long long) x->req->timeout_s * 1000;
 
         for (;;) {
                 exec_observe(x);
@@ -198,22 +234,30 @@ static bool perform(struct exec_run *x) {
                 if (x->req->cmd == EXEC_REMOVE)
                         return exec_remove(x);
                 break;
+        case ACTION_DRAIN:
+                return exec_drain(x);
+        case ACTION_UNDRAIN:
+                return exec_undrain(x);
+        case ACTION_ROTATE:
+                return exec_rotate(x);
+        case ACTION_REVOKE:
+                return exec_revoke(x);
+        case ACTION_UNREVOKE:
+                return exec_unrevoke(x);
         }
         return exec_step_end(x, exec_step_begin(x, "action"), false, "%s does not %s", cmd_names[x->req->cmd],
                              plan_action_to_string(x->res->p.action));
 }
 
-/* A remove refused because the runner is busy says with which job (a
- * repository lane's; GitHub does not list an organisation's jobs in one
- * place). */
-static void busy_job(struct exec_run *x) {
+/* The job the lane's busy runner runs, into BUF (a repository lane's;
+ * GitHub does not list an organisation's jobs in one place). */
+void exec_busy_job(struct exec_run *x, char *buf, size_t size) {
         const struct observation *o = &x->res->o;
         const struct lane_desired *d = x->req->lane;
-        char *buf = x->res->busy_job, err[512];
-        size_t size = sizeof x->res->busy_job;
+        char err[512];
         int r;
 
-        if (x->req->cmd != EXEC_REMOVE || o->n_runners != 1 || !o->runners[0].busy)
+        if (o->n_runners != 1 || !o->runners[0].busy)
                 return;
         if (!x->ops->github_data || !d->repository[0])
                 r = -EOPNOTSUPP;
@@ -295,7 +339,10 @@ static void remember_key(struct exec_run *x) {
 }
 
 enum exec_outcome exec_lane(const struct exec_ops *ops, const struct exec_request *req, struct exec_result *res) {
-        static const enum plan_intent intents[_EXEC_CMD_MAX] = { INTENT_APPLY, INTENT_RESTART, INTENT_REMOVE };
+        static const enum plan_intent intents[_EXEC_CMD_MAX] = {
+                INTENT_APPLY, INTENT_RESTART, INTENT_REMOVE, INTENT_DRAIN,
+                INTENT_UNDRAIN, INTENT_ROTATE, INTENT_REVOKE, INTENT_UNREVOKE,
+        };
         struct exec_run x = { .ops = ops, .req = req, .res = res };
         _cleanup_(closep) int lock = -EBADF;
         struct plan_request preq = req->plan;
@@ -304,6 +351,7 @@ enum exec_outcome exec_lane(const struct exec_ops *ops, const struct exec_reques
         res->started_ms = ops->now_ms(ops->data);
         preq.intent = intents[req->cmd];
         preq.idle_only = req->clear_actions;
+        preq.credential_fp = req->credential_fp;
         if (req->dry_run) {
                 /* a dry run needs no confirmation: it is not asked what was not asked for */
                 preq.confirmed = true;
@@ -313,8 +361,9 @@ enum exec_outcome exec_lane(const struct exec_ops *ops, const struct exec_reques
         exec_observe(&x);
         plan_lane(req->lane, &res->o, req->pol, &preq, &res->p);
         res->planned = true;
-        if (req->dry_run || res->p.status == PLAN_BLOCKED)
-                busy_job(&x);
+        /* a remove or rotate refused because the runner is busy says with which job */
+        if ((req->dry_run || res->p.status == PLAN_BLOCKED) && (req->cmd == EXEC_REMOVE || req->cmd == EXEC_ROTATE))
+                exec_busy_job(&x, res->busy_job, sizeof res->busy_job);
         ops->legacy_unit(ops->data, req->lane->name, res->legacy_unit, sizeof res->legacy_unit, &res->legacy_enabled);
         res->outcome = res->p.status == PLAN_BLOCKED ? EXEC_BLOCKED : EXEC_COMPLETED;
         if (req->dry_run || res->p.status == PLAN_BLOCKED) {
@@ -323,8 +372,8 @@ enum exec_outcome exec_lane(const struct exec_ops *ops, const struct exec_reques
                 record(&x, req->dry_run ? "planned" : "refused");
                 return res->outcome;
         }
-        if (perform(&x))
-                (void) gates(&x);
+        if (perform(&x) && gates(&x) && req->cmd == EXEC_ROTATE)
+                (void) exec_rotated(&x);
         res->outcome = res->failed ? EXEC_FAILED : EXEC_COMPLETED;
         record(&x, res->failed ? "failed" : "completed");
         if (res->outcome == EXEC_ERROR)

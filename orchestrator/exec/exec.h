@@ -24,6 +24,7 @@
 #include "apply-state.h"
 #include "gates.h"
 #include "helper-client.h"
+#include "lane-hold.h"
 #include "plan.h"
 
 struct json_object;
@@ -31,7 +32,18 @@ struct gh_runner;
 struct proto_register;
 struct proto_cache_stats;
 
-enum exec_cmd { EXEC_APPLY, EXEC_RESTART, EXEC_REMOVE, _EXEC_CMD_MAX, _EXEC_CMD_INVALID = -EINVAL };
+enum exec_cmd {
+        EXEC_APPLY,
+        EXEC_RESTART,
+        EXEC_REMOVE,
+        EXEC_DRAIN,          /* routing labels off, held; the unit stopped once the runner is idle */
+        EXEC_UNDRAIN,        /* the labels back, the unit started, the hold lifted */
+        EXEC_ROTATE,         /* idle: deregistered and registered again (new credentials) */
+        EXEC_REVOKE,         /* at once: stopped (a job killed), credentials purged, deregistered, held */
+        EXEC_UNREVOKE,       /* the revoke's hold lifted, with another GitHub credential */
+        _EXEC_CMD_MAX,
+        _EXEC_CMD_INVALID = -EINVAL,
+};
 
 enum exec_outcome {
         EXEC_COMPLETED,     /* every step and gate passed (a dry run: ready) */
@@ -75,6 +87,9 @@ struct exec_request {
         bool clear_actions;            /* restart: the actions cache cleared as it starts, between jobs only */
         unsigned cache_max_age_days;   /* clear_actions: 0 every entry, else older ones and damaged ones */
         bool dry_run;                  /* restart/remove without --apply: plan and record only */
+        const char *reason;            /* drain, revoke: the operator's, kept in the hold and the record */
+        const char *credential_fp;     /* revoke, unrevoke: the GitHub credential's fingerprint */
+        unsigned idle_wait_s;          /* drain: how long to wait for the running job (0: not at all) */
 };
 
 struct exec_result {
@@ -90,6 +105,11 @@ struct exec_result {
         const char *failed;            /* the step or gate that failed; NULL otherwise */
         char busy_job[EXEC_DETAIL_MAX];       /* the job a busy runner runs (remove) */
         char legacy_unit[256];         /* svc.sh's unit for this runner, when installed */
+        char routed_by[EXEC_DETAIL_MAX];      /* drain: the labels that still route jobs to it, if any */
+        char killed_job[EXEC_DETAIL_MAX];     /* revoke: the job the stop killed */
+        long long old_runner_id;       /* rotate: the registration replaced */
+        unsigned long long old_credentials_stamp;
+        bool left_draining;            /* drain: the runner still runs a job; the unit was not stopped */
         bool legacy_enabled;
         uid_t uid;                     /* the lane user's, resolved once the lane is locked */
         long long started_ms, duration_ms;
@@ -146,6 +166,8 @@ struct exec_ops {
         int (*key_lookup)(void *data, const char *key, const char *lane, const char *cmd, struct idempotency_result *ret);
         int (*key_record)(void *data, const char *key, const struct idempotency_result *res);
         int (*append_record)(void *data, struct json_object *record, uint64_t *ret_seq);
+        /* The lane's hold (lane-hold.h): HOLD_NONE lifts it. */
+        int (*hold_save)(void *data, const char *lane, const struct lane_hold *h);
         void *data;                    /* passed to every function above but helper and github */
 };
 
@@ -172,6 +194,7 @@ struct exec_run {
         const struct exec_ops *ops;
         const struct exec_request *req;
         struct exec_result *res;
+        bool keep_down;                /* revoke: a failed stop never starts the unit again */
 };
 struct exec_step *exec_step_begin(struct exec_run *x, const char *name);
 bool exec_step_end(struct exec_run *x, struct exec_step *st, bool ok, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -183,3 +206,13 @@ bool exec_reconcile(struct exec_run *x);
 bool exec_remove(struct exec_run *x);
 bool exec_take_down(struct exec_run *x, bool unit, bool purge_check);
 bool exec_clear_actions(struct exec_run *x);
+bool exec_drain(struct exec_run *x);
+bool exec_undrain(struct exec_run *x);
+bool exec_rotate(struct exec_run *x);
+bool exec_rotated(struct exec_run *x);
+bool exec_revoke(struct exec_run *x);
+bool exec_unrevoke(struct exec_run *x);
+bool exec_stop_unit(struct exec_run *x, bool purge_check);
+bool exec_deregister(struct exec_run *x, long long id, bool unit);
+void exec_busy_job(struct exec_run *x, char *buf, size_t size);
+struct gate_ctx exec_gate_ctx(const struct exec_run *x);

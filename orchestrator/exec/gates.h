@@ -16,7 +16,10 @@ enum gate_id {
         GATE_GITHUB_ONLINE,        /* apply, restart: one runner, online, exactly the desired labels */
         GATE_BASELINE_READY,       /* apply, restart: every baseline check ready */
         GATE_UNIT_REMOVED,         /* remove: no unit for the lane */
-        GATE_GITHUB_DEREGISTERED,  /* remove: GitHub lists no runner of the lane's name */
+        GATE_GITHUB_DEREGISTERED,  /* remove, revoke: GitHub lists no runner of the lane's name */
+        GATE_UNIT_STOPPED,         /* drain: the unit exists and runs nothing */
+        GATE_GITHUB_UNROUTED,      /* drain: none of the lane's routing labels left (or not listed) */
+        GATE_CREDENTIALS_GONE,     /* revoke: no .runner, .credentials or .credentials_rsaparams */
         _GATE_ID_MAX,
         _GATE_ID_INVALID = -EINVAL,
 };
@@ -35,6 +38,10 @@ enum gate_verdict {
         VERDICT_BASELINE_NOT_READY,
         VERDICT_UNIT_STILL_THERE,
         VERDICT_STILL_LISTED,
+        VERDICT_UNIT_RUNNING,
+        VERDICT_STILL_ROUTED,
+        VERDICT_DIRECTORY_UNREADABLE,
+        VERDICT_CREDENTIALS_LEFT,
         _VERDICT_MAX,
         _VERDICT_INVALID = -EINVAL,
 };
@@ -45,16 +52,37 @@ enum gate_verdict {
 const char *gate_id_to_string(enum gate_id g);
 const char *gate_verdict_to_string(enum gate_verdict v);
 
-/* The gates a command waits for: remove's, or apply's and restart's. */
-size_t gate_set(bool remove, const enum gate_id **ret);
+enum gate_kind {
+        GATES_UP,        /* apply, restart, undrain, rotate: the runner works */
+        GATES_GONE,      /* remove */
+        GATES_DRAINED,   /* drain */
+        GATES_DRAINING,  /* drain that left the runner finishing its job */
+        GATES_REVOKED,   /* revoke */
+        GATES_NONE,      /* unrevoke: a mark in the store, checked by its step */
+};
 
-/* The verdict of gate G on observation O for the desired lane D whose user
- * has UID. */
-enum gate_verdict gate_eval(enum gate_id g, const struct observation *o, const struct lane_desired *d, uid_t uid);
+/* The gates a command waits for. */
+size_t gate_set(enum gate_kind k, const enum gate_id **ret);
+
+/* What a gate is evaluated for: the desired lane, its user's uid, and the
+ * site's managed label (a drained runner keeps it). */
+struct gate_ctx {
+        const struct lane_desired *d;
+        uid_t uid;
+        const char *managed_label;
+};
+
+/* The verdict of gate G on observation O. */
+enum gate_verdict gate_eval(enum gate_id g, const struct observation *o, const struct gate_ctx *c);
 
 /* The message for that verdict (at most GATE_DETAIL_MAX - 1 bytes). */
-void gate_describe(enum gate_id g, enum gate_verdict v, const struct observation *o, const struct lane_desired *d,
-                   uid_t uid, char *buf, size_t size);
+void gate_describe(enum gate_id g, enum gate_verdict v, const struct observation *o, const struct gate_ctx *c,
+                   char *buf, size_t size);
+
+/* Whether LABEL still routes jobs to a drained runner: a label of the lane
+ * other than the managed label and GitHub's read-only defaults (self-hosted,
+ * the OS, the architecture), which the labels API cannot remove. */
+bool gate_routing_label(const struct gate_ctx *c, const char *label);
 
 /* Exactly the lane's labels (GitHub compares them without case). */
 bool labels_exact(const struct lane_desired *d, const char (*labels)[PROTO_LABEL_MAX + 1], size_t n);

@@ -44,6 +44,8 @@ struct observation {
         bool local_exists;           /* ROOT/LANE is a directory */
         bool local_configured;       /* .runner present */
         bool local_credentials;      /* .credentials present (content never read) */
+        bool local_rsaparams;        /* .credentials_rsaparams present (never read) */
+        unsigned long long local_credentials_stamp;   /* .credentials' inode and change time, hashed: a new file differs */
         char local_agent_name[PROTO_RUNNER_NAME_MAX + 1];
         long long local_agent_id;
         char runner_version[24];     /* "" when it cannot be told */
@@ -63,6 +65,13 @@ struct observation {
         long long main_uid;          /* -1: unknown */
         char unit_user[PROTO_USER_NAME_MAX + 1];   /* of MainPID, else the managed marker's */
         char unit_root[PROTO_PATH_MAX + 1];        /* the managed marker's registration root */
+        /* an operator's hold (lanectl drain, revoke; the store's, filled
+         * by the executor's and health's observation): "" none, "draining",
+         * "drained", "revoked" */
+        char hold[12];
+        char hold_reason[300];   /* HOLD_TEXT_MAX */
+        char hold_since[32];
+        char hold_credential[33];    /* revoke: the fingerprint of the credential then in use */
         /* baseline readiness: the checks, and their verdict (baseline_overall) */
         size_t n_checks;
         struct baseline_check checks[BASELINE_MAX_CHECKS];

@@ -144,10 +144,21 @@ void observe_local(const struct observe_env *env, const struct lane_desired *d, 
                 return;
         }
         /* The credentials' presence only: never opened, never read. */
-        if (fstatat(lane, ".credentials", &st, AT_SYMLINK_NOFOLLOW) == 0)
+        if (fstatat(lane, ".credentials", &st, AT_SYMLINK_NOFOLLOW) == 0) {
                 o->local_credentials = S_ISREG(st.st_mode);
-        else if (errno != ENOENT) {
+                /* which file: a rotation must leave another one */
+                o->local_credentials_stamp = ((unsigned long long) st.st_ino * 0x9E3779B97F4A7C15ull) ^
+                                             ((unsigned long long) st.st_ctim.tv_sec * 1000000000ull +
+                                              (unsigned long long) st.st_ctim.tv_nsec);
+        } else if (errno != ENOENT) {
                 say(o->local_detail, sizeof o->local_detail, "%s/%s/.credentials: %s", d->root, d->name, strerror(errno));
+                return;
+        }
+        if (fstatat(lane, ".credentials_rsaparams", &st, AT_SYMLINK_NOFOLLOW) == 0)
+                o->local_rsaparams = true;
+        else if (errno != ENOENT) {
+                say(o->local_detail, sizeof o->local_detail, "%s/%s/.credentials_rsaparams: %s", d->root, d->name,
+                    strerror(errno));
                 return;
         }
         if (observe_runner_version(lane, o->runner_version, sizeof o->runner_version) < 0)

@@ -8,7 +8,9 @@
 #include "plan.h"
 
 static const char *const status_names[] = { "ready", "blocked" };
-static const char *const action_names[] = { "create", "adopt", "reconcile", "restart", "remove", "noop" };
+static const char *const action_names[] = {
+        "create", "adopt", "reconcile", "restart", "remove", "noop", "drain", "undrain", "rotate", "revoke", "unrevoke",
+};
 static const char *const shape_names[_SHAPE_MAX] = {
         "absent", "github_only", "local_service_only", "supervised_active", "supervised_inactive",
         "mismatched_labels", "unknown_conflict",
@@ -17,7 +19,12 @@ static const char *const blocker_names[_BLOCK_MAX] = {
         "repository_not_allowlisted", "host_not_approved", "root_outside_allowlist", "missing_managed_label",
         "unmanaged_runner_found", "duplicate_lane", "lane_status_unknown", "service_user_mismatch",
         "unit_name_mismatch", "unsafe_lane", "stale_state", "baseline_not_ready", "mutation_not_confirmed",
+        "lane_held", "runner_busy", "credential_unchanged",
 };
+
+const char *plan_managed_label(const struct plan_policy *pol) {
+        return pol && pol->managed_label && *pol->managed_label ? pol->managed_label : LANE_MANAGED_LABEL;
+}
 
 const char *plan_status_to_string(enum plan_status s) {
         return (unsigned) s < ELEMENTSOF(status_names) ? status_names[s] : NULL;
@@ -127,25 +134,26 @@ static void check_policy(const struct lane_desired *d, const struct plan_policy 
                 block(p, BLOCK_ROOT_OUTSIDE_ALLOWLIST, "root '%s' is not a registration root of the policy", d->root);
         if (!in_list(pol->users, pol->n_users, d->user))
                 block(p, BLOCK_SERVICE_USER_MISMATCH, "user '%s' is not a runner user of the policy", d->user);
-        if (d->managed && !lane_has_label(d, LANE_MANAGED_LABEL))
-                block(p, BLOCK_MISSING_MANAGED_LABEL, "a managed lane must carry the label '%s'", LANE_MANAGED_LABEL);
+        if (d->managed && !lane_has_label(d, plan_managed_label(pol)))
+                block(p, BLOCK_MISSING_MANAGED_LABEL, "a managed lane must carry the label '%s'", plan_managed_label(pol));
         if (req->same_name_lanes > 1)
                 block(p, BLOCK_DUPLICATE_LANE, "%zu lane files declare '%s'", req->same_name_lanes, d->name);
 }
 
 /* What is there: the shape, and the blockers that come with it. */
-static void classify(const struct lane_desired *d, const struct observation *o, struct plan *p) {
+static void classify(const struct lane_desired *d, const struct observation *o, const char *managed,
+                     bool github_needed, struct plan *p) {
         const struct obs_runner *r = o->n_runners == 1 ? &o->runners[0] : NULL;
         bool local = o->local_configured || o->unit_exists;
         char unit[128];
 
-        if (!o->github_known || !o->unit_known || !o->local_known) {
+        if ((github_needed && !o->github_known) || !o->unit_known || !o->local_known) {
                 p->shape = SHAPE_UNKNOWN_CONFLICT;
                 /* every source that could not be read, each with its reason */
                 char why[sizeof p->blockers[0].detail] = "";
                 size_t len = 0;
 
-                if (!o->github_known)
+                if (github_needed && !o->github_known)
                         len += (size_t) snprintf(why + len, sizeof why - len, "GitHub: %s; ",
                                                  o->github_detail[0] ? o->github_detail : "not read");
                 if (!o->unit_known && len < sizeof why)
@@ -178,10 +186,10 @@ static void classify(const struct lane_desired *d, const struct observation *o, 
                       d->user);
         if (o->unit_exists && o->unit_managed && o->unit_root[0] && strcmp(o->unit_root, d->root) != 0)
                 block(p, BLOCK_STALE_STATE, "the unit runs the lane from %s, the lane file says %s", o->unit_root, d->root);
-        if (r && !runner_has_label(r, LANE_MANAGED_LABEL) && !o->unit_managed) {
+        if (r && !runner_has_label(r, managed) && !o->unit_managed) {
                 p->shape = SHAPE_UNKNOWN_CONFLICT;
                 block(p, BLOCK_UNMANAGED_RUNNER, "GitHub runner %lld '%s' lacks the label '%s'", r->id, r->name,
-                      LANE_MANAGED_LABEL);
+                      managed);
                 return;
         }
         if (!r && !local)
@@ -263,6 +271,9 @@ static void next_steps(const struct lane_desired *d, const struct observation *o
                 case BLOCK_BASELINE_NOT_READY:
                         step(p, "fix the baseline checks that are not ready");
                         break;
+                case BLOCK_LANE_HELD:
+                case BLOCK_RUNNER_BUSY:
+                case BLOCK_CREDENTIAL_UNCHANGED:
                 case BLOCK_MISSING_MANAGED_LABEL:
                 case BLOCK_DUPLICATE_LANE:
                 case BLOCK_SERVICE_USER_MISMATCH:
@@ -273,8 +284,10 @@ static void next_steps(const struct lane_desired *d, const struct observation *o
                         step(p, "resolve: %s", p->blockers[i].detail);
                         break;
                 }
-        if (p->n_blockers == 0 && p->action != ACTION_NOOP)
+        if (p->n_blockers == 0 && p->action <= ACTION_RESTART)
                 step(p, "lanectl apply %s --confirm %s", d->name, d->name);
+        else if (p->n_blockers == 0 && p->action != ACTION_NOOP)
+                step(p, "lanectl %s %s --confirm %s", plan_action_to_string(p->action), d->name, d->name);
 }
 
 /* ": disk_space, cgroup_v2" for the checks that are not ready, or "". */
@@ -288,20 +301,101 @@ static const char *failing_checks(const struct observation *o, char *buf, size_t
         return buf;
 }
 
+/* A hold (drain, revoke) blocks what would put the lane back to work. */
+static void check_hold(const struct lane_desired *d, const struct observation *o, struct plan *p) {
+        if (!o->hold[0])
+                return;
+        if (strcmp(o->hold, "unknown") == 0)
+                block(p, BLOCK_LANE_HELD, "whether the lane is drained or revoked cannot be read: %s", o->hold_reason);
+        else
+                block(p, BLOCK_LANE_HELD, "the lane is %s since %s (%s); lanectl %s %s lifts it", o->hold,
+                      o->hold_since, o->hold_reason, strcmp(o->hold, "revoked") == 0 ? "unrevoke" : "undrain", d->name);
+}
+
+static bool managed_unit(const struct observation *o) {
+        return o->unit_exists && o->unit_managed;
+}
+
+/* drain, undrain, rotate, revoke, unrevoke. */
+static void choose_hold(const struct lane_desired *d, const struct observation *o, const struct plan_request *req,
+                        struct plan *p) {
+        const struct obs_runner *r = o->n_runners == 1 ? &o->runners[0] : NULL;
+        bool revoked = strcmp(o->hold, "revoked") == 0, unknown = strcmp(o->hold, "unknown") == 0;
+
+        if (unknown)
+                check_hold(d, o, p);
+        switch (req->intent) {
+        case INTENT_DRAIN:
+                p->action = ACTION_DRAIN;
+                if (revoked)
+                        block(p, BLOCK_LANE_HELD, "the lane is revoked since %s: nothing to drain", o->hold_since);
+                if (!managed_unit(o))
+                        block(p, BLOCK_STALE_STATE, "there is no lanekeeper unit to drain");
+                break;
+        case INTENT_UNDRAIN:
+                p->action = ACTION_UNDRAIN;
+                if (revoked)
+                        block(p, BLOCK_LANE_HELD, "the lane is revoked, not drained: lanectl unrevoke %s", d->name);
+                else if (!unknown && strcmp(o->hold, "draining") != 0 && strcmp(o->hold, "drained") != 0)
+                        block(p, BLOCK_STALE_STATE, "the lane is not drained");
+                if (!managed_unit(o))
+                        block(p, BLOCK_STALE_STATE, "there is no lanekeeper unit to start");
+                break;
+        case INTENT_ROTATE:
+                p->action = ACTION_ROTATE;
+                check_hold(d, o, p);
+                if (!managed_unit(o))
+                        block(p, BLOCK_STALE_STATE, "there is no lanekeeper unit: lanectl apply %s registers the lane",
+                              d->name);
+                if (!r)
+                        block(p, BLOCK_STALE_STATE, "GitHub lists no runner named %s: nothing to rotate", d->name);
+                else if (r->busy)
+                        block(p, BLOCK_RUNNER_BUSY, "runner %lld is busy running a job; rotate waits for an idle runner "
+                              "(or lanectl revoke %s stops it at once)", r->id, d->name);
+                break;
+        case INTENT_REVOKE:
+                p->action = ACTION_REVOKE;
+                if (!managed_unit(o) && !r && !o->local_configured && !o->local_credentials)
+                        step(p, "nothing is registered or installed for %s: the revoke only holds the lane", d->name);
+                break;
+        case INTENT_UNREVOKE:
+                p->action = ACTION_UNREVOKE;
+                if (!revoked && !unknown)
+                        block(p, BLOCK_STALE_STATE, "the lane is not revoked");
+                else if (revoked && (!req->credential_fp || !*req->credential_fp))
+                        block(p, BLOCK_CREDENTIAL_UNCHANGED, "no GitHub credential is configured: configure a new one "
+                              "first");
+                else if (revoked && strcmp(req->credential_fp, o->hold_credential) == 0)
+                        block(p, BLOCK_CREDENTIAL_UNCHANGED, "the GitHub credential configured is the one in use when %s "
+                              "was revoked (%s); revoke it on GitHub, configure a new one, then unrevoke", d->name,
+                              o->hold_since);
+                break;
+        case INTENT_PLAN:
+        case INTENT_APPLY:
+        case INTENT_RESTART:
+        case INTENT_REMOVE:
+                break;
+        }
+}
+
 void plan_lane(const struct lane_desired *d, const struct observation *o, const struct plan_policy *pol,
                const struct plan_request *req, struct plan *p) {
         bool mutating = req->intent != INTENT_PLAN;
+        const char *managed = plan_managed_label(pol);
         char failing[128];
 
         *p = (struct plan) { .action = ACTION_NOOP };
         check_policy(d, pol, req, p);
-        classify(d, o, p);
+        /* a revoke must work when GitHub cannot be read: the credential may be what was revoked */
+        classify(d, o, managed, req->intent != INTENT_REVOKE, p);
         switch (req->intent) {
         case INTENT_PLAN:
         case INTENT_APPLY:
+                check_hold(d, o, p);
                 choose_apply(o, p);
                 break;
         case INTENT_RESTART:
+                check_hold(d, o, p);
                 p->action = ACTION_RESTART;
                 if (!o->unit_exists || !o->unit_managed)
                         block(p, o->unit_exists ? BLOCK_UNMANAGED_RUNNER : BLOCK_STALE_STATE,
@@ -312,7 +406,7 @@ void plan_lane(const struct lane_desired *d, const struct observation *o, const 
                 break;
         case INTENT_REMOVE:
                 p->action = ACTION_REMOVE;
-                if (o->n_runners == 1 && !runner_has_label(&o->runners[0], LANE_MANAGED_LABEL))
+                if (o->n_runners == 1 && !runner_has_label(&o->runners[0], managed))
                         block(p, BLOCK_UNMANAGED_RUNNER, "GitHub runner %lld is not lanekeeper's", o->runners[0].id);
                 if (o->unit_exists && !o->unit_managed)
                         block(p, BLOCK_UNMANAGED_RUNNER, "%s was not written by lanekeeper", o->unit_name);
@@ -320,8 +414,17 @@ void plan_lane(const struct lane_desired *d, const struct observation *o, const 
                         block(p, BLOCK_STALE_STATE, "runner %lld is busy running a job; remove it once the job is done",
                               o->runners[0].id);
                 break;
+        case INTENT_DRAIN:
+        case INTENT_UNDRAIN:
+        case INTENT_ROTATE:
+        case INTENT_REVOKE:
+        case INTENT_UNREVOKE:
+                choose_hold(d, o, req, p);
+                break;
         }
-        if (o->baseline != BASELINE_READY && p->action != ACTION_NOOP && p->action != ACTION_REMOVE)
+        /* what starts or registers a runner needs the baseline */
+        if (o->baseline != BASELINE_READY && p->action != ACTION_NOOP && p->action != ACTION_REMOVE &&
+            p->action != ACTION_DRAIN && p->action != ACTION_REVOKE && p->action != ACTION_UNREVOKE)
                 block(p, BLOCK_BASELINE_NOT_READY, "baseline readiness is %s%s",
                       o->baseline == BASELINE_UNKNOWN ? "unknown" : "not ready", failing_checks(o, failing, sizeof failing));
         if (mutating && (!req->confirmed || !req->idempotency_key || !*req->idempotency_key))

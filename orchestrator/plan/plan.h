@@ -22,9 +22,23 @@ struct plan_policy {
         size_t n_roots;
         const char *const *users;
         size_t n_users;
+        const char *managed_label;              /* the site's (policy.conf); NULL: LANE_MANAGED_LABEL */
 };
 
-enum plan_intent { INTENT_PLAN, INTENT_APPLY, INTENT_RESTART, INTENT_REMOVE };
+/* The managed label POL names, or the default. */
+const char *plan_managed_label(const struct plan_policy *pol);
+
+enum plan_intent {
+        INTENT_PLAN,
+        INTENT_APPLY,
+        INTENT_RESTART,
+        INTENT_REMOVE,
+        INTENT_DRAIN,         /* take no new job, finish the one running */
+        INTENT_UNDRAIN,
+        INTENT_ROTATE,        /* new runner credentials, when idle */
+        INTENT_REVOKE,        /* stop at once, deregister, purge credentials, hold */
+        INTENT_UNREVOKE,      /* lift a revoke, with another GitHub credential */
+};
 
 struct plan_request {
         enum plan_intent intent;
@@ -33,10 +47,23 @@ struct plan_request {
         bool confirmed;              /* --confirm LANE given and matching */
         const char *idempotency_key; /* NULL or "" when absent */
         bool idle_only;              /* restart: refused while the runner runs a job */
+        const char *credential_fp;   /* unrevoke: the fingerprint of the GitHub credential now configured */
 };
 
 enum plan_status { PLAN_READY, PLAN_BLOCKED };
-enum plan_action { ACTION_CREATE, ACTION_ADOPT, ACTION_RECONCILE, ACTION_RESTART, ACTION_REMOVE, ACTION_NOOP };
+enum plan_action {
+        ACTION_CREATE,
+        ACTION_ADOPT,
+        ACTION_RECONCILE,
+        ACTION_RESTART,
+        ACTION_REMOVE,
+        ACTION_NOOP,
+        ACTION_DRAIN,
+        ACTION_UNDRAIN,
+        ACTION_ROTATE,
+        ACTION_REVOKE,
+        ACTION_UNREVOKE,
+};
 enum plan_shape {
         SHAPE_ABSENT,
         SHAPE_GITHUB_ONLY,
@@ -62,6 +89,9 @@ enum blocker_id {
         BLOCK_STALE_STATE,
         BLOCK_BASELINE_NOT_READY,
         BLOCK_UNCONFIRMED_MUTATION,
+        BLOCK_LANE_HELD,             /* drained or revoked: apply and restart wait for undrain/unrevoke */
+        BLOCK_RUNNER_BUSY,           /* rotate: never under a running job */
+        BLOCK_CREDENTIAL_UNCHANGED,  /* unrevoke: the credential of the revoke is still configured */
         _BLOCK_MAX,
 };
 

@@ -166,6 +166,26 @@ static int forget_stale(const char *lane) {
         return 0;
 }
 
+/* lanectl revoke: the registration and the credentials removed, as the
+ * lane's user (the runner install and the work directory stay); exits
+ * EXIT_PURGED so that the runner does not start. */
+static int forget_revoked(const char *lane) {
+        static const char *const creds[] = { ".runner", ".credentials", ".credentials_rsaparams" };
+        size_t removed = 0;
+
+        for (size_t i = 0; i < ELEMENTSOF(creds); i++) {
+                if (unlinkat(AT_FDCWD, creds[i], 0) == 0)
+                        removed++;
+                else if (errno != ENOENT) {
+                        fprintf(stderr, "lanekeeper-register: %s: cannot remove %s: %m\n", lane, creds[i]);
+                        return 1;
+                }
+        }
+        printf("lanekeeper-register: %s: revoked: removed the registration and credentials (%zu files); the runner is "
+               "not started\n", lane, removed);
+        return EXIT_PURGED;
+}
+
 /* Become ./config.sh with REG: the token in the environment only. Returns
  * only on failure. */
 static int become_config_sh(const char *lane, struct proto_register *reg) {
@@ -237,6 +257,8 @@ int main(int argc, char **argv) {
         closep(&fd);
         if (reg->purge)
                 return purge(lane);
+        if (reg->forget)
+                return forget_revoked(lane);
         if (reg->clear_actions) {
                 r = clear_actions(lane, reg->max_age_days);
                 if (r == 0 && !registered)
