@@ -244,6 +244,19 @@ START_TEST(test_offline) {
         snprintf(lanes[0].o.unit_active, sizeof lanes[0].o.unit_active, "inactive");
         health_plan(&s, &hs, only, &p);
         ck_assert_uint_eq(count(&p, HV_RESTART, HR_CAPPED), 1);
+        /* drained: stopped on purpose, left alone, not degraded; a hold that cannot be read is */
+        hs.max_restarts = 3;
+        snprintf(lanes[0].o.hold, sizeof lanes[0].o.hold, "drained");
+        snprintf(lanes[0].o.hold_reason, sizeof lanes[0].o.hold_reason, "kernel update");
+        health_plan(&s, &hs, only, &p);
+        ck_assert_uint_eq(p.n_actions, 0);
+        ck_assert(found(&p, "drained since") && found(&p, "lanectl undrain"));
+        for (size_t i = 0; i < p.n_findings; i++)
+                ck_assert(!p.findings[i].degraded || p.findings[i].check == HC_CLOCK);
+        snprintf(lanes[0].o.hold, sizeof lanes[0].o.hold, "unknown");
+        health_plan(&s, &hs, only, &p);
+        ck_assert(p.n_actions == 0 && found(&p, "cannot be read"));
+        lanes[0].o.hold[0] = '\0';
 }
 END_TEST
 

@@ -1,14 +1,21 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* lanectl apply | restart | remove: parse the command line, load settings,
- * policy and lane files, set up the executor's real ops, run exec_lane()
- * for each lane in the order given, and print what it did. The work is
- * the executor's (exec/exec.h); this file only asks and tells. */
+/* lanectl apply | restart | remove | drain | undrain | rotate | revoke |
+ * unrevoke: parse the command line, load settings, policy and lane files,
+ * set up the executor's real ops, run exec_lane() for each lane in the
+ * order given, and print what it did (cli-report.c). The work is the
+ * executor's (exec/exec.h); this file only asks and tells.
+ *
+ * drain, undrain and rotate act when asked (the command is the
+ * confirmation; drain and revoke need a reason); revoke and unrevoke need
+ * --confirm LANE (revoke --all: --confirm all). Without
+ * --idempotency-key these generate one. */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "apply-state.h"
@@ -16,131 +23,83 @@
 #include "exec-real.h"
 #include "exec.h"
 #include "cli.h"
+#include "gh-auth.h"
 #include "cli-health.h"
+#include "cli-lanecmd.h"
 #include "macro.h"
 #include "observe.h"
 #include "proto-policy.h"
 #include "proto-register.h"
 #include "settings.h"
 
-enum { EXIT_COMPLETED = 0, EXIT_BLOCKED = 1, EXIT_ERROR = 2, EXIT_BUSY = 3, EXIT_FAILED = 4 };
+#define DRAIN_WAIT_DEFAULT_S (6 * 3600)
 
-/* What every lane of one command shares. */
-struct lane_cmd_ctx {
-        const struct settings *s;
-        const struct plan_policy *pol;
-        const struct exec_ops *ops;
-        const char *host;
-        enum exec_cmd cmd;
-        unsigned timeout_s;
-        bool dry_run, purge;
-};
+static bool acts_when_asked(enum exec_cmd cmd) {
+        return cmd == EXEC_DRAIN || cmd == EXEC_UNDRAIN || cmd == EXEC_ROTATE;
+}
 
 static void usage(enum exec_cmd cmd) {
-        if (cmd == EXEC_APPLY)
+        static const char *const tail = "[--idempotency-key KEY] [--timeout SECONDS] [--policy FILE] [--lanes-dir DIR]";
+
+        switch (cmd) {
+        case EXEC_APPLY:
                 fprintf(stderr, "usage: lanectl apply LANE... --confirm LANE [--confirm LANE...] --idempotency-key KEY\n"
                                 "                     [--timeout SECONDS] [--policy FILE] [--lanes-dir DIR]\n");
-        else
+                return;
+        case EXEC_DRAIN:
+                fprintf(stderr, "usage: lanectl drain LANE...|--all --reason TEXT [--wait DURATION]\n       %s\n", tail);
+                return;
+        case EXEC_REVOKE:
+                fprintf(stderr, "usage: lanectl revoke LANE...|--all --reason TEXT --confirm LANE|all...\n       %s\n",
+                        tail);
+                return;
+        case EXEC_UNREVOKE:
+                fprintf(stderr, "usage: lanectl unrevoke LANE... --confirm LANE...\n       %s\n", tail);
+                return;
+        case EXEC_UNDRAIN:
+        case EXEC_ROTATE:
+                fprintf(stderr, "usage: lanectl %s LANE...\n       %s\n", exec_cmd_to_string(cmd), tail);
+                return;
+        case EXEC_RESTART:
+        case EXEC_REMOVE:
+        case _EXEC_CMD_MAX:
+        case _EXEC_CMD_INVALID:
                 fprintf(stderr, "usage: lanectl %s LANE... [--apply --confirm LANE [--confirm LANE...] --idempotency-key KEY]\n"
                                 "                     [--timeout SECONDS] [--policy FILE] [--lanes-dir DIR]%s\n",
                         exec_cmd_to_string(cmd), cmd == EXEC_REMOVE ? " [--purge]" : "");
-}
-
-static void print_legacy(const struct exec_result *res) {
-        if (!res->legacy_unit[0])
-                return;
-        printf("  legacy   svc.sh's unit %s is installed%s; lanekeeper never acts on units it did not write.\n"
-               "           As root: systemctl disable --now %s && rm /etc/systemd/system/%s && systemctl daemon-reload\n"
-               "           (what ./svc.sh uninstall does), so that only lanekeeper's unit runs this runner\n",
-               res->legacy_unit, res->legacy_enabled ? " and enabled (it starts at boot)" : "", res->legacy_unit,
-               res->legacy_unit);
-}
-
-static void print_blockers(const struct exec_result *res) {
-        for (size_t i = 0; i < res->p.n_blockers; i++)
-                printf("  blocked  %s: %s\n", blocker_to_string(res->p.blockers[i].id), res->p.blockers[i].detail);
-        if (res->busy_job[0])
-                printf("  busy     %s\n", res->busy_job);
-}
-
-/* restart or remove without --apply: what would be done. */
-static void print_dry_run(const struct lane_cmd_ctx *c, const struct lane_desired *d, const struct exec_result *res) {
-        const char *name = exec_cmd_to_string(c->cmd);
-
-        printf("%s: %s %s (dry run, record #%" PRIu64 "); nothing done\n", d->name, plan_action_to_string(res->p.action),
-               res->p.status == PLAN_BLOCKED ? "blocked" : "ready", res->seq);
-        print_blockers(res);
-        print_legacy(res);
-        if (res->p.status != PLAN_BLOCKED)
-                printf("  would    %s\n  then     lanectl %s %s --apply%s --confirm %s --idempotency-key KEY\n",
-                       c->cmd == EXEC_RESTART ? "restart the unit through the helper, then check every completion gate"
-                       : c->purge ? "stop the unit, check its processes are gone and no process of the lane's user "
-                                    "runs, delete the GitHub registration, wait until GitHub no longer lists it, empty "
-                                    "the lane directory through the lane's unit, remove the unit"
-                                  : "stop the unit, check its processes are gone, delete the GitHub registration, wait "
-                                    "until GitHub no longer lists it, remove the unit",
-                       name, d->name, c->purge ? " --purge" : "", d->name);
-        for (size_t i = 0; res->p.status == PLAN_BLOCKED && i < res->p.n_steps; i++)
-                printf("  next     %s\n", res->p.steps[i]);
-}
-
-static void print_refused(const struct lane_desired *d, const struct exec_result *res) {
-        printf("%s: %s blocked (record #%" PRIu64 "); nothing done\n", d->name, plan_action_to_string(res->p.action),
-               res->seq);
-        print_blockers(res);
-        print_legacy(res);
-        for (size_t i = 0; i < res->p.n_steps; i++)
-                printf("  next     %s\n", res->p.steps[i]);
-}
-
-static void print_result(const struct lane_desired *d, const struct exec_result *res) {
-        printf("%s: %s %s (record #%" PRIu64 ")\n", d->name, plan_action_to_string(res->p.action),
-               res->outcome == EXEC_COMPLETED ? "completed" : "failed", res->seq);
-        for (size_t i = 0; i < res->n_steps; i++)
-                printf("  %-14s %-6s %6lld ms  %s\n", res->steps[i].name, res->steps[i].ok ? "ok" : "FAILED",
-                       res->steps[i].ms, res->steps[i].detail);
-        print_legacy(res);
-}
-
-/* Tell what exec_lane() did; the exit status. */
-static int report(const struct lane_cmd_ctx *c, const struct lane_desired *d, const struct exec_result *res) {
-        const char *name = exec_cmd_to_string(c->cmd);
-
-        switch (res->outcome) {
-        case EXEC_BUSY:
-                fprintf(stderr, "lanectl %s: %s: lane busy (another apply, restart or remove holds it); nothing done\n",
-                        name, d->name);
-                break;
-        case EXEC_REPEATED:
-                printf("%s: already done under this key: %s %s (record #%" PRIu64 "); nothing done\n", d->name, name,
-                       res->prev.status, res->prev.audit_seq);
-                break;
-        case EXEC_BLOCKED:
-        case EXEC_COMPLETED:
-        case EXEC_FAILED:
-                if (c->dry_run)
-                        print_dry_run(c, d, res);
-                else if (res->outcome == EXEC_BLOCKED)
-                        print_refused(d, res);
-                else
-                        print_result(d, res);
-                if (res->error[0])   /* recorded, but the key could not be */
-                        fprintf(stderr, "lanectl %s: %s: %s\n", name, d->name, res->error);
-                break;
-        case EXEC_ERROR:
-                if (res->planned && (c->dry_run || res->p.status == PLAN_BLOCKED))
-                        c->dry_run ? print_dry_run(c, d, res) : print_refused(d, res);
-                fprintf(stderr, "lanectl %s: %s: %s\n", name, d->name, res->error);
-                break;
-        case _EXEC_OUTCOME_MAX:
-        case _EXEC_OUTCOME_INVALID:
-                break;
         }
-        return exec_exit_status(res);
+}
+
+/* 90, 90s, 15m, 6h, 2d: seconds, at most 7 days. */
+static int parse_duration(const char *s, unsigned *ret) {
+        static const struct {
+                char unit;
+                unsigned long mult;
+        } units[] = { { 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 } };
+        unsigned long v, mult = 1;
+        char *end;
+
+        errno = 0;
+        v = strtoul(s, &end, 10);
+        if (errno || end == s || *s == '-' || *s == '+')
+                return -EINVAL;
+        if (*end) {
+                size_t i;
+
+                for (i = 0; i < ELEMENTSOF(units) && units[i].unit != *end; i++)
+                        ;
+                if (i == ELEMENTSOF(units) || end[1])
+                        return -EINVAL;
+                mult = units[i].mult;
+        }
+        if (v > 7 * 86400 / mult)
+                return -ERANGE;
+        *ret = (unsigned) (v * mult);
+        return 0;
 }
 
 static int lane_one(const struct lane_cmd_ctx *c, const struct lane_file *f, const char *const confirm[], size_t n_confirm,
-                    const char *key) {
+                    const char *key, bool *ret_left) {
         _cleanup_(freep) struct lane_entry *e = calloc(1, sizeof *e);
         _cleanup_(freep) struct exec_result *res = calloc(1, sizeof *res);
         char web[PROTO_REGISTER_URL_MAX + 1];
@@ -154,35 +113,44 @@ static int lane_one(const struct lane_cmd_ctx *c, const struct lane_file *f, con
         exec_web_url(c->s->api_url, &e->lane, web, sizeof web);
         req = (struct exec_request) {
                 .cmd = c->cmd, .lane = &e->lane, .pol = c->pol, .key = key, .host = c->host, .web_url = web,
-                .timeout_s = c->timeout_s, .purge = c->purge, .dry_run = c->dry_run,
-                .plan = { .this_host = c->host, .same_name_lanes = f->same_name, .idempotency_key = key },
+                .timeout_s = c->timeout_s, .purge = c->purge, .dry_run = c->dry_run, .reason = c->reason,
+                .credential_fp = c->credential_fp, .idle_wait_s = c->idle_wait_s,
+                .plan = { .this_host = c->host, .same_name_lanes = f->same_name, .idempotency_key = key,
+                          .confirmed = acts_when_asked(c->cmd) },
         };
         for (size_t i = 0; i < n_confirm; i++)
-                if (strcmp(confirm[i], e->lane.name) == 0)
+                if (strcmp(confirm[i], e->lane.name) == 0 || strcmp(confirm[i], "all") == 0)
                         req.plan.confirmed = true;
         (void) exec_lane(c->ops, &req, res);
-        return report(c, &e->lane, res);
+        if (ret_left)
+                *ret_left = res->left_draining;
+        return cli_lane_report(c, &e->lane, res);
 }
 
-/* Everything one apply, restart or remove owns. */
+/* Everything one lane command owns. */
 struct lane_cmd {
         struct lane_cmd_ctx c;
         const char *confirm[64], *policy, *lanes_dir, *key;
         size_t n_confirm;
         char **lanes;
         size_t n_lanes;
+        bool all;                      /* drain, revoke --all: every lane file */
+        char *all_lanes[64];
+        char auto_key[64];
+        char credential_fp[CREDENTIAL_FP_SIZE];
+        bool left[64];                 /* drain: left draining by the first pass */
         struct cli_exec x;
 };
 
 static int parse_option(struct lane_cmd *lc, int opt) {
-        const char *name = exec_cmd_to_string(lc->c.cmd);
+        const char *name = exec_cmd_to_string(lc->c.cmd), *reason;
         char *end;
 
         switch (opt) {
         case 'a':
-                if (lc->c.cmd == EXEC_APPLY)
-                        return fprintf(stderr, "lanectl apply: --apply belongs to restart and remove (apply always acts)\n"),
-                               -EINVAL;
+                if (lc->c.cmd != EXEC_RESTART && lc->c.cmd != EXEC_REMOVE)
+                        return fprintf(stderr, "lanectl %s: --apply belongs to restart and remove (%s always acts)\n",
+                                       name, name), -EINVAL;
                 lc->c.dry_run = false;
                 return 0;
         case 'P':
@@ -210,6 +178,25 @@ static int parse_option(struct lane_cmd *lc, int opt) {
         case 'd':
                 lc->lanes_dir = optarg;
                 return 0;
+        case 'r':
+                if (lc->c.cmd != EXEC_DRAIN && lc->c.cmd != EXEC_REVOKE)
+                        return fprintf(stderr, "lanectl %s: --reason belongs to drain and revoke\n", name), -EINVAL;
+                if (lane_hold_reason_validate(optarg, &reason) < 0)
+                        return fprintf(stderr, "lanectl %s: the reason %s\n", name, reason), -EINVAL;
+                lc->c.reason = optarg;
+                return 0;
+        case 'w':
+                if (lc->c.cmd != EXEC_DRAIN)
+                        return fprintf(stderr, "lanectl %s: --wait belongs to drain\n", name), -EINVAL;
+                if (parse_duration(optarg, &lc->c.idle_wait_s) < 0)
+                        return fprintf(stderr, "lanectl drain: --wait is a duration of at most 7 days: 90, 90s, 15m, "
+                                       "6h, 2d\n"), -EINVAL;
+                return 0;
+        case 'A':
+                if (lc->c.cmd != EXEC_DRAIN && lc->c.cmd != EXEC_REVOKE)
+                        return fprintf(stderr, "lanectl %s: --all belongs to drain and revoke\n", name), -EINVAL;
+                lc->all = true;
+                return 0;
         default:
                 usage(lc->c.cmd);
                 return -EINVAL;
@@ -227,6 +214,9 @@ static int parse_args(struct lane_cmd *lc, int argc, char **argv) {
                 { "timeout", required_argument, NULL, 't' },
                 { "policy", required_argument, NULL, 'p' },
                 { "lanes-dir", required_argument, NULL, 'd' },
+                { "reason", required_argument, NULL, 'r' },
+                { "wait", required_argument, NULL, 'w' },
+                { "all", no_argument, NULL, 'A' },
                 {}
         };
         const char *name = exec_cmd_to_string(lc->c.cmd), *reason;
@@ -236,24 +226,61 @@ static int parse_args(struct lane_cmd *lc, int argc, char **argv) {
         while ((opt = getopt_long(argc, argv, "", options, NULL)) >= 0)
                 if (parse_option(lc, opt) < 0)
                         return -EINVAL;
-        if (optind >= argc)
+        if (optind >= argc && !lc->all)
                 return usage(lc->c.cmd), -EINVAL;
+        if (optind < argc && lc->all)
+                return fprintf(stderr, "lanectl %s: LANE... or --all, not both\n", name), -EINVAL;
         lc->lanes = argv + optind;
         lc->n_lanes = (size_t) (argc - optind);
         if (lc->n_lanes > 64)
                 return fprintf(stderr, "lanectl %s: at most 64 lanes at once\n", name), -EINVAL;
-        if (!lc->c.dry_run && (!lc->key || !lc->n_confirm)) {
-                fprintf(stderr, "lanectl %s: a change needs --confirm LANE for each lane and --idempotency-key KEY\n", name);
-                return usage(lc->c.cmd), -EINVAL;
+        if ((lc->c.cmd == EXEC_DRAIN || lc->c.cmd == EXEC_REVOKE) && !lc->c.reason)
+                return fprintf(stderr, "lanectl %s: say why with --reason TEXT (kept with the lane and in the audit "
+                               "record)\n", name), -EINVAL;
+        if ((lc->c.cmd == EXEC_REVOKE || lc->c.cmd == EXEC_UNREVOKE) && !lc->n_confirm)
+                return fprintf(stderr, "lanectl %s: needs --confirm LANE for each lane%s\n", name,
+                               lc->c.cmd == EXEC_REVOKE ? " (--confirm all with --all): a revoke kills a running job" : ""),
+                       -EINVAL;
+        if (lc->c.cmd == EXEC_APPLY || lc->c.cmd == EXEC_RESTART || lc->c.cmd == EXEC_REMOVE) {
+                if (!lc->c.dry_run && (!lc->key || !lc->n_confirm)) {
+                        fprintf(stderr, "lanectl %s: a change needs --confirm LANE for each lane and --idempotency-key "
+                                "KEY\n", name);
+                        return usage(lc->c.cmd), -EINVAL;
+                }
+                if (lc->c.dry_run && (lc->key || lc->n_confirm))
+                        return fprintf(stderr, "lanectl %s: --confirm and --idempotency-key go with --apply; without it "
+                                       "this is a dry run\n", name), -EINVAL;
+        } else if (!lc->key) {
+                /* the operator's own verbs: one key per invocation */
+                snprintf(lc->auto_key, sizeof lc->auto_key, "%s-%lld-%d", name, (long long) time(NULL), (int) getpid());
+                lc->key = lc->auto_key;
         }
-        if (lc->c.dry_run && (lc->key || lc->n_confirm))
-                return fprintf(stderr, "lanectl %s: --confirm and --idempotency-key go with --apply; without it this is "
-                               "a dry run\n", name), -EINVAL;
         if (lc->key && idempotency_key_validate(lc->key, &reason) < 0)
                 return fprintf(stderr, "lanectl %s: the idempotency key %s\n", name, reason), -EINVAL;
-        if (lc->key && lc->n_lanes > 1 && strlen(lc->key) + 1 + PROTO_LANE_NAME_MAX > IDEMPOTENCY_KEY_MAX)
+        if (lc->key && (lc->n_lanes > 1 || lc->all) && strlen(lc->key) + 6 + PROTO_LANE_NAME_MAX > IDEMPOTENCY_KEY_MAX)
                 return fprintf(stderr, "lanectl %s: with several lanes the key gets ':LANE' appended; keep it under %d "
-                               "characters\n", name, IDEMPOTENCY_KEY_MAX - PROTO_LANE_NAME_MAX), -EINVAL;
+                               "characters\n", name, IDEMPOTENCY_KEY_MAX - PROTO_LANE_NAME_MAX - 6), -EINVAL;
+        return 0;
+}
+
+/* revoke and unrevoke: the fingerprint of the GitHub credential configured. */
+static int credential(struct lane_cmd *lc) {
+        const struct settings *s = lc->x.s;
+        const char *path = strcmp(settings_auth(s), "app") == 0 ? s->private_key_file : s->token_file;
+        char err[512];
+
+        if (lc->c.cmd != EXEC_REVOKE && lc->c.cmd != EXEC_UNREVOKE)
+                return 0;
+        if (strcmp(settings_auth(s), "none") == 0)
+                return 0;   /* revoke goes on; unrevoke is refused by the plan */
+        if (credential_fingerprint(path, strcmp(settings_auth(s), "app") == 0 ? s->app_id : 0, lc->credential_fp, err,
+                                   sizeof err) < 0) {
+                if (lc->c.cmd == EXEC_UNREVOKE)
+                        return fprintf(stderr, "lanectl unrevoke: cannot read the GitHub credential: %s\n", err), -EINVAL;
+                fprintf(stderr, "lanectl revoke: cannot read the GitHub credential (%s); revoking all the same\n", err);
+                return 0;
+        }
+        lc->c.credential_fp = lc->credential_fp;
         return 0;
 }
 
@@ -266,30 +293,59 @@ static int prepare(struct cli *cli, struct lane_cmd *lc) {
         if (r < 0)
                 return r;
         lc->c.s = lc->x.s;
+        if (credential(lc) < 0)
+                return -EINVAL;
+        if (lc->all) {
+                for (size_t i = 0; i < lc->x.n_files && lc->n_lanes < ELEMENTSOF(lc->all_lanes); i++)
+                        lc->all_lanes[lc->n_lanes++] = lc->x.files[i].stem;
+                lc->lanes = lc->all_lanes;
+                if (!lc->n_lanes)
+                        return fprintf(stderr, "lanectl %s: no lane files in %s\n", name, lc->x.lanes_dir), -ENOENT;
+        }
         return cli_select_lanes(lc->x.files, lc->x.n_files, lc->lanes, lc->n_lanes, lc->x.lanes_dir, name);
 }
 
 /* One lane at a time, in the order given; each under its own key (KEY, or
  * KEY:LANE when several lanes share one command). The worst outcome
  * decides: error > failed > busy > blocked > completed. */
-static int run_lanes(struct lane_cmd *lc) {
+static int run_lanes(struct lane_cmd *lc, bool second_pass) {
         int ret = EXIT_COMPLETED;
+        bool many = lc->n_lanes > 1 || lc->all;
 
         for (size_t a = 0; a < lc->n_lanes; a++) {
-                char lane_key[IDEMPOTENCY_KEY_MAX + PROTO_LANE_NAME_MAX + 2];
+                char lane_key[IDEMPOTENCY_KEY_MAX + PROTO_LANE_NAME_MAX + 8];
                 int one = EXIT_ERROR;
 
-                snprintf(lane_key, sizeof lane_key, "%s%s%s", lc->key ?: "", lc->n_lanes > 1 ? ":" : "",
-                         lc->n_lanes > 1 ? lc->lanes[a] : "");
+                if (second_pass && !lc->left[a])
+                        continue;
+                snprintf(lane_key, sizeof lane_key, "%s%s%s%s", lc->key ?: "", many ? ":" : "", many ? lc->lanes[a] : "",
+                         second_pass ? ":wait" : "");
                 for (size_t i = 0; i < lc->x.n_files; i++)
                         if (strcmp(lc->x.files[i].stem, lc->lanes[a]) == 0) {
-                                one = lane_one(&lc->c, &lc->x.files[i], lc->confirm, lc->n_confirm, lc->key ? lane_key : NULL);
+                                one = lane_one(&lc->c, &lc->x.files[i], lc->confirm, lc->n_confirm, lc->key ? lane_key : NULL,
+                                               &lc->left[a]);
                                 break;
                         }
                 if (one == EXIT_ERROR || (ret != EXIT_ERROR && one > ret))
                         ret = one;
         }
         return ret;
+}
+
+/* A drain of several lanes takes the labels off every lane first (and
+ * stops the idle ones), then waits for the busy ones: none takes a new job
+ * while another's job ends. */
+static int run_command(struct lane_cmd *lc) {
+        unsigned wait = lc->c.idle_wait_s;
+        int ret, again;
+
+        if (lc->c.cmd != EXEC_DRAIN || lc->n_lanes < 2 || wait == 0)
+                return run_lanes(lc, false);
+        lc->c.idle_wait_s = 0;
+        ret = run_lanes(lc, false);
+        lc->c.idle_wait_s = wait;
+        again = run_lanes(lc, true);
+        return again == EXIT_ERROR || (ret != EXIT_ERROR && again > ret) ? again : ret;
 }
 
 static int lane_command(struct cli *cli, int argc, char **argv, enum exec_cmd cmd) {
@@ -301,9 +357,11 @@ static int lane_command(struct cli *cli, int argc, char **argv, enum exec_cmd cm
                 return fprintf(stderr, "lanectl: out of memory\n"), EXIT_ERROR;
         cli_exec_init(&lc->x);
         lc->c = (struct lane_cmd_ctx) { .timeout_s = EXEC_DEFAULT_TIMEOUT_S, .host = lc->x.host, .pol = &lc->x.pol,
-                                        .ops = &lc->x.ops, .cmd = cmd, .dry_run = cmd != EXEC_APPLY };
+                                        .ops = &lc->x.ops, .cmd = cmd,
+                                        .dry_run = cmd == EXEC_RESTART || cmd == EXEC_REMOVE,
+                                        .idle_wait_s = DRAIN_WAIT_DEFAULT_S };
         if (parse_args(lc, argc, argv) == 0 && prepare(cli, lc) == 0) {
-                ret = run_lanes(lc);
+                ret = run_command(lc);
                 ran = !lc->c.dry_run;
         }
         cli_exec_close(&lc->x);
@@ -323,4 +381,24 @@ int cmd_restart(struct cli *cli, int argc, char **argv) {
 
 int cmd_remove(struct cli *cli, int argc, char **argv) {
         return lane_command(cli, argc, argv, EXEC_REMOVE);
+}
+
+int cmd_drain(struct cli *cli, int argc, char **argv) {
+        return lane_command(cli, argc, argv, EXEC_DRAIN);
+}
+
+int cmd_undrain(struct cli *cli, int argc, char **argv) {
+        return lane_command(cli, argc, argv, EXEC_UNDRAIN);
+}
+
+int cmd_rotate(struct cli *cli, int argc, char **argv) {
+        return lane_command(cli, argc, argv, EXEC_ROTATE);
+}
+
+int cmd_revoke(struct cli *cli, int argc, char **argv) {
+        return lane_command(cli, argc, argv, EXEC_REVOKE);
+}
+
+int cmd_unrevoke(struct cli *cli, int argc, char **argv) {
+        return lane_command(cli, argc, argv, EXEC_UNREVOKE);
 }

@@ -168,7 +168,8 @@ static void cache_remember(struct health_cmd *hc) {
 static void gather(struct health_cmd *hc) {
         const struct health_settings *h = &hc->x.s->health;
         struct health_observe_env env = { .bus = hc->x.bus, .bus_problem = "cannot connect to the system bus",
-                                          .baseline = &hc->x.bc, .github_problem = hc->x.real.gh_problem };
+                                          .baseline = &hc->x.bc, .github_problem = hc->x.real.gh_problem,
+                                          .store_dir = hc->x.s->store_dir };
         const char *names[HEALTH_MAX_REPOS];
         size_t n = 0;
 

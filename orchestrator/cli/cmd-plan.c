@@ -23,6 +23,7 @@
 #include "proto-policy.h"
 #include "inventory.h"
 #include "cli.h"
+#include "exec-real.h"
 #include "macro.h"
 #include "observe.h"
 #include "plan-json.h"
@@ -107,6 +108,7 @@ struct run {
         const char *host;
         struct audit_store *store;
         struct gh_client *gh;
+        const char *store_dir;           /* the lanes' holds */
         struct scope_cache *scopes;
         size_t n_scopes;
         size_t ready, blocked, errors, emitted;
@@ -168,6 +170,7 @@ static void plan_one(struct run *run, const struct lane_file *f) {
                 if (run->gh)
                         github_for(run, &e->lane, &env);
                 observe_lane(&observe_real, &env, &e->lane, o);
+                exec_observe_hold(run->store_dir, e->lane.name, o);
         }
         plan_lane(&e->lane, o, run->pol, &req, p);
 
@@ -325,6 +328,7 @@ static int prepare(struct cli *cli, struct plan_cmd *pc, int argc, char **argv) 
         }
         pc->env.bus = pc->bus;
         cli_baseline_config(s, &pc->pv, &pc->bc);
+        pc->run.store_dir = s->store_dir;
         return cli_open_audit(s, &pc->store, "plan");
 }
 

@@ -40,6 +40,17 @@ static void help(void) {
                "  remove LANE... [--apply --confirm LANE --idempotency-key KEY]\n"
                "                         stop, deregister from GitHub and remove the unit\n"
                "                         (the lane directory stays); refused while busy\n"
+               "  drain LANE...|--all --reason TEXT [--wait DURATION]\n"
+               "                         take the lane's routing labels off, let its job end,\n"
+               "                         stop it; held until undrain (apply refuses)\n"
+               "  undrain LANE...        the labels back, the unit started\n"
+               "  rotate LANE...         new runner credentials: deregister and register again,\n"
+               "                         only while idle\n"
+               "  revoke LANE...|--all --reason TEXT --confirm LANE|all\n"
+               "                         stop at once (a running job is killed), purge the\n"
+               "                         credentials, deregister; held until unrevoke\n"
+               "  unrevoke LANE... --confirm LANE\n"
+               "                         lift a revoke once another GitHub credential is set\n"
                "  health [--heal] [--only CHECK...]\n"
                "                         one health cycle: stale and superseded runs, offline\n"
                "                         lanes, a damaged actions cache, clock drift; a dry\n"
@@ -187,6 +198,11 @@ static const struct {
         { "apply", cmd_apply },
         { "restart", cmd_restart },
         { "remove", cmd_remove },
+        { "drain", cmd_drain },
+        { "undrain", cmd_undrain },
+        { "rotate", cmd_rotate },
+        { "revoke", cmd_revoke },
+        { "unrevoke", cmd_unrevoke },
         { "health", cmd_health },
         { "metrics", cmd_metrics },
         { "status", cmd_status },

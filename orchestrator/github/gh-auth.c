@@ -12,6 +12,7 @@
 
 #include "gh-auth.h"
 #include "macro.h"
+#include "proto-sha256.h"
 
 void secret_free(char *s, size_t len) {
         if (!s)
@@ -169,5 +170,32 @@ int app_jwt(EVP_PKEY *key, const char *issuer, time_t now, long long offset_s, c
         jwt[len++] = '.';
         b64url(sig, siglen, jwt + len);
         *ret = jwt;
+        return 0;
+}
+
+int credential_fingerprint(const char *path, unsigned long app_id, char buf[CREDENTIAL_FP_SIZE], char *err,
+                           size_t errlen) {
+        char *secret = NULL, *mixed;
+        char hex[PROTO_SHA256_HEX_SIZE];
+        size_t len = 0, mlen;
+        int r;
+
+        r = secret_file_read(path, &secret, &len, err, errlen);
+        if (r < 0)
+                return r;
+        /* domain-separated, so the value says nothing usable about the secret */
+        mlen = len + 64;
+        mixed = malloc(mlen);
+        if (!mixed) {
+                secret_free(secret, len);
+                return snprintf(err, errlen, "out of memory"), -ENOMEM;
+        }
+        r = snprintf(mixed, mlen, "lanekeeper credential fingerprint\n%lu\n", app_id);
+        memcpy(mixed + r, secret, len);
+        proto_sha256_hex(mixed, (size_t) r + len, hex);
+        explicit_bzero(mixed, mlen);
+        free(mixed);
+        secret_free(secret, len);
+        snprintf(buf, CREDENTIAL_FP_SIZE, "%.*s", CREDENTIAL_FP_SIZE - 1, hex);
         return 0;
 }

@@ -20,6 +20,14 @@ void secret_free(char *s, size_t len);
 /* A token file: one token of any length, printable, no whitespace inside. */
 int token_file_read(const char *path, char **ret, size_t *ret_len, char *err, size_t errlen);
 
+/* A fingerprint of the credential in the secret file PATH (a token, or an
+ * App's private key, with APP_ID): 128 bits of a domain-separated SHA-256,
+ * in hex. It tells one credential from another (lanectl unrevoke needs
+ * another than the revoke's) and says nothing usable about it. */
+#define CREDENTIAL_FP_SIZE 33
+int credential_fingerprint(const char *path, unsigned long app_id, char buf[CREDENTIAL_FP_SIZE], char *err,
+                           size_t errlen);
+
 /* An App's private key (PEM, RSA) from a secret file. */
 int app_key_load(const char *path, EVP_PKEY **ret, char *err, size_t errlen);
 

@@ -110,8 +110,8 @@ void health_check_cache(const struct health_snapshot *s, const struct health_set
                 char why[HEALTH_TEXT_MAX];
                 unsigned age = 0;
 
-                if (!s->lanes[l].enabled || !needs_clear(s, hs, l, &age, why, sizeof why))
-                        continue;
+                if (!s->lanes[l].enabled || o->hold[0] || !needs_clear(s, hs, l, &age, why, sizeof why))
+                        continue;   /* a drained or revoked lane is not restarted to clear its cache */
                 if (!o->unit_known || !o->unit_exists || !o->unit_managed) {
                         health_plan_finding(p, HC_CACHE, (int) l, true, "%s: %s; no lanekeeper unit to clear it "
                                             "through", name, why);

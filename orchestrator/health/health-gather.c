@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "gh-client.h"
+#include "exec-real.h"
 #include "health-gather.h"
 #include "macro.h"
 #include "observe.h"
@@ -193,6 +194,8 @@ void health_observe_lanes(struct gh_client *c, const struct health_observe_env *
                 oe.inventory = ok[f] ? &inv[f] : NULL;
                 oe.inventory_problem = ok[f] ? NULL : s->runners_problem;
                 observe_lane(&observe_real, &oe, s->lanes[l].d, &s->lanes[l].o);
+                if (env->store_dir)
+                        exec_observe_hold(env->store_dir, s->lanes[l].d->name, &s->lanes[l].o);
         }
         if (!inv || !first || !ok)
                 snprintf(s->runners_problem, sizeof s->runners_problem, "out of memory");

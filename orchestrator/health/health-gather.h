@@ -15,6 +15,7 @@ struct health_observe_env {
         const char *bus_problem;
         const struct baseline_config *baseline;
         const char *github_problem;           /* why there is no client, when NULL */
+        const char *store_dir;                /* the lanes' holds (drain, revoke); NULL: not read */
 };
 
 /* GitHub's job and run objects (per its OpenAPI description): 0, or

@@ -309,6 +309,17 @@ static void check_offline_lane(const struct health_snapshot *s, const struct hea
         const struct observation *o = &ln->o;
         const char *name = ln->d->name;
 
+        if (o->hold[0]) {
+                /* an operator's drain or revoke: left alone, said; one that cannot be read is a problem */
+                if (strcmp(o->hold, "unknown") == 0)
+                        health_plan_finding(p, HC_OFFLINE, (int) l, true, "%s: whether it is held cannot be read (%s); "
+                                            "left alone", name, o->hold_reason);
+                else
+                        health_plan_finding(p, HC_OFFLINE, (int) l, false, "%s: %s since %s (%s); left alone until "
+                                            "lanectl %s %s", name, o->hold, o->hold_since, o->hold_reason,
+                                            strcmp(o->hold, "revoked") == 0 ? "unrevoke" : "undrain", name);
+                return;
+        }
         if (!o->unit_known || !o->github_known) {
                 health_plan_finding(p, HC_OFFLINE, (int) l, true, "%s: cannot tell (%s)", name,
                         !o->unit_known ? o->unit_detail : o->github_detail);

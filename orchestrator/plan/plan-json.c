@@ -88,6 +88,15 @@ struct json_object *observation_to_json(const struct observation *ob) {
                 }
         }
         ADD(o, "unit", unit);
+        if (ob->hold[0]) {
+                struct json_object *h = json_object_new_object();
+
+                ADD(h, "state", STR(ob->hold));
+                ADD(h, "since", STR(ob->hold_since));
+                ADD(h, "reason", STR(ob->hold_reason));
+                ADD(o, "hold", h);
+        } else
+                ADD(o, "hold", NULL);
 
         base = json_object_new_object();
         ADD(base, "state", STR(baseline_state_to_string(ob->baseline)));

@@ -1,0 +1,166 @@
+#!/bin/bash
+# End to end: pool operations on a real systemd (PID 1 in private
+# namespaces), the socket-activated helper, the GitHub double and the
+# runner kit. Two lanes: lane-a (labels self-hosted, lanekeeper-managed,
+# gpu) and lane-b (self-hosted, lanekeeper-managed, only-b).
+# - drain lane-a while it runs a long job: the job completes success, the
+#   unit stops after it, a job only lane-a could take stays queued and a job
+#   both could take goes to lane-b; apply refuses to undo the drain;
+#   undrain: the queued job runs on lane-a;
+# - rotate: refused while busy (nothing changes); when idle a new
+#   registration and another .credentials file, the old registration gone;
+# - revoke lane-b while it runs a job: the job is killed (named in the
+#   record), the registration deleted, the credentials gone, the unit
+#   removed; apply refuses; unrevoke refuses the same credential and takes
+#   a new one; apply registers it again.
+# Ends with a leak scan. Needs root (exit 77 otherwise; CI=true: failure).
+set -u
+. "$TESTS_SRCDIR/e2e/harness.sh"
+
+py=/usr/bin/python3
+e2e_need_jobs
+R=/srv/lanekeeper/runners
+e2e_lane_users $R lane-a
+host=$(hostname)
+
+pat2="ghp_$(head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 36)"
+e2e_start_double --repo acme/site --heartbeat-timeout 12 --token "$pat2"
+pat=$E2E_PAT port=$E2E_PORT
+. "$TESTS_SRCDIR/github/jobs-lib.sh"
+
+d=$E2E_WORK/dest/usr/local
+etc=/usr/local/etc/lanekeeper
+policy=$etc/policy.conf
+e2e_install_lanekeeper "$policy"
+e2e_policy "$host" "$R"
+printf '[github]\napi_url = http://127.0.0.1:%s\ntoken_file = /srv/lanekeeper/token\ntimeout_s = 8\n[helper]\npolicy = %s\n[store]\ndir = /srv/lanekeeper/store\n[lanes]\ndir = %s/lanes.d\n[baseline]\nmin_free_mib = 1\ncommands = sh\n' \
+        "$port" "$policy" "$etc" >"$d/etc/lanekeeper/lanekeeper.conf"
+for l in "lane-a:self-hosted, lanekeeper-managed, gpu" "lane-b:self-hosted, lanekeeper-managed, only-b"; do
+        printf '[lane]\nname = %s\nrepository = acme/site\nhost = %s\nroot = %s\nuser = lkrunner\nlabels = %s\nmanaged = true\n' \
+                "${l%%:*}" "$host" "$R" "${l#*:}" >"$d/etc/lanekeeper/lanes.d/${l%%:*}.conf"
+done
+
+e2e_boot || exit 1
+e2e_root sh -c "set -e
+        mkdir -p $R /srv/lanekeeper/store && chmod 755 /srv/lanekeeper $R
+        chown lanekeeper:lanekeeper /srv/lanekeeper/store
+        printf '%s\n' '$pat' > /srv/lanekeeper/token
+        chown lanekeeper /srv/lanekeeper/token && chmod 600 /srv/lanekeeper/token
+        for l in lane-a lane-b; do mkdir -m 750 $R/\$l && $E2E_WORK/kit/install $R/\$l && chown -R lkrunner:lkrunner $R/\$l; done"
+
+lanectl() { e2e_as lanekeeper /usr/local/bin/lanectl --config "$etc/lanekeeper.conf" "$@"; }
+field() { "$py" -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1], {"d": d}))' "$1"; }
+runner() { # NAME FIELD: the runner's field as GitHub lists it ("" when not listed)
+        api GET "/repos/acme/site/actions/runners?per_page=100" |
+                "$py" -c 'import json,sys; r=[x for x in json.load(sys.stdin)["runners"] if x["name"]==sys.argv[1]]; v=r[0][sys.argv[2]] if r else ""; print(",".join(l["name"] for l in v) if isinstance(v,list) else v)' "$1" "$2"
+}
+last_record() { # FIELD-EXPR: of the newest audit record
+        e2e_root sh -c 'cd /srv/lanekeeper/store/audit && cat "$(ls | grep "^[0-9]" | sort -n | tail -n 1)"' | field "$1"
+}
+unit_state() { e2e_root systemctl show -P ActiveState "lanekeeper-lane@$1.service"; }
+cred_inode() { e2e_root stat -c %i "$R/$1/.credentials" 2>/dev/null; }
+
+for l in lane-a lane-b; do
+        out=$(lanectl apply $l --confirm $l --idempotency-key "pool-$l" --timeout 60 2>&1); rc=$?
+        check "apply created $l ($rc): $out" test "$rc" = 0
+done
+
+# ---- drain lane-a under a long job ----
+long=$(newrun '{"repo":"acme/site","jobs":[{"name":"long","runs_on":["gpu"],"steps":[{"name":"work","run":"exec -a lk-e2e-long sleep 12"}]}]}')
+check "lane-a runs the long job" wait_marked lk-e2e-long
+out=$(lanectl drain lane-a 2>&1); rc=$?
+check "drain without a reason: refused ($rc)" test "$rc" = 2 -a -n "$(grep -- '--reason' <<<"$out")"
+lanectl drain lane-a --reason "kernel update" >"$E2E_WORK/drain.out" 2>&1 &
+drain_pid=$!
+for _ in $(seq 100); do [ "$(runner lane-a labels)" = lanekeeper-managed ] && break; sleep 0.1; done
+check "drain took lane-a's routing labels off ($(runner lane-a labels))" test "$(runner lane-a labels)" = lanekeeper-managed
+check "lane-a still runs its job" test "$(runner lane-a busy)" = True -a "$(unit_state lane-a)" = active
+gpu=$(newrun '{"repo":"acme/site","jobs":[{"name":"gpu","runs_on":["self-hosted","gpu"],"steps":[{"name":"work","run":"true"}]}]}')
+both=$(newrun '{"repo":"acme/site","jobs":[{"name":"both","runs_on":["self-hosted","lanekeeper-managed"],"steps":[{"name":"work","run":"true"}]}]}')
+check "a job both lanes could take goes to lane-b" wait_job "$both" completed
+check "... on lane-b ($(job "$both" runner_name))" test "$(job "$both" runner_name)" = lane-b
+wait "$drain_pid"; rc=$?
+out=$(cat "$E2E_WORK/drain.out")
+check "drain completed after the job ($rc): $out" test "$rc" = 0 -a -n "$(grep '^lane-a: drain completed' <<<"$out")"
+check "the long job completed success ($(job "$long" conclusion))" test "$(job "$long" conclusion)" = success
+check "lane-a's unit is stopped ($(unit_state lane-a))" test "$(unit_state lane-a)" = inactive
+check "the job only lane-a could take stays queued ($(job "$gpu" status))" test "$(job "$gpu" status)" = queued
+check "the record: drain completed, with the reason and the labels left" \
+        test "$(last_record '(d["command"], d["status"], d["reason"], d["still_routed_by"])')" = "('drain', 'completed', 'kernel update', 'lanekeeper-managed')"
+check "the hold is in the store" e2e_root grep -qx 'state=drained' /srv/lanekeeper/store/holds/lane-a
+out=$(lanectl apply lane-a --confirm lane-a --idempotency-key pool-undo 2>&1); rc=$?
+check "apply refuses to undo the drain ($rc): $out" test "$rc" = 1 -a -n "$(grep 'lane_held: the lane is drained since .* (kernel update); lanectl undrain lane-a lifts it' <<<"$out")"
+check "... and changed nothing" test "$(unit_state lane-a)" = inactive -a "$(runner lane-a labels)" = lanekeeper-managed
+out=$(lanectl restart lane-a --apply --confirm lane-a --idempotency-key pool-restart 2>&1); rc=$?
+check "restart refuses too ($rc)" test "$rc" = 1
+out=$(lanectl plan lane-a --output json 2>&1)
+check "plan shows the hold" test "$(field '(d["lanes"][0]["blockers"][0]["id"], d["lanes"][0]["observed"]["hold"]["state"])' <<<"$out")" = "('lane_held', 'drained')"
+
+out=$(lanectl undrain lane-a 2>&1); rc=$?
+check "undrain ($rc): $out" test "$rc" = 0
+check "lane-a has its labels back ($(runner lane-a labels))" test "$(runner lane-a labels)" = "self-hosted,lanekeeper-managed,gpu"
+check "the queued job runs on lane-a" wait_job "$gpu" completed
+check "... success on lane-a" test "$(job "$gpu" conclusion) $(job "$gpu" runner_name)" = "success lane-a"
+check "no hold left" e2e_root test ! -e /srv/lanekeeper/store/holds/lane-a
+
+# ---- rotate: never under a job; then new credentials ----
+id0=$(runner lane-a id) ino0=$(cred_inode lane-a)
+busy=$(newrun '{"repo":"acme/site","jobs":[{"name":"busy","runs_on":["gpu"],"steps":[{"name":"work","run":"exec -a lk-e2e-rot sleep 6"}]}]}')
+check "lane-a runs a job" wait_marked lk-e2e-rot
+out=$(lanectl rotate lane-a 2>&1); rc=$?
+check "rotate refused while busy ($rc): $out" test "$rc" = 1 -a -n "$(grep 'runner_busy: runner .* is busy running a job' <<<"$out")"
+check "... naming the job" grep -q "busy .*\"busy\"" <<<"$out"
+check "... and nothing changed" test "$(runner lane-a id) $(cred_inode lane-a)" = "$id0 $ino0"
+check "the job ends" wait_job "$busy" completed
+check "... success" test "$(job "$busy" conclusion)" = success
+out=$(lanectl rotate lane-a 2>&1); rc=$?
+check "rotate when idle ($rc): $out" test "$rc" = 0
+id1=$(runner lane-a id)
+check "a new registration ($id0 -> $id1)" test -n "$id1" -a "$id1" != "$id0"
+check "the old one is gone" test "$(api GET "/repos/acme/site/actions/runners/$id0" | field 'd.get("message")')" = "Not Found"
+check "another .credentials file ($ino0 -> $(cred_inode lane-a))" test -n "$(cred_inode lane-a)" -a "$(cred_inode lane-a)" != "$ino0"
+check "the record says both ids" test "$(last_record '(d["command"], d["status"], d["old_runner_id"])')" = "('rotate', 'completed', $id0)"
+r=$(newrun '{"repo":"acme/site","jobs":[{"name":"after-rotate","runs_on":["gpu"],"steps":[{"name":"work","run":"true"}]}]}')
+check "the rotated lane runs a job" wait_job "$r" completed
+check "... success" test "$(job "$r" conclusion)" = success
+
+# ---- revoke lane-b under a job ----
+victim=$(newrun '{"repo":"acme/site","jobs":[{"name":"victim","runs_on":["only-b"],"steps":[{"name":"work","run":"exec -a lk-e2e-victim sleep 300"}]}]}')
+check "lane-b runs a job" wait_marked lk-e2e-victim
+idb=$(runner lane-b id)
+out=$(lanectl revoke lane-b --reason "host key leaked" 2>&1); rc=$?
+check "revoke without --confirm: refused ($rc)" test "$rc" = 2 -a -n "$(marked lk-e2e-victim)"
+out=$(lanectl revoke lane-b --reason "host key leaked" --confirm lane-b 2>&1); rc=$?
+check "revoke ($rc): $out" test "$rc" = 0
+check "... it says which job it killed" grep -q "killed .*\"victim\"" <<<"$out"
+check "the job's process is gone" test -z "$(marked lk-e2e-victim)"
+check "the job did not succeed ($(job "$victim" conclusion))" test "$(job "$victim" status)" = completed -a "$(job "$victim" conclusion)" != success
+check "GitHub no longer lists lane-b" test -z "$(runner lane-b id)"
+check "the credentials are gone" e2e_root sh -c "test ! -e $R/lane-b/.credentials -a ! -e $R/lane-b/.runner -a ! -e $R/lane-b/.credentials_rsaparams"
+check "the runner install stays" e2e_root test -x "$R/lane-b/run.sh"
+check "the unit is removed" test "$(e2e_root systemctl show -P LoadState lanekeeper-lane@lane-b.service)" = not-found
+check "the record: killed job and reason" \
+        test "$(last_record '(d["command"], d["status"], d["reason"], "victim" in d["killed_job"])')" = "('revoke', 'completed', 'host key leaked', True)"
+out=$(lanectl apply lane-b --confirm lane-b --idempotency-key pool-b2 2>&1); rc=$?
+check "apply refuses a revoked lane ($rc): $out" test "$rc" = 1 -a -n "$(grep 'lanectl unrevoke lane-b' <<<"$out")"
+check "... and registered nothing" test -z "$(runner lane-b id)"
+out=$(lanectl unrevoke lane-b --confirm lane-b 2>&1); rc=$?
+check "unrevoke with the same credential: refused ($rc): $out" test "$rc" = 1 -a -n "$(grep 'credential_unchanged' <<<"$out")"
+e2e_root sh -c "printf '%s\n' '$pat2' > /srv/lanekeeper/token"
+out=$(lanectl unrevoke lane-b --confirm lane-b 2>&1); rc=$?
+check "unrevoke with a new credential ($rc): $out" test "$rc" = 0
+out=$(lanectl apply lane-b --confirm lane-b --idempotency-key pool-b3 --timeout 60 2>&1); rc=$?
+check "apply registers lane-b again ($rc): $out" test "$rc" = 0
+check "... a new runner" test -n "$(runner lane-b id)" -a "$(runner lane-b id)" != "$idb"
+
+check "the audit chain is intact" lanectl audit verify
+
+# ---- leak scan: every token the double issued, both PATs ----
+e2e_issued_tokens "$E2E_WORK/tokens.u" "$pat" "$pat2"
+e2e_root journalctl -o cat --no-pager >"$E2E_WORK/scan.journal" 2>/dev/null
+e2e_root sh -c 'cat /srv/lanekeeper/store/audit/* /srv/lanekeeper/store/holds/* 2>/dev/null' >"$E2E_WORK/scan.store"
+check "records were written" test -s "$E2E_WORK/scan.store"
+e2e_leak_scan "$E2E_WORK/tokens.u" scan.journal scan.store drain.out double.log
+
+echo "test-pool: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
