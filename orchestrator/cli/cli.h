@@ -45,6 +45,8 @@ int cmd_undrain(struct cli *cli, int argc, char **argv);
 int cmd_rotate(struct cli *cli, int argc, char **argv);
 int cmd_revoke(struct cli *cli, int argc, char **argv);
 int cmd_unrevoke(struct cli *cli, int argc, char **argv);
+int cmd_runners(struct cli *cli, int argc, char **argv);
+int cmd_queue(struct cli *cli, int argc, char **argv);
 int cmd_health(struct cli *cli, int argc, char **argv);
 int cmd_metrics(struct cli *cli, int argc, char **argv);
 int cmd_status(struct cli *cli, int argc, char **argv);

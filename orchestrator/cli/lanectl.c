@@ -40,6 +40,11 @@ static void help(void) {
                "  remove LANE... [--apply --confirm LANE --idempotency-key KEY]\n"
                "                         stop, deregister from GitHub and remove the unit\n"
                "                         (the lane directory stays); refused while busy\n"
+               "  runners [--output json]\n"
+               "                         every runner of this host's scopes, joined with its\n"
+               "                         lane: state, job, hold, managed or not\n"
+               "  queue [--output json]  queued jobs per label set, with the online runners\n"
+               "                         that match (0: waiting for a runner with labels)\n"
                "  drain LANE...|--all --reason TEXT [--wait DURATION]\n"
                "                         take the lane's routing labels off, let its job end,\n"
                "                         stop it; held until undrain (apply refuses)\n"
@@ -203,6 +208,8 @@ static const struct {
         { "rotate", cmd_rotate },
         { "revoke", cmd_revoke },
         { "unrevoke", cmd_unrevoke },
+        { "runners", cmd_runners },
+        { "queue", cmd_queue },
         { "health", cmd_health },
         { "metrics", cmd_metrics },
         { "status", cmd_status },

@@ -96,6 +96,25 @@ check "restart refuses too ($rc)" test "$rc" = 1
 out=$(lanectl plan lane-a --output json 2>&1)
 check "plan shows the hold" test "$(field '(d["lanes"][0]["blockers"][0]["id"], d["lanes"][0]["observed"]["hold"]["state"])' <<<"$out")" = "('lane_held', 'drained')"
 
+# ---- runners and queue: the drained lane, a runner of another host, jobs nobody serves ----
+tok=$(api POST /repos/acme/site/actions/runners/registration-token | field 'd["token"]')
+curl -sf -X POST "http://127.0.0.1:$port/_runner/register" \
+        -d "{\"token\":\"$tok\",\"name\":\"elsewhere\",\"labels\":[\"self-hosted\",\"elsewhere-only\"],\"version\":\"2.330.0\"}" >/dev/null
+win=$(newrun '{"repo":"acme/site","jobs":[{"name":"win","runs_on":["windows-latest"]}]}')
+out=$(lanectl queue 2>&1); rc=$?
+check "queue ($rc): windows-latest waits with 0 matching runners: $out" \
+        grep -q "^  waiting for a runner with labels: windows-latest$" <<<"$out"
+check "queue: the gpu job waits too while lane-a is drained: $out" grep -q "waiting for a runner with labels: gpu,self-hosted" <<<"$out"
+out=$(lanectl queue --output json 2>&1); rc=$?
+check "queue --output json ($rc): $out" \
+        test "$(field 'sorted((",".join(s["labels"]), s["queued"], s["online_runners"], s["repositories"]) for s in d["label_sets"])' <<<"$out")" = "[('gpu,self-hosted', 1, 0, 'acme/site'), ('windows-latest', 1, 0, 'acme/site')]"
+out=$(lanectl runners --output json 2>&1); rc=$?
+check "runners ($rc): lane-a drained, lane-b serving, the other host's runner not managed" \
+        test "$(field 'sorted((r["name"], r["lane"], r["hold"], r["managed"], r["host"] is not None) for r in d["runners"])' <<<"$out")" = "[('elsewhere', None, None, False, False), ('lane-a', 'lane-a', 'drained', True, True), ('lane-b', 'lane-b', None, True, True)]"
+out=$(lanectl runners 2>&1); rc=$?
+check "runners, as text ($rc): the hold and its reason" grep -q "drained since .*: kernel update" <<<"$out"
+check "runners, as text: the other host's runner" grep -q "^elsewhere .*(not ours)" <<<"$out"
+
 out=$(lanectl undrain lane-a 2>&1); rc=$?
 check "undrain ($rc): $out" test "$rc" = 0
 check "lane-a has its labels back ($(runner lane-a labels))" test "$(runner lane-a labels)" = "self-hosted,lanekeeper-managed,gpu"
