@@ -212,21 +212,12 @@ bool exec_rotated(struct exec_run *x) {
 /* The credentials removed by the lane's own unit (the forget answer):
  * its start fails by design, the runner never runs. */
 static bool forget(struct exec_run *x) {
-        const struct exec_ops *ops = x->ops;
-        const struct lane_desired *d = x->req->lane;
         struct proto_register reg = { .forget = true };
         struct exec_step *st = exec_step_begin(x, "forget");
-        struct exec_offer *offer = NULL;
-        char err[512], herr[512];
-        int r;
 
-        snprintf(reg.name, sizeof reg.name, "%s", d->name);
-        if (ops->offer_start(ops->data, d, x->res->uid, &reg, &offer, err, sizeof err) < 0)
-                return exec_step_end(x, st, false, "%s", err);
-        r = exec_helper_call(x, PROTO_VERB_ENABLE_NOW, herr, sizeof herr);
-        if (!ops->offer_end(ops->data, offer, r == -EHOSTDOWN, err, sizeof err))
-                return exec_step_end(x, st, false, "the lane's unit did not take the revoke: %s",
-                                     err[0] ? err : r < 0 ? herr : "no request");
+        snprintf(reg.name, sizeof reg.name, "%s", x->req->lane->name);
+        if (!exec_answer_by_start(x, st, &reg, "revoke"))
+                return false;
         return exec_step_end(x, st, true, "the lane's unit removed its registration and credentials");
 }
 

@@ -144,19 +144,11 @@ static bool purge(struct exec_run *x) {
         const struct lane_desired *d = x->req->lane;
         struct proto_register reg = { .purge = true };
         struct exec_step *st = exec_step_begin(x, "purge");
-        struct exec_offer *offer = NULL;
-        char err[512], herr[512];
         long left;
-        int r;
 
         snprintf(reg.name, sizeof reg.name, "%s", d->name);
-        if (ops->offer_start(ops->data, d, x->res->uid, &reg, &offer, err, sizeof err) < 0)
-                return exec_step_end(x, st, false, "%s", err);
-        /* the start fails by design once the directory is emptied */
-        r = exec_helper_call(x, PROTO_VERB_ENABLE_NOW, herr, sizeof herr);
-        if (!ops->offer_end(ops->data, offer, r == -EHOSTDOWN, err, sizeof err))
-                return exec_step_end(x, st, false, "the lane's unit did not take the purge: %s",
-                                     err[0] ? err : r < 0 ? herr : "no request");
+        if (!exec_answer_by_start(x, st, &reg, "purge"))
+                return false;
         left = ops->lane_dir_entries(ops->data, d);
         if (left < 0)
                 return exec_step_end(x, st, false, "cannot read %s/%s back to verify it: %s", d->root, d->name,
@@ -165,6 +157,25 @@ static bool purge(struct exec_run *x) {
                 return exec_step_end(x, st, false, "%ld entries are left in %s/%s (see the unit's journal)", left,
                                      d->root, d->name);
         return exec_step_end(x, st, true, "%s/%s is empty", d->root, d->name);
+}
+
+/* Offer REG (a purge or a forget) on the lane's hand-off socket and have
+ * the helper start the unit: its ExecStartPre= takes the answer and fails
+ * the start by design, so the runner never runs. False, with ST ended
+ * saying why, when the unit did not take it. */
+bool exec_answer_by_start(struct exec_run *x, struct exec_step *st, struct proto_register *reg, const char *what) {
+        const struct exec_ops *ops = x->ops;
+        struct exec_offer *offer = NULL;
+        char err[512], herr[512];
+        int r;
+
+        if (ops->offer_start(ops->data, x->req->lane, x->res->uid, reg, &offer, err, sizeof err) < 0)
+                return exec_step_end(x, st, false, "%s", err);
+        r = exec_helper_call(x, PROTO_VERB_ENABLE_NOW, herr, sizeof herr);
+        if (!ops->offer_end(ops->data, offer, r == -EHOSTDOWN, err, sizeof err))
+                return exec_step_end(x, st, false, "the lane's unit did not take the %s: %s", what,
+                                     err[0] ? err : r < 0 ? herr : "no request");
+        return true;
 }
 
 bool exec_remove(struct exec_run *x) {

@@ -213,6 +213,7 @@ bool exec_rotated(struct exec_run *x);
 bool exec_revoke(struct exec_run *x);
 bool exec_unrevoke(struct exec_run *x);
 bool exec_stop_unit(struct exec_run *x, bool purge_check);
+bool exec_answer_by_start(struct exec_run *x, struct exec_step *st, struct proto_register *reg, const char *what);
 bool exec_deregister(struct exec_run *x, long long id, bool unit);
 void exec_busy_job(struct exec_run *x, char *buf, size_t size);
 struct gate_ctx exec_gate_ctx(const struct exec_run *x);
