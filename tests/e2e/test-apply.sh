@@ -375,7 +375,7 @@ check "remove, GitHub failing: stopped, then started again" test "$(rec_field '"
         "stop processes reread deregister start-again"
 # started again: systemd's start, then (the stopped listener's session not yet gone on
 # GitHub: a session conflict, exit 5) its own restarts until the listener stays
-for _ in $(seq 80); do e2e_root systemctl -q is-active lanekeeper-lane@lane-b.service && break; sleep 0.5; done
+for _ in $(seq 180); do e2e_root systemctl -q is-active lanekeeper-lane@lane-b.service && break; sleep 0.5; done
 check "remove, GitHub failing: unit active again ($(e2e_root systemctl show -P ActiveState,SubState lanekeeper-lane@lane-b.service | tr "\n" " "))" \
         e2e_root systemctl -q is-active lanekeeper-lane@lane-b.service
 check "remove, GitHub failing: unit file kept" e2e_root test -e /etc/systemd/system/lanekeeper-lane@lane-b.service
