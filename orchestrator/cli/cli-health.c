@@ -28,6 +28,13 @@ static struct json_object *labels_json(const struct hlabels *l) {
         return a;
 }
 
+const struct option cli_health_read_options[] = {
+        { "output", required_argument, NULL, 'o' },
+        { "policy", required_argument, NULL, 'p' },
+        { "lanes-dir", required_argument, NULL, 'd' },
+        {}
+};
+
 struct json_object *cli_health_queue_json(const struct health_cmd *hc) {
         struct health_labelset sets[64];
         size_t n = health_queue(&hc->snap, &hc->x.s->health, sets, 64);

@@ -3,6 +3,8 @@
  * JSON (cmd-health.c, cli-health.c). */
 #pragma once
 
+#include <getopt.h>
+
 #include "cli.h"
 #include "health-act.h"
 #include "health-gather.h"
@@ -30,6 +32,8 @@ void cli_health_free(struct health_cmd *hc);
 /* The options health and status share (getopt's OPT 'o' --output, 'p'
  * --policy, 'd' --lanes-dir): 1 taken, 0 not one of them, -EINVAL said. */
 int cli_health_option(struct health_cmd *hc, int opt, const char *arg, const char *what);
+/* getopt_long's table of exactly those three (status, runners, queue). */
+extern const struct option cli_health_read_options[];
 
 /* Open the settings, policy and store (WHAT names the command in errors),
  * load this host's lanes, gather the snapshot and plan (a dry run): 0, or

@@ -18,16 +18,10 @@
 #define QUEUE_SCHEMA "lanekeeper.queue/1"
 
 static int parse_args(struct health_cmd *hc, int argc, char **argv, const char *what) {
-        static const struct option options[] = {
-                { "output", required_argument, NULL, 'o' },
-                { "policy", required_argument, NULL, 'p' },
-                { "lanes-dir", required_argument, NULL, 'd' },
-                {}
-        };
         int opt;
 
         optind = 0;
-        while ((opt = getopt_long(argc, argv, "", options, NULL)) >= 0)
+        while ((opt = getopt_long(argc, argv, "", cli_health_read_options, NULL)) >= 0)
                 if (cli_health_option(hc, opt, optarg, what) <= 0)
                         goto usage;
         if (optind < argc)

@@ -96,16 +96,10 @@ static int select_lanes(struct status_view *v, char **names, size_t n) {
 }
 
 static int parse_args(struct health_cmd *hc, int argc, char **argv) {
-        static const struct option options[] = {
-                { "output", required_argument, NULL, 'o' },
-                { "policy", required_argument, NULL, 'p' },
-                { "lanes-dir", required_argument, NULL, 'd' },
-                {}
-        };
         int opt;
 
         optind = 0;
-        while ((opt = getopt_long(argc, argv, "", options, NULL)) >= 0)
+        while ((opt = getopt_long(argc, argv, "", cli_health_read_options, NULL)) >= 0)
                 if (cli_health_option(hc, opt, optarg, "status") <= 0)
                         return fprintf(stderr, "usage: lanectl status [LANE...] [--output text|json] [--policy FILE] "
                                                "[--lanes-dir DIR]\n"), -EINVAL;
