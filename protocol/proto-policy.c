@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "proto-policy.h"
@@ -151,6 +152,23 @@ static int add_bpf(struct parse_ctx *c, const char *name, const char *value) {
         return 1;
 }
 
+/* One label; the runner's default labels would mark every runner managed. */
+static int set_managed_label(struct parse_ctx *c, const char *value) {
+        static const char *const defaults[] = { "self-hosted", "linux", "windows", "macos", "x64", "arm", "arm64" };
+        const char *reason;
+
+        if (c->p->managed_label[0])
+                return fail(c, "'managed_label' is set twice");
+        if (proto_validate_label(value, &reason) < 0)
+                return fail(c, "'managed_label' %s", reason);
+        for (size_t i = 0; i < ELEMENTSOF(defaults); i++)
+                if (strcasecmp(value, defaults[i]) == 0)
+                        return fail(c, "'managed_label' cannot be '%s': GitHub gives that label to runners "
+                                    "lanekeeper does not manage", value);
+        snprintf(c->p->managed_label, sizeof c->p->managed_label, "%s", value);
+        return 1;
+}
+
 #define LIST(k, field, fn) \
         if (strcmp(key, k) == 0) \
                 return add_list(c, key, value, (char *) p->field, sizeof p->field[0], &p->n_##field, fn)
@@ -175,6 +193,8 @@ static int handler(void *user, const char *section, const char *key, const char 
                 LIST("roots", roots, proto_validate_abs_path);
                 LIST("repositories", repositories, proto_validate_repository);
                 LIST("organisations", organisations, proto_validate_organisation);
+                if (strcmp(key, "managed_label") == 0)
+                        return set_managed_label(c, value);
         } else if (strcmp(section, "bpf") == 0)
                 return add_bpf(c, key, value);
         else
@@ -234,6 +254,10 @@ static bool in_table(const char *table, size_t w, size_t n, const char *s) {
                 if (strcmp(table + i * w, s) == 0)
                         return true;
         return false;
+}
+
+const char *policy_managed_label(const struct helper_policy *p) {
+        return p && p->managed_label[0] ? p->managed_label : POLICY_DEFAULT_MANAGED_LABEL;
 }
 
 bool policy_has_user(const struct helper_policy *p, const char *user) {

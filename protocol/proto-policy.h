@@ -11,6 +11,7 @@
 
 #define POLICY_MAX_ITEMS  32
 #define POLICY_MAX_SIZE   (64 * 1024)
+#define POLICY_DEFAULT_MANAGED_LABEL "lanekeeper-managed"
 
 struct policy_bpf_object {
         char name[PROTO_BPF_OBJECT_MAX + 1];
@@ -20,6 +21,7 @@ struct policy_bpf_object {
 
 struct helper_policy {
         char host[PROTO_HOST_NAME_MAX + 1];
+        char managed_label[PROTO_LABEL_MAX + 1];      /* [lanes] managed_label; "" = the default */
         size_t n_maintainers, n_users, n_roots, n_repositories, n_organisations, n_bpf;
         char maintainers[POLICY_MAX_ITEMS][PROTO_USER_NAME_MAX + 1];
         char users[POLICY_MAX_ITEMS][PROTO_USER_NAME_MAX + 1];
@@ -47,6 +49,9 @@ int policy_load(const char *path, struct helper_policy *ret, char *err, size_t e
  * writable by group or others (mode 0777)". WHAT names the final one. */
 int policy_open_trusted(int anchor_fd, const char *rel, uid_t owner, bool want_dir, const char *what,
                         char *err, size_t errlen);
+
+/* The site's managed label: [lanes] managed_label or the default. */
+const char *policy_managed_label(const struct helper_policy *p);
 
 bool policy_has_user(const struct helper_policy *p, const char *user);
 bool policy_has_maintainer(const struct helper_policy *p, const char *user);

@@ -91,7 +91,6 @@ static const struct {
         { "[lane]\nthis is not ini\n", 2, "syntax error" },
         { "[lane]\n", 0, "required key 'name' is missing" },
         { "[lane]\nrepository = a/b\norganisation = a\n", 0, "exactly one of 'repository' and 'organisation'" },
-        { "[lane]\nlabels = self-hosted\nmanaged = true\n", 0, "must carry the label 'lanekeeper-managed'" },
         { "[lane]\nlabels = lanekeeper-managed\n", 0, "labels must include 'self-hosted'" },
 };
 

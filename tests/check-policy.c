@@ -64,6 +64,14 @@ START_TEST(test_good_policy) {
         ck_assert_ptr_nonnull(policy_find_bpf(&pol, "exec-observer"));
         ck_assert_str_eq(policy_find_bpf(&pol, "exec-observer")->path, "/usr/lib/lanekeeper/bpf/exec.bpf.o");
         ck_assert_ptr_null(policy_find_bpf(&pol, "other"));
+        ck_assert_str_eq(policy_managed_label(&pol), "lanekeeper-managed");   /* not set: the default */
+}
+END_TEST
+
+START_TEST(test_managed_label) {
+        write_file("etc/policy.conf", "[helper]\nmaintainers = lanekeeper\n[lanes]\nmanaged_label = launchplane-managed\n", 0644);
+        ck_assert_msg(load("etc/policy.conf") == 0, "%s", err);
+        ck_assert_str_eq(policy_managed_label(&pol), "launchplane-managed");
 }
 END_TEST
 
@@ -86,6 +94,9 @@ static const struct {
           "not an absolute path" },
         { "[helper]\nmaintainers = lanekeeper\n[bpf]\nX = /a.o sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\n",
           "upper-case" },
+        { "[helper]\nmaintainers = lanekeeper\n[lanes]\nmanaged_label = a b\n", "line 4: 'managed_label'" },
+        { "[helper]\nmaintainers = lanekeeper\n[lanes]\nmanaged_label = Self-Hosted\n", "cannot be 'Self-Hosted'" },
+        { "[helper]\nmaintainers = lanekeeper\n[lanes]\nmanaged_label = x\nmanaged_label = y\n", "set twice" },
         { "[helper\nmaintainers = lanekeeper\n", "line 1: syntax error" },
         { "[helper]\nmaintainers lanekeeper\n", "line 2: syntax error" },
 };
@@ -177,6 +188,7 @@ int main(void) {
 
         tcase_add_checked_fixture(tc, setup, NULL);
         tcase_add_test(tc, test_good_policy);
+        tcase_add_test(tc, test_managed_label);
         tcase_add_loop_test(tc, test_bad_content, 0, (int) ELEMENTSOF(bad_content));
         tcase_add_test(tc, test_group_writable_file);
         tcase_add_test(tc, test_world_writable_dir);

@@ -201,7 +201,8 @@ void cli_plan_policy(const struct helper_policy *hp, struct policy_view *v, stru
         *ret = (struct plan_policy) { .host = hp->host[0] ? hp->host : NULL, .repositories = v->repos,
                                       .n_repositories = hp->n_repositories, .organisations = v->orgs,
                                       .n_organisations = hp->n_organisations, .roots = v->roots, .n_roots = hp->n_roots,
-                                      .users = v->users, .n_users = hp->n_users };
+                                      .users = v->users, .n_users = hp->n_users,
+                                      .managed_label = policy_managed_label(hp) };
 }
 
 void cli_baseline_config(const struct settings *s, struct policy_view *v, struct baseline_config *bc) {

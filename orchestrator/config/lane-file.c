@@ -170,8 +170,7 @@ static void check_complete(struct parse_ctx *c) {
                         ini_diag(c->diags, 0, "required key '%s' is missing", keys[required[i]].name);
         if (repo == org)
                 ini_diag(c->diags, 0, "set exactly one of 'repository' and 'organisation'");
-        if (c->l->managed && (c->seen & (1u << KEY_LABELS)) && !lane_has_label(c->l, LANE_MANAGED_LABEL))
-                ini_diag(c->diags, 0, "a managed lane must carry the label '%s'", LANE_MANAGED_LABEL);
+        /* the managed label is the site's (policy.conf): the planner checks it (missing_managed_label) */
         if ((c->seen & (1u << KEY_LABELS)) && !lane_has_label(c->l, "self-hosted"))
                 ini_diag(c->diags, 0, "labels must include 'self-hosted' (GitHub gives every self-hosted runner that label)");
 }

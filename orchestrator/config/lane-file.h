@@ -8,11 +8,12 @@
 #include <stdio.h>
 
 #include "ini-diag.h"
+#include "proto-policy.h"
 #include "proto-validate.h"
 
 #define LANE_MAX_LABELS   32
 #define LANE_GROUP_MAX    64
-#define LANE_MANAGED_LABEL "lanekeeper-managed"
+#define LANE_MANAGED_LABEL POLICY_DEFAULT_MANAGED_LABEL   /* the default; policy.conf may choose another */
 
 enum version_policy_kind {
         VERSION_ANY,
