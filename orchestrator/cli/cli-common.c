@@ -293,3 +293,30 @@ void cli_exec_close(struct cli_exec *x) {
         x->files = NULL;
         x->n_files = 0;
 }
+
+int cli_parse_duration(const char *s, unsigned max_s, unsigned *ret) {
+        static const struct {
+                char unit;
+                unsigned long mult;
+        } units[] = { { 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 } };
+        unsigned long v, mult = 1;
+        char *end;
+
+        errno = 0;
+        v = strtoul(s, &end, 10);
+        if (errno || end == s || *s == '-' || *s == '+')
+                return -EINVAL;
+        if (*end) {
+                size_t i;
+
+                for (i = 0; i < ELEMENTSOF(units) && units[i].unit != *end; i++)
+                        ;
+                if (i == ELEMENTSOF(units) || end[1])
+                        return -EINVAL;
+                mult = units[i].mult;
+        }
+        if (v > max_s / mult)
+                return -ERANGE;
+        *ret = (unsigned) (v * mult);
+        return 0;
+}

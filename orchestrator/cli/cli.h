@@ -47,6 +47,7 @@ int cmd_revoke(struct cli *cli, int argc, char **argv);
 int cmd_unrevoke(struct cli *cli, int argc, char **argv);
 int cmd_runners(struct cli *cli, int argc, char **argv);
 int cmd_queue(struct cli *cli, int argc, char **argv);
+int cmd_cleanup_stale(struct cli *cli, int argc, char **argv);
 int cmd_health(struct cli *cli, int argc, char **argv);
 int cmd_metrics(struct cli *cli, int argc, char **argv);
 int cmd_status(struct cli *cli, int argc, char **argv);
@@ -118,6 +119,10 @@ void cli_exec_init(struct cli_exec *x);
  * the bus and the audit store; errors printed as CMD's. */
 int cli_exec_open(struct cli *cli, struct cli_exec *x, const char *policy, const char *lanes_dir, const char *cmd);
 void cli_exec_close(struct cli_exec *x);
+
+/* 90, 90s, 15m, 6h, 2d: seconds into *RET; -ERANGE above MAX_S, -EINVAL
+ * when it is not one. */
+int cli_parse_duration(const char *s, unsigned max_s, unsigned *ret);
 
 /* Now, UTC, ISO 8601, into BUF. */
 void cli_now_utc(char *buf, size_t size);

@@ -70,34 +70,6 @@ static void usage(enum exec_cmd cmd) {
         }
 }
 
-/* 90, 90s, 15m, 6h, 2d: seconds, at most 7 days. */
-static int parse_duration(const char *s, unsigned *ret) {
-        static const struct {
-                char unit;
-                unsigned long mult;
-        } units[] = { { 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 } };
-        unsigned long v, mult = 1;
-        char *end;
-
-        errno = 0;
-        v = strtoul(s, &end, 10);
-        if (errno || end == s || *s == '-' || *s == '+')
-                return -EINVAL;
-        if (*end) {
-                size_t i;
-
-                for (i = 0; i < ELEMENTSOF(units) && units[i].unit != *end; i++)
-                        ;
-                if (i == ELEMENTSOF(units) || end[1])
-                        return -EINVAL;
-                mult = units[i].mult;
-        }
-        if (v > 7 * 86400 / mult)
-                return -ERANGE;
-        *ret = (unsigned) (v * mult);
-        return 0;
-}
-
 static int lane_one(const struct lane_cmd_ctx *c, const struct lane_file *f, const char *const confirm[], size_t n_confirm,
                     const char *key, bool *ret_left) {
         _cleanup_(freep) struct lane_entry *e = calloc(1, sizeof *e);
@@ -188,7 +160,7 @@ static int parse_option(struct lane_cmd *lc, int opt) {
         case 'w':
                 if (lc->c.cmd != EXEC_DRAIN)
                         return fprintf(stderr, "lanectl %s: --wait belongs to drain\n", name), -EINVAL;
-                if (parse_duration(optarg, &lc->c.idle_wait_s) < 0)
+                if (cli_parse_duration(optarg, 7 * 86400, &lc->c.idle_wait_s) < 0)
                         return fprintf(stderr, "lanectl drain: --wait is a duration of at most 7 days: 90, 90s, 15m, "
                                        "6h, 2d\n"), -EINVAL;
                 return 0;

@@ -210,6 +210,7 @@ static const struct {
         { "unrevoke", cmd_unrevoke },
         { "runners", cmd_runners },
         { "queue", cmd_queue },
+        { "cleanup-stale", cmd_cleanup_stale },
         { "health", cmd_health },
         { "metrics", cmd_metrics },
         { "status", cmd_status },
