@@ -47,11 +47,11 @@ void stale_classify(struct stale_runner *r, const struct stale_rules *rules) {
         if (!has_label(&r->r, rules->managed_label))
                 return verdict(r, STALE_KEEP_UNMANAGED, "no '%s' label: not lanekeeper's, never touched",
                                rules->managed_label);
-        if (!rules->host_label || !has_label(&r->r, rules->host_label))
-                return verdict(r, STALE_KEEP_OTHER_HOST, "no '%s' label: another host's", rules->host_label ?: "(no host)");
         for (size_t i = 0; i < rules->n_lanes; i++)
                 if (strcasecmp(rules->lanes[i], r->r.name) == 0)
                         return verdict(r, STALE_KEEP_LANE, "lane '%s' of this host has this name", rules->lanes[i]);
+        if (!rules->host_label || !has_label(&r->r, rules->host_label))
+                return verdict(r, STALE_KEEP_OTHER_HOST, "no '%s' label: another host's", rules->host_label ?: "(no host)");
         if (r->r.online)
                 return verdict(r, STALE_KEEP_ONLINE, "online");
         if (r->r.busy)

@@ -172,6 +172,33 @@ out=$(lanectl apply lane-b --confirm lane-b --idempotency-key pool-b3 --timeout 
 check "apply registers lane-b again ($rc): $out" test "$rc" = 0
 check "... a new runner" test -n "$(runner lane-b id)" -a "$(runner lane-b id)" != "$idb"
 
+# ---- cleanup-stale: only managed offline registrations of this host with no lane ----
+for g in "ghost-here:\"self-hosted\",\"lanekeeper-managed\",\"$host\"" \
+         "ghost-there:\"self-hosted\",\"lanekeeper-managed\",\"other-host.example\"" \
+         "ghost-unmanaged:\"self-hosted\",\"$host\""; do
+        tok=$(api POST /repos/acme/site/actions/runners/registration-token | field 'd["token"]')
+        curl -sf -X POST "http://127.0.0.1:$port/_runner/register" \
+                -d "{\"token\":\"$tok\",\"name\":\"${g%%:*}\",\"labels\":[${g#*:}],\"version\":\"2.330.0\"}" >/dev/null
+done
+out=$(lanectl cleanup-stale --older-than 1h --output json 2>&1); rc=$?
+verdicts=$(field 'sorted((r["name"], r["verdict"]) for r in d["runners"] if r["name"] != "elsewhere")' <<<"$out")
+check "cleanup-stale, first sighting ($rc): $verdicts" test "$verdicts" = "[('ghost-here', 'too_recent'), ('ghost-there', 'other_host'), ('ghost-unmanaged', 'unmanaged'), ('lane-a', 'has_lane'), ('lane-b', 'has_lane')]"
+check "... a dry run: every ghost still there" test -n "$(runner ghost-here id)" -a -n "$(runner ghost-there id)"
+sleep 3
+n0=$(e2e_root sh -c 'ls /srv/lanekeeper/store/audit | wc -l')
+out=$(lanectl cleanup-stale --older-than 2s 2>&1); rc=$?
+check "dry run ($rc) names the stale one: $out" grep -q "^repos/acme/site .*ghost-here .*offline *delete" <<<"$out"
+check "... and deletes nothing" test -n "$(runner ghost-here id)" -a "$n0" = "$(e2e_root sh -c 'ls /srv/lanekeeper/store/audit | wc -l')"
+ghost=$(runner ghost-here id)
+out=$(lanectl cleanup-stale --older-than 2s --apply --output json 2>&1); rc=$?
+check "cleanup-stale --apply ($rc): $(field '[(r["name"], r["result"], r["detail"]) for r in d["runners"] if r["result"] != "none"]' <<<"$out")" \
+        test "$rc" = 0 -a "$(field '[r["name"] for r in d["runners"] if r["result"] == "deleted"]' <<<"$out")" = "['ghost-here']"
+check "GitHub no longer lists ghost-here" test "$(api GET "/repos/acme/site/actions/runners/$ghost" | field 'd.get("message")')" = "Not Found"
+check "the other host's, the unmanaged and the lanes' runners stay" \
+        test -n "$(runner ghost-there id)" -a -n "$(runner ghost-unmanaged id)" -a -n "$(runner elsewhere id)" -a -n "$(runner lane-a id)"
+check "the record: completed, gate runner_gone" \
+        test "$(last_record '(d["command"], d["status"], d["runner"], "runner_gone passed" in d["detail"])')" = "('cleanup-stale', 'completed', 'ghost-here', True)"
+
 check "the audit chain is intact" lanectl audit verify
 
 # ---- leak scan: every token the double issued, both PATs ----
