@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "audit.h"
 #include "test-util.h"
@@ -276,6 +277,156 @@ START_TEST(test_sigkill) {
 }
 END_TEST
 
+/* A record written at T (its "time"). */
+static uint64_t append_at(const char *lane, time_t t) {
+        struct json_object *o = json_object_new_object();
+        char when[32];
+        struct tm tm;
+        uint64_t seq = 0;
+
+        gmtime_r(&t, &tm);
+        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        json_object_object_add(o, "lane", json_object_new_string(lane));
+        json_object_object_add(o, "time", json_object_new_string(when));
+        ck_assert_int_eq(audit_append(&st, o, &seq), 0);
+        json_object_put(o);
+        return seq;
+}
+
+static int prune(time_t before, struct audit_prune_result *pr) {
+        return audit_prune(&st, before, json_object_new_object(), pr);
+}
+
+static bool exists(const char *name) {
+        char path[256];
+
+        snprintf(path, sizeof path, "%s/audit/%s", dir, name);
+        return access(path, F_OK) == 0;
+}
+
+/* Five records, the first three old: pruned behind a checkpoint (6). */
+static void pruned_five(struct audit_prune_result *pr) {
+        for (int i = 0; i < 3; i++)
+                append_at("old", 1000000 + i);
+        append_at("new", 5000000);
+        append_at("new", 5000001);
+        ck_assert_int_eq(prune(2000000, pr), 0);
+}
+
+START_TEST(test_prune) {
+        struct audit_prune_result pr;
+        char *text = NULL;
+
+        pruned_five(&pr);
+        ck_assert_uint_eq(pr.first, 1);
+        ck_assert_uint_eq(pr.last, 3);
+        ck_assert_uint_eq(pr.checkpoint, 6);
+        ck_assert(!exists(REC(1)) && !exists(REC(3)) && exists(REC(4)) && exists(REC(6)));
+        ck_assert_int_eq(audit_verify(&st, &v), 0);
+        ck_assert_uint_eq(v.first_seq, 4);
+        ck_assert_uint_eq(v.records, 3);
+        ck_assert_int_eq(audit_read(&st, 6, &text), 0);
+        ck_assert_reason_has(text, "\"command\":\"audit-prune\"");
+        ck_assert_reason_has(text, pr.last_digest);
+        free(text);
+        /* nothing older: no checkpoint, nothing removed */
+        ck_assert_int_eq(prune(2000000, &pr), 0);
+        ck_assert_uint_eq(pr.last, 0);
+        ck_assert_uint_eq(append_at("later", 9000000), 7);
+        ck_assert_int_eq(audit_verify(&st, &v), 0);
+        /* a second prune: up to the checkpoint's own time and beyond, never the newest */
+        ck_assert_int_eq(prune(time(NULL) + 86400, &pr), 0);
+        ck_assert_uint_eq(pr.first, 4);
+        ck_assert_uint_eq(pr.last, 6);   /* 7 was the newest */
+        ck_assert_uint_eq(pr.checkpoint, 8);
+        ck_assert_int_eq(audit_verify(&st, &v), 0);
+        ck_assert_uint_eq(v.records, 2);
+        ck_assert_uint_eq(v.first_seq, 7);
+}
+END_TEST
+
+START_TEST(test_prune_stops_at_untimed) {
+        struct audit_prune_result pr;
+
+        append_at("old", 1000000);
+        append("untimed", "planned");
+        append_at("old", 1000001);
+        append_at("new", 5000000);
+        ck_assert_int_eq(prune(2000000, &pr), 0);
+        ck_assert_uint_eq(pr.last, 1);   /* the untimed record and all after it kept */
+        ck_assert_int_eq(audit_verify(&st, &v), 0);
+}
+END_TEST
+
+START_TEST(test_prune_refuses_broken_chain) {
+        struct audit_prune_result pr;
+
+        append_at("old", 1000000);
+        append_at("old", 1000001);
+        append_at("new", 5000000);
+        rewrite(REC(2), "\"old\"", "\"odd\"");
+        ck_assert_int_eq(prune(2000000, &pr), -EBADMSG);
+        ck_assert_reason_has(pr.problem, "does not follow");
+        ck_assert(exists(REC(1)));   /* evidence of tampering is never pruned */
+}
+END_TEST
+
+START_TEST(test_prune_base_altered) {
+        struct audit_prune_result pr;
+
+        char from[4] = "3 x", to[4] = "3 x";
+
+        pruned_five(&pr);
+        from[2] = pr.last_digest[0];
+        to[2] = pr.last_digest[0] == 'a' ? 'b' : 'a';
+        rewrite("BASE", from, to);
+        expect_problem("does not follow the pruned record");
+        rewrite("BASE", to, from);
+        rewrite("BASE", "3 ", "2 ");   /* hiding one more record */
+        expect_problem("record 3 is missing");
+}
+END_TEST
+
+START_TEST(test_prune_checkpoint_altered) {
+        struct audit_prune_result pr;
+
+        pruned_five(&pr);
+        rewrite(REC(6), "\"pruned_to\":3", "\"pruned_to\":2");
+        expect_problem("record 6");
+}
+END_TEST
+
+START_TEST(test_prune_record_after_base_removed) {
+        struct audit_prune_result pr;
+        char path[256];
+
+        pruned_five(&pr);
+        snprintf(path, sizeof path, "%s/audit/%s", dir, REC(4));
+        ck_assert_int_eq(unlink(path), 0);
+        expect_problem("record 4 is missing");
+}
+END_TEST
+
+START_TEST(test_prune_killed_midway) {
+        struct audit_prune_result pr;
+        char path[256];
+        int fd;
+
+        pruned_five(&pr);
+        /* as if killed before unlinking record 3: a leftover at or below BASE */
+        snprintf(path, sizeof path, "%s/audit/%s", dir, REC(3));
+        fd = open(path, O_WRONLY | O_CREAT, 0640);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(write(fd, "{}", 2), 2);
+        close(fd);
+        ck_assert_int_eq(audit_verify(&st, &v), 0);
+        ck_assert_uint_eq(v.records, 3);
+        ck_assert_int_eq(prune(2000000, &pr), 0);   /* nothing new to prune; the leftover goes */
+        ck_assert(!exists(REC(3)));
+        ck_assert_int_eq(audit_verify(&st, &v), 0);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("audit");
         TCase *tc = tcase_create("audit");
@@ -294,6 +445,13 @@ int main(void) {
         tcase_add_test(tc, test_leftover_temp_and_bad_input);
         tcase_add_test(tc, test_concurrent_writers);
         tcase_add_test(tc, test_sigkill);
+        tcase_add_test(tc, test_prune);
+        tcase_add_test(tc, test_prune_stops_at_untimed);
+        tcase_add_test(tc, test_prune_refuses_broken_chain);
+        tcase_add_test(tc, test_prune_base_altered);
+        tcase_add_test(tc, test_prune_checkpoint_altered);
+        tcase_add_test(tc, test_prune_record_after_base_removed);
+        tcase_add_test(tc, test_prune_killed_midway);
         suite_add_tcase(s, tc);
         return run_suite(s);
 }

@@ -23,6 +23,7 @@ void settings_defaults(struct settings *s, const char *sysconfdir) {
         snprintf(s->policy_file, sizeof s->policy_file, "%s/lanekeeper/policy.conf", sysconfdir);
         s->min_free_mib = SETTINGS_DEFAULT_MIN_FREE_MIB;
         s->timeout_s = 120;
+        s->retention_days = 90;
         s->n_commands = 2;   /* what config.sh and run.sh themselves need */
         snprintf(s->commands[0], sizeof s->commands[0], "bash");
         snprintf(s->commands[1], sizeof s->commands[1], "tar");
@@ -190,6 +191,7 @@ static const struct {
         { "health", "pr_priority" }, { "health", "pr_priority_threshold" }, { "health", "cache_max_age_days" },
         { "health", "max_cancels" }, { "health", "max_reruns" }, { "health", "max_restarts" },
         { "health", "max_clock_offset_s" }, { "health", "repositories" }, { "health", "metrics_file" },
+        { "retention", "days" },
 };
 
 static int entry(void *user, int line, const char *section, const char *key, const char *value) {
@@ -230,7 +232,15 @@ static int entry(void *user, int line, const char *section, const char *key, con
                 set_path(c, line, "dir", s->lanes_dir, sizeof s->lanes_dir, value);
         else if (strcmp(key, "policy") == 0)
                 set_path(c, line, key, s->policy_file, sizeof s->policy_file, value);
-        else if (strcmp(key, "timeout_s") == 0)
+        else if (strcmp(section, "retention") == 0) {
+                unsigned long days = 0;
+
+                set_id(c, line, key, &days, value);
+                if (days > 3650)
+                        ini_diag(c->diags, line, "'days' must be from 1 to 3650");
+                else if (days)
+                        s->retention_days = days;
+        } else if (strcmp(key, "timeout_s") == 0)
                 set_id(c, line, key, &s->timeout_s, value);
         else if (strcmp(key, "min_free_mib") == 0)
                 set_id(c, line, key, &s->min_free_mib, value);

@@ -48,6 +48,7 @@ struct settings {
         size_t n_commands;
         char commands[SETTINGS_MAX_COMMANDS][SETTINGS_COMMAND_MAX + 1];
         struct health_settings health;
+        unsigned long retention_days;                     /* [retention] days: lanectl audit prune's default */
 };
 
 /* Built-in defaults (paths under SYSCONFDIR and /var/lib, /run). */

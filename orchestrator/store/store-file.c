@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -53,4 +54,32 @@ int store_write_atomic(int dirfd, const char *name, const char *data, size_t len
                 return r;
         }
         return fsync(dirfd) < 0 ? -errno : 0;
+}
+
+int store_prune_files(int dirfd, time_t before, bool (*name_ok)(const char *name), unsigned long *ret_n) {
+        int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+        struct dirent *e;
+        int ret = 0;
+
+        *ret_n = 0;
+        if (!d) {
+                ret = -errno;
+                if (fd >= 0)
+                        close(fd);
+                return ret;
+        }
+        while ((e = readdir(d))) {
+                struct stat st;
+
+                if (!name_ok(e->d_name) || fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+                    !S_ISREG(st.st_mode) || st.st_mtime >= before)
+                        continue;
+                if (unlinkat(dirfd, e->d_name, 0) == 0)
+                        (*ret_n)++;
+                else if (errno != ENOENT && ret == 0)
+                        ret = -errno;
+        }
+        closedir(d);
+        return ret;
 }

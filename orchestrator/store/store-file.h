@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 /* NAME of DIRFD into a malloc'd, NUL-terminated buffer: a regular file of
  * at most MAX bytes, not a link. */
@@ -13,3 +14,8 @@ int store_read_file(int dirfd, const char *name, size_t max, char **ret, size_t 
 /* Write NAME atomically, mode 0640. With REPLACE false an existing NAME is
  * kept and -EEXIST returned (the first writer wins). */
 int store_write_atomic(int dirfd, const char *name, const char *data, size_t len, bool replace);
+
+/* Remove DIRFD's regular files (never links or directories) whose names
+ * NAME_OK accepts and whose modification time is before BEFORE; their
+ * number into *RET_N. 0 or the first -errno (the others still tried). */
+int store_prune_files(int dirfd, time_t before, bool (*name_ok)(const char *name), unsigned long *ret_n);
