@@ -13,6 +13,7 @@ trap 'rm -rf "$work"' EXIT
 sed -e 's|@pkglibexecdir@|/usr/libexec/lanekeeper|' "$TESTS_SRCDIR/../helper/lanekeeper-helper.service.in" \
         >"$work/lanekeeper-helper.service"
 sed -e 's|@bindir@|/usr/bin|' "$TESTS_SRCDIR/../units/lanekeeper-health.service.in" >"$work/lanekeeper-health.service"
+sed -e 's|@bindir@|/usr/bin|' "$TESTS_SRCDIR/../units/lanekeeper-prune.service.in" >"$work/lanekeeper-prune.service"
 sed "s|@pkglibexecdir@|/usr/libexec/lanekeeper|" "$TESTS_SRCDIR/golden/lane-unit.service" \
         >"$work/lanekeeper-lane@cm-website-chris-testing.service"
 
@@ -28,6 +29,7 @@ goal() { # UNIT TENTHS
 goal lanekeeper-helper.service 15
 goal lanekeeper-lane@cm-website-chris-testing.service 25
 goal lanekeeper-health.service 20
+goal lanekeeper-prune.service 15
 # and the check can fail: a unit with no hardening is far above both goals
 printf '[Service]\nExecStart=/bin/true\n' >"$work/naked.service"
 if (cd "$work" && systemd-analyze security --offline=true --threshold=25 naked.service >/dev/null 2>&1); then

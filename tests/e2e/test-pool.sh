@@ -40,6 +40,14 @@ for l in "lane-a:self-hosted, lanekeeper-managed, gpu" "lane-b:self-hosted, lane
                 "${l%%:*}" "$host" "$R" "${l#*:}" >"$d/etc/lanekeeper/lanes.d/${l%%:*}.conf"
 done
 
+# the shipped retention service and its timer; a drop-in names the test's store and settings
+u=$E2E_WORK/units
+sed -e "s|@bindir@|/usr/local/bin|" "$TESTS_SRCDIR/../units/lanekeeper-prune.service.in" >"$u/lanekeeper-prune.service"
+cp "$TESTS_SRCDIR/../units/lanekeeper-prune.timer" "$u/"
+mkdir -p "$u/lanekeeper-prune.service.d"
+printf '[Service]\nReadWritePaths=/srv/lanekeeper/store\nEnvironment=LANEKEEPER_CONFIG=%s/lanekeeper.conf\n' "$etc" \
+        >"$u/lanekeeper-prune.service.d/store.conf"
+
 e2e_boot || exit 1
 e2e_root sh -c "set -e
         mkdir -p $R /srv/lanekeeper/store && chmod 755 /srv/lanekeeper $R
@@ -200,6 +208,28 @@ check "the record: completed, gate runner_gone" \
         test "$(last_record '(d["command"], d["status"], d["runner"], "runner_gone passed" in d["detail"])')" = "('cleanup-stale', 'completed', 'ghost-here', True)"
 
 check "the audit chain is intact" lanectl audit verify
+
+# ---- retention: the daily timer, and the shipped service pruning for real ----
+e2e_root systemctl start lanekeeper-prune.timer
+check "the retention timer is active, next $(e2e_root systemctl show -P NextElapseUSecRealtime lanekeeper-prune.timer)" \
+        test "$(e2e_root systemctl show -P ActiveState lanekeeper-prune.timer)" = active
+n_before=$(lanectl audit verify | sed -n 's/^\([0-9]*\) records.*/\1/p')
+e2e_root systemctl start lanekeeper-prune.service
+check "the service ran with the default retention: nothing that young pruned" \
+        grep -q "^no audit record older than" <<<"$(e2e_root journalctl -o cat --no-pager -u lanekeeper-prune.service)"
+check "... as the maintainer, and it succeeded" test "$(e2e_root systemctl show -P Result lanekeeper-prune.service)" = success
+sleep 2
+e2e_root sh -c "printf '[Service]\nExecStart=\nExecStart=/usr/local/bin/lanectl audit prune --older-than 1s\n' \
+        >/etc/systemd/system/lanekeeper-prune.service.d/now.conf"
+e2e_root systemctl daemon-reload
+e2e_root systemctl start lanekeeper-prune.service
+msg=$(e2e_root journalctl -o cat --no-pager -u lanekeeper-prune.service | grep "^pruned audit records" | tail -n 1)
+check "the service pruned every record but the newest: $msg" grep -Eq "^pruned audit records 1-$((n_before - 1)) .*checkpoint record $((n_before + 1)) carries sha256:" <<<"$msg"
+check "... and the idempotency keys" grep -Eq "^pruned [1-9][0-9]* idempotency key" <<<"$(e2e_root journalctl -o cat --no-pager -u lanekeeper-prune.service)"
+out=$(lanectl audit verify); rc=$?
+check "the chain verifies from the checkpoint ($rc): $out" grep -q "^2 records ($n_before-$((n_before + 1)); the ones before pruned, checkpointed), chain intact" <<<"$out"
+check "the first records are gone" e2e_root test ! -e /srv/lanekeeper/store/audit/00000000000000000001.json
+check "the checkpoint record" test "$(last_record '(d["command"], d["pruned_to"])')" = "('audit-prune', $((n_before - 1)))"
 
 # ---- leak scan: every token the double issued, both PATs ----
 e2e_issued_tokens "$E2E_WORK/tokens.u" "$pat" "$pat2"
