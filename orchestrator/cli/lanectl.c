@@ -211,6 +211,7 @@ static const struct {
         { "runners", cmd_runners },
         { "queue", cmd_queue },
         { "cleanup-stale", cmd_cleanup_stale },
+        { "preflight", cmd_preflight },
         { "health", cmd_health },
         { "metrics", cmd_metrics },
         { "status", cmd_status },

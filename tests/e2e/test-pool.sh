@@ -68,6 +68,25 @@ last_record() { # FIELD-EXPR: of the newest audit record
 unit_state() { e2e_root systemctl show -P ActiveState "lanekeeper-lane@$1.service"; }
 cred_inode() { e2e_root stat -c %i "$R/$1/.credentials" 2>/dev/null; }
 
+# ---- preflight: before the first lane ----
+out=$(lanectl preflight --output json 2>&1); rc=$?
+check "preflight ($rc): no check fails: $(field '[(c["name"], c["detail"]) for c in d["checks"] if c["status"] == "fail"]' <<<"$out")" \
+        test "$rc" = 0 -a "$(field 'd["ok"]' <<<"$out")" = True
+check "... the helper admits the maintainer (a dry run)" test "$(field '[c["status"] for c in d["checks"] if c["name"] == "helper"]' <<<"$out")" = "['ok']"
+check "... GitHub answers for acme/site" grep -q "repos/acme/site: runners readable" <<<"$(field '[c["detail"] for c in d["checks"] if c["name"] == "github"]' <<<"$out")"
+check "... both lanes' runners are installed" test "$(field '[c["status"] for c in d["checks"] if c["name"] in ("lane lane-a", "lane lane-b")]' <<<"$out")" = "['ok', 'ok']"
+check "... the unenabled health timer is a warning with its fix" \
+        grep -q "enable --now lanekeeper-health.timer" <<<"$(field '[c["fix"] for c in d["checks"] if c["status"] == "warn"]' <<<"$out")"
+e2e_root sh -c "mkdir -p /srv/lanekeeper/pf-lanes && cp $etc/lanes.d/lane-a.conf /srv/lanekeeper/pf-lanes/ &&
+        sed -e 's/^name = .*/name = lane-z/' $etc/lanes.d/lane-a.conf >/srv/lanekeeper/pf-lanes/lane-z.conf && chmod -R a+rX /srv/lanekeeper/pf-lanes"
+out=$(lanectl preflight --lanes-dir /srv/lanekeeper/pf-lanes 2>&1); rc=$?
+check "preflight with a lane whose runner is not installed fails ($rc)" test "$rc" = 1
+check "... naming it and the fix: $(grep -A1 'lane lane-z ' <<<"$out" | head -n 2)" \
+        grep -q "fix: download actions/runner .* into $R/lane-z as lkrunner" <<<"$out"
+out=$(e2e_as lkrunner /usr/local/bin/lanectl --config "$etc/lanekeeper.conf" preflight 2>&1); rc=$?
+check "preflight as a user who is no maintainer fails ($rc), saying why: $out" \
+        test "$rc" = 1 -a -n "$(grep -E 'lkrunner is not one of the policy|cannot open the audit store' <<<"$out")"
+
 for l in lane-a lane-b; do
         out=$(lanectl apply $l --confirm $l --idempotency-key "pool-$l" --timeout 60 2>&1); rc=$?
         check "apply created $l ($rc): $out" test "$rc" = 0
