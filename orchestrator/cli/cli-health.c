@@ -250,7 +250,9 @@ void cli_health_refresh_metrics(struct cli *cli, const char *policy, const char 
 int cli_health_metrics(const struct health_cmd *hc, bool ok, bool to_stdout) {
         const struct health_settings *h = &hc->x.s->health;
         struct audit_verify_result v = {};
-        struct health_metrics_in in = { .snap = &hc->snap, .settings = h, .plan = &hc->plan };
+        struct health_metrics_in in = { .snap = &hc->snap, .settings = h, .plan = &hc->plan,
+                                        .managed_label = policy_managed_label(&hc->x.hp),
+                                        .host_label = hc->x.hp.host[0] ? hc->x.hp.host : NULL };
         char path[PROTO_PATH_MAX + 32], *text = NULL, *old = NULL;
         size_t len;
         int r;

@@ -155,6 +155,67 @@ static void actions(FILE *f, const struct health_plan *p, const char *carry) {
         }
 }
 
+static bool runner_has(const struct hrunner *r, const char *label) {
+        for (size_t k = 0; label && k < r->labels.n; k++)
+                if (strcasecmp(r->labels.v[k], label) == 0)
+                        return true;
+        return false;
+}
+
+/* Holds (drain, revoke), registrations cleanup-stale would consider, and
+ * the claim latency of the jobs this host's lanes took. */
+static void pool(FILE *f, const struct health_metrics_in *in) {
+        static const char *const states[] = { "draining", "drained", "revoked" };
+        /* 0.1 s, x2.5, 12 buckets (field document 002's histogram) */
+        double bounds[12], b = 0.1;
+        unsigned long long counts[12] = {}, n = 0, stale = 0;
+        const struct health_snapshot *s = in->snap;
+        double sum = 0;
+
+        family(f, "lanekeeper_lanes_held", "gauge", "Lanes held by an operator, by state (lanectl drain, revoke).");
+        for (size_t k = 0; k < 3; k++) {
+                size_t c = 0;
+
+                for (size_t i = 0; i < s->n_lanes; i++)
+                        c += strcmp(s->lanes[i].o.hold, states[k]) == 0;
+                fprintf(f, "lanekeeper_lanes_held{state=\"%s\"} %zu\n", states[k], c);
+        }
+        family(f, "lanekeeper_lane_hold", "gauge", "1 for the hold a lane is under (state draining, drained, revoked).");
+        for (size_t i = 0; i < s->n_lanes; i++)
+                if (s->lanes[i].o.hold[0]) {
+                        fputs("lanekeeper_lane_hold{lane=\"", f);
+                        value(f, s->lanes[i].d->name);
+                        fprintf(f, "\",state=\"%s\"} 1\n", s->lanes[i].o.hold);
+                }
+        for (size_t i = 0; i < s->n_runners; i++)
+                stale += s->runners[i].lane < 0 && !s->runners[i].online && in->host_label &&
+                         runner_has(&s->runners[i], in->managed_label) && runner_has(&s->runners[i], in->host_label);
+        family(f, "lanekeeper_stale_registrations", "gauge", "Offline runners with the managed label and this host's "
+               "label but no lane here (lanectl cleanup-stale's candidates, of any age).");
+        fprintf(f, "lanekeeper_stale_registrations %llu\n", stale);
+        for (size_t k = 0; k < 12; k++, b *= 2.5)
+                bounds[k] = b;
+        for (size_t j = 0; j < s->n_jobs; j++) {
+                const struct hjob *job = &s->jobs[j];
+                double wait;
+
+                if (!job->started || !job->created || job->started < job->created || health_runner_lane(s, job) < 0)
+                        continue;
+                wait = (double) (job->started - job->created);
+                sum += wait;
+                n++;
+                for (size_t k = 0; k < 12; k++)
+                        counts[k] += wait <= bounds[k];
+        }
+        family(f, "lanekeeper_job_claim_latency_seconds", "histogram", "From a job's creation to its start on a lane "
+               "of this host (GitHub's jobs API), over the jobs of the runs the cycle read.");
+        for (size_t k = 0; k < 12; k++)
+                fprintf(f, "lanekeeper_job_claim_latency_seconds_bucket{le=\"%g\"} %llu\n", bounds[k], counts[k]);
+        fprintf(f, "lanekeeper_job_claim_latency_seconds_bucket{le=\"+Inf\"} %llu\n", n);
+        fprintf(f, "lanekeeper_job_claim_latency_seconds_sum %g\n", sum);
+        fprintf(f, "lanekeeper_job_claim_latency_seconds_count %llu\n", n);
+}
+
 int health_metrics_render(const struct health_metrics_in *in, char **ret, size_t *ret_len) {
         const struct health_snapshot *s = in->snap;
         char *buf = NULL;
@@ -166,6 +227,7 @@ int health_metrics_render(const struct health_metrics_in *in, char **ret, size_t
         lanes(f, s);
         queue(f, s, in->settings);
         actions(f, in->plan, in->carry);
+        pool(f, in);
         if (s->have_offset) {
                 family(f, "lanekeeper_clock_offset_seconds", "gauge", "GitHub's clock minus this host's.");
                 fprintf(f, "lanekeeper_clock_offset_seconds %lld\n", s->clock_offset_s);

@@ -16,6 +16,8 @@ struct health_metrics_in {
         uint64_t audit_records;
         bool audit_intact;
         long long last_success;               /* Unix time; 0: never */
+        const char *managed_label;            /* the policy's: for the stale registrations */
+        const char *host_label;               /* the policy's host name; NULL: none counted */
 };
 
 /* The metrics as text (malloc'd). */

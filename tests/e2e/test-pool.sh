@@ -67,6 +67,17 @@ last_record() { # FIELD-EXPR: of the newest audit record
 }
 unit_state() { e2e_root systemctl show -P ActiveState "lanekeeper-lane@$1.service"; }
 cred_inode() { e2e_root stat -c %i "$R/$1/.credentials" 2>/dev/null; }
+prom() { # EXPR over lanectl metrics, {(name, labels-as-sorted-tuple): value}, parsed by prometheus_client
+        lanectl metrics >"$E2E_WORK/metrics.txt" || return 1
+        "$py" -c '
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+m = {}
+for fam in text_string_to_metric_families(open(sys.argv[1]).read()):
+    for s in fam.samples:
+        m[(s.name, tuple(sorted(s.labels.items())))] = s.value
+print(eval(sys.argv[2], {"m": m}))' "$E2E_WORK/metrics.txt" "$1"
+}
 
 # ---- preflight: before the first lane ----
 out=$(lanectl preflight --output json 2>&1); rc=$?
@@ -141,6 +152,11 @@ check "runners ($rc): lane-a drained, lane-b serving, the other host's runner no
 out=$(lanectl runners 2>&1); rc=$?
 check "runners, as text ($rc): the hold and its reason" grep -q "drained since .*: kernel update" <<<"$out"
 check "runners, as text: the other host's runner" grep -q "^elsewhere .*(not ours)" <<<"$out"
+check "metrics: one lane drained, none draining or revoked ($(prom '[m[("lanekeeper_lanes_held", (("state", s),))] for s in ("draining", "drained", "revoked")]'))" \
+        test "$(prom '[m[("lanekeeper_lanes_held", (("state", s),))] for s in ("draining", "drained", "revoked")]')" = "[0.0, 1.0, 0.0]"
+check "metrics: lane-a's hold" test "$(prom 'm[("lanekeeper_lane_hold", (("lane", "lane-a"), ("state", "drained")))]')" = 1.0
+check "metrics: the claim latency histogram is whole (+Inf = count, buckets rising)" \
+        test "$(prom '(lambda b: all(b[i][1] <= b[i+1][1] for i in range(len(b)-1)) and b[-1][1] == m[("lanekeeper_job_claim_latency_seconds_count", ())] and len(b) == 13)(sorted((float(k[1][0][1]), v) for k, v in m.items() if k[0] == "lanekeeper_job_claim_latency_seconds_bucket"))')" = True
 
 out=$(lanectl undrain lane-a 2>&1); rc=$?
 check "undrain ($rc): $out" test "$rc" = 0
@@ -207,6 +223,8 @@ for g in "ghost-here:\"self-hosted\",\"lanekeeper-managed\",\"$host\"" \
         curl -sf -X POST "http://127.0.0.1:$port/_runner/register" \
                 -d "{\"token\":\"$tok\",\"name\":\"${g%%:*}\",\"labels\":[${g#*:}],\"version\":\"2.330.0\"}" >/dev/null
 done
+check "metrics: one stale registration (ghost-here; not the other host's, not the unmanaged one)" \
+        test "$(prom 'm[("lanekeeper_stale_registrations", ())]')" = 1.0
 out=$(lanectl cleanup-stale --older-than 1h --output json 2>&1); rc=$?
 verdicts=$(field 'sorted((r["name"], r["verdict"]) for r in d["runners"] if r["name"] != "elsewhere")' <<<"$out")
 check "cleanup-stale, first sighting ($rc): $verdicts" test "$verdicts" = "[('ghost-here', 'too_recent'), ('ghost-there', 'other_host'), ('ghost-unmanaged', 'unmanaged'), ('lane-a', 'has_lane'), ('lane-b', 'has_lane')]"
@@ -223,6 +241,7 @@ check "cleanup-stale --apply ($rc): $(field '[(r["name"], r["result"], r["detail
 check "GitHub no longer lists ghost-here" test "$(api GET "/repos/acme/site/actions/runners/$ghost" | field 'd.get("message")')" = "Not Found"
 check "the other host's, the unmanaged and the lanes' runners stay" \
         test -n "$(runner ghost-there id)" -a -n "$(runner ghost-unmanaged id)" -a -n "$(runner elsewhere id)" -a -n "$(runner lane-a id)"
+check "metrics: no stale registration left" test "$(prom 'm[("lanekeeper_stale_registrations", ())]')" = 0.0
 check "the record: completed, gate runner_gone" \
         test "$(last_record '(d["command"], d["status"], d["runner"], "runner_gone passed" in d["detail"])')" = "('cleanup-stale', 'completed', 'ghost-here', True)"
 
