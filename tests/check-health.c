@@ -256,6 +256,21 @@ START_TEST(test_offline) {
         snprintf(lanes[0].o.hold, sizeof lanes[0].o.hold, "unknown");
         health_plan(&s, &hs, only, &p);
         ck_assert(p.n_actions == 0 && found(&p, "cannot be read"));
+
+        /* draining (a drain's --wait ran out under a job): finished once idle, never under a job */
+        snprintf(lanes[0].o.hold, sizeof lanes[0].o.hold, "draining");
+        snprintf(lanes[0].o.unit_active, sizeof lanes[0].o.unit_active, "active");
+        lanes[0].o.runners[0].busy = true;
+        health_plan(&s, &hs, only, &p);
+        ck_assert(p.n_actions == 0 && found(&p, "draining since"));
+        lanes[0].o.runners[0].busy = false;
+        health_plan(&s, &hs, only, &p);
+        ck_assert_uint_eq(count(&p, HV_FINISH_DRAIN, HR_PLANNED), 1);
+        ck_assert_str_eq(health_verb_to_string(HV_FINISH_DRAIN), "finish-drain");
+        hs.max_restarts = 0;
+        health_plan(&s, &hs, only, &p);
+        ck_assert_uint_eq(count(&p, HV_FINISH_DRAIN, HR_CAPPED), 1);   /* the restarts' cap holds it too */
+        hs.max_restarts = 3;
         lanes[0].o.hold[0] = '\0';
 }
 END_TEST

@@ -143,13 +143,19 @@ static void lane_action(const struct health_act_env *env, const struct health_sn
         snprintf(key, sizeof key, "health-%s-%s%s", env->cycle, ln->d->name, a->verb == HV_CLEAR_CACHE ? "-cache" : "");
         exec_web_url(env->api_url, ln->d, web, sizeof web);
         req = (struct exec_request) {
-                .cmd = a->verb == HV_REREGISTER ? EXEC_APPLY : EXEC_RESTART, .lane = ln->d, .pol = env->pol, .key = key,
+                .cmd = a->verb == HV_REREGISTER ? EXEC_APPLY : a->verb == HV_FINISH_DRAIN ? EXEC_DRAIN : EXEC_RESTART,
+                .lane = ln->d, .pol = env->pol, .key = key,
+                /* finish-drain: the operator's reason kept; no wait: a job that slipped in leaves it draining */
+                .reason = a->verb == HV_FINISH_DRAIN ? ln->o.hold_reason : NULL, .idle_wait_s = 0,
                 .host = env->host, .web_url = web, .timeout_s = EXEC_DEFAULT_TIMEOUT_S,
                 .clear_actions = a->verb == HV_CLEAR_CACHE, .cache_max_age_days = a->max_age_days,
                 .plan = { .this_host = env->host, .same_name_lanes = 1, .confirmed = true, .idempotency_key = key },
         };
         switch (exec_lane(env->ops, &req, res)) {
         case EXEC_COMPLETED:
+                if (res->left_draining)
+                        return result(a, HR_SKIPPED, "a job slipped in as it stopped; the lane is still draining "
+                                      "(record #%llu)", (unsigned long long) res->seq);
                 return result(a, HR_COMPLETED, "%s %s completed (record #%llu)", exec_cmd_to_string(req.cmd),
                               plan_action_to_string(res->p.action), (unsigned long long) res->seq);
         case EXEC_BLOCKED:

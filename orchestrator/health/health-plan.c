@@ -15,7 +15,7 @@
 
 static const char *const check_names[_HC_MAX] = { "stale", "superseded", "pr-priority", "cache", "offline", "clock" };
 static const char *const verb_names[_HV_MAX] = { "cancel-run", "rerun-failed-jobs", "clear-cache", "restart",
-                                                 "re-register" };
+                                                 "re-register", "finish-drain" };
 static const char *const result_names[_HR_MAX] = { "planned", "completed", "failed", "skipped", "capped" };
 
 const char *health_check_to_string(enum health_check c) {
@@ -309,6 +309,14 @@ static void check_offline_lane(const struct health_snapshot *s, const struct hea
         const struct observation *o = &ln->o;
         const char *name = ln->d->name;
 
+        if (strcmp(o->hold, "draining") == 0 && o->unit_known && o->github_known && o->unit_exists && o->unit_managed &&
+            strcmp(o->unit_active, "inactive") && strcmp(o->unit_active, "failed") && o->n_runners == 1 &&
+            !o->runners[0].busy) {
+                /* a drain left draining under a job (its --wait ran out): the job ended, the drain ends too */
+                (void) health_plan_action(p, HC_OFFLINE, HV_FINISH_DRAIN, -1, 0, (int) l, "%s is draining since %s "
+                                          "(%s) and its runner is idle now: stop it", name, o->hold_since, o->hold_reason);
+                return;
+        }
         if (o->hold[0]) {
                 /* an operator's drain or revoke: left alone, said; one that cannot be read is a problem */
                 if (strcmp(o->hold, "unknown") == 0)
@@ -365,7 +373,8 @@ static void apply_caps(const struct health_settings *hs, struct health_plan *p) 
                 struct health_action *a = &p->actions[i];
                 unsigned long *n = a->verb == HV_CANCEL_RUN                                       ? &cancels
                                    : a->verb == HV_RERUN_FAILED                                   ? &reruns
-                                   : a->verb == HV_RESTART || a->verb == HV_REREGISTER || a->verb == HV_CLEAR_CACHE ? &restarts
+                                   : a->verb == HV_RESTART || a->verb == HV_REREGISTER || a->verb == HV_CLEAR_CACHE ||
+                                                     a->verb == HV_FINISH_DRAIN ? &restarts
                                                                                        : NULL;
                 unsigned long max = a->verb == HV_CANCEL_RUN     ? hs->max_cancels
                                     : a->verb == HV_RERUN_FAILED ? hs->max_reruns

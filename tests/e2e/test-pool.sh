@@ -186,6 +186,25 @@ r=$(newrun '{"repo":"acme/site","jobs":[{"name":"after-rotate","runs_on":["gpu"]
 check "the rotated lane runs a job" wait_job "$r" completed
 check "... success" test "$(job "$r" conclusion)" = success
 
+# ---- a drain whose --wait runs out under a job stays draining; health finishes it once idle ----
+slow=$(newrun '{"repo":"acme/site","jobs":[{"name":"slow","runs_on":["gpu"],"steps":[{"name":"work","run":"exec -a lk-e2e-slow sleep 8"}]}]}')
+check "lane-a runs the slow job" wait_marked lk-e2e-slow
+out=$(lanectl drain lane-a --reason "disk swap" --wait 1s 2>&1); rc=$?
+check "drain --wait 1s under a job: exit 0, left draining ($rc): $out" test "$rc" = 0 -a "$(unit_state lane-a)" = active
+check "... the hold says draining" e2e_root grep -q "^state=draining" /srv/lanekeeper/store/holds/lane-a
+out=$(lanectl health --only offline 2>&1); rc=$?
+check "health (dry) leaves the busy draining lane alone ($rc): $(grep -i drain <<<"$out" | head -n 2)" \
+        test -z "$(grep finish-drain <<<"$out")" -a -n "$(marked lk-e2e-slow)"
+check "the slow job ends" wait_job "$slow" completed
+check "... success: the drain killed nothing" test "$(job "$slow" conclusion)" = success
+for _ in $(seq 100); do [ "$(runner lane-a busy)" = False ] && break; sleep 0.2; done
+out=$(lanectl health --heal --only offline --output json 2>&1); rc=$?
+check "health --heal finishes the drain ($rc): $(field '[(a["action"], a["result"], a["detail"]) for a in d["actions"]]' <<<"$out")" \
+        test "$(field '[(a["action"], a["result"]) for a in d["actions"] if a.get("lane") == "lane-a"]' <<<"$out")" = "[('finish-drain', 'completed')]"
+check "... lane-a drained and stopped" test "$(unit_state lane-a)" = inactive -a -n "$(e2e_root grep -l '^state=drained' /srv/lanekeeper/store/holds/lane-a)"
+out=$(lanectl undrain lane-a 2>&1); rc=$?
+check "undrain again ($rc)" test "$rc" = 0 -a "$(unit_state lane-a)" = active
+
 # ---- revoke lane-b under a job ----
 victim=$(newrun '{"repo":"acme/site","jobs":[{"name":"victim","runs_on":["only-b"],"steps":[{"name":"work","run":"exec -a lk-e2e-victim sleep 300"}]}]}')
 check "lane-b runs a job" wait_marked lk-e2e-victim
