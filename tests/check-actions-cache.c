@@ -73,11 +73,8 @@ static void setup(void) {
 }
 
 static void teardown(void) {
-        char cmd[128];
-
         close(lane_fd);
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", lane);
-        ck_assert_int_eq(system(cmd), 0);
+        test_remove_tree(lane);
 }
 
 START_TEST(test_measure) {

@@ -81,11 +81,8 @@ static void setup(void) {
 }
 
 static void teardown(void) {
-        char cmd[128];
-
         close(dirfd);
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", store);
-        ck_assert_int_eq(system(cmd), 0);
+        test_remove_tree(store);
         strcpy(store, "/tmp/lanekeeper-check-stale-XXXXXX");
 }
 

@@ -3,6 +3,7 @@
 
 #include <check.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +18,15 @@ static inline int run_suite(Suite *s) {
         failed = srunner_ntests_failed(sr);
         srunner_free(sr);
         return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+/* Remove the test's directory DIR (made by mkdtemp: no quote in it). */
+static inline void test_remove_tree(const char *dir) {
+        char cmd[256];
+
+        ck_assert(strlen(dir) < sizeof cmd - 16 && !strchr(dir, '\''));
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+        ck_assert_int_eq(system(cmd), 0);
 }
 
 static inline const char *reason_or_null(const char *reason) {

@@ -320,3 +320,28 @@ int cli_parse_duration(const char *s, unsigned max_s, unsigned *ret) {
         *ret = (unsigned) (v * mult);
         return 0;
 }
+
+int cli_common_option(int opt, const char *arg, bool *json, const char **policy, const char **lanes_dir) {
+        if (opt == 'o') {
+                if (strcmp(arg, "json") && strcmp(arg, "text"))
+                        return -EINVAL;
+                *json = strcmp(arg, "json") == 0;
+        } else if (opt == 'p')
+                *policy = arg;
+        else if (opt == 'd')
+                *lanes_dir = arg;
+        else
+                return 0;
+        return 1;
+}
+
+void cli_add_scope(char (*scopes)[CLI_SCOPE_MAX], size_t *n, size_t max, const char *kind, const char *name) {
+        char s[CLI_SCOPE_MAX];
+
+        snprintf(s, sizeof s, "%s/%s", kind, name);
+        for (size_t i = 0; i < *n; i++)
+                if (strcasecmp(scopes[i], s) == 0)
+                        return;
+        if (*n < max)
+                snprintf(scopes[(*n)++], CLI_SCOPE_MAX, "%s", s);
+}

@@ -125,5 +125,15 @@ void cli_exec_close(struct cli_exec *x);
  * when it is not one. */
 int cli_parse_duration(const char *s, unsigned max_s, unsigned *ret);
 
+/* The options reading commands share (getopt's OPT 'o' --output text|json,
+ * 'p' --policy, 'd' --lanes-dir): 1 taken, 0 not one of them, -EINVAL a
+ * bad --output. */
+int cli_common_option(int opt, const char *arg, bool *json, const char **policy, const char **lanes_dir);
+
+/* "KIND/NAME" (repos/OWNER/REPO, orgs/ORG) added to SCOPES (N of at most
+ * MAX) unless there, compared without case. */
+#define CLI_SCOPE_MAX 200
+void cli_add_scope(char (*scopes)[CLI_SCOPE_MAX], size_t *n, size_t max, const char *kind, const char *name);
+
 /* Now, UTC, ISO 8601, into BUF. */
 void cli_now_utc(char *buf, size_t size);

@@ -32,21 +32,14 @@ struct cleanup {
         unsigned older_than_s;
         bool apply, json, complete;
         size_t n_scopes;
-        char scopes[MAX_SCOPES][200];
+        char scopes[MAX_SCOPES][CLI_SCOPE_MAX];
         size_t n, cap;
         struct stale_runner *v;
         char problem[512];
 };
 
 static void add_scope(struct cleanup *c, const char *kind, const char *name) {
-        char s[200];
-
-        snprintf(s, sizeof s, "%s/%s", kind, name);
-        for (size_t i = 0; i < c->n_scopes; i++)
-                if (strcasecmp(c->scopes[i], s) == 0)
-                        return;
-        if (c->n_scopes < MAX_SCOPES)
-                snprintf(c->scopes[c->n_scopes++], sizeof c->scopes[0], "%s", s);
+        cli_add_scope(c->scopes, &c->n_scopes, MAX_SCOPES, kind, name);
 }
 
 static void lane_scopes(struct cleanup *c) {
@@ -217,13 +210,7 @@ static int parse_args(struct cleanup *c, int argc, char **argv) {
                                                        "365 days: 90s, 15m, 6h, 2d\n"), -EINVAL;
                 } else if (opt == 'a')
                         c->apply = true;
-                else if (opt == 'o' && (strcmp(optarg, "json") == 0 || strcmp(optarg, "text") == 0))
-                        c->json = strcmp(optarg, "json") == 0;
-                else if (opt == 'p')
-                        c->policy = optarg;
-                else if (opt == 'd')
-                        c->lanes_dir = optarg;
-                else
+                else if (cli_common_option(opt, optarg, &c->json, &c->policy, &c->lanes_dir) <= 0)
                         goto usage;
         if (optind == argc)
                 return 0;

@@ -44,18 +44,11 @@ struct preflight {
         size_t n;
         struct pf_check c[MAX_CHECKS];
         size_t n_scopes;
-        char scopes[2 * POLICY_MAX_ITEMS + 64][200];
+        char scopes[2 * POLICY_MAX_ITEMS + 64][CLI_SCOPE_MAX];
 };
 
 static void add_scope(struct preflight *p, const char *kind, const char *name) {
-        char s[200];
-
-        snprintf(s, sizeof s, "%s/%s", kind, name);
-        for (size_t i = 0; i < p->n_scopes; i++)
-                if (strcasecmp(p->scopes[i], s) == 0)
-                        return;
-        if (p->n_scopes < ELEMENTSOF(p->scopes))
-                snprintf(p->scopes[p->n_scopes++], sizeof p->scopes[0], "%s", s);
+        cli_add_scope(p->scopes, &p->n_scopes, ELEMENTSOF(p->scopes), kind, name);
 }
 
 static void add(struct preflight *p, const char *name, enum pf_status st, const char *fix, const char *fmt, ...)
@@ -298,13 +291,7 @@ static int parse_args(struct preflight *p, int argc, char **argv) {
 
         optind = 0;
         while ((opt = getopt_long(argc, argv, "", options, NULL)) >= 0)
-                if (opt == 'o' && (strcmp(optarg, "json") == 0 || strcmp(optarg, "text") == 0))
-                        p->json = strcmp(optarg, "json") == 0;
-                else if (opt == 'p')
-                        p->policy = optarg;
-                else if (opt == 'd')
-                        p->lanes_dir = optarg;
-                else
+                if (cli_common_option(opt, optarg, &p->json, &p->policy, &p->lanes_dir) <= 0)
                         goto usage;
         if (optind == argc)
                 return 0;
