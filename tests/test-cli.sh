@@ -106,6 +106,29 @@ out=$("$LANECTL" --config /nonexistent/lanekeeper.conf config show 2>&1); [ $? -
 expect 2 "config without show" -- "$LANECTL" config
 rm -rf "$lanes" "$lanes.conf"
 
+# pool validate: good, bad and misnamed pool files, and their slots against the policy.
+pools=$(mktemp -d)
+printf '[helper]\nmaintainers = lanekeeper\nhost = h1\n[lanes]\nusers = ghrunner\nroots = /srv/r\nrepositories = acme/site\n' >"$pools/policy.conf"
+chmod 644 "$pools/policy.conf"
+mkdir "$pools/pools.d"
+printf '[store]\ndir = %s\n[pools]\ndir = %s/pools.d\n' "$pools" "$pools" >"$pools.conf"
+printf '[pool]\nname = eph\nrepository = acme/site\nhost = h1\nroot = /srv/r\nuser = ghrunner\nlabels = self-hosted, lanekeeper-managed\nmax = 4\nspare = 1\n' >"$pools/pools.d/eph.conf"
+out=$("$LANECTL" --config "$pools.conf" pool validate --policy "$pools/policy.conf" 2>&1); rc=$?
+[ $rc -eq 0 ] && grep -q "^1 pool file, 1 valid$" <<<"$out" && ok || bad "pool validate, one good file: exit $rc: $out"
+printf '[pool]\nname = other\norganisation = elsewhere\nhost = h2\nroot = /srv/x\nuser = root\nlabels = self-hosted\nmax = 2\nspare = 3\n' >"$pools/pools.d/bad.conf"
+out=$("$LANECTL" --config "$pools.conf" pool validate --policy "$pools/policy.conf" 2>&1); rc=$?
+[ $rc -eq 1 ] && grep -q "bad.conf: 'min' (0) and 'spare' (3) cannot exceed 'max' (2)" <<<"$out" && ok || bad "pool validate, spare over max: exit $rc: $out"
+sed -i 's/^spare = 3/spare = 1/' "$pools/pools.d/bad.conf"
+out=$("$LANECTL" --config "$pools.conf" pool validate --policy "$pools/policy.conf" 2>&1); rc=$?
+[ $rc -eq 1 ] && grep -q "bad.conf: the file of pool 'other' must be named other.conf" <<<"$out" && ok || bad "pool validate, misnamed: $out"
+mv "$pools/pools.d/bad.conf" "$pools/pools.d/other.conf"
+out=$("$LANECTL" --config "$pools.conf" pool validate --policy "$pools/policy.conf" 2>&1); rc=$?
+[ $rc -eq 1 ] && [ "$(grep -c -e 'allows no lane in elsewhere' -e 'root /srv/x is not' -e 'user root is not' -e "host h2 is not the policy's" \
+        -e "must include the managed label 'lanekeeper-managed'" <<<"$out")" = 5 ] && grep -q "^2 pool files, 1 valid$" <<<"$out" &&
+        ok || bad "pool validate against the policy: exit $rc: $out"
+expect 2 "pool without validate" -- "$LANECTL" pool
+rm -rf "$pools" "$pools.conf"
+
 # audit: an empty store verifies; a broken chain is named; show and list.
 store=$(mktemp -d)
 printf '[store]\ndir = %s\n' "$store" >"$store.conf"

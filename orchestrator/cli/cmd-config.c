@@ -55,6 +55,7 @@ int cmd_config(struct cli *cli, int argc, char **argv) {
                 json_object_object_add(o, "timeout_s", json_object_new_uint64(s->timeout_s));
                 json_object_object_add(o, "store_dir", json_object_new_string(s->store_dir));
                 json_object_object_add(o, "lanes_dir", json_object_new_string(s->lanes_dir));
+                json_object_object_add(o, "pools_dir", json_object_new_string(s->pools_dir));
                 json_object_object_add(o, "helper_socket", json_object_new_string(s->helper_socket));
                 json_object_object_add(o, "policy_file", json_object_new_string(s->policy_file));
                 json_object_object_add(o, "min_free_mib", json_object_new_uint64(s->min_free_mib));
@@ -75,8 +76,8 @@ int cmd_config(struct cli *cli, int argc, char **argv) {
         if (s->token_file[0])
                 printf("token_file       %s\n", s->token_file);
         printf("timeout_s        %lu\n", s->timeout_s);
-        printf("store_dir        %s\nlanes_dir        %s\nhelper_socket    %s\npolicy_file      %s\n", s->store_dir,
-               s->lanes_dir, s->helper_socket, s->policy_file);
+        printf("store_dir        %s\nlanes_dir        %s\npools_dir        %s\nhelper_socket    %s\npolicy_file      %s\n",
+               s->store_dir, s->lanes_dir, s->pools_dir, s->helper_socket, s->policy_file);
         printf("min_free_mib     %lu\ncommands        ", s->min_free_mib);
         for (size_t i = 0; i < s->n_commands; i++)
                 printf("%s%s", i ? ", " : " ", s->commands[i]);

@@ -59,6 +59,9 @@ static void help(void) {
                "  cleanup-stale [--older-than DURATION] [--apply]\n"
                "                         delete registrations of this host left offline with\n"
                "                         no lane (managed and host labels); a dry run by default\n"
+               "  pool validate [FILE...]\n"
+               "                         check pool files (lanekeeper-pool(5)) and their slots\n"
+               "                         against the policy, every error with its line\n"
                "  preflight [--output json]\n"
                "                         what a host needs before its first lane, each with a fix\n"
                "  health [--heal] [--only CHECK...]\n"
@@ -217,6 +220,7 @@ static const struct {
         { "queue", cmd_queue },
         { "cleanup-stale", cmd_cleanup_stale },
         { "preflight", cmd_preflight },
+        { "pool", cmd_pool },
         { "health", cmd_health },
         { "metrics", cmd_metrics },
         { "status", cmd_status },

@@ -60,16 +60,15 @@ const char *version_policy_format(const struct version_policy *v, char *buf, siz
         return buf;
 }
 
+static bool in_labels(char (*labels)[PROTO_LABEL_MAX + 1], size_t n, const char *label);
+
 bool lane_has_label(const struct lane_desired *l, const char *label) {
-        for (size_t i = 0; i < l->n_labels; i++)
-                if (strcasecmp(l->labels[i], label) == 0)   /* GitHub's labels are case-insensitive */
-                        return true;
-        return false;
+        return in_labels((char (*)[PROTO_LABEL_MAX + 1]) l->labels, l->n_labels, label);
 }
 
 typedef int (*validate_fn)(const char *, const char **);
 
-static int validate_group(const char *s, const char **ret_reason) {
+int lane_group_validate(const char *s, const char **ret_reason) {
         if (!*s || strlen(s) > LANE_GROUP_MAX || !proto_is_printable_ascii(s, strlen(s)) || s[0] == ' ' || s[0] == '-')
                 return *ret_reason = "is not a runner group name (printable ASCII, up to 64 characters)", -EINVAL;
         return 0;
@@ -92,32 +91,35 @@ static const struct {
         STR(KEY_HOST, host, proto_validate_host_name),
         STR(KEY_ROOT, root, proto_validate_abs_subpath),
         STR(KEY_USER, user, proto_validate_user_name),
-        STR(KEY_GROUP, group, validate_group),
+        STR(KEY_GROUP, group, lane_group_validate),
         [KEY_LABELS] = { "labels", NULL, 0, 0 },
         [KEY_VERSION] = { "version", NULL, 0, 0 },
         [KEY_MANAGED] = { "managed", NULL, 0, 0 },
 #undef STR
 };
 
-static void set_labels(struct parse_ctx *c, const char *value) {
+static bool in_labels(char (*labels)[PROTO_LABEL_MAX + 1], size_t n, const char *label) {
+        for (size_t i = 0; i < n; i++)
+                if (strcasecmp(labels[i], label) == 0)   /* GitHub's labels are case-insensitive */
+                        return true;
+        return false;
+}
+
+void lane_labels_parse(const char *value, char (*labels)[PROTO_LABEL_MAX + 1], size_t *n, struct ini_diags *diags,
+                       int line) {
         char buf[4096], *save = NULL;
         const char *reason;
 
         snprintf(buf, sizeof buf, "%s", value);
         for (char *t = strtok_r(buf, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save)) {
-                if (proto_validate_label(t, &reason) < 0) {
-                        ini_diag(c->diags, c->line, "label '%.100s' %s", t, reason);
-                        continue;
-                }
-                if (lane_has_label(c->l, t)) {
-                        ini_diag(c->diags, c->line, "label '%s' is listed twice (labels are case-insensitive)", t);
-                        continue;
-                }
-                if (c->l->n_labels >= LANE_MAX_LABELS) {
-                        ini_diag(c->diags, c->line, "more than %d labels", LANE_MAX_LABELS);
-                        return;
-                }
-                strcpy(c->l->labels[c->l->n_labels++], t);
+                if (proto_validate_label(t, &reason) < 0)
+                        ini_diag(diags, line, "label '%.100s' %s", t, reason);
+                else if (in_labels(labels, *n, t))
+                        ini_diag(diags, line, "label '%s' is listed twice (labels are case-insensitive)", t);
+                else if (*n >= LANE_MAX_LABELS)
+                        return ini_diag(diags, line, "more than %d labels", LANE_MAX_LABELS);
+                else
+                        strcpy(labels[(*n)++], t);
         }
 }
 
@@ -148,7 +150,7 @@ static int entry(void *user, int line, const char *section, const char *key, con
                 else
                         strcpy((char *) c->l + keys[k].offset, value);
         } else if (k == KEY_LABELS)
-                set_labels(c, value);
+                lane_labels_parse(value, c->l->labels, &c->l->n_labels, c->diags, c->line);
         else if (k == KEY_VERSION) {
                 if (version_policy_parse(value, &c->l->version) < 0)
                         ini_diag(c->diags, c->line, "'version' must be any, minimum:X.Y.Z or pinned:X.Y.Z");

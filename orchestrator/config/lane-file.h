@@ -47,6 +47,12 @@ struct lane_desired {
 int lane_file_parse(FILE *f, struct lane_desired *ret, struct ini_diags *diags);
 
 int version_policy_parse(const char *s, struct version_policy *ret);
+
+/* Shared with pool files: a runner group name; a label list ("a, b c")
+ * appended to LABELS (*N of LANE_MAX_LABELS), each problem to DIAGS at LINE. */
+int lane_group_validate(const char *s, const char **ret_reason);
+void lane_labels_parse(const char *value, char (*labels)[PROTO_LABEL_MAX + 1], size_t *n, struct ini_diags *diags,
+                       int line);
 /* "any", "minimum:2.330.0", ... into buf. */
 const char *version_policy_format(const struct version_policy *v, char *buf, size_t size);
 bool lane_has_label(const struct lane_desired *l, const char *label);

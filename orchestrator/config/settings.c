@@ -19,6 +19,7 @@ void settings_defaults(struct settings *s, const char *sysconfdir) {
         snprintf(s->api_url, sizeof s->api_url, "https://api.github.com");
         snprintf(s->store_dir, sizeof s->store_dir, "/var/lib/lanekeeper");
         snprintf(s->lanes_dir, sizeof s->lanes_dir, "%s/lanekeeper/lanes.d", sysconfdir);
+        snprintf(s->pools_dir, sizeof s->pools_dir, "%s/lanekeeper/pools.d", sysconfdir);
         snprintf(s->helper_socket, sizeof s->helper_socket, "/run/lanekeeper/helper.socket");
         snprintf(s->policy_file, sizeof s->policy_file, "%s/lanekeeper/policy.conf", sysconfdir);
         s->min_free_mib = SETTINGS_DEFAULT_MIN_FREE_MIB;
@@ -191,7 +192,7 @@ static const struct {
         { "health", "pr_priority" }, { "health", "pr_priority_threshold" }, { "health", "cache_max_age_days" },
         { "health", "max_cancels" }, { "health", "max_reruns" }, { "health", "max_restarts" },
         { "health", "max_clock_offset_s" }, { "health", "repositories" }, { "health", "metrics_file" },
-        { "retention", "days" },
+        { "retention", "days" }, { "pools", "dir" },
 };
 
 static int entry(void *user, int line, const char *section, const char *key, const char *value) {
@@ -230,6 +231,8 @@ static int entry(void *user, int line, const char *section, const char *key, con
                 set_path(c, line, "dir", s->store_dir, sizeof s->store_dir, value);
         else if (strcmp(section, "lanes") == 0)
                 set_path(c, line, "dir", s->lanes_dir, sizeof s->lanes_dir, value);
+        else if (strcmp(section, "pools") == 0)
+                set_path(c, line, "dir", s->pools_dir, sizeof s->pools_dir, value);
         else if (strcmp(key, "policy") == 0)
                 set_path(c, line, key, s->policy_file, sizeof s->policy_file, value);
         else if (strcmp(section, "retention") == 0) {

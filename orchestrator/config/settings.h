@@ -41,6 +41,7 @@ struct settings {
         char token_file[PROTO_PATH_MAX + 1];
         char store_dir[PROTO_PATH_MAX + 1];
         char lanes_dir[PROTO_PATH_MAX + 1];
+        char pools_dir[PROTO_PATH_MAX + 1];               /* [pools] dir */
         char helper_socket[PROTO_PATH_MAX + 1];
         char policy_file[PROTO_PATH_MAX + 1];             /* the helper's policy, read as a view */
         /* [baseline] */
