@@ -40,11 +40,11 @@ START_TEST(test_good) {
         char v[64];
 
         ck_assert_msg(parse(good, &p, &d) == 0, "%s", d.n ? d.d[0].message : "");
-        ck_assert_str_eq(p.name, "eph");
-        ck_assert_str_eq(p.organisation, "acme");
-        ck_assert_str_eq(p.repository, "");
-        ck_assert_str_eq(p.group, "Pool Runners");
-        ck_assert_uint_eq(p.n_labels, 4);
+        ck_assert_str_eq(p.lane.name, "eph");
+        ck_assert_str_eq(p.lane.organisation, "acme");
+        ck_assert_str_eq(p.lane.repository, "");
+        ck_assert_str_eq(p.lane.group, "Pool Runners");
+        ck_assert_uint_eq(p.lane.n_labels, 4);
         ck_assert_uint_eq(p.min, 1);
         ck_assert_uint_eq(p.max, 8);
         ck_assert_uint_eq(p.spare, 2);
@@ -67,8 +67,9 @@ START_TEST(test_defaults) {
                                &p, &d), 0);
         ck_assert_uint_eq(p.min, 0);
         ck_assert_uint_eq(p.spare, 0);
-        ck_assert_str_eq(p.group, "Default");
-        ck_assert_int_eq(p.version.kind, VERSION_ANY);
+        ck_assert_str_eq(p.lane.group, "Default");
+        ck_assert_int_eq(p.lane.version.kind, VERSION_ANY);
+        ck_assert(p.lane.managed);
 }
 END_TEST
 

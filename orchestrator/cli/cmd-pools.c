@@ -24,7 +24,7 @@ struct pool_entry {
 
 /* What the helper and the planner will refuse of the pool's slots. */
 static bool check_policy(const struct pool_entry *e, const struct helper_policy *hp) {
-        const struct pool_desired *p = &e->pool;
+        const struct lane_desired *p = &e->pool.lane;
         const char *label = policy_managed_label(hp);
         bool ok = true, scope = false;
 
@@ -61,9 +61,9 @@ static bool load(struct pool_entry *e, const struct helper_policy *hp) {
         if (!e->valid)
                 return false;
         snprintf(copy, sizeof copy, "%s", e->path);
-        snprintf(want, sizeof want, "%s.conf", e->pool.name);
+        snprintf(want, sizeof want, "%s.conf", e->pool.lane.name);
         if (strcmp(basename(copy), want) != 0)
-                return printf("%s: the file of pool '%s' must be named %s\n", e->path, e->pool.name, want),
+                return printf("%s: the file of pool '%s' must be named %s\n", e->path, e->pool.lane.name, want),
                        e->valid = false;
         return e->valid = !hp || check_policy(e, hp);
 }
@@ -81,8 +81,8 @@ static int validate(char **paths, size_t n, const struct helper_policy *hp) {
         /* slots are lanes: two pools of one name would share them */
         for (size_t i = 0; i < n; i++)
                 for (size_t j = i + 1; j < n && e[i].valid; j++)
-                        if (e[j].valid && strcasecmp(e[i].pool.name, e[j].pool.name) == 0) {
-                                printf("%s: pool '%s' is also declared in %s\n", e[j].path, e[j].pool.name, e[i].path);
+                        if (e[j].valid && strcasecmp(e[i].pool.lane.name, e[j].pool.lane.name) == 0) {
+                                printf("%s: pool '%s' is also declared in %s\n", e[j].path, e[j].pool.lane.name, e[i].path);
                                 e[j].valid = false;
                                 valid--;
                         }

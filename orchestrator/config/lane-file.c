@@ -123,58 +123,66 @@ void lane_labels_parse(const char *value, char (*labels)[PROTO_LABEL_MAX + 1], s
         }
 }
 
-static int entry(void *user, int line, const char *section, const char *key, const char *value) {
-        struct parse_ctx *c = user;
+int lane_key(struct lane_desired *l, unsigned *seen, const char *key, const char *value, struct ini_diags *diags,
+             int line) {
         const char *reason = NULL;
         int k;
 
-        c->line = line;
-        if (strcmp(section, "lane") != 0) {
-                ini_diag(c->diags, c->line, "unknown section [%.64s] (a lane file has one [lane] section)", section);
-                return 1;   /* keep going: report every error */
-        }
         for (k = 0; k < _KEY_MAX && strcmp(keys[k].name, key) != 0; k++)
                 ;
-        if (k == _KEY_MAX) {
-                ini_diag(c->diags, c->line, "unknown key '%.64s'", key);
-                return 1;
-        }
-        if (c->seen & (1u << k)) {
-                ini_diag(c->diags, c->line, "'%s' is set twice", key);
-                return 1;
-        }
-        c->seen |= 1u << k;
+        if (k == _KEY_MAX)
+                return 0;
+        if (*seen & (1u << k))
+                return ini_diag(diags, line, "'%s' is set twice", key), 1;
+        *seen |= 1u << k;
         if (keys[k].validate) {
                 if (strlen(value) >= keys[k].size || keys[k].validate(value, &reason) < 0)
-                        ini_diag(c->diags, c->line, "'%s' %s", key, reason ?: "is too long");
+                        ini_diag(diags, line, "'%s' %s", key, reason ?: "is too long");
                 else
-                        strcpy((char *) c->l + keys[k].offset, value);
+                        strcpy((char *) l + keys[k].offset, value);
         } else if (k == KEY_LABELS)
-                lane_labels_parse(value, c->l->labels, &c->l->n_labels, c->diags, c->line);
+                lane_labels_parse(value, l->labels, &l->n_labels, diags, line);
         else if (k == KEY_VERSION) {
-                if (version_policy_parse(value, &c->l->version) < 0)
-                        ini_diag(c->diags, c->line, "'version' must be any, minimum:X.Y.Z or pinned:X.Y.Z");
+                if (version_policy_parse(value, &l->version) < 0)
+                        ini_diag(diags, line, "'version' must be any, minimum:X.Y.Z or pinned:X.Y.Z");
         } else if (k == KEY_MANAGED) {
                 if (strcmp(value, "true") == 0 || strcmp(value, "false") == 0)
-                        c->l->managed = strcmp(value, "true") == 0;
+                        l->managed = strcmp(value, "true") == 0;
                 else
-                        ini_diag(c->diags, c->line, "'managed' must be true or false");
+                        ini_diag(diags, line, "'managed' must be true or false");
         }
         return 1;
 }
 
-static void check_complete(struct parse_ctx *c) {
-        static const enum key required[] = { KEY_NAME, KEY_HOST, KEY_ROOT, KEY_USER, KEY_LABELS, KEY_MANAGED };
-        bool repo = c->seen & (1u << KEY_REPOSITORY), org = c->seen & (1u << KEY_ORGANISATION);
+void lane_keys_complete(const struct lane_desired *l, unsigned seen, struct ini_diags *diags) {
+        static const enum key required[] = { KEY_NAME, KEY_HOST, KEY_ROOT, KEY_USER, KEY_LABELS };
+        bool repo = seen & (1u << KEY_REPOSITORY), org = seen & (1u << KEY_ORGANISATION);
 
         for (size_t i = 0; i < ELEMENTSOF(required); i++)
-                if (!(c->seen & (1u << required[i])))
-                        ini_diag(c->diags, 0, "required key '%s' is missing", keys[required[i]].name);
+                if (!(seen & (1u << required[i])))
+                        ini_diag(diags, 0, "required key '%s' is missing", keys[required[i]].name);
         if (repo == org)
-                ini_diag(c->diags, 0, "set exactly one of 'repository' and 'organisation'");
+                ini_diag(diags, 0, "set exactly one of 'repository' and 'organisation'");
         /* the managed label is the site's (policy.conf): the planner checks it (missing_managed_label) */
-        if ((c->seen & (1u << KEY_LABELS)) && !lane_has_label(c->l, "self-hosted"))
-                ini_diag(c->diags, 0, "labels must include 'self-hosted' (GitHub gives every self-hosted runner that label)");
+        if ((seen & (1u << KEY_LABELS)) && !lane_has_label(l, "self-hosted"))
+                ini_diag(diags, 0, "labels must include 'self-hosted' (GitHub gives every self-hosted runner that label)");
+}
+
+static int entry(void *user, int line, const char *section, const char *key, const char *value) {
+        struct parse_ctx *c = user;
+
+        c->line = line;
+        if (strcmp(section, "lane") != 0)
+                ini_diag(c->diags, line, "unknown section [%.64s] (a lane file has one [lane] section)", section);
+        else if (!lane_key(c->l, &c->seen, key, value, c->diags, line))
+                ini_diag(c->diags, line, "unknown key '%.64s'", key);
+        return 1;   /* keep going: report every error */
+}
+
+static void check_complete(struct parse_ctx *c) {
+        lane_keys_complete(c->l, c->seen, c->diags);
+        if (!(c->seen & (1u << KEY_MANAGED)))
+                ini_diag(c->diags, 0, "required key 'managed' is missing");
 }
 
 int lane_file_parse(FILE *f, struct lane_desired *ret, struct ini_diags *diags) {

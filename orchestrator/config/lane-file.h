@@ -48,8 +48,14 @@ int lane_file_parse(FILE *f, struct lane_desired *ret, struct ini_diags *diags);
 
 int version_policy_parse(const char *s, struct version_policy *ret);
 
-/* Shared with pool files: a runner group name; a label list ("a, b c")
+/* Shared with pool files: one key of a lane (SEEN: the keys so far, for
+ * duplicates): 1 taken (its problems said), 0 not a lane key; the checks
+ * of a complete set (required keys but 'managed', one scope, self-hosted).
+ * A runner group name; a label list ("a, b c")
  * appended to LABELS (*N of LANE_MAX_LABELS), each problem to DIAGS at LINE. */
+int lane_key(struct lane_desired *l, unsigned *seen, const char *key, const char *value, struct ini_diags *diags,
+             int line);
+void lane_keys_complete(const struct lane_desired *l, unsigned seen, struct ini_diags *diags);
 int lane_group_validate(const char *s, const char **ret_reason);
 void lane_labels_parse(const char *value, char (*labels)[PROTO_LABEL_MAX + 1], size_t *n, struct ini_diags *diags,
                        int line);

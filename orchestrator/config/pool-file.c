@@ -2,118 +2,65 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "macro.h"
 #include "pool-file.h"
 
 struct parse_ctx {
-        int line;
         struct pool_desired *p;
         struct ini_diags *diags;
-        unsigned seen;
+        unsigned seen, seen_counts;   /* the lane keys (lane_key()), min/max/spare */
 };
 
-enum key {
-        KEY_NAME, KEY_REPOSITORY, KEY_ORGANISATION, KEY_HOST, KEY_ROOT, KEY_USER, KEY_GROUP,
-        KEY_LABELS, KEY_VERSION, KEY_MIN, KEY_MAX, KEY_SPARE, _KEY_MAX,
-};
+static const char *const counts[] = { "min", "max", "spare" };
 
-typedef int (*validate_fn)(const char *, const char **);
-
-static const struct {
-        const char *name;
-        validate_fn validate;   /* NULL: handled specially */
-        size_t offset, size;
-} keys[_KEY_MAX] = {
-#define STR(k, f, fn) [k] = { #f, fn, offsetof(struct pool_desired, f), sizeof(((struct pool_desired *) 0)->f) }
-        STR(KEY_NAME, name, proto_validate_lane_name),
-        STR(KEY_REPOSITORY, repository, proto_validate_repository),
-        STR(KEY_ORGANISATION, organisation, proto_validate_organisation),
-        STR(KEY_HOST, host, proto_validate_host_name),
-        STR(KEY_ROOT, root, proto_validate_abs_subpath),
-        STR(KEY_USER, user, proto_validate_user_name),
-        STR(KEY_GROUP, group, lane_group_validate),
-        [KEY_LABELS] = { "labels", NULL, 0, 0 },
-        [KEY_VERSION] = { "version", NULL, 0, 0 },
-        [KEY_MIN] = { "min", NULL, 0, 0 },
-        [KEY_MAX] = { "max", NULL, 0, 0 },
-        [KEY_SPARE] = { "spare", NULL, 0, 0 },
-#undef STR
-};
-
-static bool has_label(const struct pool_desired *p, const char *label) {
-        for (size_t i = 0; i < p->n_labels; i++)
-                if (strcasecmp(p->labels[i], label) == 0)
-                        return true;
-        return false;
-}
-
-static void set_count(struct parse_ctx *c, const char *key, const char *value, unsigned *dst) {
+static void set_count(struct parse_ctx *c, int line, size_t k, const char *value) {
+        unsigned *dst = k == 0 ? &c->p->min : k == 1 ? &c->p->max : &c->p->spare;
         char *end;
         unsigned long v;
 
+        if (c->seen_counts & (1u << k))
+                return ini_diag(c->diags, line, "'%s' is set twice", counts[k]);
+        c->seen_counts |= 1u << k;
         errno = 0;
         v = strtoul(value, &end, 10);
         if (value[0] < '0' || value[0] > '9' || *end || errno || v > POOL_MAX_SLOTS)
-                ini_diag(c->diags, c->line, "'%s' must be a number from 0 to %d", key, POOL_MAX_SLOTS);
+                ini_diag(c->diags, line, "'%s' must be a number from 0 to %d", counts[k], POOL_MAX_SLOTS);
         else
                 *dst = (unsigned) v;
 }
 
 static int entry(void *user, int line, const char *section, const char *key, const char *value) {
         struct parse_ctx *c = user;
-        const char *reason = NULL;
-        int k;
 
-        c->line = line;
         if (strcmp(section, "pool") != 0) {
                 ini_diag(c->diags, line, "unknown section [%.64s] (a pool file has one [pool] section)", section);
                 return 1;
         }
-        for (k = 0; k < _KEY_MAX && strcmp(keys[k].name, key) != 0; k++)
-                ;
-        if (k == _KEY_MAX)
-                return ini_diag(c->diags, line, "unknown key '%.64s'", key), 1;
-        if (c->seen & (1u << k))
-                return ini_diag(c->diags, line, "'%s' is set twice", key), 1;
-        c->seen |= 1u << k;
-        if (keys[k].validate) {
-                if (strlen(value) >= keys[k].size || keys[k].validate(value, &reason) < 0)
-                        ini_diag(c->diags, line, "'%s' %s", key, reason ?: "is too long");
-                else
-                        strcpy((char *) c->p + keys[k].offset, value);
-        } else if (k == KEY_LABELS)
-                lane_labels_parse(value, c->p->labels, &c->p->n_labels, c->diags, line);
-        else if (k == KEY_VERSION) {
-                if (version_policy_parse(value, &c->p->version) < 0)
-                        ini_diag(c->diags, line, "'version' must be any, minimum:X.Y.Z or pinned:X.Y.Z");
-        } else
-                set_count(c, key, value, k == KEY_MIN ? &c->p->min : k == KEY_MAX ? &c->p->max : &c->p->spare);
+        for (size_t k = 0; k < ELEMENTSOF(counts); k++)
+                if (strcmp(key, counts[k]) == 0)
+                        return set_count(c, line, k, value), 1;
+        /* a slot is always managed: the key is not a pool's */
+        if (strcmp(key, "managed") == 0 || !lane_key(&c->p->lane, &c->seen, key, value, c->diags, line))
+                ini_diag(c->diags, line, "unknown key '%.64s'", key);
         return 1;
 }
 
 static void check_complete(struct parse_ctx *c) {
-        static const enum key required[] = { KEY_NAME, KEY_HOST, KEY_ROOT, KEY_USER, KEY_LABELS, KEY_MAX };
-        bool repo = c->seen & (1u << KEY_REPOSITORY), org = c->seen & (1u << KEY_ORGANISATION);
+        struct pool_desired *p = c->p;
         char slot[PROTO_LANE_NAME_MAX + 32];
         const char *reason;
 
-        for (size_t i = 0; i < ELEMENTSOF(required); i++)
-                if (!(c->seen & (1u << required[i])))
-                        ini_diag(c->diags, 0, "required key '%s' is missing", keys[required[i]].name);
-        if (repo == org)
-                ini_diag(c->diags, 0, "set exactly one of 'repository' and 'organisation'");
-        if ((c->seen & (1u << KEY_LABELS)) && !has_label(c->p, "self-hosted"))
-                ini_diag(c->diags, 0, "labels must include 'self-hosted' (GitHub gives every self-hosted runner that label)");
-        if ((c->seen & (1u << KEY_MAX)) && c->p->max == 0)
+        lane_keys_complete(&p->lane, c->seen, c->diags);
+        if (!(c->seen_counts & 2u))
+                ini_diag(c->diags, 0, "required key 'max' is missing");
+        else if (p->max == 0)
                 ini_diag(c->diags, 0, "'max' must be at least 1");
-        if (c->p->min > c->p->max || c->p->spare > c->p->max)
-                ini_diag(c->diags, 0, "'min' (%u) and 'spare' (%u) cannot exceed 'max' (%u)", c->p->min, c->p->spare,
-                         c->p->max);
+        if (p->min > p->max || p->spare > p->max)
+                ini_diag(c->diags, 0, "'min' (%u) and 'spare' (%u) cannot exceed 'max' (%u)", p->min, p->spare, p->max);
         /* the slots are lanes: NAME-max must be a valid lane name too */
-        snprintf(slot, sizeof slot, "%.64s-%u", c->p->name, c->p->max ? c->p->max : 1);
-        if (c->p->name[0] && proto_validate_lane_name(slot, &reason) < 0)
+        snprintf(slot, sizeof slot, "%.64s-%u", p->lane.name, p->max ? p->max : 1);
+        if (p->lane.name[0] && proto_validate_lane_name(slot, &reason) < 0)
                 ini_diag(c->diags, 0, "slot name '%s' %s: shorten 'name'", slot, reason);
 }
 
@@ -121,8 +68,8 @@ int pool_file_parse(FILE *f, struct pool_desired *ret, struct ini_diags *diags) 
         struct parse_ctx c = { .p = ret, .diags = diags };
         size_t before = diags->n + diags->dropped;
 
-        *ret = (struct pool_desired) { .version.kind = VERSION_ANY };
-        snprintf(ret->group, sizeof ret->group, "Default");
+        *ret = (struct pool_desired) { .lane = { .version.kind = VERSION_ANY, .managed = true } };
+        snprintf(ret->lane.group, sizeof ret->lane.group, "Default");
         (void) ini_parse_lines(f, entry, &c, diags);
         check_complete(&c);
         ini_diags_sort(diags);
@@ -130,13 +77,6 @@ int pool_file_parse(FILE *f, struct pool_desired *ret, struct ini_diags *diags) 
 }
 
 void pool_slot_lane(const struct pool_desired *p, unsigned n, struct lane_desired *ret) {
-        *ret = (struct lane_desired) { .version = p->version, .managed = true, .n_labels = p->n_labels };
-        snprintf(ret->name, sizeof ret->name, "%.60s-%u", p->name, n % 1000);
-        snprintf(ret->repository, sizeof ret->repository, "%s", p->repository);
-        snprintf(ret->organisation, sizeof ret->organisation, "%s", p->organisation);
-        snprintf(ret->host, sizeof ret->host, "%s", p->host);
-        snprintf(ret->root, sizeof ret->root, "%s", p->root);
-        snprintf(ret->user, sizeof ret->user, "%s", p->user);
-        snprintf(ret->group, sizeof ret->group, "%s", p->group);
-        memcpy(ret->labels, p->labels, sizeof ret->labels);
+        *ret = p->lane;
+        snprintf(ret->name, sizeof ret->name, "%.60s-%u", p->lane.name, n % 1000);
 }

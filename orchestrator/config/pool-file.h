@@ -15,16 +15,7 @@
 #define POOL_MAX_SLOTS 100
 
 struct pool_desired {
-        char name[PROTO_LANE_NAME_MAX + 1];
-        char repository[PROTO_OWNER_MAX + PROTO_REPO_NAME_MAX + 2];   /* or ... */
-        char organisation[PROTO_OWNER_MAX + 1];                       /* ... this */
-        char host[PROTO_HOST_NAME_MAX + 1];
-        char root[PROTO_PATH_MAX + 1];
-        char user[PROTO_USER_NAME_MAX + 1];
-        char group[LANE_GROUP_MAX + 1];
-        char labels[LANE_MAX_LABELS][PROTO_LABEL_MAX + 1];
-        size_t n_labels;
-        struct version_policy version;
+        struct lane_desired lane;      /* the pool's name and what every slot shares; managed */
         unsigned min, max, spare;
 };
 
