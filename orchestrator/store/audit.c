@@ -314,15 +314,17 @@ static time_t record_time(int dirfd, uint64_t seq, char digest[PROTO_SHA256_HEX_
         const char *end = NULL;
         char name[64];
         size_t len;
+        bool whole;
 
         record_name(seq, name, sizeof name);
         if (read_file(dirfd, name, &text, &len) < 0 || !(o = json_tokener_parse(text)))
                 return -1;
         if (json_object_object_get_ex(o, "time", &f) && json_object_is_type(f, json_type_string))
                 end = strptime(json_object_get_string(f), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        whole = end && !*end;   /* END points into O's string: read before O goes */
         json_object_put(o);
         proto_sha256_hex(text, len, digest);
-        return end && !*end ? timegm(&tm) : -1;
+        return whole ? timegm(&tm) : -1;
 }
 
 int audit_prune(struct audit_store *s, time_t before, struct json_object *record, struct audit_prune_result *ret) {
