@@ -109,6 +109,33 @@ e2e_lane_users() { # ROOT LANE
         sed -i "s|^\(lkrunner:x:[0-9]*:[0-9]*:[^:]*:\)[^:]*:|\1$1/$2:|" "$E2E_WORK/passwd"
 }
 
+e2e_store_and_lanes() { # ROOT TOKEN LANE...: after e2e_boot, the maintainer's store and token
+        # file (0600) under /srv/lanekeeper, and each lane's directory in ROOT with the kit installed
+        local root=$1 token=$2; shift 2
+        e2e_root sh -c "set -e
+        mkdir -p $root /srv/lanekeeper/store && chmod 755 /srv/lanekeeper $root
+        chown lanekeeper:lanekeeper /srv/lanekeeper/store
+        printf '%s\n' '$token' > /srv/lanekeeper/token
+        chown lanekeeper /srv/lanekeeper/token && chmod 600 /srv/lanekeeper/token
+        for l in $*; do mkdir -m 750 $root/\$l && $E2E_WORK/kit/install $root/\$l && chown -R lkrunner:lkrunner $root/\$l; done"
+}
+
+e2e_field() { # EXPR over the JSON on standard input, as d
+        /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1], {"d": d}))' "$1"
+}
+
+e2e_prom() { # FILE EXPR: EXPR over FILE's metrics parsed by prometheus_client, as
+        # m = {(name, labels-as-sorted-tuple): value}
+        /usr/bin/python3 -c '
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+m = {}
+for fam in text_string_to_metric_families(open(sys.argv[1]).read()):
+    for s in fam.samples:
+        m[(s.name, tuple(sorted(s.labels.items())))] = s.value
+print(eval(sys.argv[2], {"m": m}))' "$@"
+}
+
 e2e_bind() { # FILE TARGET (TARGET must exist on the host; it is never written)
         local n; n=$(ls "$E2E_WORK" | grep -c '^bind\.' || true)
         cp -p "$1" "$E2E_WORK/bind.$n"

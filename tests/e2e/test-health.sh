@@ -56,17 +56,12 @@ mkdir -p "$u/lanekeeper-health.timer.d"
 printf '[Timer]\nOnActiveSec=1s\n' >"$u/lanekeeper-health.timer.d/soon.conf"
 
 e2e_boot || exit 1
-e2e_root sh -c "set -e
-        mkdir -p $R /srv/lanekeeper/store && chmod 755 /srv/lanekeeper $R
-        chown lanekeeper:lanekeeper /srv/lanekeeper/store
-        printf '%s\n' '$pat' > /srv/lanekeeper/token
-        chown lanekeeper /srv/lanekeeper/token && chmod 600 /srv/lanekeeper/token
-        for l in lane-a lane-b; do mkdir -m 750 $R/\$l && $E2E_WORK/kit/install $R/\$l && chown -R lkrunner:lkrunner $R/\$l; done"
+e2e_store_and_lanes $R "$pat" lane-a lane-b
 
 lanectl() { e2e_as lanekeeper /usr/local/bin/lanectl --config "$etc/${CONF:-lanekeeper.conf}" "$@"; }
 records() { e2e_root sh -c 'ls /srv/lanekeeper/store/audit | grep -c "^[0-9]"'; }
 runstatus() { api GET "/repos/acme/site/actions/runs/$1" | "$py" -c 'import json,sys; r=json.load(sys.stdin); print(r["status"], r["conclusion"])'; }
-field() { "$py" -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1], {"d": d}))' "$1"; }
+field() { e2e_field "$1"; }
 backdated() { # LABELS-JSON [EXTRA-JSON-FIELDS]: a run 5 h old whose one job asks for LABELS
         newrun "{\"repo\":\"acme/site\",\"age_s\":18000,\"jobs\":[{\"name\":\"old\",\"runs_on\":$1}]${2:+,$2}}"
 }
@@ -204,16 +199,7 @@ check "status: the queue per label set: $(sed -n '/^QUEUE/,/^$/p' <<<"$out")" \
         test "$(grep -c -e '^only-b  *1 .* 1/1  *yes$' -e '^windows-latest  *1 .* 0/0  *no$' <<<"$out")" = 2
 lanectl metrics >"$E2E_WORK/metrics.txt"; rc=$?
 check "metrics: exit 0 ($rc)" test "$rc" = 0
-prom() { # FILE EXPR: EXPR over {(name, labels-as-sorted-tuple): value}
-        "$py" -c '
-import sys
-from prometheus_client.parser import text_string_to_metric_families
-m = {}
-for fam in text_string_to_metric_families(open(sys.argv[1]).read()):
-    for s in fam.samples:
-        m[(s.name, tuple(sorted(s.labels.items())))] = s.value
-print(eval(sys.argv[2], {"m": m}))' "$@"
-}
+prom() { e2e_prom "$@"; }
 check "metrics parse with prometheus_client" prom "$E2E_WORK/metrics.txt" 'len(m) > 10'
 check "metrics: lane-a up and online, not busy" test "$(prom "$E2E_WORK/metrics.txt" '[m[(n, (("lane", "lane-a"),))] for n in ("lanekeeper_lane_up", "lanekeeper_lane_online", "lanekeeper_lane_busy")]')" = "[1.0, 1.0, 0.0]"
 check "metrics: lane-b busy" test "$(prom "$E2E_WORK/metrics.txt" 'm[("lanekeeper_lane_busy", (("lane", "lane-b"),))]')" = 1.0

@@ -32,12 +32,7 @@ printf '[lane]\nname = lane-a\nrepository = acme/site\nhost = %s\nroot = %s\nuse
         "$host" "$R" >"$d/etc/lanekeeper/lanes.d/lane-a.conf"
 
 e2e_boot || exit 1
-e2e_root sh -c "set -e
-        mkdir -p $R /srv/lanekeeper/store && chmod 755 /srv/lanekeeper $R
-        chown lanekeeper:lanekeeper /srv/lanekeeper/store
-        printf '%s\n' '$pat' > /srv/lanekeeper/token
-        chown lanekeeper /srv/lanekeeper/token && chmod 600 /srv/lanekeeper/token
-        for l in lane-a lane-jit; do mkdir -m 750 $R/\$l && $E2E_WORK/kit/install $R/\$l && chown -R lkrunner:lkrunner $R/\$l; done"
+e2e_store_and_lanes $R "$pat" lane-a lane-jit
 uid=$(e2e_uid lkrunner)
 unit=lanekeeper-lane@lane-a.service
 

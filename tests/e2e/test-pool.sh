@@ -49,15 +49,10 @@ printf '[Service]\nReadWritePaths=/srv/lanekeeper/store\nEnvironment=LANEKEEPER_
         >"$u/lanekeeper-prune.service.d/store.conf"
 
 e2e_boot || exit 1
-e2e_root sh -c "set -e
-        mkdir -p $R /srv/lanekeeper/store && chmod 755 /srv/lanekeeper $R
-        chown lanekeeper:lanekeeper /srv/lanekeeper/store
-        printf '%s\n' '$pat' > /srv/lanekeeper/token
-        chown lanekeeper /srv/lanekeeper/token && chmod 600 /srv/lanekeeper/token
-        for l in lane-a lane-b; do mkdir -m 750 $R/\$l && $E2E_WORK/kit/install $R/\$l && chown -R lkrunner:lkrunner $R/\$l; done"
+e2e_store_and_lanes $R "$pat" lane-a lane-b
 
 lanectl() { e2e_as lanekeeper /usr/local/bin/lanectl --config "$etc/lanekeeper.conf" "$@"; }
-field() { "$py" -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1], {"d": d}))' "$1"; }
+field() { e2e_field "$1"; }
 runner() { # NAME FIELD: the runner's field as GitHub lists it ("" when not listed)
         api GET "/repos/acme/site/actions/runners?per_page=100" |
                 "$py" -c 'import json,sys; r=[x for x in json.load(sys.stdin)["runners"] if x["name"]==sys.argv[1]]; v=r[0][sys.argv[2]] if r else ""; print(",".join(l["name"] for l in v) if isinstance(v,list) else v)' "$1" "$2"
@@ -67,16 +62,8 @@ last_record() { # FIELD-EXPR: of the newest audit record
 }
 unit_state() { e2e_root systemctl show -P ActiveState "lanekeeper-lane@$1.service"; }
 cred_inode() { e2e_root stat -c %i "$R/$1/.credentials" 2>/dev/null; }
-prom() { # EXPR over lanectl metrics, {(name, labels-as-sorted-tuple): value}, parsed by prometheus_client
-        lanectl metrics >"$E2E_WORK/metrics.txt" || return 1
-        "$py" -c '
-import sys
-from prometheus_client.parser import text_string_to_metric_families
-m = {}
-for fam in text_string_to_metric_families(open(sys.argv[1]).read()):
-    for s in fam.samples:
-        m[(s.name, tuple(sorted(s.labels.items())))] = s.value
-print(eval(sys.argv[2], {"m": m}))' "$E2E_WORK/metrics.txt" "$1"
+prom() { # EXPR over lanectl metrics (e2e_prom)
+        lanectl metrics >"$E2E_WORK/metrics.txt" && e2e_prom "$E2E_WORK/metrics.txt" "$1"
 }
 
 # ---- preflight: before the first lane ----
