@@ -25,8 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
                 if (d.n != 0 || proto_validate_lane_name(l.name, &reason) < 0 ||
                     proto_validate_user_name(l.user, &reason) < 0 || proto_validate_abs_path(l.root, &reason) < 0 ||
-                    (l.repository[0] != '\0') == (l.organisation[0] != '\0') || !lane_has_label(&l, "self-hosted") ||
-                    (l.managed && !lane_has_label(&l, LANE_MANAGED_LABEL)))
+                    (l.repository[0] != '\0') == (l.organisation[0] != '\0') || !lane_has_label(&l, "self-hosted"))
                         abort();
         } else if (d.n == 0 && d.dropped == 0)
                 abort();   /* refused without a word */
