@@ -42,11 +42,12 @@ int proto_register_validate(const struct proto_register *r, const char **ret_rea
         char *save = NULL;
         size_t n = 0, tl = strlen(r->token);
 
-        if ((int) r->purge + (int) r->clear_actions + (int) r->forget > 1)
-                return *ret_reason = "an answer is one of a registration, a purge, a forget or a cache clear", -EINVAL;
+        if ((int) r->purge + (int) r->clear_actions + (int) r->forget + (int) r->slot > 1)
+                return *ret_reason = "an answer is one of a registration, a purge, a forget, a slot or a cache clear",
+                       -EINVAL;
         if (r->clear_actions && r->max_age_days > PROTO_REGISTER_MAX_AGE_DAYS)
                 return *ret_reason = "max_age_days is more than 3650", -EINVAL;
-        if (r->purge || r->clear_actions || r->forget)
+        if (r->purge || r->clear_actions || r->forget || r->slot)
                 return proto_validate_lane_name(r->name, ret_reason) < 0 ? -EINVAL : 0;
         if (proto_register_validate_url(r->url, ret_reason) < 0)
                 return -EINVAL;
@@ -105,8 +106,8 @@ int proto_register_encode(const struct proto_register *r, char *buf, size_t size
 
         if (proto_register_validate(r, ret_reason) < 0)
                 return -EINVAL;
-        if (r->purge || r->forget)
-                n = snprintf(buf, size, "%s=%s\n", r->purge ? "purge" : "forget", r->name);
+        if (r->purge || r->forget || r->slot)
+                n = snprintf(buf, size, "%s=%s\n", r->purge ? "purge" : r->forget ? "forget" : "slot", r->name);
         else if (r->clear_actions)
                 n = snprintf(buf, size, "clear-actions=%s\nmax_age_days=%u\n", r->name, r->max_age_days);
         else
@@ -154,16 +155,18 @@ int proto_register_decode(const char *buf, size_t len, struct proto_register *r,
         memset(r, 0, sizeof *r);
         if (len > PROTO_REGISTER_MAX || memchr(buf, '\0', len))
                 return *ret_reason = "not a registration hand-off", -EINVAL;
-        if ((len >= 6 && memcmp(buf, "purge=", 6) == 0) || (len >= 7 && memcmp(buf, "forget=", 7) == 0)) {
-                size_t k = buf[0] == 'p' ? 6 : 7;
+        if ((len >= 6 && memcmp(buf, "purge=", 6) == 0) || (len >= 7 && memcmp(buf, "forget=", 7) == 0) ||
+            (len >= 5 && memcmp(buf, "slot=", 5) == 0)) {
+                size_t k = buf[0] == 'p' ? 6 : buf[0] == 'f' ? 7 : 5;
 
                 /* exactly one line, nothing else */
                 if (buf[len - 1] != '\n' || memchr(buf, '\n', len - 1) || len - k - 1 >= sizeof r->name)
-                        return *ret_reason = "a purge or forget answer is one line naming the lane", -EINVAL;
+                        return *ret_reason = "a purge, forget or slot answer is one line naming the lane", -EINVAL;
                 memcpy(r->name, buf + k, len - k - 1);
                 r->name[len - k - 1] = '\0';
                 r->purge = k == 6;
                 r->forget = k == 7;
+                r->slot = k == 5;
                 return proto_register_validate(r, ret_reason);
         }
         if (len >= 14 && memcmp(buf, "clear-actions=", 14) == 0)

@@ -11,6 +11,9 @@
  *         or "forget=NAME\n" (lanectl revoke: the runner's registration and
  *            credentials, .runner, .credentials and .credentials_rsaparams,
  *            removed as the lane's user, instead of starting)
+ *         or "slot=NAME\n" (lanectl pool supervise: NAME is a pool slot;
+ *            nothing to register, its run phase takes a JIT configuration,
+ *            proto-slot.h)
  *         or "clear-actions=NAME\nmax_age_days=N\n" (lanectl health: the
  *            actions cache _work/_actions cleared as the lane's user, every
  *            entry when N is 0, else those older than N days and damaged
@@ -42,6 +45,7 @@ struct proto_register {
         char token[PROTO_REGISTER_TOKEN_MAX + 1];
         bool purge;      /* the purge answer: only name is set */
         bool forget;     /* the forget answer: only name is set */
+        bool slot;       /* the slot answer (proto-slot.h): only name is set */
         bool clear_actions;          /* the clear-actions answer: name and max_age_days */
         unsigned max_age_days;       /* 0: every entry */
 };

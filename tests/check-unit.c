@@ -26,12 +26,15 @@ START_TEST(test_render_golden) {
         n = fread(golden, 1, sizeof golden - 1, f);
         fclose(f);
         golden[n] = '\0';
-        {       /* the golden file names the registration wrapper by its install directory's variable */
-                char want[UNIT_MAX_SIZE], *at = strstr(golden, "@pkglibexecdir@");
+        {       /* the golden file names lanekeeper-register by its install directory's variable */
+                char want[UNIT_MAX_SIZE] = "", *from = golden, *at;
+                unsigned uses = 0;
 
-                ck_assert_ptr_nonnull(at);
-                snprintf(want, sizeof want, "%.*s%s%s", (int) (at - golden), golden, PKGLIBEXECDIR,
-                         at + strlen("@pkglibexecdir@"));
+                for (; (at = strstr(from, "@pkglibexecdir@")); from = at + strlen("@pkglibexecdir@"), uses++)
+                        snprintf(want + strlen(want), sizeof want - strlen(want), "%.*s%s", (int) (at - from), from,
+                                 PKGLIBEXECDIR);
+                snprintf(want + strlen(want), sizeof want - strlen(want), "%s", from);
+                ck_assert_uint_eq(uses, 2);   /* ExecStartPre= and ExecStart= */
                 ck_assert_str_eq(buf, want);
                 ck_assert_uint_eq(len, strlen(want));
         }
@@ -42,7 +45,7 @@ START_TEST(test_render_lines) {
         ck_assert_int_eq(proto_unit_render(&good, buf, sizeof buf, &len, NULL), 0);
         ck_assert_ptr_nonnull(strstr(buf, "\nUser=lkrunner\n"));
         ck_assert_ptr_nonnull(strstr(buf, "\nWorkingDirectory=/srv/lanekeeper/runners/cm-website-chris-testing\n"));
-        ck_assert_ptr_nonnull(strstr(buf, "\nExecStart=/srv/lanekeeper/runners/cm-website-chris-testing/run.sh\n"));
+        ck_assert_ptr_nonnull(strstr(buf, "\nExecStart=" PKGLIBEXECDIR "/lanekeeper-register --run cm-website-chris-testing\n"));
         ck_assert_ptr_nonnull(strstr(buf, "\nInaccessiblePaths=-/run/lanekeeper\n"));
         ck_assert_ptr_null(strstr(buf, "@LANE@"));
         ck_assert_ptr_null(strstr(buf, "@USER@"));

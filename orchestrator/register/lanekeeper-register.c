@@ -8,7 +8,10 @@
  * lists no runner of the lane's name) and becomes ./config.sh --unattended with the URL, name, labels and group
  * as arguments and the token in ACTIONS_RUNNER_INPUT_TOKEN only (never in
  * argv, a file, or this program's output). No offer: it says so and exits
- * 0, and run.sh reports the runner unconfigured. */
+ * 0, and run.sh reports the runner unconfigured.
+ *
+ * lanekeeper-register --run LANE is the unit's ExecStart=: it becomes
+ * ./run.sh, for a pool slot with one JIT configuration (slot-run.h). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +29,7 @@
 #include "actions-cache.h"
 #include "macro.h"
 #include "proto-register.h"
+#include "slot-run.h"
 
 #define ANSWER_TIMEOUT_MS (30 * 1000)
 #define EXIT_PURGED 3
@@ -228,22 +232,26 @@ int main(int argc, char **argv) {
         _cleanup_(closep) int fd = -EBADF;
         const char *lane, *reason = NULL;
         struct stat st;
-        bool registered;
+        bool registered, run_phase = false;
         int r;
 
-        if (argc != 2) {
-                fprintf(stderr, "usage: lanekeeper-register LANE (run by the lane unit, see lanekeeper-register(8))\n");
+        if (argc == 3 && strcmp(argv[1], "--run") == 0)
+                run_phase = true;
+        else if (argc != 2) {
+                fprintf(stderr, "usage: lanekeeper-register [--run] LANE (run by the lane unit, see lanekeeper-register(8))\n");
                 return 2;
         }
-        lane = argv[1];
+        lane = argv[argc - 1];
         if (!reg)
                 return fail(lane, "out of memory");
         if (proto_validate_lane_name(lane, &reason) < 0)
                 return fail(lane, "not a lane name");
         if (geteuid() == 0)
                 return fail(lane, "refusing to run as root: the lane unit runs it as the lane's user");
-        registered = fstatat(AT_FDCWD, ".runner", &st, AT_SYMLINK_NOFOLLOW) == 0;
         fd = connect_offer(lane);
+        if (run_phase)
+                return slot_run(lane, TAKE_FD(fd));
+        registered = fstatat(AT_FDCWD, ".runner", &st, AT_SYMLINK_NOFOLLOW) == 0;
         if (fd < 0) {
                 measure(lane);
                 if (!registered)   /* registered, nothing offered: the common case, every start */
@@ -259,6 +267,10 @@ int main(int argc, char **argv) {
                 return purge(lane);
         if (reg->forget)
                 return forget_revoked(lane);
+        if (reg->slot) {   /* the run phase takes a JIT configuration */
+                printf("lanekeeper-register: %s: a pool slot: nothing to register\n", lane);
+                return 0;
+        }
         if (reg->clear_actions) {
                 r = clear_actions(lane, reg->max_age_days);
                 if (r == 0 && !registered)

@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The pool supervisor's decision (pool-plan.h): the target follows
+ * demand within min and max, scale-up starts stopped slots lowest first,
+ * scale-down stops only slots that run no job, highest first, a slot
+ * whose runner never came online is recycled, a drain starts nothing. */
+#include <check.h>
+#include <string.h>
+
+#include "pool-plan.h"
+#include "test-util.h"
+
+static struct pool_desired p;
+static struct slot_seen slots[POOL_MAX_SLOTS];
+static struct pool_decision d;
+static const time_t now = 1700000000;
+
+static void setup(void) {
+        memset(&p, 0, sizeof p);
+        snprintf(p.lane.name, sizeof p.lane.name, "web");
+        p.min = 1;
+        p.max = 8;
+        p.spare = 1;
+        memset(slots, 0, sizeof slots);
+        for (unsigned i = 0; i < POOL_MAX_SLOTS; i++) {
+                slots[i].installed = true;
+                snprintf(slots[i].active, sizeof slots[i].active, "inactive");
+        }
+}
+
+static void up(unsigned n, bool online, bool busy) {
+        snprintf(slots[n - 1].active, sizeof slots[n - 1].active, "active");
+        slots[n - 1].runner_id = online || busy ? 1000 + n : 0;
+        slots[n - 1].online = online;
+        slots[n - 1].busy = busy;
+}
+
+static unsigned count(enum pool_act a) {
+        unsigned c = 0;
+
+        for (size_t i = 0; i < d.n_actions; i++)
+                c += d.actions[i].act == a;
+        return c;
+}
+
+START_TEST(test_states) {
+        struct slot_seen s = { .installed = true };
+
+        ck_assert_int_eq(pool_slot_state(&s), SLOT_STOPPED);
+        snprintf(s.active, sizeof s.active, "activating");
+        ck_assert_int_eq(pool_slot_state(&s), SLOT_STARTING);
+        s.runner_id = 5;
+        s.online = true;
+        ck_assert_int_eq(pool_slot_state(&s), SLOT_IDLE);
+        s.busy = true;
+        ck_assert_int_eq(pool_slot_state(&s), SLOT_BUSY);
+        s.refused = true;
+        ck_assert_int_eq(pool_slot_state(&s), SLOT_FAILED);
+        s = (struct slot_seen) { .installed = true };
+        snprintf(s.active, sizeof s.active, "deactivating");
+        ck_assert_int_eq(pool_slot_state(&s), SLOT_STOPPING);
+        ck_assert_str_eq(slot_state_to_string(SLOT_BUSY), "busy");
+}
+END_TEST
+
+START_TEST(test_cold_start_min_and_spare) {
+        slots[0].installed = false;
+        pool_decide(&p, slots, 0, false, now, 60, &d);
+        ck_assert_uint_eq(d.target, 1);           /* 0 busy + 0 queued + 1 spare */
+        ck_assert_ptr_null(d.clamp);
+        ck_assert_uint_eq(d.n_actions, 1);
+        ck_assert_int_eq(d.actions[0].act, PA_INSTALL);   /* not installed yet: installed once */
+        ck_assert_uint_eq(d.actions[0].slot, 1);
+        p.spare = 0;
+        p.min = 2;
+        pool_decide(&p, slots, 0, false, now, 60, &d);
+        ck_assert_uint_eq(d.target, 2);
+        ck_assert_str_eq(d.clamp, "min");
+}
+END_TEST
+
+START_TEST(test_demand_scales_up_to_max) {
+        up(1, true, true);
+        up(2, true, false);
+        pool_decide(&p, slots, 3, false, now, 60, &d);
+        ck_assert_uint_eq(d.target, 5);           /* 1 busy + 3 queued + 1 spare */
+        ck_assert_uint_eq(count(PA_START), 3);    /* 2 live, 3 more */
+        ck_assert_uint_eq(d.actions[0].slot, 3);
+        pool_decide(&p, slots, 40, false, now, 60, &d);
+        ck_assert_uint_eq(d.target, 8);
+        ck_assert_str_eq(d.clamp, "max");
+        ck_assert_uint_eq(count(PA_START), 6);
+}
+END_TEST
+
+START_TEST(test_scale_down_spares_busy) {
+        for (unsigned n = 1; n <= 6; n++)
+                up(n, true, n % 2 == 0);          /* 2, 4, 6 busy; 1, 3, 5 idle */
+        pool_decide(&p, slots, 0, false, now, 60, &d);
+        ck_assert_uint_eq(d.target, 4);           /* 3 busy + 1 spare */
+        ck_assert_uint_eq(d.n_actions, 2);
+        for (size_t i = 0; i < d.n_actions; i++) {
+                ck_assert_int_eq(d.actions[i].act, PA_STOP);
+                ck_assert_msg(d.actions[i].slot % 2 == 1, "a busy slot %u would stop", d.actions[i].slot);
+                ck_assert_int_eq(d.actions[i].runner_id, 1000 + d.actions[i].slot);   /* its runner deleted first */
+        }
+        ck_assert_uint_eq(d.actions[0].slot, 5);  /* highest first */
+        ck_assert_uint_eq(d.actions[1].slot, 3);
+        /* everything busy, nothing queued: nothing stops */
+        for (unsigned n = 1; n <= 6; n++)
+                up(n, true, true);
+        pool_decide(&p, slots, 0, false, now, 60, &d);
+        ck_assert_uint_eq(count(PA_STOP), 0);
+}
+END_TEST
+
+START_TEST(test_never_online) {
+        up(1, false, false);
+        slots[0].handed = now - 120;
+        slots[0].runner_id = 77;                  /* registered, never online */
+        up(2, false, false);
+        slots[1].handed = now - 10;
+        pool_decide(&p, slots, 1, false, now, 60, &d);
+        ck_assert_uint_eq(count(PA_RECYCLE), 1);
+        ck_assert_uint_eq(d.actions[0].slot, 1);
+        ck_assert_int_eq(d.actions[0].runner_id, 77);
+}
+END_TEST
+
+START_TEST(test_drain_and_failed) {
+        up(1, true, true);
+        up(2, true, false);
+        up(3, false, false);
+        pool_decide(&p, slots, 5, true, now, 60, &d);
+        ck_assert_uint_eq(d.target, 1);
+        ck_assert_str_eq(d.clamp, "drain");
+        ck_assert_uint_eq(count(PA_START) + count(PA_INSTALL), 0);
+        ck_assert_uint_eq(count(PA_STOP), 2);     /* the idle one and the starting one; the busy one finishes */
+        setup();
+        snprintf(slots[0].active, sizeof slots[0].active, "failed");
+        slots[1].refused = true;
+        pool_decide(&p, slots, 1, false, now, 60, &d);
+        ck_assert_uint_eq(d.target, 2);
+        ck_assert_int_eq(d.actions[0].act, PA_RESET);   /* a failed unit first */
+        ck_assert_uint_eq(d.actions[0].slot, 1);
+        ck_assert_int_eq(d.actions[1].act, PA_START);   /* a refused install waits for the operator */
+        ck_assert_uint_eq(d.actions[1].slot, 3);
+}
+END_TEST
+
+int main(void) {
+        Suite *s = suite_create("pool-plan");
+        TCase *tc = tcase_create("decide");
+
+        tcase_add_checked_fixture(tc, setup, NULL);
+        tcase_add_test(tc, test_states);
+        tcase_add_test(tc, test_cold_start_min_and_spare);
+        tcase_add_test(tc, test_demand_scales_up_to_max);
+        tcase_add_test(tc, test_scale_down_spares_busy);
+        tcase_add_test(tc, test_never_online);
+        tcase_add_test(tc, test_drain_and_failed);
+        suite_add_tcase(s, tc);
+        return run_suite(s);
+}
