@@ -1,7 +1,8 @@
 #!/bin/bash
 # The shipped units keep their exposure goals (systemd-analyze security,
 # offline): helper unit <= 1.5 (issue 11), lane unit <= 2.5 (svc.sh's unit: 9.2),
-# the health cycle <= 2.0 (issue 13).
+# the health cycle <= 2.0 (issue 13), the pool supervisor and its timer
+# fallback <= 2.0 (issue 14).
 set -u
 if ! command -v systemd-analyze >/dev/null; then
         [ "${CI:-}" = true ] && { echo "systemd-analyze missing (CI=true: failure)"; exit 1; }
@@ -14,6 +15,9 @@ sed -e 's|@pkglibexecdir@|/usr/libexec/lanekeeper|' "$TESTS_SRCDIR/../helper/lan
         >"$work/lanekeeper-helper.service"
 sed -e 's|@bindir@|/usr/bin|' "$TESTS_SRCDIR/../units/lanekeeper-health.service.in" >"$work/lanekeeper-health.service"
 sed -e 's|@bindir@|/usr/bin|' "$TESTS_SRCDIR/../units/lanekeeper-prune.service.in" >"$work/lanekeeper-prune.service"
+for u in lanekeeper-pool lanekeeper-pool-reconcile; do
+        sed -e 's|@bindir@|/usr/bin|' "$TESTS_SRCDIR/../units/$u.service.in" >"$work/$u.service"
+done
 sed "s|@pkglibexecdir@|/usr/libexec/lanekeeper|" "$TESTS_SRCDIR/golden/lane-unit.service" \
         >"$work/lanekeeper-lane@cm-website-chris-testing.service"
 
@@ -30,6 +34,8 @@ goal lanekeeper-helper.service 15
 goal lanekeeper-lane@cm-website-chris-testing.service 25
 goal lanekeeper-health.service 20
 goal lanekeeper-prune.service 15
+goal lanekeeper-pool.service 20
+goal lanekeeper-pool-reconcile.service 20
 # and the check can fail: a unit with no hardening is far above both goals
 printf '[Service]\nExecStart=/bin/true\n' >"$work/naked.service"
 if (cd "$work" && systemd-analyze security --offline=true --threshold=25 naked.service >/dev/null 2>&1); then

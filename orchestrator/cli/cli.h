@@ -50,6 +50,7 @@ int cmd_queue(struct cli *cli, int argc, char **argv);
 int cmd_cleanup_stale(struct cli *cli, int argc, char **argv);
 int cmd_preflight(struct cli *cli, int argc, char **argv);
 int cmd_pool(struct cli *cli, int argc, char **argv);
+int cmd_pool_supervise(struct cli *cli, int argc, char **argv);
 int cmd_health(struct cli *cli, int argc, char **argv);
 int cmd_metrics(struct cli *cli, int argc, char **argv);
 int cmd_status(struct cli *cli, int argc, char **argv);
@@ -138,3 +139,8 @@ void cli_add_scope(char (*scopes)[CLI_SCOPE_MAX], size_t *n, size_t max, const c
 
 /* Now, UTC, ISO 8601, into BUF. */
 void cli_now_utc(char *buf, size_t size);
+
+/* The valid pool files of DIR checked against HP (problems to OUT, those
+ * pools left out): *RET (caller frees), *RET_N. */
+struct pool_desired;
+int cli_load_pools(const char *dir, const struct helper_policy *hp, FILE *out, struct pool_desired **ret, size_t *ret_n);

@@ -23,7 +23,7 @@ struct pool_entry {
 };
 
 /* What the helper and the planner will refuse of the pool's slots. */
-static bool check_policy(const struct pool_entry *e, const struct helper_policy *hp) {
+static bool check_policy(const struct pool_entry *e, const struct helper_policy *hp, FILE *out) {
         const struct lane_desired *p = &e->pool.lane;
         const char *label = policy_managed_label(hp);
         bool ok = true, scope = false;
@@ -33,39 +33,39 @@ static bool check_policy(const struct pool_entry *e, const struct helper_policy 
         for (size_t i = 0; i < hp->n_organisations; i++)
                 scope = scope || strcasecmp(hp->organisations[i], p->organisation) == 0;
         if (!scope)
-                ok = false, printf("%s: the policy allows no lane in %s\n", e->path,
+                ok = false, fprintf(out, "%s: the policy allows no lane in %s\n", e->path,
                                    p->repository[0] ? p->repository : p->organisation);
         if (!policy_find_root(hp, p->root))
-                ok = false, printf("%s: root %s is not one of the policy's roots\n", e->path, p->root);
+                ok = false, fprintf(out, "%s: root %s is not one of the policy's roots\n", e->path, p->root);
         if (!policy_has_user(hp, p->user))
-                ok = false, printf("%s: user %s is not one of the policy's users\n", e->path, p->user);
+                ok = false, fprintf(out, "%s: user %s is not one of the policy's users\n", e->path, p->user);
         if (hp->host[0] && strcasecmp(hp->host, p->host) != 0)
-                ok = false, printf("%s: host %s is not the policy's (%s)\n", e->path, p->host, hp->host);
+                ok = false, fprintf(out, "%s: host %s is not the policy's (%s)\n", e->path, p->host, hp->host);
         for (size_t i = 0; i < p->n_labels && label; i++)
                 if (strcasecmp(p->labels[i], label) == 0)
                         label = NULL;
         if (label)
-                ok = false, printf("%s: the labels must include the managed label '%s'\n", e->path, label);
+                ok = false, fprintf(out, "%s: the labels must include the managed label '%s'\n", e->path, label);
         return ok;
 }
 
-static bool load(struct pool_entry *e, const struct helper_policy *hp) {
+static bool load(struct pool_entry *e, const struct helper_policy *hp, FILE *out) {
         _cleanup_(fclosep) FILE *f = fopen(e->path, "re");
         struct ini_diags d = {};
         char copy[PATH_MAX], want[PROTO_LANE_NAME_MAX + 8];
 
         if (!f)
-                return printf("%s: cannot open: %m\n", e->path), false;
+                return fprintf(out, "%s: cannot open: %m\n", e->path), false;
         e->valid = pool_file_parse(f, &e->pool, &d) == 0;
-        ini_diags_print(stdout, e->path, &d);
+        ini_diags_print(out, e->path, &d);
         if (!e->valid)
                 return false;
         snprintf(copy, sizeof copy, "%s", e->path);
         snprintf(want, sizeof want, "%s.conf", e->pool.lane.name);
         if (strcmp(basename(copy), want) != 0)
-                return printf("%s: the file of pool '%s' must be named %s\n", e->path, e->pool.lane.name, want),
+                return fprintf(out, "%s: the file of pool '%s' must be named %s\n", e->path, e->pool.lane.name, want),
                        e->valid = false;
-        return e->valid = !hp || check_policy(e, hp);
+        return e->valid = !hp || check_policy(e, hp, out);
 }
 
 static int validate(char **paths, size_t n, const struct helper_policy *hp) {
@@ -76,7 +76,7 @@ static int validate(char **paths, size_t n, const struct helper_policy *hp) {
                 return 1;
         for (size_t i = 0; i < n; i++) {
                 snprintf(e[i].path, sizeof e[i].path, "%s", paths[i]);
-                valid += load(&e[i], hp);
+                valid += load(&e[i], hp, stdout);
         }
         /* slots are lanes: two pools of one name would share them */
         for (size_t i = 0; i < n; i++)
@@ -88,6 +88,39 @@ static int validate(char **paths, size_t n, const struct helper_policy *hp) {
                         }
         printf("%zu pool file%s, %zu valid%s\n", n, n == 1 ? "" : "s", valid, hp ? "" : " (policy not checked)");
         return valid == n ? 0 : 1;
+}
+
+int cli_load_pools(const char *dir, const struct helper_policy *hp, FILE *out, struct pool_desired **ret, size_t *ret_n) {
+        struct lane_file *files = NULL;
+        struct pool_desired *v;
+        size_t n = 0, k = 0;
+        int r = cli_list_lanes(dir, &files, &n);
+
+        if (r < 0)
+                return fprintf(out, "%s: cannot read: %s\n", dir, strerror(-r)), r;
+        v = calloc(n ? n : 1, sizeof *v);
+        for (size_t i = 0; v && i < n; i++) {
+                _cleanup_(freep) struct pool_entry *e = calloc(1, sizeof *e);
+                bool dup = false;
+
+                if (!e)
+                        break;
+                snprintf(e->path, sizeof e->path, "%s", files[i].path);
+                if (!load(e, hp, out))
+                        continue;
+                for (size_t j = 0; j < k; j++)
+                        dup = dup || strcasecmp(v[j].lane.name, e->pool.lane.name) == 0;
+                if (dup)
+                        fprintf(out, "%s: pool '%s' is declared twice\n", e->path, e->pool.lane.name);
+                else
+                        v[k++] = e->pool;
+        }
+        cli_free_lanes(files, n);
+        if (!v)
+                return -ENOMEM;
+        *ret = v;
+        *ret_n = k;
+        return 0;
 }
 
 int cmd_pool(struct cli *cli, int argc, char **argv) {
@@ -103,6 +136,8 @@ int cmd_pool(struct cli *cli, int argc, char **argv) {
         size_t n = 0;
         int c, r;
 
+        if (argc > 1 && strcmp(argv[1], "supervise") == 0)
+                return cmd_pool_supervise(cli, argc - 1, argv + 1);
         optind = 0;
         while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0)
                 if (c == 'd')

@@ -110,6 +110,10 @@ void pool_decide(const struct pool_desired *p, const struct slot_seen *slots, un
                 if (st[n - 1] == SLOT_STARTING && s->handed && now - s->handed > (time_t) never_online_s && !draining)
                         add(ret, PA_RECYCLE, n, s->runner_id);
         }
+        /* a refused install restarts in a loop (Restart=always): stopped until the operator trusts it */
+        for (unsigned n = 1; n <= p->max; n++)
+                if (slots[n - 1].refused && slots[n - 1].installed && unit_up(slots[n - 1].active))
+                        add(ret, PA_STOP, n, slots[n - 1].runner_id);
         live = ret->busy + ret->idle + ret->starting;
         if (live < ret->target && !draining)
                 scale_up(p, slots, st, ret->target - live, ret);

@@ -444,6 +444,7 @@ class Handler(ghrest.JobsMixin, http.server.BaseHTTPRequestHandler):
             r["jit_secret"] = secret
             encoded = base64.b64encode(json.dumps({".runner": r["id"], ".credentials": secret, ".name": r["name"],
                                                    ".url": "http://%s" % self.headers.get("Host")}).encode()).decode()
+            self.st.jit_issued += [secret, encoded]
             view = self.runner_view(r)
         self.reply(*a, 201, {"runner": view, "encoded_jit_config": encoded})
 
@@ -684,6 +685,7 @@ class Handler(ghrest.JobsMixin, http.server.BaseHTTPRequestHandler):
                 issued = list(st.tokens.keys()) + list(st.reg_tokens.keys())
                 issued += [r[k] for r in st.runners.values() for k in ("credential", "jit_secret") if r.get(k)]
                 issued += [t for t in st.job_tokens if t not in issued]
+                issued += [t for t in getattr(st, "jit_issued", []) if t not in issued]
                 return self.send(200, {"tokens": issued}, check=False)
             if what == "log":
                 return self.send(200, {"log": st.log}, check=False)

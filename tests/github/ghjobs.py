@@ -45,6 +45,7 @@ def init_state(st):
     st.hooks = []              # [{id, url, secret, events}]
     st.deliveries = []         # [{id, event, action, status, problems}]
     st.job_tokens = []         # every GITHUB_TOKEN handed to a job (for leak scans)
+    st.jit_issued = []         # every JIT secret and encoded configuration (for leak scans)
     st.environments = {}       # (repo lower, name) -> {id, name, protected}: required reviewers make jobs wait
     st.log_urls = {}           # signed log URL id -> (job id, expires)
     st.hookq = queue.Queue()

@@ -1,0 +1,284 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* lanectl pool supervise [--interval DURATION] [--never-online DURATION]
+ * [--once [--wait DURATION]] [--pools-dir DIR] [--policy FILE]: the pool
+ * supervisor (pool/supervisor.h) in an sd-event loop, as
+ * lanekeeper-pool.service runs it (Type=notify, WatchdogSec=): a pass
+ * every interval, the slots' sockets served between passes. --once: one
+ * pass, then the slots it started are served until each took its JIT
+ * configuration or the wait ends (lanekeeper-pool-reconcile.timer). */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "macro.h"
+#include "pool-file.h"
+#include "proto-register.h"
+#include "proto-time.h"
+#include "supervisor.h"
+
+#define CONN_DEADLINE_MS (10 * 60 * 1000)   /* a slot cleaning a large workspace */
+
+struct sv {
+        struct cli_exec x;
+        struct pool_sup sup;
+        struct slot_hooks hooks;
+        sd_event *e;
+        sd_event_source *timer, *child;
+        unsigned interval_s, wait_s;
+        bool once;
+        time_t once_until;
+        const char *pools_dir, *policy;
+};
+
+struct slot_ref {
+        struct sv *sv;
+        struct sup_slot *ss;
+};
+
+static void close_conn(struct sup_slot *ss) {
+        ss->conn_source = sd_event_source_disable_unref(ss->conn_source);
+        slot_server_drop(&ss->srv);
+}
+
+static int on_conn(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
+        struct slot_ref *ref = userdata;
+        char err[700];
+        enum slot_step st;
+
+        (void) es, (void) fd, (void) revents;
+        st = slot_server_step(&ref->ss->srv, &ref->sv->hooks, err, sizeof err);
+        if (err[0])
+                fprintf(stderr, "lanectl pool supervise: %s\n", err);
+        if (st != SLOT_STEP_WAIT)
+                close_conn(ref->ss);
+        return 0;
+}
+
+static int on_listen(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
+        struct slot_ref *ref = userdata;
+        struct sup_slot *ss = ref->ss;
+        sd_event_source *src = NULL;
+
+        (void) es, (void) fd, (void) revents;
+        if (slot_server_accept(&ss->srv) != 1)
+                return 0;
+        ss->srv.conn_since_ms = proto_now_ms();
+        if (sd_event_add_io(ref->sv->e, &src, ss->srv.conn, EPOLLIN, on_conn, ref) < 0) {
+                slot_server_drop(&ss->srv);
+                return 0;
+        }
+        ss->conn_source = src;
+        return 0;
+}
+
+static int on_child(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
+        struct sv *v = userdata;
+
+        (void) es, (void) fd, (void) revents;
+        if (sup_child_read(&v->sup) == 1)
+                v->child = sd_event_source_disable_unref(v->child);
+        return 0;
+}
+
+static bool once_done(const struct sv *v) {
+        if (v->sup.child)
+                return false;
+        for (size_t i = 0; i < v->sup.n_pools; i++)
+                for (unsigned n = 0; n < v->sup.pools[i].p.max; n++) {
+                        const struct sup_slot *ss = &v->sup.pools[i].slots[n];
+
+                        if (ss->conn_source || (pool_slot_state(&ss->seen) == SLOT_STARTING && !ss->handed))
+                                return false;
+                }
+        return true;
+}
+
+static void status(const struct sv *v) {
+        char buf[600] = "";
+        size_t len = 0;
+
+        for (size_t i = 0; i < v->sup.n_pools && len < sizeof buf - 100; i++) {
+                const struct sup_pool *sp = &v->sup.pools[i];
+
+                len += (size_t) snprintf(buf + len, sizeof buf - len, "%s%s: target %u, busy %u, idle %u, starting %u%s",
+                                         i ? "; " : "", sp->p.lane.name, sp->last.target, sp->last.busy, sp->last.idle,
+                                         sp->last.starting, sp->known ? "" : " (not read)");
+        }
+        (void) sd_notifyf(false, "STATUS=%s", buf);
+}
+
+static int on_timer(sd_event_source *es, uint64_t usec, void *userdata) {
+        struct sv *v = userdata;
+        long long now_ms = proto_now_ms();
+
+        (void) usec;
+        for (size_t i = 0; i < v->sup.n_pools; i++)
+                for (unsigned n = 0; n < v->sup.pools[i].p.max; n++) {
+                        struct sup_slot *ss = &v->sup.pools[i].slots[n];
+
+                        if (ss->conn_source && now_ms - ss->srv.conn_since_ms > CONN_DEADLINE_MS)
+                                close_conn(ss);
+                }
+        if (v->once && v->sup.c.passes > 0) {
+                if (once_done(v) || time(NULL) >= v->once_until)
+                        return sd_event_exit(v->e, once_done(v) ? 0 : 1);
+                return sd_event_source_set_time_relative(es, 200 * 1000);
+        }
+        for (size_t i = 0; i < v->sup.n_pools; i++)   /* a drain is a file in the store: it survives a restart */
+                v->sup.pools[i].draining = sup_pool_draining(v->sup.store_fd, v->sup.pools[i].p.lane.name);
+        sup_pass(&v->sup, time(NULL));
+        if (v->sup.child_fd >= 0 && sd_event_add_io(v->e, &v->child, v->sup.child_fd, EPOLLIN, on_child, v) < 0)
+                while (sup_child_read(&v->sup) == 0)   /* not watched: waited for */
+                        usleep(10000);
+        status(v);
+        if (v->sup.c.passes == 1)
+                (void) sd_notify(false, "READY=1");
+        if (v->once)
+                v->once_until = time(NULL) + (time_t) v->wait_s;
+        return sd_event_source_set_time_relative(es, v->once ? 200 * 1000 : (uint64_t) v->interval_s * 1000000);
+}
+
+static int on_signal(sd_event_source *es, const struct signalfd_siginfo *si, void *userdata) {
+        (void) es, (void) si;
+        (void) sd_notify(false, "STOPPING=1");
+        return sd_event_exit(userdata, 0);
+}
+
+static int parse_args(struct sv *v, int argc, char **argv) {
+        static const struct option options[] = {
+                { "interval", required_argument, NULL, 'i' }, { "never-online", required_argument, NULL, 'n' },
+                { "once", no_argument, NULL, '1' },           { "wait", required_argument, NULL, 'w' },
+                { "pools-dir", required_argument, NULL, 'd' }, { "policy", required_argument, NULL, 'p' },
+                {}
+        };
+        int opt;
+
+        optind = 0;
+        while ((opt = getopt_long(argc, argv, "", options, NULL)) >= 0)
+                if ((opt == 'i' && cli_parse_duration(optarg, 3600, &v->interval_s) < 0) ||
+                    (opt == 'n' && cli_parse_duration(optarg, 86400, &v->sup.never_online_s) < 0) ||
+                    (opt == 'w' && cli_parse_duration(optarg, 3600, &v->wait_s) < 0))
+                        return fprintf(stderr, "lanectl pool supervise: --%s is a duration: 90s, 15m, 1h\n",
+                                       opt == 'i' ? "interval" : opt == 'n' ? "never-online" : "wait"), -EINVAL;
+                else if (opt == '1')
+                        v->once = true;
+                else if (opt == 'd')
+                        v->pools_dir = optarg;
+                else if (opt == 'p')
+                        v->policy = optarg;
+                else if (opt != 'i' && opt != 'n' && opt != 'w')
+                        goto usage;
+        if (optind == argc && v->interval_s > 0)
+                return 0;
+usage:
+        fprintf(stderr, "usage: lanectl pool supervise [--interval DURATION] [--never-online DURATION] "
+                        "[--once [--wait DURATION]] [--pools-dir DIR] [--policy FILE]\n");
+        return -EINVAL;
+}
+
+static int serve(struct sv *v, struct slot_ref *refs) {
+        sigset_t ss;
+        size_t k = 0;
+        int r;
+
+        sigemptyset(&ss);
+        sigaddset(&ss, SIGTERM);
+        sigaddset(&ss, SIGINT);
+        if (sigprocmask(SIG_BLOCK, &ss, NULL) < 0 || sd_event_default(&v->e) < 0 ||
+            sd_event_add_signal(v->e, NULL, SIGTERM, on_signal, v->e) < 0 ||
+            sd_event_add_signal(v->e, NULL, SIGINT, on_signal, v->e) < 0 ||
+            sd_event_set_watchdog(v->e, true) < 0 ||
+            sd_event_add_time_relative(v->e, &v->timer, CLOCK_MONOTONIC, 0, 0, on_timer, v) < 0 ||
+            sd_event_source_set_enabled(v->timer, SD_EVENT_ON) < 0)
+                return fprintf(stderr, "lanectl pool supervise: cannot set up the event loop\n"), 2;
+        for (size_t i = 0; i < v->sup.n_pools; i++)
+                for (unsigned n = 0; n < v->sup.pools[i].p.max; n++, k++) {
+                        sd_event_source *src = NULL;
+
+                        refs[k] = (struct slot_ref) { .sv = v, .ss = &v->sup.pools[i].slots[n] };
+                        if (sd_event_add_io(v->e, &src, refs[k].ss->srv.fd, EPOLLIN, on_listen, &refs[k]) < 0)
+                                return fprintf(stderr, "lanectl pool supervise: cannot watch %s\n", refs[k].ss->srv.path), 2;
+                        refs[k].ss->listen_source = src;
+                }
+        r = sd_event_loop(v->e);
+        for (size_t i = 0; i < v->sup.n_pools; i++)
+                for (unsigned n = 0; n < v->sup.pools[i].p.max; n++) {
+                        struct sup_slot *sl = &v->sup.pools[i].slots[n];
+
+                        sl->listen_source = sd_event_source_disable_unref(sl->listen_source);
+                        close_conn(sl);
+                }
+        v->timer = sd_event_source_disable_unref(v->timer);
+        v->child = sd_event_source_disable_unref(v->child);
+        while (v->sup.child && sup_child_read(&v->sup) == 0)   /* its results recorded */
+                usleep(10000);
+        v->e = sd_event_unref(v->e);
+        return r < 0 ? 2 : r;
+}
+
+static int run(struct cli *cli, struct sv *v) {
+        _cleanup_(freep) struct pool_desired *pools = NULL;
+        _cleanup_(freep) struct slot_ref *refs = NULL;
+        size_t n = 0, slots = 0;
+        char err[700];
+        int r;
+
+        if (cli_exec_open(cli, &v->x, v->policy, NULL, "pool supervise") < 0)
+                return 2;
+        v->pools_dir = v->pools_dir ?: getenv("LANEKEEPER_POOLS_DIR") ?: v->x.s->pools_dir;
+        if (cli_load_pools(v->pools_dir, &v->x.hp, stderr, &pools, &n) < 0 || n == 0)
+                return fprintf(stderr, "lanectl pool supervise: no valid pool in %s\n", v->pools_dir), 1;
+        v->sup.pools = calloc(n, sizeof *v->sup.pools);
+        if (!v->sup.pools)
+                return 2;
+        for (size_t i = 0; i < n && i < SUP_MAX_POOLS; i++, v->sup.n_pools++) {
+                sup_pool_init(&v->sup.pools[i], &pools[i], &v->x.hp);
+                slots += pools[i].max;
+        }
+        v->sup.real = &v->x.real;
+        v->sup.store = &v->x.store;
+        v->sup.host = v->x.host;
+        v->sup.register_dir = v->x.real.register_dir ?: PROTO_REGISTER_DIR;
+        v->sup.store_fd = open(v->x.s->store_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (v->sup.store_fd < 0)
+                return fprintf(stderr, "lanectl pool supervise: cannot open the store %s: %m\n", v->x.s->store_dir), 2;
+        v->hooks = sup_hooks(&v->sup);
+        refs = calloc(slots ? slots : 1, sizeof *refs);
+        if (!refs)
+                return 2;
+        r = sup_open(&v->sup, err, sizeof err);
+        if (r < 0)
+                fprintf(stderr, "lanectl pool supervise: %s\n", err);
+        else
+                r = serve(v, refs);
+        sup_close(&v->sup);
+        close(v->sup.store_fd);
+        return r < 0 ? 2 : r;
+}
+
+int cmd_pool_supervise(struct cli *cli, int argc, char **argv) {
+        _cleanup_(freep) struct sv *v = calloc(1, sizeof *v);
+        int r;
+
+        if (!v)
+                return 2;
+        v->interval_s = 10;
+        v->wait_s = 90;
+        v->sup.never_online_s = 120;
+        v->sup.child_fd = -1;
+        cli_exec_init(&v->x);
+        if (parse_args(v, argc, argv) < 0)
+                return 2;
+        r = run(cli, v);
+        free(v->sup.pools);
+        cli_exec_close(&v->x);
+        return r;
+}

@@ -1,0 +1,188 @@
+#!/bin/bash
+# End to end: the ephemeral pool supervisor (lanekeeper-pool.service, the
+# shipped unit) on a real systemd (PID 1 in private namespaces), the
+# socket-activated helper, the GitHub double and the runner kit. Pool web:
+# min 1, max 3, spare 1, slots web-1..web-3 (lanes of the policy's root).
+# - cold start: one slot installed and started, its JIT runner online;
+# - job hygiene: a job leaves files in the workspace and in HOME, a
+#   background process and a file in /tmp; after it the slot's runner is
+#   back with none of it, and its next run needed no helper call;
+# - demand: four queued jobs scale the pool to max, all complete, then it
+#   goes back to min; a busy slot is never stopped by scale-down;
+# - kill -9 of the supervisor mid-burst: restarted, every job completes,
+#   no orphaned registration;
+# - a changed runner install is refused (no JIT configuration) until
+#   trusted again... by removing the kept install;
+# Ends with a leak scan covering JIT configurations. Needs root (exit 77
+# otherwise; CI=true: failure).
+set -u
+. "$TESTS_SRCDIR/e2e/harness.sh"
+
+py=/usr/bin/python3
+e2e_need_jobs
+R=/srv/lanekeeper/runners
+e2e_lane_users $R web-1
+host=$(hostname)
+
+e2e_start_double --repo acme/site --heartbeat-timeout 12
+pat=$E2E_PAT port=$E2E_PORT
+. "$TESTS_SRCDIR/github/jobs-lib.sh"
+
+d=$E2E_WORK/dest/usr/local
+etc=/usr/local/etc/lanekeeper
+policy=$etc/policy.conf
+e2e_install_lanekeeper "$policy"
+e2e_policy "$host" "$R"
+printf '[github]\napi_url = http://127.0.0.1:%s\ntoken_file = /srv/lanekeeper/token\ntimeout_s = 8\n[helper]\npolicy = %s\n[store]\ndir = /srv/lanekeeper/store\n[lanes]\ndir = %s/lanes.d\n[pools]\ndir = %s/pools.d\n[baseline]\nmin_free_mib = 1\ncommands = sh\n' \
+        "$port" "$policy" "$etc" "$etc" >"$d/etc/lanekeeper/lanekeeper.conf"
+mkdir -p "$d/etc/lanekeeper/pools.d"
+printf '[pool]\nname = web\nrepository = acme/site\nhost = %s\nroot = %s\nuser = lkrunner\nlabels = self-hosted, lanekeeper-managed, pool-web\nmin = 1\nmax = 3\nspare = 1\n' \
+        "$host" "$R" >"$d/etc/lanekeeper/pools.d/web.conf"
+
+# the shipped supervisor unit; a drop-in names the test's store and settings and a 1-s poll
+u=$E2E_WORK/units
+sed -e "s|@bindir@|/usr/local/bin|" "$TESTS_SRCDIR/../units/lanekeeper-pool.service.in" >"$u/lanekeeper-pool.service"
+mkdir -p "$u/lanekeeper-pool.service.d"
+printf '[Service]\nReadWritePaths=/srv/lanekeeper/store\nEnvironment=LANEKEEPER_CONFIG=%s/lanekeeper.conf\nExecStart=\nExecStart=/usr/local/bin/lanectl pool supervise --interval 1s --never-online 30s\n' \
+        "$etc" >"$u/lanekeeper-pool.service.d/test.conf"
+
+e2e_boot || exit 1
+e2e_store_and_lanes $R "$pat" web-1 web-2 web-3
+
+lanectl() { e2e_as lanekeeper /usr/local/bin/lanectl --config "$etc/lanekeeper.conf" "$@"; }
+field() { e2e_field "$1"; }
+runners() { # "name:status:busy ..." of GitHub's runners, sorted
+        api GET "/repos/acme/site/actions/runners?per_page=100" |
+                "$py" -c 'import json,sys; print(" ".join(sorted("%s:%s:%s" % (r["name"], r["status"], r["busy"]) for r in json.load(sys.stdin)["runners"])))'
+}
+unit_state() { e2e_root systemctl show -P ActiveState "lanekeeper-lane@$1.service"; }
+wait_for() { # SECONDS CMD...: until CMD succeeds
+        local n=$(($1 * 10)); shift
+        for _ in $(seq "$n"); do "$@" && return 0; sleep 0.1; done; return 1
+}
+online() { runners | grep -q "$1:online:False"; }
+helper_calls() { e2e_root journalctl -o cat --no-pager -u 'lanekeeper-helper*' 2>/dev/null | grep -c "verb=" || true; }
+records() { # EXPR over the supervisor's audit records, as a list r
+        e2e_root sh -c 'cd /srv/lanekeeper/store/audit && cat $(ls | grep "^[0-9]" | sort -n)' |
+                "$py" -c 'import json,sys
+r=[]
+for line in sys.stdin.read().replace("}{", "}\n{").splitlines():
+    try:
+        x=json.loads(line)
+    except ValueError:
+        continue
+    if x.get("command") == "pool-supervise":
+        r.append(x)
+print(eval(sys.argv[1], {"r": r}))' "$1"
+}
+
+out=$(lanectl pool validate 2>&1); rc=$?
+check "pool validate ($rc): $out" test "$rc" = 0
+
+# ---- cold start: min 1 and spare 1, so one slot ----
+e2e_root systemctl start lanekeeper-pool.service
+check "the supervisor is ready (Type=notify): $(e2e_root systemctl show -P ActiveState lanekeeper-pool.service)" \
+        test "$(e2e_root systemctl show -P ActiveState lanekeeper-pool.service)" = active
+check "web-1's JIT runner comes online" wait_for 30 online web-1
+check "web-1's unit is installed and active" test "$(unit_state web-1)" = active
+sleep 2
+check "only web-1 runs (target 1): $(runners)" test "$(runners)" = "web-1:online:False"
+check "web-2 not started" test "$(unit_state web-2)" = inactive
+check "records: web-1 installed" test "$(records '[(x["lane"], x["status"]) for x in r if x["action"] == "install"]')" = \
+        "[('web-1', 'planned'), ('web-1', 'completed')]"
+check "the install was kept at the first run" e2e_root grep -q '^keep=bin,bin.2.330.0,config.sh,run.sh$' /srv/lanekeeper/store/slot-web-1.install
+argv=$(e2e_root sh -c 'cat /proc/[0-9]*/cmdline 2>/dev/null | tr "\0" " "')
+check "no JIT configuration on any argv" test "$(grep -c -- "--jitconfig\|eyJ" <<<"$argv")" = 0
+
+# ---- job hygiene ----
+calls0=$(helper_calls)
+r=$(newrun '{"repo":"acme/site","jobs":[{"name":"dirty","runs_on":["pool-web"],"steps":[{"run":"echo w > left-in-workspace\necho evil > $HOME/.bash_login\nmkdir -p $HOME/.config/evil && echo x > $HOME/.config/evil/x\necho t > /tmp/lk-hygiene-tmp\nsetsid sh -c \"exec -a lk-hygiene-bg sleep 300\" </dev/null >/dev/null 2>&1 &\nsleep 0.5"}]}]}')
+check "the dirty job completed" wait_job "$r" completed
+check "... success" test "$(job "$r" conclusion)" = success
+ran_on=$(job "$r" runner_name)
+check "... on a pool slot ($ran_on)" grep -q '^web-[123]$' <<<"$ran_on"
+check "the slot's runner is back online after its one job" wait_for 40 online "$ran_on"
+check "no background process of the job survived" test -z "$(marked lk-hygiene-bg)"
+check "HOME holds none of the job's files" e2e_root sh -c "! test -e $R/$ran_on/.bash_login && ! test -e $R/$ran_on/.config"
+check "the workspace is gone" e2e_root sh -c "! test -e $R/$ran_on/_work/site/site/left-in-workspace"
+check "the job's /tmp went with its unit" test -z "$(e2e_root find /tmp /var/tmp -name lk-hygiene-tmp 2>/dev/null)"
+check "the next run took no helper call ($calls0 -> $(helper_calls))" test "$(helper_calls)" = "$calls0"
+
+# ---- demand: four jobs, max 3; one long one keeps its slot busy through scale-down ----
+live_slots() { local n=0 s; for s in web-1 web-2 web-3; do case "$(unit_state $s)" in active|activating) n=$((n + 1)) ;; esac; done; echo $n; }
+live_is() { [ "$(live_slots)" = "$1" ]; }
+active_is() { [ "$(unit_state "$1")" = "$2" ]; }
+long=$(newrun '{"repo":"acme/site","jobs":[{"name":"long","runs_on":["pool-web"],"steps":[{"run":"sleep 12"}]}]}')
+runs=""
+for i in 1 2 3; do
+        runs="$runs $(newrun '{"repo":"acme/site","jobs":[{"name":"burst","runs_on":["pool-web"],"steps":[{"run":"sleep 2"}]}]}')"
+done
+check "the pool scales to max (3 slots live)" wait_for 30 live_is 3
+for x in $runs; do
+        check "burst job $x completed" wait_job "$x" completed
+        check "... success" test "$(job "$x" conclusion)" = success
+done
+check "the long job completed" wait_job "$long" completed
+check "... success: scale-down never stopped its busy slot" test "$(job "$long" conclusion)" = success
+n=$(records 'len([x for x in r if x["action"] in ("install", "start", "reset") and x["status"] == "completed"])')
+check "records: slots started for demand ($n)" test "$n" -ge 3
+check "back to min: one slot live" wait_for 60 live_is 1
+one_online() { local r; r=$(runners); [ "$(echo "$r" | wc -w)" = 1 ] && grep -q ":online:False" <<<"$r"; }
+check "... its runner the only one on GitHub" wait_for 30 one_online
+check "records: idle slots stopped, their runners deleted first" \
+        test "$(records 'len([x for x in r if x["action"] == "stop" and x["status"] == "completed"])')" -ge 2
+check "no stop was skipped for a busy runner, or it was said" \
+        test "$(records 'all(x["detail"] == "the runner took a job: it stays" for x in r if x["status"] == "skipped")')" = True
+
+# ---- kill -9 of the supervisor mid-burst ----
+pid0=$(e2e_root systemctl show -P MainPID lanekeeper-pool.service)
+runs=""
+for i in 1 2 3; do
+        runs="$runs $(newrun '{"repo":"acme/site","jobs":[{"name":"killed","runs_on":["pool-web"],"steps":[{"run":"sleep 3"}]}]}')"
+done
+any_running() { local x; for x in $runs; do [ "$(job "$x" status)" = in_progress ] && return 0; done; return 1; }
+check "a burst job runs" wait_for 30 any_running
+e2e_root systemctl kill -s KILL lanekeeper-pool.service
+restarted() { local p; p=$(e2e_root systemctl show -P MainPID lanekeeper-pool.service); [ "$p" != 0 ] && [ "$p" != "$pid0" ] &&
+        [ "$(e2e_root systemctl show -P ActiveState lanekeeper-pool.service)" = active ]; }
+check "the supervisor restarted after kill -9" wait_for 30 restarted
+for x in $runs; do
+        check "job $x after the kill completed" wait_job "$x" completed
+        check "... success" test "$(job "$x" conclusion)" = success
+done
+check "back to min after the kill" wait_for 60 live_is 1
+check "0 orphaned registrations" wait_for 30 one_online
+check "slots' sockets are the supervisor's" e2e_root test -S /run/lanekeeper-register/web-1.sock
+
+# ---- a changed install is refused ----
+e2e_root sh -c "echo '# changed' >> $R/web-3/config.sh"
+runs=""
+for i in 1 2; do
+        runs="$runs $(newrun '{"repo":"acme/site","jobs":[{"name":"after","runs_on":["pool-web"],"steps":[{"run":"sleep 2"}]}]}')"
+done
+refused() { [ "$(records 'len([x for x in r if x["action"] == "refuse" and x["lane"] == "web-3"])')" -ge 1 ]; }
+check "web-3's changed install is refused" wait_for 40 refused
+for x in $runs; do
+        check "job $x ran elsewhere" wait_job "$x" completed
+        check "... not on web-3 ($(job "$x" runner_name))" test "$(job "$x" runner_name)" != web-3
+done
+check "the refusal names the change" test "$(records '[x["detail"] for x in r if x["action"] == "refuse"][0]')" = \
+        "the runner install changed since its first run (lanectl pool trust once it is pristine again)"
+
+if [ "$failed" -gt 0 ]; then
+        e2e_root journalctl -o cat --no-pager -u lanekeeper-pool.service | tail -n 40
+        e2e_root journalctl -o cat --no-pager -u lanekeeper-lane@web-3.service | tail -n 20
+        records '[(x["lane"], x["action"], x["status"], x.get("detail"), x["target"], x["queued"]) for x in r][-30:]'
+fi
+
+# ---- leak scan: every token and JIT configuration the double issued ----
+e2e_root systemctl stop lanekeeper-pool.service
+e2e_issued_tokens "$E2E_WORK/tokens.u" "$pat"
+check "JIT configurations were issued ($(wc -l <"$E2E_WORK/tokens.u") secrets)" test "$(wc -l <"$E2E_WORK/tokens.u")" -ge 10
+e2e_root journalctl -o cat --no-pager >"$E2E_WORK/scan.journal" 2>/dev/null
+e2e_root sh -c 'cat /srv/lanekeeper/store/audit/* /srv/lanekeeper/store/*.install 2>/dev/null; cat /etc/systemd/system/lanekeeper-lane@web-*.service' >"$E2E_WORK/scan.store"
+check "records were written" test -s "$E2E_WORK/scan.store"
+e2e_leak_scan "$E2E_WORK/tokens.u" scan.journal scan.store double.log
+
+echo "test-pool-supervise: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
