@@ -144,6 +144,11 @@ START_TEST(test_drain_and_failed) {
         ck_assert_uint_eq(d.actions[0].slot, 1);
         ck_assert_int_eq(d.actions[1].act, PA_START);   /* a refused install waits for the operator */
         ck_assert_uint_eq(d.actions[1].slot, 3);
+        /* a refused slot whose unit restarts in a loop is stopped */
+        snprintf(slots[1].active, sizeof slots[1].active, "activating");
+        pool_decide(&p, slots, 1, false, now, 60, &d);
+        ck_assert_int_eq(d.actions[0].act, PA_STOP);
+        ck_assert_uint_eq(d.actions[0].slot, 2);
 }
 END_TEST
 

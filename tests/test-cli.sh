@@ -51,7 +51,7 @@ expect 2 "check-name unknown kind" -- "$LANECTL" check-name colour blue
 
 # The man page and --help list the same commands.
 man1="$TESTS_SRCDIR/../man/lanectl.1"
-help_cmds=$("$LANECTL" --help | sed -n '/^Commands:/,/^$/p' | grep -oE '^  [a-z-]+' | tr -d ' ' | sort)
+help_cmds=$("$LANECTL" --help | sed -n '/^Commands:/,/^$/p' | grep -oE '^  [a-z-]+' | tr -d ' ' | sort -u)
 man_cmds=$(sed -n '/^\.SH COMMANDS/,/^\.SH OPTIONS/p' "$man1" | awk '/^\.RS/ { d++ } /^\.RE/ { d-- } d == 0' |
         grep -A1 '^\.TP' | sed 's/\\-/-/g' | grep -oE '^\.B[IR]? "?[a-z][a-z-]+' | sed -E 's/^\.B[IR]? "?//' | sort -u)
 [ -n "$help_cmds" ] && ok || bad "no commands found in lanectl --help"

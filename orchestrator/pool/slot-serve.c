@@ -121,11 +121,11 @@ static enum slot_step on_report(struct slot_server *s, const struct slot_hooks *
                 if (slot_install_save(h->store_fd, s->slot, keep, fp) < 0)
                         return refuse(s, h, "the install cannot be kept in the store", buf, err, errlen);
         } else if (strcmp(had_keep, keep) != 0)
-                return refuse(s, h, "the runner install lost entries since its first run (lanectl pool trust once it "
-                              "is pristine again)", buf, err, errlen);
+                return refuse(s, h, "the runner install lost entries since its first run (remove the slot's kept install "
+                              "once it is pristine again)", buf, err, errlen);
         else if (strcmp(had_fp, fp) != 0)
-                return refuse(s, h, "the runner install changed since its first run (lanectl pool trust once it is "
-                              "pristine again)", buf, err, errlen);
+                return refuse(s, h, "the runner install changed since its first run (remove the slot's kept install "
+                              "once it is pristine again)", buf, err, errlen);
         r = h->jit(h->data, s->slot, &jit, err, errlen);
         if (r < 0) {
                 slot_server_drop(s);   /* the unit's run phase fails; systemd restarts it */

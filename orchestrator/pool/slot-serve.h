@@ -60,5 +60,5 @@ void slot_server_drop(struct slot_server *s);
 /* The install kept for SLOT: KEEP "" when none is (the first run). */
 int slot_install_load(int store_fd, const char *slot, char keep[PROTO_SLOT_KEEP_BUF], char fp[PROTO_SHA256_HEX_SIZE]);
 int slot_install_save(int store_fd, const char *slot, const char *keep, const char *fp);
-/* Forget it (lanectl pool trust: the installs are pristine again). */
+/* Forget it (the install is pristine again: its next run is a first one). */
 int slot_install_forget(int store_fd, const char *slot);

@@ -263,6 +263,12 @@ static int observe_slots(struct pool_sup *s, struct sup_pool *sp) {
                 struct sup_slot *ss = &sp->slots[n - 1];
                 struct slot_seen *seen = &ss->seen;
 
+                if (ss->refused) {   /* the operator removed the kept install: trusted again */
+                        char keep[PROTO_SLOT_KEEP_BUF], fp[PROTO_SHA256_HEX_SIZE];
+
+                        if (slot_install_load(s->store_fd, ss->srv.slot, keep, fp) == 0 && !keep[0])
+                                ss->refused = false;
+                }
                 *seen = (struct slot_seen) { .refused = ss->refused, .handed = ss->handed };
                 for (size_t i = 0; i < inv.n; i++)
                         if (strcasecmp(inv.runners[i].name, ss->srv.slot) == 0) {

@@ -11,8 +11,8 @@
 #   goes back to min; a busy slot is never stopped by scale-down;
 # - kill -9 of the supervisor mid-burst: restarted, every job completes,
 #   no orphaned registration;
-# - a changed runner install is refused (no JIT configuration) until
-#   trusted again... by removing the kept install;
+# - a changed runner install is refused (no JIT configuration) and the
+#   slot stopped, until its kept install is removed: then it runs again;
 # Ends with a leak scan covering JIT configurations. Needs root (exit 77
 # otherwise; CI=true: failure).
 set -u
@@ -167,7 +167,19 @@ for x in $runs; do
         check "... not on web-3 ($(job "$x" runner_name))" test "$(job "$x" runner_name)" != web-3
 done
 check "the refusal names the change" test "$(records '[x["detail"] for x in r if x["action"] == "refuse"][0]')" = \
-        "the runner install changed since its first run (lanectl pool trust once it is pristine again)"
+        "the runner install changed since its first run (remove the slot's kept install once it is pristine again)"
+
+check "web-3 is stopped, not restarting in a loop" wait_for 30 active_is web-3 inactive
+e2e_root rm /srv/lanekeeper/store/slot-web-3.install
+runs=""
+for i in 1 2 3; do
+        runs="$runs $(newrun '{"repo":"acme/site","jobs":[{"name":"trusted","runs_on":["pool-web"],"steps":[{"run":"sleep 3"}]}]}')"
+done
+web3_up() { runners | grep -q "web-3:online"; }
+check "with its kept install removed, web-3 runs again" wait_for 40 web3_up
+for x in $runs; do
+        check "job $x completed" wait_job "$x" completed
+done
 
 if [ "$failed" -gt 0 ]; then
         e2e_root journalctl -o cat --no-pager -u lanekeeper-pool.service | tail -n 40
