@@ -86,18 +86,24 @@ int proto_register_encode_request(const char *lane, char *buf, size_t size, size
         return 0;
 }
 
-int proto_register_decode_request(const char *buf, size_t len, char lane[PROTO_LANE_NAME_MAX + 1],
-                                  const char **ret_reason) {
+int proto_request_decode(const char *magic, const char *what, const char *buf, size_t len,
+                         char lane[PROTO_LANE_NAME_MAX + 1], const char **ret_reason) {
         size_t n;
 
-        if (len < 9 || len > 7 + PROTO_LANE_NAME_MAX + 1 || memcmp(buf, "LKREG1 ", 7) != 0 || buf[len - 1] != '\n')
-                return *ret_reason = "not a registration request", -EINVAL;
+        if (len < 9 || len > 7 + PROTO_LANE_NAME_MAX + 1 || memcmp(buf, magic, 6) != 0 || buf[6] != ' ' ||
+            buf[len - 1] != '\n')
+                return *ret_reason = what, -EINVAL;
         n = len - 8;
         memcpy(lane, buf + 7, n);
         lane[n] = '\0';
         if (memchr(lane, '\0', n) || proto_validate_lane_name(lane, ret_reason) < 0)
                 return *ret_reason = "not a lane name", -EINVAL;
         return 0;
+}
+
+int proto_register_decode_request(const char *buf, size_t len, char lane[PROTO_LANE_NAME_MAX + 1],
+                                  const char **ret_reason) {
+        return proto_request_decode("LKREG1", "not a registration request", buf, len, lane, ret_reason);
 }
 
 int proto_register_encode(const struct proto_register *r, char *buf, size_t size, size_t *ret_len,

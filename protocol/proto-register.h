@@ -62,6 +62,10 @@ int proto_register_validate(const struct proto_register *r, const char **ret_rea
 int proto_register_encode_request(const char *lane, char *buf, size_t size, size_t *ret_len);
 int proto_register_decode_request(const char *buf, size_t len, char lane[PROTO_LANE_NAME_MAX + 1],
                                   const char **ret_reason);
+/* "MAGIC LANE\n" (MAGIC six bytes), shared with proto-slot.h: the lane, or
+ * -EINVAL with WHAT (or why the name is not a lane's). */
+int proto_request_decode(const char *magic, const char *what, const char *buf, size_t len,
+                         char lane[PROTO_LANE_NAME_MAX + 1], const char **ret_reason);
 
 int proto_register_encode(const struct proto_register *r, char *buf, size_t size, size_t *ret_len,
                           const char **ret_reason);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "macro.h"
+#include "proto-register.h"
 #include "proto-slot.h"
 
 bool proto_slot_is_run_entry(const char *name) {
@@ -94,16 +95,7 @@ int proto_slot_encode_request(const char *slot, char *buf, size_t size, size_t *
 }
 
 int proto_slot_decode_request(const char *buf, size_t len, char slot[PROTO_LANE_NAME_MAX + 1], const char **ret_reason) {
-        size_t n;
-
-        if (len < 9 || len > 7 + PROTO_LANE_NAME_MAX + 1 || memcmp(buf, "LKJIT1 ", 7) != 0 || buf[len - 1] != '\n')
-                return *ret_reason = "not a JIT configuration request", -EINVAL;
-        n = len - 8;
-        memcpy(slot, buf + 7, n);
-        slot[n] = '\0';
-        if (memchr(slot, '\0', n) || proto_validate_lane_name(slot, ret_reason) < 0)
-                return *ret_reason = "not a lane name", -EINVAL;
-        return 0;
+        return proto_request_decode("LKJIT1", "not a JIT configuration request", buf, len, slot, ret_reason);
 }
 
 /* Exactly the lines KEY1=... KEY2=... in this order into V1 and V2 (each
