@@ -35,6 +35,32 @@ static bool dots(const char *n) {
         return n[0] == '.' && (!n[1] || (n[1] == '.' && !n[2]));
 }
 
+int cache_remove_entry(int dfd, const char *name, unsigned depth, size_t *count) {
+        int sub, r;
+
+        if (unlinkat(dfd, name, 0) == 0)
+                return (*count)++, 0;
+        if (errno != EISDIR && errno != EPERM)
+                return -errno;
+        /* a subdirectory a job made unwritable (0555) is ours: made writable first */
+        sub = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (sub < 0 && errno == EACCES && fchmodat(dfd, name, 0700, 0) == 0)
+                sub = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (sub < 0 || fchmod(sub, 0700) < 0) {
+                r = -errno;
+                if (sub >= 0)
+                        close(sub);
+                return r;
+        }
+        r = cache_empty_dir(sub, depth + 1, count);
+        close(sub);
+        if (r == 0 && unlinkat(dfd, name, AT_REMOVEDIR) < 0)
+                r = -errno;
+        else if (r == 0)
+                (*count)++;
+        return r;
+}
+
 int cache_empty_dir(int dfd, unsigned depth, size_t *count) {
         struct dirent *de;
         DIR *d;
@@ -44,36 +70,9 @@ int cache_empty_dir(int dfd, unsigned depth, size_t *count) {
                 return -ELOOP;
         if (!(d = dup_dir(dfd)))
                 return -errno;
-        while (r == 0 && (errno = 0, de = readdir(d))) {
-                int sub;
-
-                if (dots(de->d_name))
-                        continue;
-                if (unlinkat(dfd, de->d_name, 0) == 0) {
-                        (*count)++;
-                        continue;
-                }
-                if (errno != EISDIR && errno != EPERM) {
-                        r = -errno;
-                        break;
-                }
-                /* a subdirectory a job made unwritable (0555) is ours: made writable first */
-                sub = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                if (sub < 0 && errno == EACCES && fchmodat(dfd, de->d_name, 0700, 0) == 0)
-                        sub = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                if (sub < 0 || fchmod(sub, 0700) < 0) {
-                        r = -errno;
-                        if (sub >= 0)
-                                close(sub);
-                        break;
-                }
-                r = cache_empty_dir(sub, depth + 1, count);
-                close(sub);
-                if (r == 0 && unlinkat(dfd, de->d_name, AT_REMOVEDIR) < 0)
-                        r = -errno;
-                else if (r == 0)
-                        (*count)++;
-        }
+        while (r == 0 && (errno = 0, de = readdir(d)))
+                if (!dots(de->d_name))
+                        r = cache_remove_entry(dfd, de->d_name, depth, count);
         if (r == 0 && errno != 0)
                 r = -errno;
         closedir(d);

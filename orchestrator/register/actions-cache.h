@@ -12,6 +12,8 @@
 /* Empty the directory DFD, never following a symlink; COUNT grows by what
  * was removed. 0 or -errno. */
 int cache_empty_dir(int dfd, unsigned depth, size_t *count);
+/* Remove DFD's entry NAME, and what is beneath it (DEPTH deep already). */
+int cache_remove_entry(int dfd, const char *name, unsigned depth, size_t *count);
 
 /* Measure the cache: entries, bytes, the oldest entry, damaged ones. */
 int cache_measure(int lane_fd, time_t now, struct proto_cache_stats *ret);

@@ -74,25 +74,6 @@ static int list_sorted(int dfd, char ***ret, size_t *ret_n) {
         return 0;
 }
 
-static int remove_entry(int dfd, const char *name, size_t *count) {
-        int sub, r;
-
-        if (unlinkat(dfd, name, 0) == 0 || errno == ENOENT)
-                return (*count)++, 0;
-        if (errno != EISDIR && errno != EPERM)
-                return -errno;
-        sub = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (sub < 0 && errno == EACCES && fchmodat(dfd, name, 0700, 0) == 0)
-                sub = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (sub < 0)
-                return -errno;
-        r = fchmod(sub, 0700) < 0 ? -errno : cache_empty_dir(sub, 0, count);
-        close(sub);
-        if (r == 0 && unlinkat(dfd, name, AT_REMOVEDIR) < 0)
-                r = -errno;
-        return r < 0 ? r : ((*count)++, 0);
-}
-
 int slot_clean(int dfd, const char *keep, char ret_keep[PROTO_SLOT_KEEP_BUF], size_t *ret_removed, char *err,
                size_t errlen) {
         char **names = NULL;
@@ -108,7 +89,8 @@ int slot_clean(int dfd, const char *keep, char ret_keep[PROTO_SLOT_KEEP_BUF], si
 
                 if (proto_slot_is_run_entry(names[i]) || (keep[0] && !proto_slot_keep_has(keep, names[i])) ||
                     proto_slot_validate_entry(names[i], &reason) < 0) {
-                        r = remove_entry(dfd, names[i], ret_removed);
+                        r = cache_remove_entry(dfd, names[i], 0, ret_removed);
+                        r = r == -ENOENT ? 0 : r;   /* gone already */
                         if (r < 0)
                                 snprintf(err, errlen, "cannot remove %s (what a job left): %s", names[i], strerror(-r));
                         continue;
