@@ -64,7 +64,7 @@ END_TEST
 
 START_TEST(test_cold_start_min_and_spare) {
         slots[0].installed = false;
-        pool_decide(&p, slots, 0, false, now, 60, &d);
+        pool_decide(&p, slots, p.max, 0, false, now, 60, &d);
         ck_assert_uint_eq(d.target, 1);           /* 0 busy + 0 queued + 1 spare */
         ck_assert_ptr_null(d.clamp);
         ck_assert_uint_eq(d.n_actions, 1);
@@ -72,7 +72,7 @@ START_TEST(test_cold_start_min_and_spare) {
         ck_assert_uint_eq(d.actions[0].slot, 1);
         p.spare = 0;
         p.min = 2;
-        pool_decide(&p, slots, 0, false, now, 60, &d);
+        pool_decide(&p, slots, p.max, 0, false, now, 60, &d);
         ck_assert_uint_eq(d.target, 2);
         ck_assert_str_eq(d.clamp, "min");
 }
@@ -81,11 +81,11 @@ END_TEST
 START_TEST(test_demand_scales_up_to_max) {
         up(1, true, true);
         up(2, true, false);
-        pool_decide(&p, slots, 3, false, now, 60, &d);
+        pool_decide(&p, slots, p.max, 3, false, now, 60, &d);
         ck_assert_uint_eq(d.target, 5);           /* 1 busy + 3 queued + 1 spare */
         ck_assert_uint_eq(count(PA_START), 3);    /* 2 live, 3 more */
         ck_assert_uint_eq(d.actions[0].slot, 3);
-        pool_decide(&p, slots, 40, false, now, 60, &d);
+        pool_decide(&p, slots, p.max, 40, false, now, 60, &d);
         ck_assert_uint_eq(d.target, 8);
         ck_assert_str_eq(d.clamp, "max");
         ck_assert_uint_eq(count(PA_START), 6);
@@ -95,7 +95,7 @@ END_TEST
 START_TEST(test_scale_down_spares_busy) {
         for (unsigned n = 1; n <= 6; n++)
                 up(n, true, n % 2 == 0);          /* 2, 4, 6 busy; 1, 3, 5 idle */
-        pool_decide(&p, slots, 0, false, now, 60, &d);
+        pool_decide(&p, slots, p.max, 0, false, now, 60, &d);
         ck_assert_uint_eq(d.target, 4);           /* 3 busy + 1 spare */
         ck_assert_uint_eq(d.n_actions, 2);
         for (size_t i = 0; i < d.n_actions; i++) {
@@ -108,7 +108,7 @@ START_TEST(test_scale_down_spares_busy) {
         /* everything busy, nothing queued: nothing stops */
         for (unsigned n = 1; n <= 6; n++)
                 up(n, true, true);
-        pool_decide(&p, slots, 0, false, now, 60, &d);
+        pool_decide(&p, slots, p.max, 0, false, now, 60, &d);
         ck_assert_uint_eq(count(PA_STOP), 0);
 }
 END_TEST
@@ -119,7 +119,7 @@ START_TEST(test_never_online) {
         slots[0].runner_id = 77;                  /* registered, never online */
         up(2, false, false);
         slots[1].handed = now - 10;
-        pool_decide(&p, slots, 1, false, now, 60, &d);
+        pool_decide(&p, slots, p.max, 1, false, now, 60, &d);
         ck_assert_uint_eq(count(PA_RECYCLE), 1);
         ck_assert_uint_eq(d.actions[0].slot, 1);
         ck_assert_int_eq(d.actions[0].runner_id, 77);
@@ -130,7 +130,7 @@ START_TEST(test_drain_and_failed) {
         up(1, true, true);
         up(2, true, false);
         up(3, false, false);
-        pool_decide(&p, slots, 5, true, now, 60, &d);
+        pool_decide(&p, slots, p.max, 5, true, now, 60, &d);
         ck_assert_uint_eq(d.target, 1);
         ck_assert_str_eq(d.clamp, "drain");
         ck_assert_uint_eq(count(PA_START) + count(PA_INSTALL), 0);
@@ -138,7 +138,7 @@ START_TEST(test_drain_and_failed) {
         setup();
         snprintf(slots[0].active, sizeof slots[0].active, "failed");
         slots[1].refused = true;
-        pool_decide(&p, slots, 1, false, now, 60, &d);
+        pool_decide(&p, slots, p.max, 1, false, now, 60, &d);
         ck_assert_uint_eq(d.target, 2);
         ck_assert_int_eq(d.actions[0].act, PA_RESET);   /* a failed unit first */
         ck_assert_uint_eq(d.actions[0].slot, 1);
@@ -146,9 +146,37 @@ START_TEST(test_drain_and_failed) {
         ck_assert_uint_eq(d.actions[1].slot, 3);
         /* a refused slot whose unit restarts in a loop is stopped */
         snprintf(slots[1].active, sizeof slots[1].active, "activating");
-        pool_decide(&p, slots, 1, false, now, 60, &d);
+        pool_decide(&p, slots, p.max, 1, false, now, 60, &d);
         ck_assert_int_eq(d.actions[0].act, PA_STOP);
         ck_assert_uint_eq(d.actions[0].slot, 2);
+}
+END_TEST
+
+/* max lowered from 8 to 2: slots 3..8 are beyond it; the idle and
+ * starting ones stop, the busy one finishes, none counts for the target */
+START_TEST(test_lowered_max) {
+        up(1, true, false);
+        up(3, true, true);
+        up(4, true, false);
+        up(5, false, false);
+        snprintf(slots[5].active, sizeof slots[5].active, "failed");
+        p.max = 2;
+        pool_decide(&p, slots, 8, 0, false, now, 60, &d);
+        ck_assert_uint_eq(d.beyond, 3);
+        ck_assert_uint_eq(d.busy, 0);
+        ck_assert_uint_eq(d.idle, 1);
+        ck_assert_uint_eq(d.target, 1);
+        ck_assert_uint_eq(count(PA_STOP), 2);
+        for (size_t i = 0; i < d.n_actions; i++) {
+                ck_assert_int_ne(d.actions[i].slot, 3);   /* busy: finishes */
+                ck_assert_int_ne(d.actions[i].slot, 6);   /* failed and down: nothing to stop */
+                ck_assert_int_ne(d.actions[i].act, PA_START);
+        }
+        ck_assert_int_eq(d.actions[0].runner_id, 1004);   /* the idle one's runner deleted first */
+        /* the same slots seen with n_slots = max: nothing above max is touched */
+        pool_decide(&p, slots, 2, 0, false, now, 60, &d);
+        ck_assert_uint_eq(d.beyond, 0);
+        ck_assert_uint_eq(d.n_actions, 0);
 }
 END_TEST
 
@@ -163,6 +191,7 @@ int main(void) {
         tcase_add_test(tc, test_scale_down_spares_busy);
         tcase_add_test(tc, test_never_online);
         tcase_add_test(tc, test_drain_and_failed);
+        tcase_add_test(tc, test_lowered_max);
         suite_add_tcase(s, tc);
         return run_suite(s);
 }

@@ -127,6 +127,31 @@ out=$("$LANECTL" --config "$pools.conf" pool validate --policy "$pools/policy.co
         -e "must include the managed label 'lanekeeper-managed'" <<<"$out")" = 5 ] && grep -q "^2 pool files, 1 valid$" <<<"$out" &&
         ok || bad "pool validate against the policy: exit $rc: $out"
 expect 2 "pool without validate" -- "$LANECTL" pool
+
+# pool scale, drain, undrain: the file's counts rewritten, the rest kept;
+# a refused result changes nothing; each change audited.
+rm "$pools/pools.d/other.conf"
+printf '# the web pool\n[pool]\nname = eph\nrepository = acme/site\nhost = h1\nroot = /srv/r\nuser = ghrunner\nlabels = self-hosted, lanekeeper-managed\nmax = 4 ; four slots\nspare = 1\n' >"$pools/pools.d/eph.conf"
+chmod 640 "$pools/pools.d/eph.conf"
+out=$("$LANECTL" --config "$pools.conf" pool scale eph --max 6 --min 2 2>&1); rc=$?
+want=$(printf '# the web pool\n[pool]\nname = eph\nrepository = acme/site\nhost = h1\nroot = /srv/r\nuser = ghrunner\nlabels = self-hosted, lanekeeper-managed\nmax = 6 ; four slots\nspare = 1\nmin = 2')
+[ $rc -eq 0 ] && [ "$(cat "$pools/pools.d/eph.conf")" = "$want" ] && grep -q "min 0 -> 2, max 4 -> 6, spare 1 -> 1" <<<"$out" &&
+        [ "$(stat -c %a "$pools/pools.d/eph.conf")" = 640 ] && ok || bad "pool scale: exit $rc: $out: $(cat "$pools/pools.d/eph.conf")"
+sum=$(sha256sum <"$pools/pools.d/eph.conf")
+out=$("$LANECTL" --config "$pools.conf" pool scale eph --max 1 2>&1); rc=$?
+[ $rc -eq 1 ] && grep -q "'min' (2) and 'spare' (1) cannot exceed 'max' (1)" <<<"$out" && [ "$(sha256sum <"$pools/pools.d/eph.conf")" = "$sum" ] &&
+        ok || bad "pool scale below min refused, file unchanged: exit $rc: $out"
+expect 2 "pool scale with no count" -- "$LANECTL" --config "$pools.conf" pool scale eph
+expect 2 "pool scale with a bad count" -- "$LANECTL" --config "$pools.conf" pool scale eph --max -1
+expect 1 "pool scale of no pool" -- "$LANECTL" --config "$pools.conf" pool scale nope --max 2
+expect 2 "pool drain without a reason" -- "$LANECTL" --config "$pools.conf" pool drain eph
+expect 0 "pool drain" -- "$LANECTL" --config "$pools.conf" pool drain eph --reason "maintenance window"
+[ -f "$pools/pool-eph.drain" ] && ok || bad "pool drain leaves STORE/pool-eph.drain"
+expect 0 "pool undrain" -- "$LANECTL" --config "$pools.conf" pool undrain eph
+[ ! -e "$pools/pool-eph.drain" ] && ok || bad "pool undrain removes the drain file"
+out=$(cat "$pools"/audit/0*.json)
+[ "$(grep -o '"command":"pool-[a-z]*"' <<<"$out" | tr '\n' ' ')" = '"command":"pool-scale" "command":"pool-drain" "command":"pool-undrain" ' ] &&
+        grep -q '"reason":"maintenance window"' <<<"$out" && ok || bad "pool changes audited: $out"
 rm -rf "$pools" "$pools.conf"
 
 # audit: an empty store verifies; a broken chain is named; show and list.

@@ -14,6 +14,7 @@
 #include "audit.h"
 #include "cli-health.h"
 #include "health-metrics.h"
+#include "store-file.h"
 #include "macro.h"
 
 static void add_str(struct json_object *o, const char *key, const char *v) {
@@ -141,47 +142,6 @@ void cli_health_print_json(const struct health_cmd *hc, const struct health_coun
         json_object_put(doc);
 }
 
-/* PATH replaced atomically by TEXT with MODE: a temporary file beside it,
- * written, synced, renamed over it, the directory synced. */
-static int write_file_atomic(const char *path, const char *text, mode_t mode) {
-        _cleanup_(closep) int fd = -EBADF, dfd = -EBADF;
-        char tmp[PROTO_PATH_MAX + 64], dir[PROTO_PATH_MAX + 1];
-        const char *slash = strrchr(path, '/');
-        size_t len = strlen(text), off = 0;
-
-        if (!slash)
-                return -EINVAL;
-        snprintf(dir, sizeof dir, "%.*s", (int) (slash - path) ?: 1, path);
-        snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int) getpid());
-        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-        if (fd < 0)
-                return -errno;
-        if (fchmod(fd, mode) < 0)
-                goto fail;
-        while (off < len) {
-                ssize_t n = write(fd, text + off, len - off);
-
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        goto fail;
-                off += (size_t) n;
-        }
-        if (fsync(fd) < 0 || rename(tmp, path) < 0)
-                goto fail;
-        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0)
-                (void) fsync(dfd);
-        return 0;
-fail:
-        {
-                int e = errno;
-
-                (void) unlink(tmp);
-                return -e;
-        }
-}
-
 /* When a cycle last read everything: STORE/health.last-success. */
 static long long last_success(const struct health_cmd *hc, bool ok) {
         char path[PROTO_PATH_MAX + 32], buf[32] = "";
@@ -192,7 +152,7 @@ static long long last_success(const struct health_cmd *hc, bool ok) {
         if (ok) {
                 t = (long long) time(NULL);
                 snprintf(buf, sizeof buf, "%lld\n", t);
-                if (write_file_atomic(path, buf, 0640) < 0)
+                if (store_write_path(path, buf, strlen(buf), 0640, (uid_t) -1, (gid_t) -1) < 0)
                         fprintf(stderr, "lanectl health: cannot write %s: %m\n", path);
                 return t;
         }
@@ -278,7 +238,7 @@ int cli_health_metrics(const struct health_cmd *hc, bool ok, bool to_stdout) {
                 return 0;
         }
         metrics_path(hc, path, sizeof path);
-        r = write_file_atomic(path, text, 0644);
+        r = store_write_path(path, text, strlen(text), 0644, (uid_t) -1, (gid_t) -1);
         free(text);
         if (r < 0)
                 fprintf(stderr, "lanectl health: cannot write the metrics to %s: %s\n", path, strerror(-r));

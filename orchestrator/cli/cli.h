@@ -51,6 +51,8 @@ int cmd_cleanup_stale(struct cli *cli, int argc, char **argv);
 int cmd_preflight(struct cli *cli, int argc, char **argv);
 int cmd_pool(struct cli *cli, int argc, char **argv);
 int cmd_pool_supervise(struct cli *cli, int argc, char **argv);
+int cmd_pool_status(struct cli *cli, int argc, char **argv);
+int cmd_pool_change(struct cli *cli, int argc, char **argv);   /* scale, drain, undrain */
 int cmd_health(struct cli *cli, int argc, char **argv);
 int cmd_metrics(struct cli *cli, int argc, char **argv);
 int cmd_status(struct cli *cli, int argc, char **argv);

@@ -9,12 +9,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -22,6 +24,8 @@
 #include "pool-file.h"
 #include "proto-register.h"
 #include "proto-time.h"
+#include "settings.h"
+#include "store-file.h"
 #include "supervisor.h"
 
 #define CONN_DEADLINE_MS (10 * 60 * 1000)   /* a slot cleaning a large workspace */
@@ -32,6 +36,9 @@ struct sv {
         struct slot_hooks hooks;
         sd_event *e;
         sd_event_source *timer, *child;
+        struct slot_ref *refs;         /* pool I's slot N at I * POOL_MAX_SLOTS + N - 1 */
+        char *reload_said;             /* what the last reload said (said again only when it changes) */
+        char metrics[PATH_MAX];        /* "": none written */
         unsigned interval_s, wait_s;
         bool once;
         time_t once_until;
@@ -79,12 +86,81 @@ static int on_listen(sd_event_source *es, int fd, uint32_t revents, void *userda
         return 0;
 }
 
+/* The metrics textfile, replaced after each pass and each batch of actions. */
+static void write_metrics(struct sv *v) {
+        char *text = NULL;
+        size_t len = 0;
+        FILE *f;
+        int r;
+
+        if (!v->metrics[0] || !(f = open_memstream(&text, &len)))
+                return;
+        sup_metrics(&v->sup, f);
+        if (fclose(f) != 0) {
+                free(text);
+                return;
+        }
+        r = store_write_path(v->metrics, text, len, 0644, (uid_t) -1, (gid_t) -1);
+        if (r < 0)
+                fprintf(stderr, "lanectl pool supervise: cannot write the metrics to %s: %s\n", v->metrics, strerror(-r));
+        free(text);
+}
+
+/* Every open slot socket watched (slots a raised max added too). */
+static int watch_slots(struct sv *v) {
+        for (size_t i = 0; i < v->sup.n_pools; i++)
+                for (unsigned n = 0; n < POOL_MAX_SLOTS; n++) {
+                        struct slot_ref *ref = &v->refs[i * POOL_MAX_SLOTS + n];
+                        sd_event_source *src = NULL;
+
+                        *ref = (struct slot_ref) { .sv = v, .ss = &v->sup.pools[i].slots[n] };
+                        if (ref->ss->srv.fd < 0 || ref->ss->listen_source)
+                                continue;
+                        if (sd_event_add_io(v->e, &src, ref->ss->srv.fd, EPOLLIN, on_listen, ref) < 0)
+                                return fprintf(stderr, "lanectl pool supervise: cannot watch %s\n", ref->ss->srv.path), -EIO;
+                        ref->ss->listen_source = src;
+                }
+        return 0;
+}
+
+/* The pool files read again before a pass: min, max, spare and labels
+ * taken (lanectl pool scale); what cannot be taken said, once. */
+static void reload(struct sv *v) {
+        _cleanup_(freep) struct pool_desired *pools = NULL;
+        char *said = NULL, err[700];
+        size_t n = 0, len = 0;
+        FILE *f = open_memstream(&said, &len);
+        int changed = 0;
+
+        if (!f)
+                return;
+        if (cli_load_pools(v->pools_dir, &v->x.hp, f, &pools, &n) == 0)
+                changed = sup_reload(&v->sup, pools, n, f);
+        if (changed > 0 && sup_open(&v->sup, err, sizeof err) < 0)
+                fprintf(f, "%s\n", err);
+        if (changed > 0)
+                (void) watch_slots(v);
+        for (size_t i = 0; changed > 0 && i < v->sup.n_pools; i++)
+                fprintf(stderr, "lanectl pool supervise: pool %s: min %u, max %u, spare %u\n", v->sup.pools[i].p.lane.name,
+                        v->sup.pools[i].p.min, v->sup.pools[i].p.max, v->sup.pools[i].p.spare);
+        if (fclose(f) != 0) {
+                free(said);
+                return;
+        }
+        if (said && (!v->reload_said || strcmp(said, v->reload_said) != 0))
+                fputs(said, stderr);
+        free(v->reload_said);
+        v->reload_said = said;
+}
+
 static int on_child(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
         struct sv *v = userdata;
 
         (void) es, (void) fd, (void) revents;
-        if (sup_child_read(&v->sup) == 1)
+        if (sup_child_read(&v->sup) == 1) {
                 v->child = sd_event_source_disable_unref(v->child);
+                write_metrics(v);
+        }
         return 0;
 }
 
@@ -92,7 +168,7 @@ static bool once_done(const struct sv *v) {
         if (v->sup.child)
                 return false;
         for (size_t i = 0; i < v->sup.n_pools; i++)
-                for (unsigned n = 0; n < v->sup.pools[i].p.max; n++) {
+                for (unsigned n = 0; n < v->sup.pools[i].n_slots; n++) {
                         const struct sup_slot *ss = &v->sup.pools[i].slots[n];
 
                         if (ss->conn_source || (pool_slot_state(&ss->seen) == SLOT_STARTING && !ss->handed))
@@ -121,7 +197,7 @@ static int on_timer(sd_event_source *es, uint64_t usec, void *userdata) {
 
         (void) usec;
         for (size_t i = 0; i < v->sup.n_pools; i++)
-                for (unsigned n = 0; n < v->sup.pools[i].p.max; n++) {
+                for (unsigned n = 0; n < v->sup.pools[i].n_slots; n++) {
                         struct sup_slot *ss = &v->sup.pools[i].slots[n];
 
                         if (ss->conn_source && now_ms - ss->srv.conn_since_ms > CONN_DEADLINE_MS)
@@ -132,6 +208,8 @@ static int on_timer(sd_event_source *es, uint64_t usec, void *userdata) {
                         return sd_event_exit(v->e, once_done(v) ? 0 : 1);
                 return sd_event_source_set_time_relative(es, 200 * 1000);
         }
+        if (!v->sup.child)
+                reload(v);
         for (size_t i = 0; i < v->sup.n_pools; i++)   /* a drain is a file in the store: it survives a restart */
                 v->sup.pools[i].draining = sup_pool_draining(v->sup.store_fd, v->sup.pools[i].p.lane.name);
         sup_pass(&v->sup, time(NULL));
@@ -139,6 +217,8 @@ static int on_timer(sd_event_source *es, uint64_t usec, void *userdata) {
                 while (sup_child_read(&v->sup) == 0)   /* not watched: waited for */
                         usleep(10000);
         status(v);
+        if (!v->sup.child)
+                write_metrics(v);
         if (v->sup.c.passes == 1)
                 (void) sd_notify(false, "READY=1");
         if (v->once)
@@ -184,9 +264,8 @@ usage:
         return -EINVAL;
 }
 
-static int serve(struct sv *v, struct slot_ref *refs) {
+static int serve(struct sv *v) {
         sigset_t ss;
-        size_t k = 0;
         int r;
 
         sigemptyset(&ss);
@@ -199,18 +278,11 @@ static int serve(struct sv *v, struct slot_ref *refs) {
             sd_event_add_time_relative(v->e, &v->timer, CLOCK_MONOTONIC, 0, 0, on_timer, v) < 0 ||
             sd_event_source_set_enabled(v->timer, SD_EVENT_ON) < 0)
                 return fprintf(stderr, "lanectl pool supervise: cannot set up the event loop\n"), 2;
-        for (size_t i = 0; i < v->sup.n_pools; i++)
-                for (unsigned n = 0; n < v->sup.pools[i].p.max; n++, k++) {
-                        sd_event_source *src = NULL;
-
-                        refs[k] = (struct slot_ref) { .sv = v, .ss = &v->sup.pools[i].slots[n] };
-                        if (sd_event_add_io(v->e, &src, refs[k].ss->srv.fd, EPOLLIN, on_listen, &refs[k]) < 0)
-                                return fprintf(stderr, "lanectl pool supervise: cannot watch %s\n", refs[k].ss->srv.path), 2;
-                        refs[k].ss->listen_source = src;
-                }
+        if (watch_slots(v) < 0)
+                return 2;
         r = sd_event_loop(v->e);
         for (size_t i = 0; i < v->sup.n_pools; i++)
-                for (unsigned n = 0; n < v->sup.pools[i].p.max; n++) {
+                for (unsigned n = 0; n < POOL_MAX_SLOTS; n++) {
                         struct sup_slot *sl = &v->sup.pools[i].slots[n];
 
                         sl->listen_source = sd_event_source_disable_unref(sl->listen_source);
@@ -224,10 +296,25 @@ static int serve(struct sv *v, struct slot_ref *refs) {
         return r < 0 ? 2 : r;
 }
 
+/* [pools] metrics_file, or STORE/metrics/lanekeeper-pool.prom (beside
+ * the health cycle's, for node_exporter's textfile collector). */
+static void metrics_path(struct sv *v) {
+        const struct settings *s = v->x.s;
+
+        if (s->pools_metrics_off)
+                return;
+        if (s->pools_metrics_file[0]) {
+                snprintf(v->metrics, sizeof v->metrics, "%s", s->pools_metrics_file);
+                return;
+        }
+        snprintf(v->metrics, sizeof v->metrics, "%s/metrics", s->store_dir);
+        (void) mkdir(v->metrics, 0755);
+        snprintf(v->metrics, sizeof v->metrics, "%s/metrics/lanekeeper-pool.prom", s->store_dir);
+}
+
 static int run(struct cli *cli, struct sv *v) {
         _cleanup_(freep) struct pool_desired *pools = NULL;
-        _cleanup_(freep) struct slot_ref *refs = NULL;
-        size_t n = 0, slots = 0;
+        size_t n = 0;
         char err[700];
         int r;
 
@@ -239,10 +326,8 @@ static int run(struct cli *cli, struct sv *v) {
         v->sup.pools = calloc(n, sizeof *v->sup.pools);
         if (!v->sup.pools)
                 return 2;
-        for (size_t i = 0; i < n && i < SUP_MAX_POOLS; i++, v->sup.n_pools++) {
+        for (size_t i = 0; i < n && i < SUP_MAX_POOLS; i++, v->sup.n_pools++)
                 sup_pool_init(&v->sup.pools[i], &pools[i], &v->x.hp);
-                slots += pools[i].max;
-        }
         v->sup.real = &v->x.real;
         v->sup.store = &v->x.store;
         v->sup.host = v->x.host;
@@ -251,14 +336,15 @@ static int run(struct cli *cli, struct sv *v) {
         if (v->sup.store_fd < 0)
                 return fprintf(stderr, "lanectl pool supervise: cannot open the store %s: %m\n", v->x.s->store_dir), 2;
         v->hooks = sup_hooks(&v->sup);
-        refs = calloc(slots ? slots : 1, sizeof *refs);
-        if (!refs)
+        v->refs = calloc(v->sup.n_pools * POOL_MAX_SLOTS, sizeof *v->refs);
+        if (!v->refs)
                 return 2;
+        metrics_path(v);
         r = sup_open(&v->sup, err, sizeof err);
         if (r < 0)
                 fprintf(stderr, "lanectl pool supervise: %s\n", err);
         else
-                r = serve(v, refs);
+                r = serve(v);
         sup_close(&v->sup);
         close(v->sup.store_fd);
         return r < 0 ? 2 : r;
@@ -279,6 +365,8 @@ int cmd_pool_supervise(struct cli *cli, int argc, char **argv) {
                 return 2;
         r = run(cli, v);
         free(v->sup.pools);
+        free(v->refs);
+        free(v->reload_said);
         cli_exec_close(&v->x);
         return r;
 }

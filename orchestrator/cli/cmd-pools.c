@@ -138,6 +138,10 @@ int cmd_pool(struct cli *cli, int argc, char **argv) {
 
         if (argc > 1 && strcmp(argv[1], "supervise") == 0)
                 return cmd_pool_supervise(cli, argc - 1, argv + 1);
+        if (argc > 1 && strcmp(argv[1], "status") == 0)
+                return cmd_pool_status(cli, argc - 1, argv + 1);
+        if (argc > 1 && (strcmp(argv[1], "scale") == 0 || strcmp(argv[1], "drain") == 0 || strcmp(argv[1], "undrain") == 0))
+                return cmd_pool_change(cli, argc - 1, argv + 1);
         optind = 0;
         while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0)
                 if (c == 'd')
@@ -147,7 +151,7 @@ int cmd_pool(struct cli *cli, int argc, char **argv) {
                 else
                         return 2;
         if (optind >= argc || strcmp(argv[optind], "validate") != 0) {
-                fprintf(stderr, "usage: lanectl pool validate [--pools-dir DIR] [--policy FILE] [FILE...]\n");
+                fprintf(stderr, "usage: lanectl pool validate|status|scale|drain|undrain|supervise ... (see lanectl(1))\n");
                 return 2;
         }
         if (cli_settings(cli, &s) < 0)

@@ -192,7 +192,7 @@ static const struct {
         { "health", "pr_priority" }, { "health", "pr_priority_threshold" }, { "health", "cache_max_age_days" },
         { "health", "max_cancels" }, { "health", "max_reruns" }, { "health", "max_restarts" },
         { "health", "max_clock_offset_s" }, { "health", "repositories" }, { "health", "metrics_file" },
-        { "retention", "days" }, { "pools", "dir" },
+        { "retention", "days" }, { "pools", "dir" }, { "pools", "metrics_file" },
 };
 
 static int entry(void *user, int line, const char *section, const char *key, const char *value) {
@@ -231,7 +231,11 @@ static int entry(void *user, int line, const char *section, const char *key, con
                 set_path(c, line, "dir", s->store_dir, sizeof s->store_dir, value);
         else if (strcmp(section, "lanes") == 0)
                 set_path(c, line, "dir", s->lanes_dir, sizeof s->lanes_dir, value);
-        else if (strcmp(section, "pools") == 0)
+        else if (strcmp(section, "pools") == 0 && strcmp(key, "metrics_file") == 0) {
+                s->pools_metrics_off = strcmp(value, "none") == 0;
+                if (!s->pools_metrics_off)
+                        set_path(c, line, key, s->pools_metrics_file, sizeof s->pools_metrics_file, value);
+        } else if (strcmp(section, "pools") == 0)
                 set_path(c, line, "dir", s->pools_dir, sizeof s->pools_dir, value);
         else if (strcmp(key, "policy") == 0)
                 set_path(c, line, key, s->policy_file, sizeof s->policy_file, value);

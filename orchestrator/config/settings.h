@@ -42,6 +42,8 @@ struct settings {
         char store_dir[PROTO_PATH_MAX + 1];
         char lanes_dir[PROTO_PATH_MAX + 1];
         char pools_dir[PROTO_PATH_MAX + 1];               /* [pools] dir */
+        char pools_metrics_file[PROTO_PATH_MAX + 1];      /* [pools] metrics_file, "": STORE/metrics/lanekeeper-pool.prom */
+        bool pools_metrics_off;                           /* metrics_file = none */
         char helper_socket[PROTO_PATH_MAX + 1];
         char policy_file[PROTO_PATH_MAX + 1];             /* the helper's policy, read as a view */
         /* [baseline] */

@@ -40,6 +40,7 @@ struct gh_client {
         size_t token_len;
         char token_id[PROTO_SHA256_HEX_SIZE];   /* SHA-256 of the token: keys the ETag cache */
         long long token_made_ms;                /* CLOCK_MONOTONIC */
+        long long token_life_ms;                /* made again once this old: before its expires_at */
         /* a GitHub App */
         EVP_PKEY *key;
         char app_id[24];
@@ -70,6 +71,7 @@ static void set_token(struct gh_client *c, char *token, size_t len) {
         c->token = token;
         c->token_len = len;
         c->token_made_ms = proto_now_ms();
+        c->token_life_ms = TOKEN_REFRESH_MS;
         proto_sha256_hex(token, len, c->token_id);
 }
 
@@ -139,7 +141,7 @@ void gh_client_set_read_only(struct gh_client *c) {
 
 void gh_client_refresh_token(struct gh_client *c) {
         if (c->key)
-                c->token_made_ms -= TOKEN_REFRESH_MS;
+                c->token_life_ms = 0;
 }
 
 void gh_client_set_debug(struct gh_client *c, bool on) {
@@ -297,8 +299,25 @@ static bool jwt_complaint(const struct gh_response *r) {
 static int request_with(struct gh_client *c, const char *method, const char *url, const char *bearer, bool fresh,
                         const char *body, bool conditional, struct gh_response *ret, char *err, size_t errlen);
 
+/* The token of answer O made again before its expires_at (GitHub's
+ * clock): at 50 minutes, or earlier for a shorter life, with a quarter of
+ * it (at most 5 minutes) to spare. */
+static void token_life(struct gh_client *c, struct json_object *o) {
+        struct json_object *e;
+        time_t expires;
+        long long life;
+
+        if (!json_object_object_get_ex(o, "expires_at", &e) || !json_object_is_type(e, json_type_string) ||
+            gh_parse_timestamp(json_object_get_string(e), &expires) < 0)
+                return;
+        life = (long long) expires - ((long long) time(NULL) + (c->have_offset ? c->offset_s : 0));
+        life -= life / 4 < 300 ? life / 4 : 300;
+        if (life * 1000 < c->token_life_ms)
+                c->token_life_ms = life > 0 ? life * 1000 : 0;
+}
+
 /* An installation token from the App's JWT, made again when it is 50
- * minutes old; a JWT refused for its times is signed once more with the
+ * minutes old or near its expiry (token_life); a JWT refused for its times is signed once more with the
  * clock offset that answer's Date showed. */
 static int ensure_token(struct gh_client *c, char *err, size_t errlen) {
         char url[SETTINGS_URL_MAX + 96], *jwt = NULL;
@@ -308,7 +327,7 @@ static int ensure_token(struct gh_client *c, char *err, size_t errlen) {
 
         if (!c->key)
                 return c->token ? 0 : (snprintf(err, errlen, "no token"), -ENOKEY);
-        if (c->token && proto_now_ms() - c->token_made_ms < TOKEN_REFRESH_MS)
+        if (c->token && proto_now_ms() - c->token_made_ms < c->token_life_ms)
                 return 0;
         snprintf(url, sizeof url, "%s/app/installations/%lu/access_tokens", c->api, c->installation_id);
         for (tries = 0; tries < 2; tries++) {
@@ -346,6 +365,7 @@ static int ensure_token(struct gh_client *c, char *err, size_t errlen) {
                 }
                 memcpy(tok, json_object_get_string(t), len + 1);
                 set_token(c, tok, len);
+                token_life(c, o);
         }
         c->stats.tokens++;
         if (r.body)
@@ -384,6 +404,12 @@ static int request_with(struct gh_client *c, const char *method, const char *url
                 else {
                         a.status = (int) ret->status;
                         a.have_remaining = ret->have_remaining;
+                        if (ret->have_remaining && !strstr(url, "/access_tokens")) {
+                                c->stats.have_rate = true;
+                                c->stats.remaining = ret->remaining;
+                                c->stats.limit = ret->limit;
+                                c->stats.reset = ret->reset;
+                        }
                         a.remaining = ret->remaining;
                         a.reset_s = ret->reset;
                         a.have_retry_after = x.have_retry_after;

@@ -35,6 +35,8 @@ struct gh_stats {
         unsigned long retries;
         unsigned long tokens;        /* installation tokens made */
         long long units;             /* rate-limit units spent, as x-ratelimit-used grew */
+        bool have_rate;              /* an answer carried x-ratelimit-*: the last one's */
+        long long remaining, limit, reset;
 };
 
 /* From the settings: api_url, and token_file or the App (app_id,

@@ -78,12 +78,32 @@ static void scale_down(const struct pool_desired *p, const struct slot_seen *slo
                         }
 }
 
-void pool_decide(const struct pool_desired *p, const struct slot_seen *slots, unsigned queued, bool draining,
-                 time_t now, unsigned never_online_s, struct pool_decision *ret) {
+/* Slots above a lowered max: stopped once no job runs on them (a busy
+ * one finishes; when its unit starts again between jobs, it stops). */
+static void beyond_max(const struct pool_desired *p, const struct slot_seen *slots, unsigned n_slots,
+                       struct pool_decision *d) {
+        for (unsigned n = p->max + 1; n <= n_slots && n <= POOL_MAX_SLOTS; n++)
+                switch (pool_slot_state(&slots[n - 1])) {
+                case SLOT_BUSY: d->beyond++; break;
+                case SLOT_IDLE:
+                case SLOT_STARTING: d->beyond++, add(d, PA_STOP, n, slots[n - 1].runner_id); break;
+                case SLOT_FAILED:
+                        if (slots[n - 1].installed && unit_up(slots[n - 1].active))
+                                d->beyond++, add(d, PA_STOP, n, slots[n - 1].runner_id);
+                        break;
+                case SLOT_STOPPED:
+                case SLOT_STOPPING:
+                case _SLOT_STATE_MAX: break;
+                }
+}
+
+void pool_decide(const struct pool_desired *p, const struct slot_seen *slots, unsigned n_slots, unsigned queued,
+                 bool draining, time_t now, unsigned never_online_s, struct pool_decision *ret) {
         enum slot_state st[POOL_MAX_SLOTS];
         unsigned want, live;
 
         *ret = (struct pool_decision) { .queued = queued, .spare = p->spare, .min = p->min, .max = p->max };
+        beyond_max(p, slots, n_slots, ret);
         for (unsigned n = 1; n <= p->max && n <= POOL_MAX_SLOTS; n++) {
                 st[n - 1] = pool_slot_state(&slots[n - 1]);
                 switch (st[n - 1]) {

@@ -53,6 +53,7 @@ struct pool_action {
 struct pool_decision {
         unsigned target, busy, idle, starting, stopped, failed, stopping;
         unsigned queued, spare, min, max;
+        unsigned beyond;               /* slots above max still up (a lowered max): stopped once idle */
         const char *clamp;             /* "min", "max" or NULL: why the target is not busy + queued + spare */
         size_t n_actions;
         struct pool_action actions[POOL_MAX_SLOTS];
@@ -64,8 +65,9 @@ const char *pool_act_to_string(enum pool_act a);
 /* The state of one slot. */
 enum slot_state pool_slot_state(const struct slot_seen *s);
 
-/* The decision for P with SLOTS[0..p->max-1] (slot N at N-1), QUEUED jobs
- * its labels satisfy, at NOW, with NEVER_ONLINE_S the deadline; DRAINING:
- * no slot is started and idle ones stop (busy ones finish). */
-void pool_decide(const struct pool_desired *p, const struct slot_seen *slots, unsigned queued, bool draining,
-                 time_t now, unsigned never_online_s, struct pool_decision *ret);
+/* The decision for P with SLOTS[0..N_SLOTS-1] (slot N at N-1; N_SLOTS >=
+ * p->max: slots above max, left by a lowered max, stop once idle), QUEUED
+ * jobs its labels satisfy, at NOW, with NEVER_ONLINE_S the deadline;
+ * DRAINING: no slot is started and idle ones stop (busy ones finish). */
+void pool_decide(const struct pool_desired *p, const struct slot_seen *slots, unsigned n_slots, unsigned queued,
+                 bool draining, time_t now, unsigned never_online_s, struct pool_decision *ret);

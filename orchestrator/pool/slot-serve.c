@@ -20,11 +20,11 @@ int slot_server_open(struct slot_server *s, const char *dir, const char *slot, u
         int r = reg_offer_open(&o, dir, slot, err, errlen);   /* the same socket, made the same way */
 
         *s = (struct slot_server) { .fd = -EBADF, .conn = -EBADF, .uid = uid };
+        snprintf(s->slot, sizeof s->slot, "%s", slot);
         if (r < 0)
                 return r;
         s->fd = o.fd;
         snprintf(s->path, sizeof s->path, "%s", o.path);
-        snprintf(s->slot, sizeof s->slot, "%s", slot);
         return 0;
 }
 

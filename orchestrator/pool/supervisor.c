@@ -22,64 +22,27 @@
 #include "store-file.h"
 #include "supervisor.h"
 
-void sup_pool_init(struct sup_pool *sp, const struct pool_desired *p, const struct helper_policy *hp) {
-        const struct lane_desired *l = &p->lane;
-        size_t ol = strlen(l->organisation);
-
-        memset(sp, 0, sizeof *sp);
-        sp->p = *p;
-        for (unsigned n = 0; n < POOL_MAX_SLOTS; n++) {
-                sp->slots[n].srv.fd = sp->slots[n].srv.conn = -EBADF;
-        }
-        if (l->repository[0]) {
-                snprintf(sp->scope, sizeof sp->scope, "repos/%s", l->repository);
-                snprintf(sp->repos[sp->n_repos++], sizeof sp->repos[0], "%s", l->repository);
-                sp->group_id = 1;   /* a repository's runners are in the default group */
-                return;
-        }
-        snprintf(sp->scope, sizeof sp->scope, "orgs/%s", l->organisation);
-        /* an organisation's queue: the policy's repositories of it */
-        for (size_t i = 0; i < hp->n_repositories && sp->n_repos < SUP_MAX_REPOS; i++)
-                if (strncasecmp(hp->repositories[i], l->organisation, ol) == 0 && hp->repositories[i][ol] == '/')
-                        snprintf(sp->repos[sp->n_repos++], sizeof sp->repos[0], "%s", hp->repositories[i]);
-}
-
-static void drain_name(const char *pool, char *buf, size_t size) {
-        snprintf(buf, size, "pool-%s.drain", pool);
-}
-
-bool sup_pool_draining(int store_fd, const char *pool) {
-        char name[PROTO_LANE_NAME_MAX + 16];
-
-        drain_name(pool, name, sizeof name);
-        return faccessat(store_fd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
-}
-
-int sup_pool_set_draining(int store_fd, const char *pool, bool on) {
-        char name[PROTO_LANE_NAME_MAX + 16];
-
-        drain_name(pool, name, sizeof name);
-        if (on)
-                return store_write_atomic(store_fd, name, "draining\n", 9, true);
-        return unlinkat(store_fd, name, 0) < 0 && errno != ENOENT ? -errno : 0;
-}
-
+/* Slots 1..max of every pool that are not open yet: their sockets. */
 int sup_open(struct pool_sup *s, char *err, size_t errlen) {
         for (size_t i = 0; i < s->n_pools; i++) {
                 struct sup_pool *sp = &s->pools[i];
-                struct passwd *pw = getpwnam(sp->p.lane.user);
+                struct passwd *pw = sp->uid ? NULL : getpwnam(sp->p.lane.user);
 
-                if (!pw)
+                if (!sp->uid && !pw)
                         return snprintf(err, errlen, "pool %s: no user %s", sp->p.lane.name, sp->p.lane.user), -ENOENT;
-                sp->uid = pw->pw_uid;
+                if (pw)
+                        sp->uid = pw->pw_uid;
                 for (unsigned n = 1; n <= sp->p.max; n++) {
                         char name[PROTO_LANE_NAME_MAX + 16];
                         int r;
 
+                        if (sp->slots[n - 1].srv.fd >= 0)
+                                continue;
                         snprintf(name, sizeof name, "%s-%u", sp->p.lane.name, n);
                         r = slot_server_open(&sp->slots[n - 1].srv, s->register_dir, name, sp->uid, err, errlen);
                         if (r < 0)
                                 return r;
+                        sp->n_slots = n > sp->n_slots ? n : sp->n_slots;
                 }
         }
         return 0;
@@ -91,24 +54,12 @@ void sup_close(struct pool_sup *s) {
                         slot_server_close(&s->pools[i].slots[n].srv);
 }
 
-struct sup_slot *sup_find(struct pool_sup *s, const char *slot, struct sup_pool **ret_pool) {
-        for (size_t i = 0; i < s->n_pools; i++)
-                for (unsigned n = 0; n < s->pools[i].p.max; n++)
-                        if (strcmp(s->pools[i].slots[n].srv.slot, slot) == 0) {
-                                if (ret_pool)
-                                        *ret_pool = &s->pools[i];
-                                return &s->pools[i].slots[n];
-                        }
-        return NULL;
-}
-
 static void add_str(struct json_object *o, const char *k, const char *v) {
         if (v)
                 json_object_object_add(o, k, json_object_new_string(v));
 }
 
-/* One audit record of the supervisor: STATUS of ACTION on SLOT (NULL: the pool). */
-static void record(struct pool_sup *s, const struct sup_pool *sp, const char *slot, const char *action,
+void sup_record(struct pool_sup *s, const struct sup_pool *sp, const char *slot, const char *action,
                    const char *status, const char *detail) {
         struct json_object *rec = json_object_new_object();
         const struct pool_decision *d = &sp->last;
@@ -150,6 +101,8 @@ static int jit(void *data, const char *slot, char **ret, char *err, size_t errle
                 return snprintf(err, errlen, "%s: %s", slot, ss ? s->real->gh_problem : "not a slot"), -ENOENT;
         if (sp->draining)
                 return snprintf(err, errlen, "%s: the pool is draining", slot), -ECANCELED;
+        if ((unsigned) (ss - sp->slots) >= sp->p.max)
+                return snprintf(err, errlen, "%s: the pool's max is %u now", slot, sp->p.max), -ECANCELED;
         /* a registration of the slot's name left by an earlier run: gone first */
         r = gh_list_runners(s->real->gh, sp->scope, slot, &inv, err, errlen);
         for (size_t i = 0; r == 0 && i < inv.n; i++) {
@@ -172,7 +125,7 @@ static int jit(void *data, const char *slot, char **ret, char *err, size_t errle
                                   err, errlen);
         if (r < 0) {
                 s->c.jit_failed++;
-                record(s, sp, slot, "jit", "failed", err);
+                sup_record(s, sp, slot, "jit", "failed", err);
                 return r;
         }
         s->c.jit_issued++;
@@ -191,110 +144,11 @@ static void verdict(void *data, const char *slot, bool refused, const char *reas
         s->c.refused++;
         ss->refused = true;
         snprintf(ss->refusal, sizeof ss->refusal, "%s", reason);
-        record(s, sp, slot, "refuse", "refused", reason);
+        sup_record(s, sp, slot, "refuse", "refused", reason);
 }
 
 struct slot_hooks sup_hooks(struct pool_sup *s) {
         return (struct slot_hooks) { .jit = jit, .verdict = verdict, .store_fd = s->store_fd, .data = s };
-}
-
-/* ---- one pass ---- */
-
-static void note_claim(struct pool_sup *s, const struct hjob *j) {
-        double secs;
-        size_t b = 0;
-
-        for (size_t i = 0; i < s->n_seen_claims && i < ELEMENTSOF(s->seen_claims); i++)
-                if (s->seen_claims[i] == j->id)
-                        return;
-        s->seen_claims[s->n_seen_claims++ % ELEMENTSOF(s->seen_claims)] = j->id;
-        secs = (double) (j->started - j->created);
-        for (double le = 0.1; b < SUP_LATENCY_BUCKETS && secs > le; le *= 2.5)
-                b++;
-        s->c.claim_buckets[b]++;
-        s->c.claim_sum += secs;
-        s->c.claim_count++;
-}
-
-/* The queued jobs of SP's repositories its labels satisfy; claims by its
- * slots noted. -errno with the problem said. */
-static int queued_jobs(struct pool_sup *s, struct sup_pool *sp, unsigned *ret) {
-        struct health_snapshot snap = {};
-        struct hlabels have = {};
-        int r = 0;
-
-        *ret = 0;
-        for (size_t i = 0; i < sp->p.lane.n_labels && i < HEALTH_MAX_LABELS; i++)
-                snprintf(have.v[have.n++], sizeof have.v[0], "%s", sp->p.lane.labels[i]);
-        for (size_t i = 0; i < sp->n_repos && r == 0; i++)
-                if (health_gather_repo(s->real->gh, &snap, sp->repos[i]) < 0) {
-                        snprintf(sp->problem, sizeof sp->problem, "the queue of %s: %s", sp->repos[i],
-                                 snap.n_repos ? snap.repos[snap.n_repos - 1].problem : "too many repositories");
-                        r = -EIO;
-                }
-        for (size_t j = 0; j < snap.n_jobs; j++) {
-                const struct hjob *job = &snap.jobs[j];
-
-                if (strcmp(job->status, "queued") == 0 && health_labels_match(&job->labels, &have))
-                        (*ret)++;
-                else if (job->started && job->created && strncasecmp(job->runner_name, sp->p.lane.name,
-                                                                     strlen(sp->p.lane.name)) == 0 &&
-                         job->runner_name[strlen(sp->p.lane.name)] == '-')
-                        note_claim(s, job);
-        }
-        health_snapshot_free(&snap);
-        return r;
-}
-
-/* Each slot's runner and unit into its seen state. */
-static int observe_slots(struct pool_sup *s, struct sup_pool *sp) {
-        _cleanup_(freep) struct observation *o = malloc(sizeof *o);
-        struct observe_env env = { .bus = s->real->bus, .bus_problem = "no bus" };
-        struct lane_desired *d = malloc(sizeof *d);
-        struct inventory inv = {};
-        int r;
-
-        if (!o || !d) {
-                free(d);
-                return snprintf(sp->problem, sizeof sp->problem, "out of memory"), -ENOMEM;
-        }
-        r = gh_list_runners(s->real->gh, sp->scope, NULL, &inv, sp->problem, sizeof sp->problem);
-        for (unsigned n = 1; r == 0 && n <= sp->p.max; n++) {
-                struct sup_slot *ss = &sp->slots[n - 1];
-                struct slot_seen *seen = &ss->seen;
-
-                if (ss->refused) {   /* the operator removed the kept install: trusted again */
-                        char keep[PROTO_SLOT_KEEP_BUF], fp[PROTO_SHA256_HEX_SIZE];
-
-                        if (slot_install_load(s->store_fd, ss->srv.slot, keep, fp) == 0 && !keep[0])
-                                ss->refused = false;
-                }
-                *seen = (struct slot_seen) { .refused = ss->refused, .handed = ss->handed };
-                for (size_t i = 0; i < inv.n; i++)
-                        if (strcasecmp(inv.runners[i].name, ss->srv.slot) == 0) {
-                                seen->runner_id = inv.runners[i].id;
-                                seen->online = inv.runners[i].online;
-                                seen->busy = inv.runners[i].busy;
-                        }
-                if (seen->online)
-                        ss->handed = 0;   /* it came online: no deadline */
-                else if (seen->runner_id && !ss->handed)
-                        ss->handed = time(NULL);   /* registered, offline, handed before a restart: from now */
-                seen->handed = ss->handed;
-                pool_slot_lane(&sp->p, n, d);
-                memset(o, 0, sizeof *o);
-                observe_unit(&env, d, o);
-                if (!o->unit_known) {
-                        r = -EIO;
-                        snprintf(sp->problem, sizeof sp->problem, "systemd: %s", o->unit_detail);
-                        break;
-                }
-                seen->installed = o->unit_exists && o->unit_managed;
-                snprintf(seen->active, sizeof seen->active, "%.23s", o->unit_exists ? o->unit_active : "");
-        }
-        inventory_free(&inv);
-        free(d);
-        return r;
 }
 
 /* The helper's VERB for SLOT N of SP: 0, or -errno with DETAIL. */
@@ -325,19 +179,19 @@ static bool act_github(struct pool_sup *s, struct sup_pool *sp, const struct poo
         char detail[600] = "";
         int r;
 
-        record(s, sp, slot, what, "planned", NULL);
+        sup_record(s, sp, slot, what, "planned", NULL);
         if ((a->act != PA_STOP && a->act != PA_RECYCLE) || !a->runner_id)
                 return true;
         /* GitHub refuses to delete a busy runner (422): the slot then stays */
         r = gh_runner_delete(s->real->gh, sp->scope, a->runner_id, detail, sizeof detail);
         if (r == -EBUSY) {
                 s->c.stop_skipped_busy++;
-                record(s, sp, slot, what, "skipped", "the runner took a job: it stays");
+                sup_record(s, sp, slot, what, "skipped", "the runner took a job: it stays");
                 return false;
         }
         if (r < 0 && r != -ENOENT) {   /* gone already: an ephemeral runner after its job */
                 s->c.actions_failed++;
-                record(s, sp, slot, what, "failed", detail);
+                sup_record(s, sp, slot, what, "failed", detail);
                 return false;
         }
         return true;
@@ -392,7 +246,7 @@ static void item_done(struct pool_sup *s, const struct sup_child_item *it) {
                 ss->handed = 0;
         }
         s->c.actions_failed += it->r < 0;
-        record(s, sp, ss->srv.slot, what, it->r == 0 ? "completed" : "failed", it->r == 0 ? NULL : it->detail);
+        sup_record(s, sp, ss->srv.slot, what, it->r == 0 ? "completed" : "failed", it->r == 0 ? NULL : it->detail);
 }
 
 int sup_child_read(struct pool_sup *s) {
@@ -400,7 +254,7 @@ int sup_child_read(struct pool_sup *s) {
         ssize_t n;
 
         while ((n = read(s->child_fd, &it, sizeof it)) == (ssize_t) sizeof it) {
-                if (it.pool < s->n_pools && it.a.slot >= 1 && it.a.slot <= s->pools[it.pool].p.max)
+                if (it.pool < s->n_pools && it.a.slot >= 1 && it.a.slot <= s->pools[it.pool].n_slots)
                         item_done(s, &it);
                 s->n_done++;
         }
@@ -435,8 +289,13 @@ static void start_child(struct pool_sup *s) {
                 return;
         }
         if (pid == 0) {
-                close(p[0]);
-                child_run(s, p[1]);
+                /* nothing of the parent's but the results pipe: a slot's
+                 * connection or the event loop's fds held here would keep
+                 * their epoll registrations alive after the parent closed
+                 * them (the helper's calls connect anew each time) */
+                if (dup2(p[1], 3) < 0 || close_range(4, ~0U, 0) < 0)
+                        _exit(1);
+                child_run(s, 3);
         }
         close(p[1]);
         (void) fcntl(p[0], F_SETFL, O_NONBLOCK);
@@ -451,22 +310,9 @@ void sup_pass(struct pool_sup *s, time_t now) {
         s->c.passes++;
         for (size_t i = 0; i < s->n_pools; i++) {
                 struct sup_pool *sp = &s->pools[i];
-                struct slot_seen seen[POOL_MAX_SLOTS];
-                unsigned queued = 0;
 
-                sp->problem[0] = '\0';
-                sp->known = false;
-                if (!s->real->gh) {
-                        snprintf(sp->problem, sizeof sp->problem, "GitHub: %s", s->real->gh_problem);
+                if (sup_observe(s, sp, now) < 0)
                         continue;
-                }
-                if (observe_slots(s, sp) < 0 || queued_jobs(s, sp, &queued) < 0)
-                        continue;   /* nothing is decided on what could not be read */
-                sp->known = true;
-                for (unsigned n = 0; n < sp->p.max; n++)
-                        seen[n] = sp->slots[n].seen;
-                pool_decide(&sp->p, seen, queued, sp->draining, now, s->never_online_s, &sp->last);
-                sp->decided = now;
                 for (size_t k = 0; k < sp->last.n_actions && s->n_items < ELEMENTSOF(s->items); k++)
                         if (act_github(s, sp, &sp->last.actions[k]))
                                 s->items[s->n_items++] = (struct sup_child_item) { .pool = i, .a = sp->last.actions[k] };

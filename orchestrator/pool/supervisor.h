@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -23,7 +24,9 @@
 
 #define SUP_MAX_POOLS 32
 #define SUP_MAX_REPOS 32
-#define SUP_LATENCY_BUCKETS 12
+#define SUP_LATENCY_BUCKETS 12       /* upper bounds 0.1 s, 0.25 s, ... (x2.5), then +Inf */
+#define SUP_LATENCY_FIRST 0.1
+#define SUP_LATENCY_FACTOR 2.5
 
 struct sup_slot {
         struct slot_server srv;
@@ -32,6 +35,8 @@ struct sup_slot {
         long long handed_runner;       /* the runner id that JIT configuration made */
         bool refused;                  /* its install was refused: the operator trusts it again */
         char refusal[200];
+        long long job_id, run_id;      /* the job its runner runs, 0: none seen */
+        char job[128];
         void *conn_source;             /* the event loop's, for the connection being served */
         void *listen_source;
 };
@@ -46,6 +51,7 @@ struct sup_pool {
         bool draining;
         bool known;                    /* the last pass read GitHub and systemd */
         char problem[700];
+        unsigned n_slots;              /* slots read: max, or more while slots above a lowered max live */
         struct pool_decision last;
         time_t decided;
         struct sup_slot slots[POOL_MAX_SLOTS];
@@ -105,6 +111,26 @@ void sup_pass(struct pool_sup *s, time_t now);
 /* The hooks a slot's socket serves with (data: the struct pool_sup). */
 extern const struct slot_hooks sup_hooks_template;
 struct slot_hooks sup_hooks(struct pool_sup *s);
+
+/* Read SP (its slots from GitHub and systemd, its queue) and decide at
+ * NOW into sp->last, acting on nothing: 0, or -errno with sp->problem. */
+int sup_observe(struct pool_sup *s, struct sup_pool *sp, time_t now);
+
+/* The pool files read again (POOLS[0..N-1], valid ones): a pool's min,
+ * max, spare, labels and group taken; what a running supervisor cannot
+ * take (a new pool, another scope, user or root) said on LOG. The number
+ * of pools whose min, max or spare changed. Slots a raised max adds are
+ * opened by sup_open. */
+int sup_reload(struct pool_sup *s, const struct pool_desired *pools, size_t n, FILE *log);
+
+/* The supervisor's metrics (Prometheus text format, version 0.0.4) into
+ * F: per pool, slots by state, the target and its reasons; counters, the
+ * queue-to-claim histogram, GitHub's rate limit and token refreshes. */
+void sup_metrics(const struct pool_sup *s, FILE *f);
+
+/* Audit record of the supervisor: STATUS of ACTION on SLOT (NULL: the pool). */
+void sup_record(struct pool_sup *s, const struct sup_pool *sp, const char *slot, const char *action,
+                const char *status, const char *detail);
 
 /* The pool and slot named SLOT, or NULL. */
 struct sup_slot *sup_find(struct pool_sup *s, const char *slot, struct sup_pool **ret_pool);

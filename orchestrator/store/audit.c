@@ -187,6 +187,13 @@ int audit_append(struct audit_store *s, struct json_object *record, uint64_t *re
         return append_locked(s, record, ret_seq);
 }
 
+int audit_head(struct audit_store *s, uint64_t *ret_seq) {
+        char digest[PROTO_SHA256_HEX_SIZE];
+        int r = read_head(s->dirfd, ret_seq, digest);
+
+        return r < 0 ? r : head_roll_forward(s->dirfd, ret_seq, digest);
+}
+
 int audit_read(struct audit_store *s, uint64_t seq, char **ret_text) {
         char name[64];
         size_t len;

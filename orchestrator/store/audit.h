@@ -63,5 +63,8 @@ struct audit_prune_result {
  * broken chain: nothing removed), or another -errno. */
 int audit_prune(struct audit_store *s, time_t before, struct json_object *record, struct audit_prune_result *ret);
 
+/* The newest record's number (0: none), without checking the chain. */
+int audit_head(struct audit_store *s, uint64_t *ret_seq);
+
 /* Read record SEQ (its JSON text, NUL-terminated, malloc'd). */
 int audit_read(struct audit_store *s, uint64_t seq, char **ret_text);

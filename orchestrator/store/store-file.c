@@ -2,6 +2,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <string.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -82,4 +84,43 @@ int store_prune_files(int dirfd, time_t before, bool (*name_ok)(const char *name
         }
         closedir(d);
         return ret;
+}
+
+int store_write_path(const char *path, const char *text, size_t len, mode_t mode, uid_t uid, gid_t gid) {
+        _cleanup_(closep) int fd = -EBADF, dfd = -EBADF;
+        char tmp[PATH_MAX + 64], dir[PATH_MAX + 1];
+        const char *slash = strrchr(path, '/');
+        size_t off = 0;
+
+        if (!slash)
+                return -EINVAL;
+        snprintf(dir, sizeof dir, "%.*s", (int) (slash - path) ?: 1, path);
+        snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int) getpid());
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+        if (fd < 0)
+                return -errno;
+        if (fchmod(fd, mode) < 0 || ((uid != (uid_t) -1 || gid != (gid_t) -1) && fchown(fd, uid, gid) < 0))
+                goto fail;
+        while (off < len) {
+                ssize_t n = write(fd, text + off, len - off);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        goto fail;
+                off += (size_t) n;
+        }
+        if (fsync(fd) < 0 || rename(tmp, path) < 0)
+                goto fail;
+        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0)
+                (void) fsync(dfd);
+        return 0;
+fail:
+        {
+                int e = errno;
+
+                (void) unlink(tmp);
+                return -e;
+        }
 }

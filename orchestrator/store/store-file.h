@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 #include <time.h>
 
 /* NAME of DIRFD into a malloc'd, NUL-terminated buffer: a regular file of
@@ -19,3 +20,9 @@ int store_write_atomic(int dirfd, const char *name, const char *data, size_t len
  * NAME_OK accepts and whose modification time is before BEFORE; their
  * number into *RET_N. 0 or the first -errno (the others still tried). */
 int store_prune_files(int dirfd, time_t before, bool (*name_ok)(const char *name), unsigned long *ret_n);
+
+/* PATH replaced atomically by TEXT (LEN bytes) with MODE, and owner UID
+ * and GID unless both are -1: a temporary file beside it, written,
+ * synced, renamed over it, the directory synced. 0 or -errno (nothing
+ * left behind). */
+int store_write_path(const char *path, const char *text, size_t len, mode_t mode, uid_t uid, gid_t gid);

@@ -24,7 +24,12 @@ R=/srv/lanekeeper/runners
 e2e_lane_users $R web-1
 host=$(hostname)
 
-e2e_start_double --repo acme/site --heartbeat-timeout 12
+# the supervisor authenticates as a GitHub App whose installation tokens
+# live 30 s: it must make new ones before they expire, in-process
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$E2E_WORK/app.pem" 2>/dev/null
+openssl pkey -in "$E2E_WORK/app.pem" -pubout -out "$E2E_WORK/app.pub" 2>/dev/null
+e2e_start_double --repo acme/site --heartbeat-timeout 12 --app-id 4242 --app-public-key "$E2E_WORK/app.pub" \
+        --installation-id 777 --token-ttl 30
 pat=$E2E_PAT port=$E2E_PORT
 . "$TESTS_SRCDIR/github/jobs-lib.sh"
 
@@ -33,7 +38,7 @@ etc=/usr/local/etc/lanekeeper
 policy=$etc/policy.conf
 e2e_install_lanekeeper "$policy"
 e2e_policy "$host" "$R"
-printf '[github]\napi_url = http://127.0.0.1:%s\ntoken_file = /srv/lanekeeper/token\ntimeout_s = 8\n[helper]\npolicy = %s\n[store]\ndir = /srv/lanekeeper/store\n[lanes]\ndir = %s/lanes.d\n[pools]\ndir = %s/pools.d\n[baseline]\nmin_free_mib = 1\ncommands = sh\n' \
+printf '[github]\napi_url = http://127.0.0.1:%s\napp_id = 4242\ninstallation_id = 777\nprivate_key_file = /srv/lanekeeper/app.pem\ntimeout_s = 8\n[helper]\npolicy = %s\n[store]\ndir = /srv/lanekeeper/store\n[lanes]\ndir = %s/lanes.d\n[pools]\ndir = %s/pools.d\n[baseline]\nmin_free_mib = 1\ncommands = sh\n' \
         "$port" "$policy" "$etc" "$etc" >"$d/etc/lanekeeper/lanekeeper.conf"
 mkdir -p "$d/etc/lanekeeper/pools.d"
 printf '[pool]\nname = web\nrepository = acme/site\nhost = %s\nroot = %s\nuser = lkrunner\nlabels = self-hosted, lanekeeper-managed, pool-web\nmin = 1\nmax = 3\nspare = 1\n' \
@@ -48,6 +53,7 @@ printf '[Service]\nReadWritePaths=/srv/lanekeeper/store\nEnvironment=LANEKEEPER_
 
 e2e_boot || exit 1
 e2e_store_and_lanes $R "$pat" web-1 web-2 web-3
+e2e_root install -o lanekeeper -m 600 "$E2E_WORK/app.pem" /srv/lanekeeper/app.pem
 
 lanectl() { e2e_as lanekeeper /usr/local/bin/lanectl --config "$etc/lanekeeper.conf" "$@"; }
 field() { e2e_field "$1"; }
@@ -133,6 +139,81 @@ check "records: idle slots stopped, their runners deleted first" \
         test "$(records 'len([x for x in r if x["action"] == "stop" and x["status"] == "completed"])')" -ge 2
 check "no stop was skipped for a busy runner, or it was said" \
         test "$(records 'all(x["detail"] == "the runner took a job: it stays" for x in r if x["status"] == "skipped")')" = True
+
+# ---- lanectl pool status, the metrics ----
+st=$(lanectl pool status --output json); rc=$?
+check "pool status: exit $rc" test "$rc" = 0
+check "... the pool was read, target 1" test "$(field '[(p["known"], p["target"], p["reasons"]["spare"]) for p in d["pools"]]' <<<"$st")" = "[(True, 1, 1)]"
+check "... slots with state and runner" test "$(field '[(s["name"], s["state"], s["runner_id"] > 0) for s in d["pools"][0]["slots"]]' <<<"$st")" = \
+        "[('web-1', 'idle', True), ('web-2', 'stopped', False), ('web-3', 'stopped', False)]"
+check "... the last decisions, newest first" test "$(field 'len(d["pools"][0]["decisions"]) == 5 and d["pools"][0]["decisions"][0]["action"] == "stop"' <<<"$st")" = True
+txt=$(lanectl pool status web)
+check "pool status (text) says the target's reasons" grep -q "target 1 (busy 0 + queued 0 + spare 1, min 1, max 3)" <<<"$txt"
+prom=/srv/lanekeeper/store/metrics/lanekeeper-pool.prom
+by_state() { # the slots by state, as the supervisor's last pass wrote them
+        e2e_root cat $prom >"$E2E_WORK/pool.prom"
+        e2e_prom "$E2E_WORK/pool.prom" '[m[("lanekeeper_pool_slots", (("pool", "web"), ("state", s)))] for s in ("idle", "busy", "starting", "stopped")]'
+}
+by_state_is() { [ "$(by_state)" = "$1" ]; }
+check "metrics: slots by state ($(by_state))" wait_for 5 by_state_is "[1.0, 0.0, 0.0, 2.0]"
+check "metrics: written by a pass of the last 5 s" test "$(e2e_prom "$E2E_WORK/pool.prom" 'm[("lanekeeper_pool_last_pass_timestamp_seconds", (("pool", "web"),))] >= '$(($(date +%s) - 5)))" = True
+check "metrics: JIT configurations issued" test "$(e2e_prom "$E2E_WORK/pool.prom" 'm[("lanekeeper_pool_jit_configs_issued_total", ())] >= 5')" = True
+check "metrics: claim latency histogram" test "$(e2e_prom "$E2E_WORK/pool.prom" 'm[("lanekeeper_pool_claim_latency_seconds_count", ())] >= 4 and m[("lanekeeper_pool_claim_latency_seconds_bucket", (("le", "+Inf"),))] == m[("lanekeeper_pool_claim_latency_seconds_count", ())]')" = True
+check "metrics: rate limit remaining" test "$(e2e_prom "$E2E_WORK/pool.prom" '0 < m[("lanekeeper_github_rate_limit_remaining", ())] <= 5000')" = True
+check "metrics: the App's tokens made anew before they expired (30-s life)" \
+        test "$(e2e_prom "$E2E_WORK/pool.prom" 'm[("lanekeeper_github_token_refreshes_total", ())] >= 2')" = True
+log401=$(ctl log '' | "$py" -c 'import json,sys; print(len([x for x in json.load(sys.stdin)["log"] if x[2] == 401]))')
+check "no request was refused for an expired token ($log401)" test "$log401" = 0
+
+# ---- lanectl pool scale and drain (as root: the pool files are root's) ----
+rootctl() { e2e_root env LANEKEEPER_CONFIG="$etc/lanekeeper.conf" /usr/local/bin/lanectl "$@"; }
+conf_sum() { e2e_root sha256sum "$etc/pools.d/web.conf"; }
+sum0=$(conf_sum)
+out=$(rootctl pool scale web --min 9 2>&1); rc=$?
+check "scale: min above max refused ($rc): $out" test "$rc" = 1
+check "... the pool file unchanged" test "$(conf_sum)" = "$sum0"
+out=$(rootctl pool scale web --min 2 --reason "more warm runners" 2>&1); rc=$?
+check "scale --min 2 ($rc): $out" test "$rc" = 0
+check "... the supervisor takes it: 2 slots live" wait_for 30 live_is 2
+check "... the file keeps its other lines" e2e_root grep -q '^labels = self-hosted, lanekeeper-managed, pool-web$' "$etc/pools.d/web.conf"
+check "... audited as the store's owner" e2e_root sh -c 'cd /srv/lanekeeper/store/audit && test "$(stat -c %U HEAD)" = lanekeeper &&
+        test "$(stat -c %U $(grep -l "\"pool-scale\"" * | head -n 1))" = lanekeeper'
+rootctl pool scale web --min 1 >/dev/null
+check "back to min 1" wait_for 40 live_is 1
+out=$(rootctl pool drain web 2>&1); rc=$?
+check "drain without a reason refused ($rc)" test "$rc" = 2
+out=$(lanectl pool drain web --reason "host maintenance" 2>&1); rc=$?
+check "drain ($rc): $out" test "$rc" = 0
+check "... idle slots stop" wait_for 30 live_is 0
+no_runners() { [ -z "$(runners)" ]; }
+check "... their runners deleted" wait_for 30 no_runners
+q=$(newrun '{"repo":"acme/site","jobs":[{"name":"held","runs_on":["pool-web"],"steps":[{"run":"true"}]}]}')
+sleep 4
+check "... a queued job waits while drained" test "$(job "$q" status)" = queued
+check "... status says draining" test "$(lanectl pool status --output json | field 'd["pools"][0]["draining"]')" = True
+lanectl pool undrain web >/dev/null
+check "undrain: the held job runs" wait_job "$q" completed
+check "... success" test "$(job "$q" conclusion)" = success
+
+# ---- a GitHub 5xx storm and a token expiry mid-burst ----
+runs=""
+for i in 1 2 3; do
+        runs="$runs $(newrun '{"repo":"acme/site","jobs":[{"name":"storm","runs_on":["pool-web"],"steps":[{"run":"sleep 2"}]}]}')"
+done
+ctl fault '{"kind":"status","status":502,"match":"^GET /repos/acme/site/actions/(runs|runners)","count":60}' >/dev/null
+ctl fault '{"kind":"status","status":503,"match":"generate-jitconfig","count":2}' >/dev/null
+sleep 3
+ctl fault '{"kind":"expire-token","match":"actions"}' >/dev/null
+wait_job_long() { for _ in 1 2 3 4; do wait_job "$1" completed 2>/dev/null && return 0; done; return 1; }   # RUN: 120 s
+for x in $runs; do
+        check "storm job $x completed" wait_job_long "$x"
+        check "... success" test "$(job "$x" conclusion)" = success
+done
+ctl clear-faults '' >/dev/null
+check "back to min after the storm" wait_for 60 live_is 1
+check "0 orphaned registrations after the storm" wait_for 30 one_online
+n=$(records 'len([x for x in r if x["action"] == "jit" and x["status"] == "failed"])')
+check "the refused JIT requests were audited ($n)" test "$n" -ge 1
 
 # ---- kill -9 of the supervisor mid-burst ----
 pid0=$(e2e_root systemctl show -P MainPID lanekeeper-pool.service)
