@@ -104,6 +104,9 @@ static const struct {
         const char *message;
 } bad[] = {
         { "[github]\napi_url = http://example.com\n", 2, "not loopback" },
+        { "[pools]\nwebhook_listen = 8787\n", 2, "must be ADDRESS:PORT" },
+        { "[pools]\nwebhook_secret_file = secret\n", 2, "'webhook_secret_file'" },
+        { "[pools]\nmetrics_file = relative.prom\n", 2, "'metrics_file'" },
         { "[github]\napi_url = ftp://x\n", 2, "must start with https://" },
         { "[github]\napi_url = https://user:pw@example.com\n", 2, "no credentials in URLs" },
         { "[github]\napi_url = https://\n", 2, "has no host" },
@@ -133,6 +136,21 @@ static const struct {
         { "[github]\napp_id = 1\ninstallation_id = 2\nprivate_key_file = /k\ntoken_file = /t\n", 0, "not both" },
 };
 
+START_TEST(test_pools) {
+        ck_assert_int_eq(parse(""), 0);
+        ck_assert_str_eq(s.pools_dir, "/etc/lanekeeper/pools.d");
+        ck_assert(!s.pools_metrics_off && !s.pools_metrics_file[0] && !s.pools_webhook_listen[0]);
+        ck_assert_int_eq(parse("[pools]\ndir = /srv/pools\nmetrics_file = none\nwebhook_listen = [::1]:8787\n"
+                               "webhook_secret_file = /etc/lanekeeper/webhook.secret\n"), 0);
+        ck_assert_str_eq(s.pools_dir, "/srv/pools");
+        ck_assert(s.pools_metrics_off);
+        ck_assert_str_eq(s.pools_webhook_listen, "[::1]:8787");
+        ck_assert_str_eq(s.pools_webhook_secret_file, "/etc/lanekeeper/webhook.secret");
+        ck_assert_int_eq(parse("[pools]\nmetrics_file = /var/lib/node/pool.prom\n"), 0);
+        ck_assert_str_eq(s.pools_metrics_file, "/var/lib/node/pool.prom");
+}
+END_TEST
+
 START_TEST(test_bad) {
         bool found = false;
 
@@ -153,6 +171,7 @@ int main(void) {
         tcase_add_test(tc, test_baseline);
         tcase_add_test(tc, test_health);
         tcase_add_test(tc, test_token_and_loopback);
+        tcase_add_test(tc, test_pools);
         tcase_add_loop_test(tc, test_bad, 0, (int) ELEMENTSOF(bad));
         suite_add_tcase(su, tc);
         return run_suite(su);

@@ -193,6 +193,7 @@ static const struct {
         { "health", "max_cancels" }, { "health", "max_reruns" }, { "health", "max_restarts" },
         { "health", "max_clock_offset_s" }, { "health", "repositories" }, { "health", "metrics_file" },
         { "retention", "days" }, { "pools", "dir" }, { "pools", "metrics_file" },
+        { "pools", "webhook_listen" }, { "pools", "webhook_secret_file" },
 };
 
 static int entry(void *user, int line, const char *section, const char *key, const char *value) {
@@ -231,6 +232,13 @@ static int entry(void *user, int line, const char *section, const char *key, con
                 set_path(c, line, "dir", s->store_dir, sizeof s->store_dir, value);
         else if (strcmp(section, "lanes") == 0)
                 set_path(c, line, "dir", s->lanes_dir, sizeof s->lanes_dir, value);
+        else if (strcmp(section, "pools") == 0 && strcmp(key, "webhook_listen") == 0) {
+                if (strlen(value) >= sizeof s->pools_webhook_listen || !strchr(value, ':'))
+                        ini_diag(c->diags, line, "'webhook_listen' must be ADDRESS:PORT (127.0.0.1:8787, [::1]:8787)");
+                else
+                        snprintf(s->pools_webhook_listen, sizeof s->pools_webhook_listen, "%s", value);
+        } else if (strcmp(section, "pools") == 0 && strcmp(key, "webhook_secret_file") == 0)
+                set_path(c, line, key, s->pools_webhook_secret_file, sizeof s->pools_webhook_secret_file, value);
         else if (strcmp(section, "pools") == 0 && strcmp(key, "metrics_file") == 0) {
                 s->pools_metrics_off = strcmp(value, "none") == 0;
                 if (!s->pools_metrics_off)

@@ -44,6 +44,8 @@ struct settings {
         char pools_dir[PROTO_PATH_MAX + 1];               /* [pools] dir */
         char pools_metrics_file[PROTO_PATH_MAX + 1];      /* [pools] metrics_file, "": STORE/metrics/lanekeeper-pool.prom */
         bool pools_metrics_off;                           /* metrics_file = none */
+        char pools_webhook_listen[64];                    /* [pools] webhook_listen, "": no receiver */
+        char pools_webhook_secret_file[PROTO_PATH_MAX + 1];
         char helper_socket[PROTO_PATH_MAX + 1];
         char policy_file[PROTO_PATH_MAX + 1];             /* the helper's policy, read as a view */
         /* [baseline] */

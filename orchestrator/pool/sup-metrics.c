@@ -13,6 +13,7 @@
 #include "gh-client.h"
 #include "macro.h"
 #include "supervisor.h"
+#include "webhook.h"
 
 static void family(FILE *f, const char *name, const char *type, const char *help) {
         fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
@@ -142,5 +143,13 @@ void sup_metrics(const struct pool_sup *s, FILE *f) {
                         *(const unsigned long long *) ((const char *) &s->c + counters[k].offset));
         }
         claim_histogram(&s->c, f);
+        if (s->c.webhook_on) {
+                family(f, "lanekeeper_pool_webhook_requests_total", "counter",
+                       "Webhook requests by result: accepted (a verified workflow_job: an early pass), ignored, "
+                       "bad_signature, rejected.");
+                for (int r = 0; r < _WEBHOOK_RESULT_MAX; r++)
+                        fprintf(f, "lanekeeper_pool_webhook_requests_total{result=\"%s\"} %llu\n",
+                                webhook_result_to_string(r), s->c.webhook[r]);
+        }
         github(s, f);
 }

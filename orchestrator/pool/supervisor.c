@@ -197,37 +197,54 @@ static bool act_github(struct pool_sup *s, struct sup_pool *sp, const struct poo
         return true;
 }
 
-/* The helper's part of IT (in the child). */
+/* The helper's part of IT after its unit is installed (in the child). */
 static void act_helper(struct pool_sup *s, struct sup_child_item *it) {
         const struct sup_pool *sp = &s->pools[it->pool];
         unsigned n = it->a.slot;
-        int r = 0;
 
         switch (it->a.act) {
         case PA_INSTALL:
-                r = helper(s, sp, n, PROTO_VERB_INSTALL_UNIT, it->detail, sizeof it->detail);
-                if (r == 0)
-                        r = helper(s, sp, n, PROTO_VERB_DAEMON_RELOAD, it->detail, sizeof it->detail);
-                __attribute__((fallthrough));
         case PA_START:
         case PA_RESET:
         case PA_RECYCLE:
-                if (r == 0)
-                        r = helper(s, sp, n, PROTO_VERB_RESTART, it->detail, sizeof it->detail);
+                it->r = helper(s, sp, n, PROTO_VERB_RESTART, it->detail, sizeof it->detail);
                 break;
         case PA_STOP:
-                r = helper(s, sp, n, PROTO_VERB_STOP, it->detail, sizeof it->detail);
+                it->r = helper(s, sp, n, PROTO_VERB_STOP, it->detail, sizeof it->detail);
                 break;
         case _PA_MAX:
                 break;
         }
-        it->r = r;
 }
 
+/* New units first, all of them, then one daemon-reload for them, then
+ * each slot started or stopped: a pool scaling up from nothing costs one
+ * reload, not one per slot. Each result written as it is known. */
 static void child_run(struct pool_sup *s, int fd) {
+        char detail[600] = "";
+        bool installed = false;
+        int reload = 0;
+
         for (size_t i = 0; i < s->n_items; i++) {
-                act_helper(s, &s->items[i]);
-                if (write(fd, &s->items[i], sizeof s->items[i]) != (ssize_t) sizeof s->items[i])
+                struct sup_child_item *it = &s->items[i];
+
+                if (it->a.act != PA_INSTALL)
+                        continue;
+                it->r = helper(s, &s->pools[it->pool], it->a.slot, PROTO_VERB_INSTALL_UNIT, it->detail, sizeof it->detail);
+                installed = installed || it->r == 0;
+        }
+        if (installed)
+                reload = helper(s, &s->pools[0], 1, PROTO_VERB_DAEMON_RELOAD, detail, sizeof detail);
+        for (size_t i = 0; i < s->n_items; i++) {
+                struct sup_child_item *it = &s->items[i];
+
+                if (it->a.act == PA_INSTALL && it->r == 0 && reload < 0) {
+                        it->r = reload;
+                        snprintf(it->detail, sizeof it->detail, "%s", detail);
+                }
+                if (it->a.act != PA_INSTALL || it->r == 0)
+                        act_helper(s, it);
+                if (write(fd, it, sizeof *it) != (ssize_t) sizeof *it)
                         _exit(1);
         }
         _exit(0);

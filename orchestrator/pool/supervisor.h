@@ -64,6 +64,8 @@ struct sup_counters {
         unsigned long long claim_buckets[SUP_LATENCY_BUCKETS + 1];
         double claim_sum;
         unsigned long long claim_count;
+        unsigned long long webhook[4];     /* requests by enum webhook_result */
+        bool webhook_on;
 };
 
 /* The helper's part of a pass, in a child process: the helper's restart

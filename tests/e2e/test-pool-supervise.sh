@@ -268,9 +268,37 @@ if [ "$failed" -gt 0 ]; then
         records '[(x["lane"], x["action"], x["status"], x.get("detail"), x["target"], x["queued"]) for x in r][-30:]'
 fi
 
+# ---- the webhook receiver: a verified workflow_job delivery wakes a 60-s loop ----
+wport=$("$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+wsecret=$(head -c 32 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
+e2e_root sh -c "set -e
+        printf '%s\n' '$wsecret' >/srv/lanekeeper/webhook.secret
+        chown lanekeeper /srv/lanekeeper/webhook.secret && chmod 600 /srv/lanekeeper/webhook.secret
+        printf '[pools]\nwebhook_listen = 127.0.0.1:%s\nwebhook_secret_file = /srv/lanekeeper/webhook.secret\n' $wport >>$etc/lanekeeper.conf
+        mkdir -p /run/systemd/system/lanekeeper-pool.service.d
+        printf '[Service]\nExecStart=\nExecStart=/usr/local/bin/lanectl pool supervise --interval 60s --never-online 30s\n' \
+                >/run/systemd/system/lanekeeper-pool.service.d/zz-webhook.conf
+        systemctl daemon-reload"
+rootctl pool scale web --min 0 --spare 0 >/dev/null
+e2e_root systemctl restart lanekeeper-pool.service
+check "no slot live at min 0, spare 0" wait_for 30 live_is 0
+ctl hooks "{\"url\":\"http://127.0.0.1:$wport/\",\"secret\":\"$wsecret\",\"events\":[\"workflow_job\"]}" >/dev/null
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'X-GitHub-Event: workflow_job' \
+        -H "X-Hub-Signature-256: sha256=$(printf '%064d' 0)" -d '{"action":"queued"}' "http://127.0.0.1:$wport/")
+check "a forged delivery is refused ($code)" test "$code" = 401
+t0=$(date +%s)
+q=$(newrun '{"repo":"acme/site","jobs":[{"name":"woken","runs_on":["pool-web"],"steps":[{"run":"true"}]}]}')
+check "the delivery woke the supervisor: the job ran well before the 60-s pass" wait_job "$q" completed
+check "... in $(($(date +%s) - t0)) s" test $(($(date +%s) - t0)) -lt 30
+check "... success" test "$(job "$q" conclusion)" = success
+acc=$(ctl deliveries '' | "$py" -c 'import json,sys; print(sorted(set(d["status"] for d in json.load(sys.stdin)["deliveries"])))')
+check "every delivery accepted ($acc)" test "$acc" = "[202]"
+e2e_root cat $prom >"$E2E_WORK/pool.prom"
+check "metrics: webhook requests by result" test "$(e2e_prom "$E2E_WORK/pool.prom" '(m[("lanekeeper_pool_webhook_requests_total", (("result", "accepted"),))] >= 1, m[("lanekeeper_pool_webhook_requests_total", (("result", "bad_signature"),))])')" = "(True, 1.0)"
+
 # ---- leak scan: every token and JIT configuration the double issued ----
 e2e_root systemctl stop lanekeeper-pool.service
-e2e_issued_tokens "$E2E_WORK/tokens.u" "$pat"
+e2e_issued_tokens "$E2E_WORK/tokens.u" "$pat" "$wsecret"
 check "JIT configurations were issued ($(wc -l <"$E2E_WORK/tokens.u") secrets)" test "$(wc -l <"$E2E_WORK/tokens.u")" -ge 10
 e2e_root journalctl -o cat --no-pager >"$E2E_WORK/scan.journal" 2>/dev/null
 e2e_root sh -c 'cat /srv/lanekeeper/store/audit/* /srv/lanekeeper/store/*.install 2>/dev/null; cat /etc/systemd/system/lanekeeper-lane@web-*.service' >"$E2E_WORK/scan.store"
