@@ -24,7 +24,6 @@
 #include "settings.h"
 #include "proto-time.h"
 
-#define API_VERSION "2022-11-28"
 #define TOKEN_REFRESH_MS (50 * 60 * 1000LL)
 #define FRESH_TOKEN_MS (10 * 1000LL)
 
@@ -169,36 +168,6 @@ void gh_response_free(struct gh_response *r) {
 /* ---- one exchange (callbacks in gh-exchange.c) ---- */
 
 
-/* The request's headers: the bearer of any length, wiped after the send. */
-static struct curl_slist *request_headers(const char *bearer, bool json_body, const char *if_none_match) {
-        struct curl_slist *h = NULL;
-        char inm[200];
-
-        h = curl_slist_append(h, "Accept: application/vnd.github+json");
-        h = curl_slist_append(h, "X-GitHub-Api-Version: " API_VERSION);
-        h = curl_slist_append(h, "User-Agent: lanekeeper/" PACKAGE_VERSION);
-        if (bearer) {
-                size_t n = strlen(bearer) + sizeof "Authorization: Bearer ";
-                char *auth = malloc(n);
-
-                if (!auth) {
-                        curl_slist_free_all(h);
-                        return NULL;
-                }
-                snprintf(auth, n, "Authorization: Bearer %s", bearer);
-                h = curl_slist_append(h, auth);
-                explicit_bzero(auth, n);
-                free(auth);
-        }
-        if (json_body)
-                h = curl_slist_append(h, "Content-Type: application/json");
-        if (if_none_match) {
-                snprintf(inm, sizeof inm, "If-None-Match: %s", if_none_match);
-                h = curl_slist_append(h, inm);
-        }
-        return h;
-}
-
 static void request_options(struct gh_client *c, const char *method, const char *url, const char *body,
                             struct curl_slist *h, struct gh_exchange *x) {
         long long left = c->attempt_deadline ? c->attempt_deadline - wall_ms() : 60000;
@@ -249,7 +218,7 @@ static int exchange(struct gh_client *c, const char *method, const char *url, co
 
         *resp = (struct gh_response) {};
         *x = (struct gh_exchange) { .resp = resp };
-        h = request_headers(bearer, body != NULL, if_none_match);
+        h = gh_request_headers(bearer, body != NULL, if_none_match);
         if (!h)
                 return snprintf(err, errlen, "out of memory"), -ENOMEM;
         request_options(c, method, url, body, h, x);

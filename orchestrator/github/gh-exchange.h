@@ -12,6 +12,7 @@
 #include "proto-sha256.h"
 
 #define GH_BODY_MAX (32u << 20)
+#define GH_API_VERSION "2022-11-28"
 
 
 struct gh_exchange {
@@ -26,6 +27,11 @@ struct gh_exchange {
 size_t gh_on_body(char *p, size_t size, size_t n, void *ud);
 size_t gh_on_header(char *p, size_t size, size_t n, void *ud);
 int gh_on_debug(CURL *h, curl_infotype type, char *data, size_t size, void *ud);
+
+/* The request's headers (GitHub's media type and API version, our
+ * User-Agent, the bearer of any length, wiped after the send, a JSON body's
+ * type, If-None-Match); NULL when out of memory. */
+struct curl_slist *gh_request_headers(const char *bearer, bool json_body, const char *if_none_match);
 
 /* Copy S into BUF with every secret replaced. */
 void gh_redact_into(const char *s, char *buf, size_t size);
