@@ -105,6 +105,17 @@ START_TEST(test_scale_down_spares_busy) {
         }
         ck_assert_uint_eq(d.actions[0].slot, 5);  /* highest first */
         ck_assert_uint_eq(d.actions[1].slot, 3);
+        /* a job just ended on 1 (its unit in the restart delay), 2 is the warm
+         * spare: 1 stops, the spare stays online */
+        setup();
+        snprintf(slots[0].active, sizeof slots[0].active, "activating");
+        up(2, true, false);
+        pool_decide(&p, slots, p.max, 0, false, now, 60, &d);
+        ck_assert_uint_eq(d.target, 1);
+        ck_assert_uint_eq(d.n_actions, 1);
+        ck_assert_int_eq(d.actions[0].act, PA_STOP);
+        ck_assert_uint_eq(d.actions[0].slot, 1);
+        ck_assert_int_eq(d.actions[0].runner_id, 0);
         /* everything busy, nothing queued: nothing stops */
         for (unsigned n = 1; n <= 6; n++)
                 up(n, true, true);

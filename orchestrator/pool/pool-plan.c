@@ -64,11 +64,14 @@ static void scale_up(const struct pool_desired *p, const struct slot_seen *slots
                 }
 }
 
-/* Stop SURPLUS slots that run no job: idle ones first, then those still
- * starting (between jobs, or their runner not yet online), highest first. */
+/* Stop SURPLUS slots that run no job: those still starting first
+ * (between jobs, in their restart delay, or their runner not yet online),
+ * then idle ones, highest first. An idle runner is the warm spare a job
+ * claims at once; a slot that just finished a job must not outlive it
+ * only to leave the pool with nothing online for its restart delay. */
 static void scale_down(const struct pool_desired *p, const struct slot_seen *slots, const enum slot_state *st,
                        unsigned surplus, struct pool_decision *d) {
-        static const enum slot_state order[] = { SLOT_IDLE, SLOT_STARTING };
+        static const enum slot_state order[] = { SLOT_STARTING, SLOT_IDLE };
 
         for (size_t k = 0; k < ELEMENTSOF(order); k++)
                 for (unsigned n = p->max; n >= 1 && surplus > 0; n--)
