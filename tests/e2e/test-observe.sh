@@ -129,7 +129,7 @@ PY
 
 # One byte changed in the unit file: not managed either.
 e2e_root sh -c 'rm -r /etc/systemd/system/lanekeeper-lane@cm-website-chris-testing.service.d
-        sed -i "s/RestartSec=10s/RestartSec=11s/" /etc/systemd/system/lanekeeper-lane@cm-website-chris-testing.service
+        sed -i "s/RestartSec=2s/RestartSec=3s/" /etc/systemd/system/lanekeeper-lane@cm-website-chris-testing.service
         systemctl daemon-reload'
 out=$(plan cm-website-chris-testing 2>&1)
 python3 - "$out" <<'PY' && ok || bad "plan with an edited unit: $out"
