@@ -16,6 +16,7 @@
 #include <string.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -38,7 +39,7 @@ struct sv {
         sd_event *e;
         sd_event_source *timer, *child;
         struct pool_webhook hook;
-        bool wake;                     /* a webhook asked for an early pass */
+        bool wake;                     /* a webhook or a changed file asked for an early pass */
         long long last_pass_ms;
         struct slot_ref *refs;         /* pool I's slot N at I * POOL_MAX_SLOTS + N - 1 */
         char *reload_said;             /* what the last reload said (said again only when it changes) */
@@ -234,8 +235,8 @@ static int on_timer(sd_event_source *es, uint64_t usec, void *userdata) {
         return sd_event_source_set_time_relative(es, v->once ? 200 * 1000 : (uint64_t) v->interval_s * 1000000);
 }
 
-/* A verified workflow_job delivery: a pass now (the API is read, not the
- * payload), at most one a second. */
+/* A verified workflow_job delivery (the API is read, not the payload),
+ * or a pool or drain file changed: a pass now, at most one a second. */
 static void on_wake(void *data, const char *action) {
         struct sv *v = data;
         long long since = proto_now_ms() - v->last_pass_ms;
@@ -243,6 +244,34 @@ static void on_wake(void *data, const char *action) {
         (void) action;
         v->wake = true;
         (void) sd_event_source_set_time_relative(v->timer, since >= 1000 ? 0 : (uint64_t) (1000 - since) * 1000);
+}
+
+static bool ends_with(const char *s, const char *suffix) {
+        size_t n = strlen(s), m = strlen(suffix);
+
+        return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* A pool file written (lanectl pool scale renames its new file into
+ * place, as editors do) or a drain file made or removed: a pass now. */
+static int on_inotify(sd_event_source *es, const struct inotify_event *ev, void *userdata) {
+        (void) es;
+        if ((ev->mask & IN_Q_OVERFLOW) || (ev->len > 0 && (ends_with(ev->name, ".conf") || ends_with(ev->name, ".drain"))))
+                on_wake(userdata, "file");
+        return 0;
+}
+
+/* Watched, not polled: without inotify (no watch left) the next pass
+ * still reads them, an interval later. */
+static void watch_files(struct sv *v) {
+        const char *dirs[] = { v->pools_dir, v->x.s->store_dir };
+
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++)
+                if (sd_event_add_inotify(v->e, NULL, dirs[i],
+                                         IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | IN_ONLYDIR,
+                                         on_inotify, v) < 0)
+                        fprintf(stderr, "lanectl pool supervise: cannot watch %s (%m): its changes wait for the next pass\n",
+                                dirs[i]);
 }
 
 static int on_signal(sd_event_source *es, const struct signalfd_siginfo *si, void *userdata) {
@@ -300,6 +329,8 @@ static int serve(struct sv *v) {
                 return fprintf(stderr, "lanectl pool supervise: cannot set up the event loop\n"), 2;
         if (watch_slots(v) < 0)
                 return 2;
+        if (!v->once)
+                watch_files(v);
         v->hook = (struct pool_webhook) { .wake = on_wake, .data = v, .counts = v->sup.c.webhook };
         if (!v->once && pool_webhook_open(v->e, v->x.s, &v->hook, err, sizeof err) < 0)
                 return fprintf(stderr, "lanectl pool supervise: %s\n", err), 2;
