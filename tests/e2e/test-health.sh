@@ -193,6 +193,9 @@ check "offline: lane-a active again ($state)" e2e_root systemctl -q is-active la
 check "offline: the busy lane's job still runs" test "$(runstatus "$busy")" = "in_progress None"
 
 # ---- metrics: the exposition format, parsed by prometheus_client; values match the state ----
+# lane-a's restarted runner comes online when its listener's session is up: waited for (30 s at most)
+a_online() { [ "$(lanectl metrics 2>/dev/null | e2e_prom /dev/stdin 'm[("lanekeeper_lane_online", (("lane", "lane-a"),))]')" = 1.0 ]; }
+for _ in $(seq 60); do a_online && break; sleep 0.5; done
 q=$(newrun '{"repo":"acme/site","jobs":[{"name":"w","runs_on":["only-b"]},{"name":"nobody","runs_on":["windows-latest"]}]}')
 out=$(lanectl status 2>&1)
 check "status: the queue per label set: $(sed -n '/^QUEUE/,/^$/p' <<<"$out")" \

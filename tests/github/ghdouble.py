@@ -9,7 +9,9 @@ describes: pagination with Link headers, ETags and 304s that cost no rate
 limit (ETags die with the token), primary and secondary rate limits with
 their headers, GitHub App JWTs verified against the app's public key,
 installation tokens that expire, runners registered through registration
-tokens or JIT configs whose status follows heartbeats, jobs, variables.
+tokens or JIT configs whose status follows heartbeats, jobs, variables;
+and the Actions service's runner scale set API (ghscaleset.py: shapes of
+GitHub's actions/scaleset client, scaleset-shapes.json).
 
 Tests steer it through /_double/... (loopback only, no authentication):
 faults (5xx, slow answers, connection resets, malformed JSON, token
@@ -38,6 +40,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ghjobs  # noqa: E402
 from ghjobs import iso  # noqa: E402
 import ghrest  # noqa: E402
+import ghscaleset  # noqa: E402
 import openapi_check  # noqa: E402
 
 API_VERSIONS = ("2022-11-28", "2026-03-10")
@@ -69,6 +72,7 @@ class State:
         self.violations = []
         self.log = []                          # [(method, path, status, token-hash)]
         ghjobs.init_state(self)
+        ghscaleset.init_state(self)
 
     def now(self):
         return time.time() + self.offset
@@ -82,7 +86,7 @@ def scope_key(kind, name):
     return "%s:%s" % (kind, name.lower())
 
 
-class Handler(ghrest.JobsMixin, http.server.BaseHTTPRequestHandler):
+class Handler(ghrest.JobsMixin, ghscaleset.ScaleSetMixin, http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "GitHub.com"
     sys_version = ""
@@ -686,9 +690,12 @@ class Handler(ghrest.JobsMixin, http.server.BaseHTTPRequestHandler):
                 issued += [r[k] for r in st.runners.values() for k in ("credential", "jit_secret") if r.get(k)]
                 issued += [t for t in st.job_tokens if t not in issued]
                 issued += [t for t in getattr(st, "jit_issued", []) if t not in issued]
+                issued += [t for t in st.ss_issued if t not in issued]
                 return self.send(200, {"tokens": issued}, check=False)
             if what == "log":
                 return self.send(200, {"log": st.log}, check=False)
+            if what == "scaleset":
+                return self.send(200, self.ss_control(body), check=False)
             if what == "fault":
                 f = dict(body)
                 f.setdefault("count", 1)
@@ -743,6 +750,7 @@ route(r"/repos/" + S + "/" + S + r"/actions/variables",
 route(r"/repos/" + S + "/" + S + r"/actions/variables/([A-Za-z0-9_]+)",
       GET=lambda h, q, o, r, n: Handler.variables(h, q, o, r, n), PATCH=lambda h, q, o, r, n: Handler.variables(h, q, o, r, n))
 ghrest.add_routes(route, Handler, S)
+ghscaleset.add_routes(route, Handler)
 route(r"/app/installations/(\d+)/access_tokens", POST=lambda h, q, i: Handler.access_token(h, q, i))
 route(r"/rate_limit", GET=lambda h, q: Handler.rate_limit(h, q))
 

@@ -74,6 +74,8 @@ def claim(st, r, host):
         x = st.jobx[j["id"]]
         if j["status"] != "queued" or not runner_matches(r, x["repo"], j["labels"]):
             continue
+        if r.get("scale_set") and not st.ss_may_run(r, j):
+            continue          # a scale set's runner takes only the jobs assigned to its set
         now = st.now()
         token = "ghs_" + secrets.token_urlsafe(27)
         st.tokens[token] = {"expires": now + 86400, "kind": "job"}
