@@ -92,6 +92,24 @@ class Runner:
         return st
 
 
+def sessions(d):
+    """One listener session per runner: a second conflicts (exit 5 in the listener) until the first is
+    deleted, which needs the runner's credential, as the listener's own exit does."""
+    r = Runner(d, "sess-1", ["sessions"])
+    st, _ = r.poll()
+    check("a session is opened by the first poll", st == 200, st)
+    other = Runner.__new__(Runner)
+    other.d, other.id, other.cred, other.session, other.job = d, r.id, r.cred, "s-second", None
+    st, _ = other.poll()
+    check("a second session of the same runner conflicts: 409", st == 409, st)
+    st, _ = d.runner("disconnect", {"id": r.id, "session": r.session})
+    check("a disconnect without the credential is refused", st == 404, st)
+    st, _ = d.runner("disconnect", {"id": r.id, "credential": r.cred, "session": r.session})
+    check("the session deleted on the listener's exit", st == 200, st)
+    st, _ = other.poll()
+    check("... so the next listener's session opens at once", st == 200, st)
+
+
 def run_of(d, body):
     return d.ctl("run", dict({"repo": "acme/site"}, **body))["run_id"]
 
@@ -431,6 +449,7 @@ def main():
     srv = receiver()
     try:
         gpu, never, first, second = scheduling(d)
+        sessions(d)
         queue_wait(d, gpu)
         long_poll(d, gpu)
         cancelling(d, gpu)

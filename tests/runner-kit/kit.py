@@ -349,7 +349,7 @@ def listen(argv):
             s.start(body["job"])
         elif body.get("cancel"):
             s.tell(body["cancel"].get("reason", "cancelled"))
-    post(origin, "disconnect", {"id": rid, "session": session})
+    post(origin, "disconnect", {"id": rid, "credential": cred, "session": session})   # the session deleted, as the listener does on exit
     say("Exiting...")
     return 0
 
