@@ -177,6 +177,14 @@ class ScaleSetMixin:
         check(self.st, shape, body)
         self.send(status, body, check=False)
 
+    def ss_find_set(self, scope, sid):
+        """Scale set SID of SCOPE, or None after answering 404 (the caller holds the lock)."""
+        s = self.st.ss_sets.get(int(sid))
+        if not s or s["scope"] != scope:
+            self.ss_error(404, "RunnerScaleSetNotFoundException", "No runner scale set %s" % sid)
+            return None
+        return s
+
     def ss_admin(self, query):
         """The admin token's scope, or None after answering."""
         st = self.st
@@ -260,9 +268,9 @@ class ScaleSetMixin:
         if not scope:
             return
         with st.lock:
-            s = st.ss_sets.get(int(sid))
-            if not s or s["scope"] != scope:
-                return self.ss_error(404, "RunnerScaleSetNotFoundException", "No runner scale set %s" % sid)
+            s = self.ss_find_set(scope, sid)
+            if not s:
+                return
             if self.command == "DELETE":
                 del st.ss_sets[s["id"]]
                 for r in [r for r in st.runners.values() if r.get("scale_set") == s["id"]]:
@@ -295,9 +303,9 @@ class ScaleSetMixin:
             return
         body = self.body_json() if self.command == "POST" else None
         with st.lock:
-            s = st.ss_sets.get(int(sid))
-            if not s or s["scope"] != scope:
-                return self.ss_error(404, "RunnerScaleSetNotFoundException", "No runner scale set %s" % sid)
+            s = self.ss_find_set(scope, sid)
+            if not s:
+                return
             x = s["session"]
             live = x and st.now() - x["seen"] < st.ss_conf["session_timeout"]
             if self.command == "POST":
@@ -378,9 +386,9 @@ class ScaleSetMixin:
         if not isinstance(body, list) or not all(isinstance(i, int) for i in body):
             return self.ss_error(400, "ArgumentException", "a list of runner request ids is expected")
         with st.lock:
-            s = st.ss_sets.get(int(sid))
-            if not s or s["scope"] != scope:
-                return self.ss_error(404, "RunnerScaleSetNotFoundException", "No runner scale set %s" % sid)
+            s = self.ss_find_set(scope, sid)
+            if not s:
+                return
             ours = {j["id"]: j for j in set_jobs(st, s)}
             got = [i for i in body if i in ours and ours[i]["status"] == "queued"]
             for i in got:
@@ -398,9 +406,9 @@ class ScaleSetMixin:
         if not isinstance(body, dict) or not isinstance(body.get("name"), str) or not body["name"]:
             return self.ss_error(400, "ArgumentException", "name is required")
         with st.lock:
-            s = st.ss_sets.get(int(sid))
-            if not s or s["scope"] != scope:
-                return self.ss_error(404, "RunnerScaleSetNotFoundException", "No runner scale set %s" % sid)
+            s = self.ss_find_set(scope, sid)
+            if not s:
+                return
             if any(r["scope"] == scope and r["name"].lower() == body["name"].lower() for r in st.runners.values()):
                 return self.ss_error(409, "AgentExistsException", "A runner named %s already exists" % body["name"])
             r = self.add_runner(scope, body["name"], [s["name"]], ephemeral=True, group=s["group_id"], default_labels=False)
