@@ -69,6 +69,13 @@ class Runner:
         self.session = "s-" + name
         self.job = None
 
+    @classmethod
+    def listener(cls, d, rid, cred, session):
+        """A listener of a runner registered elsewhere (a JIT configuration's), with its own SESSION."""
+        r = cls.__new__(cls)
+        r.d, r.id, r.cred, r.session, r.job = d, rid, cred, session, None
+        return r
+
     def poll(self, busy=False, wait=0, **extra):
         st, body = self.d.runner("heartbeat", dict(extra, id=self.id, credential=self.cred, session=self.session,
                                                    busy=busy, wait=wait))
@@ -98,8 +105,7 @@ def sessions(d):
     r = Runner(d, "sess-1", ["sessions"])
     st, _ = r.poll()
     check("a session is opened by the first poll", st == 200, st)
-    other = Runner.__new__(Runner)
-    other.d, other.id, other.cred, other.session, other.job = d, r.id, r.cred, "s-second", None
+    other = Runner.listener(d, r.id, r.cred, "s-second")
     st, _ = other.poll()
     check("a second session of the same runner conflicts: 409", st == 409, st)
     st, _ = d.runner("disconnect", {"id": r.id, "session": r.session})

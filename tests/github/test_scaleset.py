@@ -148,8 +148,7 @@ def jobs(d, s, ss, sess):
     st, _, body = s.req("POST", "runtime/runnerscalesets/%d/generatejitconfig" % ss["id"], {"name": "lk-ss-1", "workFolder": "_work"})
     check("the same name again: 409 AgentExistsException", st == 409 and body["typeName"] == "AgentExistsException", body)
     cfg = json.loads(base64.b64decode(jit["encodedJITConfig"]))
-    r = Runner.__new__(Runner)
-    r.d, r.id, r.cred, r.session, r.job = d, cfg[".runner"], cfg[".credentials"], "s-ss-1", None
+    r = Runner.listener(d, cfg[".runner"], cfg[".credentials"], "s-ss-1")
     r.poll()
     check("the set's runner takes no job not yet assigned to its set", r.job is None, r.job)
     st, _, body = s.req("POST", "runtime/runnerscalesets/%d/acquirejobs" % ss["id"], [req_id, 123456789])
