@@ -17,92 +17,25 @@
 #include "gh-api.h"
 #include "gh-auth.h"
 #include "settings.h"
+#include "test-double.h"
 #include "test-util.h"
 
-static char work[] = "/tmp/lanekeeper-check-github-api-XXXXXX";
 static char pat[48];
-static pid_t dbl = -1;
-static int port;
 static struct gh_client *c;
 static char err[1024];
 
-static long control(const char *what, const char *body, char *out, size_t size) {
-        char url[128];
-        CURL *h = curl_easy_init();
-        long status = 0;
-        FILE *f = out ? fmemopen(out, size, "w") : fopen("/dev/null", "we");
-
-        /* "runner/...": the runner's own protocol (what the kit's listener says); else the test's controls */
-        if (strncmp(what, "runner/", 7) == 0)
-                snprintf(url, sizeof url, "http://127.0.0.1:%d/_runner/%s", port, what + 7);
-        else
-                snprintf(url, sizeof url, "http://127.0.0.1:%d/_double/%s", port, what);
-        curl_easy_setopt(h, CURLOPT_URL, url);
-        if (body)
-                curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(h, CURLOPT_WRITEDATA, f);
-        if (curl_easy_perform(h) == CURLE_OK)
-                curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-        curl_easy_cleanup(h);
-        fclose(f);
-        return status;
-}
-
-/* How many requests matching METHOD and PATH the double saw. */
-static int seen(const char *method, const char *path) {
-        static char log[1 << 20];
-        char needle[300];
-        int n = 0;
-
-        ck_assert_int_eq(control("log", NULL, log, sizeof log), 200);
-        snprintf(needle, sizeof needle, "[\"%s\", \"%s", method, path);
-        for (const char *p = log; (p = strstr(p, needle)); p++)
-                n++;
-        return n;
-}
+#define work dbl_work
+#define port dbl_port
+#define control dbl_control
+#define seen dbl_seen
 
 static void start(void) {
-        char path[128], portfile[128], tok[64];
-        FILE *f;
-
-        ck_assert_ptr_nonnull(mkdtemp(work));
         snprintf(pat, sizeof pat, "ghp_%s", "Ch3ckApiT0kenCh3ckApiT0kenCh3ckApiT0ken");
-        snprintf(path, sizeof path, "%s/token", work);
-        f = fopen(path, "we");
-        fprintf(f, "%s\n", pat);
-        fclose(f);
-        chmod(path, 0600);
-        snprintf(portfile, sizeof portfile, "%s/port", work);
-        dbl = fork();
-        if (dbl == 0) {
-                snprintf(tok, sizeof tok, "%s", pat);
-                execl("/usr/bin/python3", "python3", "-B", TESTS_SRCDIR "/github/ghdouble.py", "--port-file", portfile,
-                      "--token", tok, "--repo", "acme/site", "--org", "acme", (char *) NULL);
-                _exit(127);
-        }
-        for (int i = 0; i < 200 && !port; i++) {
-                f = fopen(portfile, "re");
-                if (f) {
-                        if (fscanf(f, "%d", &port) != 1)
-                                port = 0;
-                        fclose(f);
-                }
-                if (!port)
-                        usleep(50000);
-        }
-        ck_assert_int_gt(port, 0);
+        dbl_start(pat);
 }
 
 static void stop(void) {
-        char cmd[128];
-
-        if (dbl > 0) {
-                kill(dbl, SIGTERM);
-                waitpid(dbl, NULL, 0);
-        }
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", work);
-        if (system(cmd) != 0)
-                abort();
+        dbl_stop();
 }
 
 static void client(void) {
@@ -335,14 +268,8 @@ int main(void) {
         Suite *s = suite_create("github-api");
         TCase *tc = tcase_create("against the double");
 
-        if (system("/usr/bin/python3 -c 'import jwt, cryptography, jsonschema' 2>/dev/null") != 0) {
-                if (getenv("CI") && strcmp(getenv("CI"), "true") == 0) {
-                        fprintf(stderr, "check-github-api: python3-jwt, -cryptography or -jsonschema missing (CI=true)\n");
-                        return 1;
-                }
-                fprintf(stderr, "SKIP: needs python3-jwt python3-cryptography python3-jsonschema\n");
-                return 77;
-        }
+        if (!dbl_usable("check-github-api"))
+                return getenv("CI") && strcmp(getenv("CI"), "true") == 0 ? 1 : 77;
         tcase_add_unchecked_fixture(tc, start, stop);
         tcase_add_checked_fixture(tc, client, unclient);
         tcase_set_timeout(tc, 60);

@@ -74,6 +74,26 @@ START_TEST(test_defaults) {
 END_TEST
 
 #define BASE "[pool]\nname=p\nrepository=acme/site\nhost=h\nroot=/r\nuser=u\nlabels=self-hosted\n"
+#define SS "[pool]\nname=web\nrepository=acme/site\nhost=h\nroot=/r\nuser=u\nmax=4\nmode=scale-set\n"
+
+START_TEST(test_scale_set) {
+        struct pool_desired p;
+        struct lane_desired slot;
+        struct ini_diags d;
+
+        ck_assert_int_eq(parse(SS, &p, &d), 0);
+        ck_assert_int_eq(p.mode, POOL_MODE_SCALE_SET);
+        ck_assert_str_eq(p.scale_set, "web");   /* the pool's name by default */
+        ck_assert_int_eq(parse(SS "scale_set = lk-web-x64\n", &p, &d), 0);
+        ck_assert_str_eq(p.scale_set, "lk-web-x64");
+        pool_slot_lane(&p, 2, &slot);
+        ck_assert(lane_has_label(&slot, "lk-web-x64") && lane_has_label(&slot, "self-hosted") && slot.n_labels == 2);
+        ck_assert_int_eq(parse(BASE "max=2\nmode=labels\n", &p, &d), 0);
+        ck_assert_int_eq(p.mode, POOL_MODE_LABELS);
+        ck_assert_str_eq(p.scale_set, "");
+}
+END_TEST
+
 
 static const struct {
         const char *text;
@@ -96,6 +116,12 @@ static const struct {
         { BASE "max=2\nversion=latest\n", 9, "'version' must be any" },
         { "[pool]\nname=a23456789012345678901234567890123456789012345678901234567890123\nrepository=acme/site\nhost=h\n"
           "root=/r\nuser=u\nlabels=self-hosted\nmax=12\n", 0, "slot name 'a234" },
+        { BASE "max=2\nmode=k8s\n", 9, "'mode' is 'labels' or 'scale-set', not 'k8s'" },
+        { BASE "max=2\nmode=labels\nmode=labels\n", 10, "'mode' is set twice" },
+        { BASE "max=2\nscale_set=web\n", 9, "'scale_set' needs 'mode = scale-set'" },
+        { SS "labels=self-hosted, linux\n", 9, "'labels' is not a key of a scale-set pool" },
+        { SS "scale_set=a b\n", 9, "'scale_set' 'a b'" },
+        { SS "scale_set=x\nscale_set=y\n", 10, "'scale_set' is set twice" },
 };
 
 START_TEST(test_bad) {
@@ -117,6 +143,7 @@ int main(void) {
 
         tcase_add_test(tc, test_good);
         tcase_add_test(tc, test_defaults);
+        tcase_add_test(tc, test_scale_set);
         tcase_add_loop_test(tc, test_bad, 0, (int) ELEMENTSOF(bad));
         suite_add_tcase(s, tc);
         return run_suite(s);

@@ -25,7 +25,8 @@ struct pool_entry {
 /* What the helper and the planner will refuse of the pool's slots. */
 static bool check_policy(const struct pool_entry *e, const struct helper_policy *hp, FILE *out) {
         const struct lane_desired *p = &e->pool.lane;
-        const char *label = policy_managed_label(hp);
+        /* a scale set's runners carry the set's name only: the set marks them */
+        const char *label = e->pool.mode == POOL_MODE_SCALE_SET ? NULL : policy_managed_label(hp);
         bool ok = true, scope = false;
 
         for (size_t i = 0; i < hp->n_repositories; i++)

@@ -10,6 +10,7 @@ struct parse_ctx {
         struct pool_desired *p;
         struct ini_diags *diags;
         unsigned seen, seen_counts;   /* the lane keys (lane_key()), min/max/spare */
+        int mode_line, set_line, labels_line;
 };
 
 static const char *const counts[] = { "min", "max", "spare" };
@@ -30,6 +31,49 @@ static void set_count(struct parse_ctx *c, int line, size_t k, const char *value
                 *dst = (unsigned) v;
 }
 
+static void mode_key(struct parse_ctx *c, int line, const char *key, const char *value) {
+        const char *reason;
+
+        if (strcmp(key, "mode") == 0) {
+                if (c->mode_line)
+                        return ini_diag(c->diags, line, "'mode' is set twice");
+                c->mode_line = line;
+                if (strcmp(value, "labels") == 0 || strcmp(value, "scale-set") == 0)
+                        c->p->mode = value[0] == 's' ? POOL_MODE_SCALE_SET : POOL_MODE_LABELS;
+                else
+                        ini_diag(c->diags, line, "'mode' is 'labels' or 'scale-set', not '%.64s'", value);
+                return;
+        }
+        if (c->set_line)
+                return ini_diag(c->diags, line, "'scale_set' is set twice");
+        c->set_line = line;
+        if (proto_validate_label(value, &reason) < 0)
+                ini_diag(c->diags, line, "'scale_set' '%.64s' %s (the set's name is the label jobs ask for)", value, reason);
+        else
+                snprintf(c->p->scale_set, sizeof c->p->scale_set, "%s", value);
+}
+
+/* A scale set's runners carry one label, the set's name: it stands for
+ * the labels a labels pool lists (and is what jobs' runs-on names). */
+static void check_scale_set(struct parse_ctx *c) {
+        struct pool_desired *p = c->p;
+        char labels[PROTO_LABEL_MAX + 16];
+
+        if (p->mode != POOL_MODE_SCALE_SET) {
+                if (c->set_line)
+                        ini_diag(c->diags, c->set_line, "'scale_set' needs 'mode = scale-set'");
+                return;
+        }
+        if (c->labels_line)
+                return ini_diag(c->diags, c->labels_line,
+                                "'labels' is not a key of a scale-set pool: its runners' one label is the set's name "
+                                "('scale_set', the pool's name by default)");
+        if (!p->scale_set[0])
+                snprintf(p->scale_set, sizeof p->scale_set, "%.*s", (int) sizeof p->scale_set - 1, p->lane.name);
+        snprintf(labels, sizeof labels, "self-hosted %s", p->scale_set);
+        (void) lane_key(&p->lane, &c->seen, "labels", labels, c->diags, 0);
+}
+
 static int entry(void *user, int line, const char *section, const char *key, const char *value) {
         struct parse_ctx *c = user;
 
@@ -40,6 +84,10 @@ static int entry(void *user, int line, const char *section, const char *key, con
         for (size_t k = 0; k < ELEMENTSOF(counts); k++)
                 if (strcmp(key, counts[k]) == 0)
                         return set_count(c, line, k, value), 1;
+        if (strcmp(key, "mode") == 0 || strcmp(key, "scale_set") == 0)
+                return mode_key(c, line, key, value), 1;
+        if (strcmp(key, "labels") == 0)
+                c->labels_line = line;
         /* a slot is always managed: the key is not a pool's */
         if (strcmp(key, "managed") == 0 || !lane_key(&c->p->lane, &c->seen, key, value, c->diags, line))
                 ini_diag(c->diags, line, "unknown key '%.64s'", key);
@@ -51,6 +99,7 @@ static void check_complete(struct parse_ctx *c) {
         char slot[PROTO_LANE_NAME_MAX + 32];
         const char *reason;
 
+        check_scale_set(c);
         lane_keys_complete(&p->lane, c->seen, c->diags);
         if (!(c->seen_counts & 2u))
                 ini_diag(c->diags, 0, "required key 'max' is missing");

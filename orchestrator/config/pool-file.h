@@ -14,9 +14,16 @@
 
 #define POOL_MAX_SLOTS 100
 
+enum pool_mode {
+        POOL_MODE_LABELS,              /* demand: the queued jobs its labels satisfy */
+        POOL_MODE_SCALE_SET,           /* demand: what GitHub tells the pool's runner scale set */
+};
+
 struct pool_desired {
         struct lane_desired lane;      /* the pool's name and what every slot shares; managed */
         unsigned min, max, spare;
+        enum pool_mode mode;
+        char scale_set[PROTO_LABEL_MAX + 1];   /* mode scale-set: the set's name (the label jobs ask for) */
 };
 
 /* Parse one pool file. Every problem goes to *diags with its line; 0 when

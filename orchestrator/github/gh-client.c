@@ -33,6 +33,7 @@ struct gh_client {
         int cache_fd;
         bool debug, read_only;
         long long deadline_ms;
+        const struct gh_send *send;   /* the request being sent is the Actions service's */
         long long attempt_deadline;   /* wall clock ms: the current request's overall deadline */
         /* the bearer: a token file's token, or an installation token */
         char *token;
@@ -134,6 +135,10 @@ void gh_client_free(struct gh_client *c) {
         free(c);
 }
 
+const char *gh_client_api(const struct gh_client *c) {
+        return c->api;
+}
+
 void gh_client_set_read_only(struct gh_client *c) {
         c->read_only = true;
 }
@@ -160,17 +165,12 @@ void gh_stats(const struct gh_client *c, struct gh_stats *ret) {
         *ret = c->stats;
 }
 
-void gh_response_free(struct gh_response *r) {
-        free(r->body);
-        *r = (struct gh_response) {};
-}
-
 /* ---- one exchange (callbacks in gh-exchange.c) ---- */
-
 
 static void request_options(struct gh_client *c, const char *method, const char *url, const char *body,
                             struct curl_slist *h, struct gh_exchange *x) {
         long long left = c->attempt_deadline ? c->attempt_deadline - wall_ms() : 60000;
+        long cap = c->send && c->send->timeout_ms ? c->send->timeout_ms : 60000;   /* a long poll waits longer */
 
         curl_easy_reset(c->curl);
         curl_easy_setopt(c->curl, CURLOPT_URL, url);
@@ -190,7 +190,7 @@ static void request_options(struct gh_client *c, const char *method, const char 
         curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "https,http");
         curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
         /* an attempt never outlives the request's deadline (timeout_s, retries included) */
-        curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, left < 1000 ? 1000L : left > 60000 ? 60000L : (long) left);
+        curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, left < 1000 ? 1000L : left > cap ? cap : (long) left);
         curl_easy_setopt(c->curl, CURLOPT_ACCEPT_ENCODING, "");
         /* libcurl sends a request again by itself when a reused connection
          * turns out dead; a change goes on a connection of its own, so that
@@ -218,7 +218,7 @@ static int exchange(struct gh_client *c, const char *method, const char *url, co
 
         *resp = (struct gh_response) {};
         *x = (struct gh_exchange) { .resp = resp };
-        h = gh_request_headers(bearer, body != NULL, if_none_match);
+        h = gh_request_headers(bearer, c->send, body != NULL, if_none_match);
         if (!h)
                 return snprintf(err, errlen, "out of memory"), -ENOMEM;
         request_options(c, method, url, body, h, x);
@@ -401,8 +401,10 @@ static int request_with(struct gh_client *c, const char *method, const char *url
                                 ret->from_cache = true;
                                 snprintf(ret->etag, sizeof ret->etag, "%s", etag);
                         } else {
-                                if (ret->status != 304 && bearer && !strstr(url, "/rate_limit") &&
-                                    !strstr(url, "/access_tokens"))
+                                if (c->send)
+                                        c->stats.service++;
+                                else if (ret->status != 304 && bearer && !strstr(url, "/rate_limit") &&
+                                         !strstr(url, "/access_tokens"))
                                         c->stats.units++;
                                 if (ret->status == 200 && conditional && !mutating)
                                         gh_cache_write(c->cache_fd, c->token_id, url, ret);
@@ -446,17 +448,23 @@ static int full_url(const struct gh_client *c, const char *path, char *buf, size
         return 0;
 }
 
-int gh_fetch_signed(struct gh_client *c, const char *url, struct gh_response *ret, char *err, size_t errlen) {
-        const char *host = strncmp(url, "http://", 7) == 0 ? url + 7 : NULL;
+int gh_request_raw(struct gh_client *c, const char *method, const char *url, const char *cred,
+                   const struct gh_send *send, const char *body, struct gh_response *ret, char *err, size_t errlen) {
+        int r;
 
         *ret = (struct gh_response) {};
-        if (strncmp(url, "https://", 8) != 0 &&
-            !(host && (strncmp(host, "127.0.0.1", 9) == 0 || strncmp(host, "[::1]", 5) == 0 ||
-                       strncmp(host, "localhost", 9) == 0) && strchr(":/", host[host[0] == '[' ? 5 : 9])))
-                return snprintf(err, errlen, "refusing to fetch %.80s: not https", url), -EPERM;
-        if (strlen(url) >= 4096)
-                return snprintf(err, errlen, "URL too long"), -ENAMETOOLONG;
-        return request_with(c, "GET", url, NULL, false, NULL, false, ret, err, errlen);
+        if (c->read_only && strcmp(method, "GET") != 0)
+                return snprintf(err, errlen, "%s %s: this client only reads", method, url), -EPERM;
+        c->send = send;
+        r = request_with(c, method, url, cred, false, body, false, ret, err, errlen);
+        c->send = NULL;
+        return r;
+}
+
+int gh_client_detach(struct gh_client *c) {
+        c->curl = curl_easy_init();   /* the parent's stays the parent's: not cleaned up here */
+        c->cache_fd = -EBADF;
+        return c->curl ? 0 : -ENOMEM;
 }
 
 int gh_request(struct gh_client *c, const char *method, const char *path, const char *body, struct gh_response *ret,

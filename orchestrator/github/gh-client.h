@@ -35,6 +35,7 @@ struct gh_stats {
         unsigned long retries;
         unsigned long tokens;        /* installation tokens made */
         long long units;             /* rate-limit units spent, as x-ratelimit-used grew */
+        unsigned long service;       /* answers of the Actions service (gh-scaleset.h): no REST units */
         bool have_rate;              /* an answer carried x-ratelimit-*: the last one's */
         long long remaining, limit, reset;
 };
@@ -44,6 +45,8 @@ struct gh_stats {
  * ETag cache. On failure err says why (no secret in it). */
 int gh_client_new(const struct settings *s, const char *cache_dir, struct gh_client **ret, char *err, size_t errlen);
 void gh_client_free(struct gh_client *c);
+/* The API URL, without a trailing '/'. */
+const char *gh_client_api(const struct gh_client *c);
 
 /* METHOD PATH (a path under the API URL, or a full URL on its origin),
  * BODY (JSON text or NULL). Returns 0 with *ret filled for any HTTP answer
@@ -57,6 +60,10 @@ void gh_response_free(struct gh_response *r);
  * GitHub redirects a download (a job's log) to a signed URL, often on
  * another origin. Retried as any GET; not cached. */
 int gh_fetch_signed(struct gh_client *c, const char *url, struct gh_response *ret, char *err, size_t errlen);
+
+/* 0 when URL may carry a credential: https, or http on a loopback host
+ * (the test double); else -EPERM with ERR. */
+int gh_check_url(const char *url, char *err, size_t errlen);
 
 /* GET PATH and every page its Link headers name, 100 a page; the pages'
  * bodies one after the other into *ret (malloc'd, NUL-terminated). */

@@ -189,26 +189,31 @@ void gh_cache_write(int cache_fd, const char *token_id, const char *url, const s
 }
 
 /* The request's headers: the bearer of any length, wiped after the send. */
-struct curl_slist *gh_request_headers(const char *bearer, bool json_body, const char *if_none_match) {
+struct curl_slist *gh_request_headers(const char *bearer, const struct gh_send *send, bool json_body,
+                                      const char *if_none_match) {
+        const char *scheme = send && send->scheme ? send->scheme : "Bearer";
         struct curl_slist *h = NULL;
         char inm[200];
 
-        h = curl_slist_append(h, "Accept: application/vnd.github+json");
-        h = curl_slist_append(h, "X-GitHub-Api-Version: " GH_API_VERSION);
+        h = curl_slist_append(h, send ? "Accept: application/json" : "Accept: application/vnd.github+json");
+        if (!send)
+                h = curl_slist_append(h, "X-GitHub-Api-Version: " GH_API_VERSION);
         h = curl_slist_append(h, "User-Agent: lanekeeper/" PACKAGE_VERSION);
         if (bearer) {
-                size_t n = strlen(bearer) + sizeof "Authorization: Bearer ";
+                size_t n = strlen(bearer) + strlen(scheme) + sizeof "Authorization:  ";
                 char *auth = malloc(n);
 
                 if (!auth) {
                         curl_slist_free_all(h);
                         return NULL;
                 }
-                snprintf(auth, n, "Authorization: Bearer %s", bearer);
+                snprintf(auth, n, "Authorization: %s %s", scheme, bearer);
                 h = curl_slist_append(h, auth);
                 explicit_bzero(auth, n);
                 free(auth);
         }
+        if (send && send->extra)
+                h = curl_slist_append(h, send->extra);
         if (json_body)
                 h = curl_slist_append(h, "Content-Type: application/json");
         if (if_none_match) {

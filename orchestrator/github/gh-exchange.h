@@ -28,10 +28,31 @@ size_t gh_on_body(char *p, size_t size, size_t n, void *ud);
 size_t gh_on_header(char *p, size_t size, size_t n, void *ud);
 int gh_on_debug(CURL *h, curl_infotype type, char *data, size_t size, void *ud);
 
+/* One request's particulars beyond the REST API's: the Actions service's
+ * (gh-scaleset.h), on its own origin. */
+struct gh_send {
+        const char *scheme;          /* of the Authorization header: "Bearer" (NULL) or "RemoteAuth" */
+        const char *extra;           /* one more header line ("X-ScaleSetMaxCapacity: 8"), or NULL */
+        long timeout_ms;             /* per attempt (a long poll's), 0: up to 60 s */
+};
+
 /* The request's headers (GitHub's media type and API version, our
- * User-Agent, the bearer of any length, wiped after the send, a JSON body's
- * type, If-None-Match); NULL when out of memory. */
-struct curl_slist *gh_request_headers(const char *bearer, bool json_body, const char *if_none_match);
+ * User-Agent, the credential of any length under SEND's scheme, wiped
+ * after the send, SEND's extra line, a JSON body's type, If-None-Match);
+ * NULL when out of memory. */
+struct curl_slist *gh_request_headers(const char *bearer, const struct gh_send *send, bool json_body,
+                                      const char *if_none_match);
+
+/* METHOD URL (any origin: the caller chose it) with CRED under SEND's
+ * scheme (NULL: none), BODY: retried as gh_decide() allows, never cached,
+ * not counted as rate-limit units (stats.service counts them). */
+int gh_request_raw(struct gh_client *c, const char *method, const char *url, const char *cred,
+                   const struct gh_send *send, const char *body, struct gh_response *ret, char *err, size_t errlen);
+
+/* In a child after fork(): the client's own libcurl handle and cache
+ * left to the parent (closing them here would close the parent's
+ * connections), a new handle for this process's requests. */
+int gh_client_detach(struct gh_client *c);
 
 /* Copy S into BUF with every secret replaced. */
 void gh_redact_into(const char *s, char *buf, size_t size);

@@ -138,3 +138,27 @@ void gh_describe_error(const struct gh_response *r, char *buf, size_t size) {
         gh_redact_into(raw, buf, size);
         json_object_put(o);
 }
+
+int gh_check_url(const char *url, char *err, size_t errlen) {
+        const char *host = strncmp(url, "http://", 7) == 0 ? url + 7 : NULL;
+
+        if (strncmp(url, "https://", 8) != 0 &&
+            !(host && (strncmp(host, "127.0.0.1", 9) == 0 || strncmp(host, "[::1]", 5) == 0 ||
+                       strncmp(host, "localhost", 9) == 0) && strchr(":/", host[host[0] == '[' ? 5 : 9])))
+                return snprintf(err, errlen, "refusing %.80s: not https", url), -EPERM;
+        if (strlen(url) >= 4096)
+                return snprintf(err, errlen, "URL too long"), -ENAMETOOLONG;
+        return 0;
+}
+
+int gh_fetch_signed(struct gh_client *c, const char *url, struct gh_response *ret, char *err, size_t errlen) {
+        int r = gh_check_url(url, err, errlen);
+
+        *ret = (struct gh_response) {};
+        return r < 0 ? r : gh_request_raw(c, "GET", url, NULL, NULL, NULL, ret, err, errlen);
+}
+
+void gh_response_free(struct gh_response *r) {
+        free(r->body);
+        *r = (struct gh_response) {};
+}
