@@ -210,8 +210,10 @@ START_TEST(test_expiry_and_faults) {
         ck_assert_int_eq(gh_ss_session_open(c, &ss, "host-a", err, sizeof err), 0);
         /* the admin token expires early: the next call makes a new one */
         ck_assert_int_eq(dbl_control("scaleset", "{\"expire\": \"admin\"}", NULL, 0), 200);
-        ck_assert_msg(gh_ss_session_refresh(c, &ss, err, sizeof err) == 0, "%s", err);
+        ck_assert_msg(gh_ss_runner_find(c, &ss, "nobody", &(long long) { 0 }, err, sizeof err) == -ENOENT, "%s", err);
         ck_assert_uint_eq(ss.exchanges, 2);
+        ck_assert_int_eq(poll_once(&ss, 0, &m), 202);   /* the session's queue token outlived the admin token */
+        ck_assert_msg(gh_ss_session_refresh(c, &ss, err, sizeof err) == 0, "%s", err);
         /* the queue token expires: the poll says 401, a refresh gives a new one; a delete refreshes by itself */
         ck_assert_int_eq(dbl_control("scaleset", "{\"expire\": \"queue\"}", NULL, 0), 200);
         ck_assert_int_eq(gh_ss_poll(c, &ss, 0, 4, 10000, &r, err, sizeof err), 0);

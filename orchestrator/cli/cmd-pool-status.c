@@ -4,7 +4,10 @@
  * read as the supervisor reads it (a dry pass: GitHub's runners and
  * queue, systemd's units, the decision and the actions it would take,
  * none taken), its slots with state, runner and job, the target with its
- * reasons, and the supervisor's last decisions from the audit records. */
+ * reasons, and the supervisor's last decisions from the audit records;
+ * a scale-set pool's set, session and the service's statistics as the
+ * supervisor last recorded them (its store record: status opens no
+ * session of its own). */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -17,6 +20,8 @@
 
 #include "cli.h"
 #include "macro.h"
+#include "proto-time.h"
+#include "sup-scaleset.h"
 #include "supervisor.h"
 
 #define DECISIONS_LOOKBACK 5000   /* audit records read back for the last decisions */
@@ -90,6 +95,24 @@ static const char *reasons(const struct pool_decision *d, char *buf, size_t size
         return buf;
 }
 
+/* The set, its session and the service's statistics, as the supervisor
+ * last recorded them (lanekeeper's own view follows: target and slots). */
+static void print_scale_set(const struct sup_ss *x) {
+        const struct gh_ss_stats *t = &x->stats;
+        char when[32] = "never";
+
+        if (x->stats_known)
+                proto_utc_iso(x->stats_at, when, sizeof when);
+        printf("  scale set %s (id %lld): session %s%s%s%s\n", x->conn.set_name, x->conn.set_id,
+               x->conn.session[0] ? x->conn.session : "none", x->conn.owner[0] ? " (owner " : "", x->conn.owner,
+               x->conn.owner[0] ? ")" : "");
+        if (x->problem[0])
+                printf("  problem: %s\n", x->problem);
+        printf("  service at %s: assigned %lld, running %lld, available %lld, acquired %lld; runners %lld "
+               "(busy %lld, idle %lld); last message %lld\n",
+               when, t->assigned, t->running, t->available, t->acquired, t->registered, t->busy, t->idle, x->last_id);
+}
+
 static void print_text(const struct status_cmd *c) {
         for (size_t i = 0; i < c->n; i++) {
                 const struct pool_view *pv = &c->v[i];
@@ -98,6 +121,8 @@ static void print_text(const struct status_cmd *c) {
                 char why[200];
 
                 printf("%spool %s (%s)%s\n", i ? "\n" : "", sp->p.lane.name, sp->scope, sp->draining ? ": draining" : "");
+                if (sp->ss)
+                        print_scale_set(sp->ss);
                 if (!sp->known) {
                         printf("  not read: %s\n", sp->problem);
                         continue;
@@ -153,6 +178,30 @@ static struct json_object *slot_json(const struct sup_slot *ss) {
         return o;
 }
 
+static struct json_object *scale_set_json(const struct sup_ss *x) {
+        const struct gh_ss_stats *t = &x->stats;
+        struct json_object *o = json_object_new_object(), *st = json_object_new_object();
+        char when[32];
+
+        add_str(o, "name", x->conn.set_name);
+        add_int(o, "id", x->conn.set_id);
+        add_str(o, "session", x->conn.session[0] ? x->conn.session : NULL);
+        add_str(o, "owner", x->conn.owner[0] ? x->conn.owner : NULL);
+        add_str(o, "problem", x->problem[0] ? x->problem : NULL);
+        add_int(o, "last_message", x->last_id);
+        proto_utc_iso(x->stats_at, when, sizeof when);
+        add_str(o, "statistics_at", x->stats_known ? when : NULL);
+        add_int(st, "available", t->available);
+        add_int(st, "acquired", t->acquired);
+        add_int(st, "assigned", t->assigned);
+        add_int(st, "running", t->running);
+        add_int(st, "registered", t->registered);
+        add_int(st, "busy", t->busy);
+        add_int(st, "idle", t->idle);
+        json_object_object_add(o, "statistics", x->stats_known ? st : (json_object_put(st), NULL));
+        return o;
+}
+
 static struct json_object *pool_json(const struct pool_view *pv) {
         const struct sup_pool *sp = &pv->sp;
         const struct pool_decision *d = &sp->last;
@@ -172,6 +221,8 @@ static struct json_object *pool_json(const struct pool_view *pv) {
         add_str(why, "clamp", d->clamp);
         add_int(why, "above_max", d->beyond);
         json_object_object_add(o, "reasons", why);
+        if (sp->ss)
+                json_object_object_add(o, "scale_set", scale_set_json(sp->ss));
         json_object_object_add(o, "slots", a = json_object_new_array());
         for (unsigned n = 0; n < sp->n_slots && sp->known; n++)
                 json_object_array_add(a, slot_json(&sp->slots[n]));
@@ -259,6 +310,8 @@ static int read_pools(struct status_cmd *c, const struct pool_desired *pools, si
                 if (!want)
                         continue;
                 sup_pool_init(&c->v[c->n].sp, &pools[i], &c->x.hp);
+                if (sup_ss_new(&c->sup, &c->v[c->n].sp, true) < 0)
+                        return -ENOMEM;
                 c->v[c->n].sp.draining = sup_pool_draining(c->sup.store_fd, pools[i].lane.name);
                 c->v[c->n].r = sup_observe(&c->sup, &c->v[c->n].sp, time(NULL));
                 c->n++;
@@ -296,6 +349,8 @@ int cmd_pool_status(struct cli *cli, int argc, char **argv) {
         for (size_t i = 0; i < c->n; i++)
                 ret = c->v[i].r < 0 ? 1 : ret;
 out:
+        for (size_t i = 0; c->v && i < c->n; i++)
+                sup_ss_close(&c->sup, &c->v[i].sp);
         if (c->sup.store_fd >= 0)
                 close(c->sup.store_fd);
         free(c->v);

@@ -28,6 +28,7 @@
 #include "proto-time.h"
 #include "settings.h"
 #include "store-file.h"
+#include "sup-scaleset.h"
 #include "supervisor.h"
 
 #define CONN_DEADLINE_MS (10 * 60 * 1000)   /* a slot cleaning a large workspace */
@@ -42,6 +43,11 @@ struct sv {
         bool wake;                     /* a webhook or a changed file asked for an early pass */
         long long last_pass_ms;
         struct slot_ref *refs;         /* pool I's slot N at I * POOL_MAX_SLOTS + N - 1 */
+        sd_event_source *polls[SUP_MAX_POOLS];   /* a scale-set pool's long poll */
+        struct pool_ref {
+                struct sv *sv;
+                size_t i;
+        } prefs[SUP_MAX_POOLS];
         char *reload_said;             /* what the last reload said (said again only when it changes) */
         char metrics[PATH_MAX];        /* "": none written */
         unsigned interval_s, wait_s;
@@ -196,6 +202,54 @@ static void status(const struct sv *v) {
         (void) sd_notifyf(false, "STATUS=%s", buf);
 }
 
+static void on_wake(void *data, const char *action);
+
+static void start_polls(struct sv *v);
+
+/* A scale-set pool's long poll ended and was handled: the next one, and
+ * a pass for what its message said. */
+static int on_poll(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
+        struct pool_ref *ref = userdata;
+        struct sv *v = ref->sv;
+
+        (void) es, (void) fd, (void) revents;
+        if (sup_ss_poll_read(&v->sup, &v->sup.pools[ref->i]) == 0)
+                return 0;
+        v->polls[ref->i] = sd_event_source_disable_unref(v->polls[ref->i]);
+        start_polls(v);
+        on_wake(v, "message");
+        return 0;
+}
+
+static void start_polls(struct sv *v) {
+        for (size_t i = 0; i < v->sup.n_pools && !v->once; i++) {
+                int fd;
+
+                if (v->polls[i] || (fd = sup_ss_poll_start(&v->sup, &v->sup.pools[i])) < 0)
+                        continue;
+                v->prefs[i] = (struct pool_ref) { .sv = v, .i = i };
+                if (sd_event_add_io(v->e, &v->polls[i], fd, EPOLLIN, on_poll, &v->prefs[i]) < 0)
+                        fprintf(stderr, "lanectl pool supervise: cannot watch the message poll of %s\n",
+                                v->sup.pools[i].p.lane.name);
+        }
+}
+
+/* The next pass: an interval on, or sooner while a scale-set pool waits
+ * for its session (its retry) or to poll again (a second). */
+static uint64_t next_pass_us(const struct sv *v) {
+        uint64_t us = (uint64_t) v->interval_s * 1000000;
+
+        for (size_t i = 0; i < v->sup.n_pools; i++) {
+                const struct sup_ss *x = v->sup.pools[i].ss;
+                uint64_t want = !x ? us : !x->conn.session[0] ? SUP_SS_CONFLICT_RETRY_S * 1000000ULL
+                                        : !v->polls[i]        ? 1000000ULL
+                                                              : us;
+
+                us = want < us ? want : us;
+        }
+        return us;
+}
+
 static int on_timer(sd_event_source *es, uint64_t usec, void *userdata) {
         struct sv *v = userdata;
         long long now_ms = proto_now_ms();
@@ -232,7 +286,8 @@ static int on_timer(sd_event_source *es, uint64_t usec, void *userdata) {
                 (void) sd_notify(false, "READY=1");
         if (v->once)
                 v->once_until = time(NULL) + (time_t) v->wait_s;
-        return sd_event_source_set_time_relative(es, v->once ? 200 * 1000 : (uint64_t) v->interval_s * 1000000);
+        start_polls(v);
+        return sd_event_source_set_time_relative(es, v->once ? 200 * 1000 : next_pass_us(v));
 }
 
 /* A verified workflow_job delivery (the API is read, not the payload),
@@ -346,6 +401,10 @@ static int serve(struct sv *v) {
                 }
         v->timer = sd_event_source_disable_unref(v->timer);
         v->child = sd_event_source_disable_unref(v->child);
+        for (size_t i = 0; i < v->sup.n_pools; i++) {   /* the next supervisor need not wait out a session */
+                v->polls[i] = sd_event_source_disable_unref(v->polls[i]);
+                sup_ss_close(&v->sup, &v->sup.pools[i]);
+        }
         while (v->sup.child && sup_child_read(&v->sup) == 0)   /* its results recorded */
                 usleep(10000);
         v->e = sd_event_unref(v->e);
@@ -391,6 +450,9 @@ static int run(struct cli *cli, struct sv *v) {
         v->sup.store_fd = open(v->x.s->store_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (v->sup.store_fd < 0)
                 return fprintf(stderr, "lanectl pool supervise: cannot open the store %s: %m\n", v->x.s->store_dir), 2;
+        for (size_t i = 0; i < v->sup.n_pools; i++)
+                if (sup_ss_new(&v->sup, &v->sup.pools[i], false) < 0)
+                        return 2;
         v->hooks = sup_hooks(&v->sup);
         v->refs = calloc(v->sup.n_pools * POOL_MAX_SLOTS, sizeof *v->refs);
         if (!v->refs)

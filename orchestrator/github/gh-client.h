@@ -45,6 +45,11 @@ struct gh_stats {
  * ETag cache. On failure err says why (no secret in it). */
 int gh_client_new(const struct settings *s, const char *cache_dir, struct gh_client **ret, char *err, size_t errlen);
 void gh_client_free(struct gh_client *c);
+/* In a child after fork(): the client's own libcurl handle and cache
+ * left to the parent (closing them here would close the parent's
+ * connections), a new handle for this process's requests. */
+int gh_client_detach(struct gh_client *c);
+
 /* The API URL, without a trailing '/'. */
 const char *gh_client_api(const struct gh_client *c);
 

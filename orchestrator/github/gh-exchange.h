@@ -49,11 +49,6 @@ struct curl_slist *gh_request_headers(const char *bearer, const struct gh_send *
 int gh_request_raw(struct gh_client *c, const char *method, const char *url, const char *cred,
                    const struct gh_send *send, const char *body, struct gh_response *ret, char *err, size_t errlen);
 
-/* In a child after fork(): the client's own libcurl handle and cache
- * left to the parent (closing them here would close the parent's
- * connections), a new handle for this process's requests. */
-int gh_client_detach(struct gh_client *c);
-
 /* Copy S into BUF with every secret replaced. */
 void gh_redact_into(const char *s, char *buf, size_t size);
 

@@ -151,7 +151,7 @@ int gh_ss_connect(struct gh_client *c, struct gh_ss *ss, char *err, size_t errle
                    !(admin = dup_member(o, "token", &admin_len)) || svc_len + 2 >= sizeof ss->service)
                 rc = (snprintf(err, errlen, "the registration exchange's answer has no service URL and token"), -EPROTO);
         else if ((rc = gh_check_url(svc, err, errlen)) == 0) {
-                gh_ss_free(ss);
+                secret_free(ss->admin, ss->admin_len + 1);   /* the session's queue token stays */
                 snprintf(ss->service, sizeof ss->service, "%s%s", svc, svc[svc_len - 1] == '/' ? "" : "/");
                 ss->admin = admin, ss->admin_len = admin_len, admin = NULL;
                 exp = jwt_expiry(ss->admin);

@@ -12,6 +12,7 @@
 
 #include "gh-client.h"
 #include "macro.h"
+#include "sup-scaleset.h"
 #include "supervisor.h"
 #include "webhook.h"
 
@@ -117,6 +118,12 @@ static void github(const struct pool_sup *s, FILE *f) {
         fprintf(f, "lanekeeper_github_requests_total %lu\n", st.requests);
         family(f, "lanekeeper_github_not_modified_total", "counter", "Conditional requests GitHub answered 304 (no rate limit spent).");
         fprintf(f, "lanekeeper_github_not_modified_total %lu\n", st.not_modified);
+        family(f, "lanekeeper_github_rate_limit_units_total", "counter",
+               "REST requests that spent a rate-limit unit (a 304 or the Actions service's spend none).");
+        fprintf(f, "lanekeeper_github_rate_limit_units_total %lld\n", st.units);
+        family(f, "lanekeeper_github_service_requests_total", "counter",
+               "Answers of the Actions service (scale sets; the long poll runs in a child and is counted apart).");
+        fprintf(f, "lanekeeper_github_service_requests_total %lu\n", st.service);
         family(f, "lanekeeper_github_token_refreshes_total", "counter", "GitHub App installation tokens made.");
         fprintf(f, "lanekeeper_github_token_refreshes_total %lu\n", st.tokens);
         if (!st.have_rate)
@@ -127,6 +134,57 @@ static void github(const struct pool_sup *s, FILE *f) {
         fprintf(f, "lanekeeper_github_rate_limit_limit %lld\n", st.limit);
         family(f, "lanekeeper_github_rate_limit_reset_timestamp_seconds", "gauge", "When GitHub's rate-limit window resets.");
         fprintf(f, "lanekeeper_github_rate_limit_reset_timestamp_seconds %lld\n", st.reset);
+}
+
+/* Scale-set pools: the service's messages and sessions, and its statistics. */
+static const struct {
+        const char *name, *type, *help;
+        size_t offset;
+} ss_families[] = {
+        { "lanekeeper_pool_scaleset_messages_total", "counter", "Messages of the set's queue handled.",
+          offsetof(struct sup_ss, messages) },
+        { "lanekeeper_pool_scaleset_duplicate_messages_total", "counter",
+          "Messages read again after a restart, handled before: deleted only.", offsetof(struct sup_ss, duplicates) },
+        { "lanekeeper_pool_scaleset_acquired_jobs_total", "counter", "Available jobs the pool acquired.",
+          offsetof(struct sup_ss, acquired) },
+        { "lanekeeper_pool_scaleset_sessions_total", "counter", "Message sessions opened.", offsetof(struct sup_ss, sessions) },
+        { "lanekeeper_pool_scaleset_session_conflicts_total", "counter",
+          "Session opens refused: held elsewhere (a killed predecessor's, until it times out).",
+          offsetof(struct sup_ss, conflicts) },
+        { "lanekeeper_pool_scaleset_polls_total", "counter", "Long polls of the message queue.", offsetof(struct sup_ss, polls) },
+        { "lanekeeper_pool_scaleset_poll_errors_total", "counter", "Long polls without an answer, or with an error.",
+          offsetof(struct sup_ss, poll_errors) },
+        { "lanekeeper_pool_scaleset_session_refreshes_total", "counter", "Queue tokens made anew (the poll said 401).",
+          offsetof(struct sup_ss, refreshes) },
+};
+
+static void scale_sets(const struct pool_sup *s, FILE *f) {
+        static const char *const stats[] = { "available", "acquired", "assigned", "running", "registered", "busy", "idle" };
+
+        for (size_t k = 0; k < ELEMENTSOF(ss_families); k++) {
+                family(f, ss_families[k].name, ss_families[k].type, ss_families[k].help);
+                for (size_t i = 0; i < s->n_pools; i++)
+                        if (s->pools[i].ss)
+                                fprintf(f, "%s{pool=\"%s\"} %lu\n", ss_families[k].name, s->pools[i].p.lane.name,
+                                        *(const unsigned long *) ((const char *) s->pools[i].ss + ss_families[k].offset));
+        }
+        family(f, "lanekeeper_pool_scaleset_session_open", "gauge", "Whether the pool holds its set's message session.");
+        for (size_t i = 0; i < s->n_pools; i++)
+                if (s->pools[i].ss)
+                        fprintf(f, "lanekeeper_pool_scaleset_session_open{pool=\"%s\"} %d\n", s->pools[i].p.lane.name,
+                                s->pools[i].ss->conn.session[0] != '\0');
+        family(f, "lanekeeper_pool_scaleset_statistics", "gauge",
+               "The service's statistics of the set as last told (jobs: available, acquired, assigned, running; "
+               "runners: registered, busy, idle).");
+        for (size_t i = 0; i < s->n_pools; i++) {
+                const struct sup_ss *x = s->pools[i].ss;
+                const struct gh_ss_stats t = x ? x->stats : (struct gh_ss_stats) {};
+                const long long v[] = { t.available, t.acquired, t.assigned, t.running, t.registered, t.busy, t.idle };
+
+                for (size_t k = 0; x && x->stats_known && k < ELEMENTSOF(stats); k++)
+                        fprintf(f, "lanekeeper_pool_scaleset_statistics{pool=\"%s\",kind=\"%s\"} %lld\n",
+                                s->pools[i].p.lane.name, stats[k], v[k]);
+        }
 }
 
 void sup_metrics(const struct pool_sup *s, FILE *f) {
@@ -151,5 +209,10 @@ void sup_metrics(const struct pool_sup *s, FILE *f) {
                         fprintf(f, "lanekeeper_pool_webhook_requests_total{result=\"%s\"} %llu\n",
                                 webhook_result_to_string(r), s->c.webhook[r]);
         }
+        for (size_t i = 0; i < s->n_pools; i++)
+                if (s->pools[i].ss) {
+                        scale_sets(s, f);
+                        break;
+                }
         github(s, f);
 }

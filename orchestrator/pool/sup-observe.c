@@ -17,6 +17,7 @@
 #include "macro.h"
 #include "observe.h"
 #include "store-file.h"
+#include "sup-scaleset.h"
 #include "supervisor.h"
 
 void sup_pool_init(struct sup_pool *sp, const struct pool_desired *p, const struct helper_policy *hp) {
@@ -74,15 +75,14 @@ struct sup_slot *sup_find(struct pool_sup *s, const char *slot, struct sup_pool 
         return NULL;
 }
 
-static void note_claim(struct pool_sup *s, const struct hjob *j) {
-        double secs;
+void sup_note_claim(struct pool_sup *s, long long job_id, double secs) {
         size_t b = 0;
 
         for (size_t i = 0; i < s->n_seen_claims && i < ELEMENTSOF(s->seen_claims); i++)
-                if (s->seen_claims[i] == j->id)
+                if (s->seen_claims[i] == job_id)
                         return;
-        s->seen_claims[s->n_seen_claims++ % ELEMENTSOF(s->seen_claims)] = j->id;
-        secs = (double) (j->started - j->created);
+        s->seen_claims[s->n_seen_claims++ % ELEMENTSOF(s->seen_claims)] = job_id;
+        secs = secs < 0 ? 0 : secs;
         for (double le = SUP_LATENCY_FIRST; b < SUP_LATENCY_BUCKETS && secs > le; le *= SUP_LATENCY_FACTOR)
                 b++;
         s->c.claim_buckets[b]++;
@@ -90,8 +90,7 @@ static void note_claim(struct pool_sup *s, const struct hjob *j) {
         s->c.claim_count++;
 }
 
-/* Slot N of SP when NAME is one of its slots' ("POOL-N"), else 0. */
-static unsigned slot_number(const struct sup_pool *sp, const char *name) {
+unsigned sup_slot_number(const struct sup_pool *sp, const char *name) {
         size_t pl = strlen(sp->p.lane.name);
         char *end;
         unsigned long n;
@@ -104,12 +103,12 @@ static unsigned slot_number(const struct sup_pool *sp, const char *name) {
 
 /* The job a busy slot runs, and the claim latency of every job a slot took. */
 static void note_job(struct pool_sup *s, struct sup_pool *sp, const struct hjob *job) {
-        unsigned n = slot_number(sp, job->runner_name);
+        unsigned n = sup_slot_number(sp, job->runner_name);
         struct sup_slot *ss = n ? &sp->slots[n - 1] : NULL;
 
         if (!ss || !job->started || !job->created)
                 return;
-        note_claim(s, job);
+        sup_note_claim(s, job->id, (double) (job->started - job->created));
         if (strcmp(job->status, "in_progress") == 0) {
                 ss->job_id = job->id;
                 ss->run_id = job->run_id;
@@ -145,9 +144,9 @@ static int queued_jobs(struct pool_sup *s, struct sup_pool *sp, unsigned *ret) {
         return r;
 }
 
-/* Slot SS's runner from INV into its seen state. */
+/* Slot SS's runner from INV into its seen state (its unit's kept). */
 static void seen_runner(struct sup_slot *ss, const struct inventory *inv, int store_fd) {
-        struct slot_seen *seen = &ss->seen;
+        struct slot_seen *seen = &ss->seen, unit = *seen;
 
         if (ss->refused) {   /* the operator removed the kept install: trusted again */
                 char keep[PROTO_SLOT_KEEP_BUF], fp[PROTO_SHA256_HEX_SIZE];
@@ -155,7 +154,13 @@ static void seen_runner(struct sup_slot *ss, const struct inventory *inv, int st
                 if (slot_install_load(store_fd, ss->srv.slot, keep, fp) == 0 && !keep[0])
                         ss->refused = false;
         }
-        *seen = (struct slot_seen) { .refused = ss->refused, .handed = ss->handed };
+        if (!inv) {   /* not read this pass: what the messages said stands */
+                seen->refused = ss->refused;
+                seen->handed = ss->handed;
+                return;
+        }
+        *seen = (struct slot_seen) { .refused = ss->refused, .handed = ss->handed, .installed = unit.installed };
+        memcpy(seen->active, unit.active, sizeof seen->active);
         ss->job_id = ss->run_id = 0;
         ss->job[0] = '\0';
         for (size_t i = 0; i < inv->n; i++)
@@ -171,43 +176,56 @@ static void seen_runner(struct sup_slot *ss, const struct inventory *inv, int st
         seen->handed = ss->handed;
 }
 
-/* Each slot's runner and unit into its seen state; slots above max that
- * GitHub still lists are read too. */
+/* Slot N's unit into its seen state: -EIO with the problem when systemd
+ * could not be read. */
+static int read_unit(struct pool_sup *s, struct sup_pool *sp, unsigned n, struct observation *o, struct lane_desired *d) {
+        struct observe_env env = { .bus = s->real->bus, .bus_problem = "no bus" };
+        struct sup_slot *ss = &sp->slots[n - 1];
+
+        pool_slot_lane(&sp->p, n, d);
+        memset(o, 0, sizeof *o);
+        observe_unit(&env, d, o);
+        if (!o->unit_known)
+                return snprintf(sp->problem, sizeof sp->problem, "systemd: %s", o->unit_detail), -EIO;
+        ss->seen.installed = o->unit_exists && o->unit_managed;
+        snprintf(ss->seen.active, sizeof ss->seen.active, "%.23s", o->unit_exists ? o->unit_active : "");
+        if (!o->unit_exists || strcmp(o->unit_active, "inactive") == 0 || strcmp(o->unit_active, "failed") == 0)
+                ss->seen.online = ss->seen.busy = false;   /* no unit, no runner */
+        return 0;
+}
+
+/* Each slot's unit and runner into its seen state; slots above max that
+ * GitHub still lists are read too. A scale-set pool reads the runners
+ * only when its messages cannot tell (sup_ss_need_runners()): an idle
+ * one costs no REST request. */
 static int observe_slots(struct pool_sup *s, struct sup_pool *sp) {
         _cleanup_(freep) struct observation *o = malloc(sizeof *o);
-        struct observe_env env = { .bus = s->real->bus, .bus_problem = "no bus" };
-        struct lane_desired *d = malloc(sizeof *d);
+        _cleanup_(freep) struct lane_desired *d = malloc(sizeof *d);
         struct inventory inv = {};
-        int r;
+        unsigned read = 0;
+        bool rest;
+        int r = 0;
 
-        if (!o || !d) {
-                free(d);
+        if (!o || !d)
                 return snprintf(sp->problem, sizeof sp->problem, "out of memory"), -ENOMEM;
-        }
-        r = gh_list_runners(s->real->gh, sp->scope, NULL, &inv, sp->problem, sizeof sp->problem);
         sp->n_slots = sp->n_slots > sp->p.max ? sp->n_slots : sp->p.max;
-        for (size_t i = 0; r == 0 && i < inv.n; i++) {
-                unsigned n = slot_number(sp, inv.runners[i].name);
+        for (; r == 0 && read < sp->n_slots; read++)
+                r = read_unit(s, sp, read + 1, o, d);
+        rest = r == 0 && (!sp->ss || sup_ss_need_runners(sp));
+        if (rest)
+                r = gh_list_runners(s->real->gh, sp->scope, NULL, &inv, sp->problem, sizeof sp->problem);
+        for (size_t i = 0; rest && r == 0 && i < inv.n; i++) {
+                unsigned n = sup_slot_number(sp, inv.runners[i].name);
 
                 sp->n_slots = n > sp->n_slots ? n : sp->n_slots;
         }
-        for (unsigned n = 1; r == 0 && n <= sp->n_slots; n++) {
-                struct sup_slot *ss = &sp->slots[n - 1];
-
-                seen_runner(ss, &inv, s->store_fd);
-                pool_slot_lane(&sp->p, n, d);
-                memset(o, 0, sizeof *o);
-                observe_unit(&env, d, o);
-                if (!o->unit_known) {
-                        r = -EIO;
-                        snprintf(sp->problem, sizeof sp->problem, "systemd: %s", o->unit_detail);
-                        break;
-                }
-                ss->seen.installed = o->unit_exists && o->unit_managed;
-                snprintf(ss->seen.active, sizeof ss->seen.active, "%.23s", o->unit_exists ? o->unit_active : "");
-        }
+        for (; r == 0 && read < sp->n_slots; read++)   /* slots above max GitHub still lists */
+                r = read_unit(s, sp, read + 1, o, d);
+        for (unsigned n = 1; r == 0 && n <= sp->n_slots; n++)
+                seen_runner(&sp->slots[n - 1], rest ? &inv : NULL, s->store_fd);
+        if (r == 0 && rest && sp->ss)
+                sp->ss->rebuilt = true;
         inventory_free(&inv);
-        free(d);
         return r;
 }
 
@@ -219,8 +237,12 @@ int sup_observe(struct pool_sup *s, struct sup_pool *sp, time_t now) {
         sp->known = false;
         if (!s->real->gh)
                 return snprintf(sp->problem, sizeof sp->problem, "GitHub: %s", s->real->gh_problem), -ENOTCONN;
-        if (observe_slots(s, sp) < 0 || queued_jobs(s, sp, &queued) < 0)
+        if (sp->ss && sup_ss_ensure(s, sp, now) < 0)
+                return -EIO;   /* a scale-set pool's demand is the service's: not known without a session */
+        if (observe_slots(s, sp) < 0 || (!sp->ss && queued_jobs(s, sp, &queued) < 0))
                 return -EIO;   /* nothing is decided on what could not be read */
+        if (sp->ss)
+                queued = sup_ss_queued(sp);
         sp->known = true;
         for (unsigned n = 0; n < sp->n_slots; n++)
                 seen[n] = sp->slots[n].seen;

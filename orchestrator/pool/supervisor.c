@@ -20,6 +20,7 @@
 #include "observe.h"
 #include "proto-time.h"
 #include "store-file.h"
+#include "sup-scaleset.h"
 #include "supervisor.h"
 
 /* Slots 1..max of every pool that are not open yet: their sockets. */
@@ -103,6 +104,10 @@ static int jit(void *data, const char *slot, char **ret, char *err, size_t errle
                 return snprintf(err, errlen, "%s: the pool is draining", slot), -ECANCELED;
         if ((unsigned) (ss - sp->slots) >= sp->p.max)
                 return snprintf(err, errlen, "%s: the pool's max is %u now", slot, sp->p.max), -ECANCELED;
+        if (sp->ss) {
+                r = sup_ss_jit(s, sp, slot, &id, ret, err, errlen);
+                goto done;
+        }
         /* a registration of the slot's name left by an earlier run: gone first */
         r = gh_list_runners(s->real->gh, sp->scope, slot, &inv, err, errlen);
         for (size_t i = 0; r == 0 && i < inv.n; i++) {
@@ -123,6 +128,7 @@ static int jit(void *data, const char *slot, char **ret, char *err, size_t errle
         if (r == 0)
                 r = gh_jit_config(s->real->gh, sp->scope, slot, sp->group_id, labels, sp->p.lane.n_labels, &id, ret, &len,
                                   err, errlen);
+done:
         if (r < 0) {
                 s->c.jit_failed++;
                 sup_record(s, sp, slot, "jit", "failed", err);
@@ -183,7 +189,8 @@ static bool act_github(struct pool_sup *s, struct sup_pool *sp, const struct poo
         if ((a->act != PA_STOP && a->act != PA_RECYCLE) || !a->runner_id)
                 return true;
         /* GitHub refuses to delete a busy runner (422): the slot then stays */
-        r = gh_runner_delete(s->real->gh, sp->scope, a->runner_id, detail, sizeof detail);
+        r = sp->ss ? sup_ss_runner_delete(s, sp, a->runner_id, detail, sizeof detail)
+                   : gh_runner_delete(s->real->gh, sp->scope, a->runner_id, detail, sizeof detail);
         if (r == -EBUSY) {
                 s->c.stop_skipped_busy++;
                 sup_record(s, sp, slot, what, "skipped", "the runner took a job: it stays");

@@ -41,8 +41,11 @@ struct sup_slot {
         void *listen_source;
 };
 
+struct sup_ss;
+
 struct sup_pool {
         struct pool_desired p;
+        struct sup_ss *ss;             /* mode scale-set: the set, its session and poll (sup-scaleset.h), else NULL */
         char scope[200];               /* repos/OWNER/REPO or orgs/ORG */
         size_t n_repos;                /* whose queued jobs count */
         char repos[SUP_MAX_REPOS][200];
@@ -133,6 +136,12 @@ void sup_metrics(const struct pool_sup *s, FILE *f);
 /* Audit record of the supervisor: STATUS of ACTION on SLOT (NULL: the pool). */
 void sup_record(struct pool_sup *s, const struct sup_pool *sp, const char *slot, const char *action,
                 const char *status, const char *detail);
+
+/* Slot N of SP when NAME is one of its slots' ("POOL-N"), else 0. */
+unsigned sup_slot_number(const struct sup_pool *sp, const char *name);
+
+/* A job (JOB_ID) a pool runner took SECS after it was queued: counted once. */
+void sup_note_claim(struct pool_sup *s, long long job_id, double secs);
 
 /* The pool and slot named SLOT, or NULL. */
 struct sup_slot *sup_find(struct pool_sup *s, const char *slot, struct sup_pool **ret_pool);
