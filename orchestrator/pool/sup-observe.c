@@ -253,9 +253,10 @@ int sup_observe(struct pool_sup *s, struct sup_pool *sp, time_t now) {
 
 /* What of NEW a running supervisor takes: everything but the pool's
  * scope, user and root (its slots' sockets and units are made for
- * those). */
+ * those), its mode and its scale set (a session is held for it). */
 static bool same_slots(const struct pool_desired *a, const struct pool_desired *b) {
-        return strcasecmp(a->lane.repository, b->lane.repository) == 0 &&
+        return a->mode == b->mode && strcmp(a->scale_set, b->scale_set) == 0 &&
+               strcasecmp(a->lane.repository, b->lane.repository) == 0 &&
                strcasecmp(a->lane.organisation, b->lane.organisation) == 0 && strcmp(a->lane.user, b->lane.user) == 0 &&
                strcmp(a->lane.root, b->lane.root) == 0;
 }
@@ -272,7 +273,7 @@ int sup_reload(struct pool_sup *s, const struct pool_desired *pools, size_t n, F
                 if (!sp)
                         fprintf(log, "pool %s is new: restart the supervisor to serve it\n", pools[k].lane.name);
                 else if (!same_slots(&sp->p, &pools[k]))
-                        fprintf(log, "pool %s: its scope, user or root changed: restart the supervisor\n",
+                        fprintf(log, "pool %s: its scope, user, root, mode or scale set changed: restart the supervisor\n",
                                 pools[k].lane.name);
                 else {
                         const struct pool_desired *o = &sp->p;

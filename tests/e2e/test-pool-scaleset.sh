@@ -18,74 +18,21 @@
 set -u
 . "$TESTS_SRCDIR/e2e/harness.sh"
 
-py=/usr/bin/python3
+. "$TESTS_SRCDIR/e2e/pool-lib.sh"
 e2e_need_jobs
-R=/srv/lanekeeper/runners
 e2e_lane_users $R ss-1
-host=$(hostname)
-
-openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$E2E_WORK/app.pem" 2>/dev/null
-openssl pkey -in "$E2E_WORK/app.pem" -pubout -out "$E2E_WORK/app.pub" 2>/dev/null
-e2e_start_double --repo acme/site --heartbeat-timeout 12 --app-id 4242 --app-public-key "$E2E_WORK/app.pub" \
-        --installation-id 777 --rate-limit 10000000   # the test polls its jobs often
-pat=$E2E_PAT port=$E2E_PORT
-. "$TESTS_SRCDIR/github/jobs-lib.sh"
+pool_double --rate-limit 10000000   # the test polls its jobs often
 # a 4-s long poll, and a session given up 8 s after its holder stopped polling
 ctl scaleset '{"poll_s": 4, "session_timeout": 8}' >/dev/null
+pool_install ss 'mode = scale-set\nscale_set = lk-ss\nmin = 0\nmax = 3\nspare = 0\n' "--interval 5s --never-online 30s"
+pool_boot ss-1 ss-2 ss-3
 
-d=$E2E_WORK/dest/usr/local
-etc=/usr/local/etc/lanekeeper
-policy=$etc/policy.conf
-e2e_install_lanekeeper "$policy"
-e2e_policy "$host" "$R"
-printf '[github]\napi_url = http://127.0.0.1:%s\napp_id = 4242\ninstallation_id = 777\nprivate_key_file = /srv/lanekeeper/app.pem\ntimeout_s = 8\n[helper]\npolicy = %s\n[store]\ndir = /srv/lanekeeper/store\n[lanes]\ndir = %s/lanes.d\n[pools]\ndir = %s/pools.d\n[baseline]\nmin_free_mib = 1\ncommands = sh\n' \
-        "$port" "$policy" "$etc" "$etc" >"$d/etc/lanekeeper/lanekeeper.conf"
-mkdir -p "$d/etc/lanekeeper/pools.d"
-printf '[pool]\nname = ss\nrepository = acme/site\nhost = %s\nroot = %s\nuser = lkrunner\nmode = scale-set\nscale_set = lk-ss\nmin = 0\nmax = 3\nspare = 0\n' \
-        "$host" "$R" >"$d/etc/lanekeeper/pools.d/ss.conf"
-
-u=$E2E_WORK/units
-sed -e "s|@bindir@|/usr/local/bin|" "$TESTS_SRCDIR/../units/lanekeeper-pool.service.in" >"$u/lanekeeper-pool.service"
-mkdir -p "$u/lanekeeper-pool.service.d"
-printf '[Service]\nReadWritePaths=/srv/lanekeeper/store\nEnvironment=LANEKEEPER_CONFIG=%s/lanekeeper.conf\nExecStart=\nExecStart=/usr/local/bin/lanectl pool supervise --interval 5s --never-online 30s\n' \
-        "$etc" >"$u/lanekeeper-pool.service.d/test.conf"
-
-e2e_boot || exit 1
-e2e_store_and_lanes $R "$pat" ss-1 ss-2 ss-3
-e2e_root install -o lanekeeper -m 600 "$E2E_WORK/app.pem" /srv/lanekeeper/app.pem
-
-lanectl() { e2e_as lanekeeper /usr/local/bin/lanectl --config "$etc/lanekeeper.conf" "$@"; }
-field() { e2e_field "$1"; }
-runners() { # "name:status:busy ..." of GitHub's runners, sorted
-        api GET "/repos/acme/site/actions/runners?per_page=100" |
-                "$py" -c 'import json,sys; print(" ".join(sorted("%s:%s:%s" % (r["name"], r["status"], r["busy"]) for r in json.load(sys.stdin)["runners"])))'
-}
-unit_state() { e2e_root systemctl show -P ActiveState "lanekeeper-lane@$1.service"; }
-wait_for() { # SECONDS CMD...: until CMD succeeds
-        local n=$(($1 * 10)); shift
-        for _ in $(seq "$n"); do "$@" && return 0; sleep 0.1; done; return 1
-}
 sset() { # EXPR over the double's scale set lk-ss, as s
         ctl scaleset '{}' | "$py" -c 'import json,sys
 s=[x for x in json.load(sys.stdin)["sets"] if x["name"] == "lk-ss"]
 print(eval(sys.argv[1], {"s": s[0] if s else None}))' "$1"
 }
-records() { # EXPR over the supervisor's audit records, as a list r
-        e2e_root sh -c 'cd /srv/lanekeeper/store/audit && ls | grep "^[0-9]" | sort -n | xargs cat' |
-                "$py" -c 'import json,sys
-r=[]
-for line in sys.stdin.read().replace("}{", "}\n{").splitlines():
-    try:
-        x=json.loads(line)
-    except ValueError:
-        continue
-    if x.get("command") == "pool-supervise":
-        r.append(x)
-print(eval(sys.argv[1], {"r": r}))' "$1"
-}
-live_slots() { local n=0 s; for s in ss-1 ss-2 ss-3; do case "$(unit_state $s)" in active|activating) n=$((n + 1)) ;; esac; done; echo $n; }
-live_is() { [ "$(live_slots)" = "$1" ]; }
-no_runners() { [ -z "$(runners)" ]; }
+live_is() { [ "$(live_slots ss 3)" = "$1" ]; }
 wait_job_long() { for _ in 1 2 3 4; do wait_job "$1" completed 2>/dev/null && return 0; done; return 1; }   # RUN: 120 s
 burst() { # N NAME SECONDS: N runs of one job for the set; their run ids
         local i out=""
@@ -157,9 +104,7 @@ runs=$(burst 4 killed 4)
 any_running() { local x; for x in $runs; do [ "$(job "$x" status)" = in_progress ] && return 0; done; return 1; }
 check "a burst job runs" wait_for 30 any_running
 e2e_root systemctl kill -s KILL lanekeeper-pool.service
-restarted() { local p; p=$(e2e_root systemctl show -P MainPID lanekeeper-pool.service); [ "$p" != 0 ] && [ "$p" != "$pid0" ] &&
-        [ "$(e2e_root systemctl show -P ActiveState lanekeeper-pool.service)" = active ]; }
-check "the supervisor restarted after kill -9" wait_for 30 restarted
+check "the supervisor restarted after kill -9" wait_for 30 supervisor_restarted "$pid0"
 for x in $runs; do
         check "job $x after the kill completed" wait_job_long "$x"
         check "... success" test "$(job "$x" conclusion)" = success

@@ -18,69 +18,18 @@
 set -u
 . "$TESTS_SRCDIR/e2e/harness.sh"
 
-py=/usr/bin/python3
+. "$TESTS_SRCDIR/e2e/pool-lib.sh"
 e2e_need_jobs
-R=/srv/lanekeeper/runners
 e2e_lane_users $R web-1
-host=$(hostname)
-
 # the supervisor authenticates as a GitHub App whose installation tokens
 # live 30 s: it must make new ones before they expire, in-process
-openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$E2E_WORK/app.pem" 2>/dev/null
-openssl pkey -in "$E2E_WORK/app.pem" -pubout -out "$E2E_WORK/app.pub" 2>/dev/null
-e2e_start_double --repo acme/site --heartbeat-timeout 12 --app-id 4242 --app-public-key "$E2E_WORK/app.pub" \
-        --installation-id 777 --token-ttl 30
-pat=$E2E_PAT port=$E2E_PORT
-. "$TESTS_SRCDIR/github/jobs-lib.sh"
+pool_double --token-ttl 30
+pool_install web 'labels = self-hosted, lanekeeper-managed, pool-web\nmin = 1\nmax = 3\nspare = 1\n' \
+        "--interval 1s --never-online 30s"
+pool_boot web-1 web-2 web-3
 
-d=$E2E_WORK/dest/usr/local
-etc=/usr/local/etc/lanekeeper
-policy=$etc/policy.conf
-e2e_install_lanekeeper "$policy"
-e2e_policy "$host" "$R"
-printf '[github]\napi_url = http://127.0.0.1:%s\napp_id = 4242\ninstallation_id = 777\nprivate_key_file = /srv/lanekeeper/app.pem\ntimeout_s = 8\n[helper]\npolicy = %s\n[store]\ndir = /srv/lanekeeper/store\n[lanes]\ndir = %s/lanes.d\n[pools]\ndir = %s/pools.d\n[baseline]\nmin_free_mib = 1\ncommands = sh\n' \
-        "$port" "$policy" "$etc" "$etc" >"$d/etc/lanekeeper/lanekeeper.conf"
-mkdir -p "$d/etc/lanekeeper/pools.d"
-printf '[pool]\nname = web\nrepository = acme/site\nhost = %s\nroot = %s\nuser = lkrunner\nlabels = self-hosted, lanekeeper-managed, pool-web\nmin = 1\nmax = 3\nspare = 1\n' \
-        "$host" "$R" >"$d/etc/lanekeeper/pools.d/web.conf"
-
-# the shipped supervisor unit; a drop-in names the test's store and settings and a 1-s poll
-u=$E2E_WORK/units
-sed -e "s|@bindir@|/usr/local/bin|" "$TESTS_SRCDIR/../units/lanekeeper-pool.service.in" >"$u/lanekeeper-pool.service"
-mkdir -p "$u/lanekeeper-pool.service.d"
-printf '[Service]\nReadWritePaths=/srv/lanekeeper/store\nEnvironment=LANEKEEPER_CONFIG=%s/lanekeeper.conf\nExecStart=\nExecStart=/usr/local/bin/lanectl pool supervise --interval 1s --never-online 30s\n' \
-        "$etc" >"$u/lanekeeper-pool.service.d/test.conf"
-
-e2e_boot || exit 1
-e2e_store_and_lanes $R "$pat" web-1 web-2 web-3
-e2e_root install -o lanekeeper -m 600 "$E2E_WORK/app.pem" /srv/lanekeeper/app.pem
-
-lanectl() { e2e_as lanekeeper /usr/local/bin/lanectl --config "$etc/lanekeeper.conf" "$@"; }
-field() { e2e_field "$1"; }
-runners() { # "name:status:busy ..." of GitHub's runners, sorted
-        api GET "/repos/acme/site/actions/runners?per_page=100" |
-                "$py" -c 'import json,sys; print(" ".join(sorted("%s:%s:%s" % (r["name"], r["status"], r["busy"]) for r in json.load(sys.stdin)["runners"])))'
-}
-unit_state() { e2e_root systemctl show -P ActiveState "lanekeeper-lane@$1.service"; }
-wait_for() { # SECONDS CMD...: until CMD succeeds
-        local n=$(($1 * 10)); shift
-        for _ in $(seq "$n"); do "$@" && return 0; sleep 0.1; done; return 1
-}
 online() { runners | grep -q "$1:online:False"; }
 helper_calls() { e2e_root journalctl -o cat --no-pager -u 'lanekeeper-helper*' 2>/dev/null | grep -c "verb=" || true; }
-records() { # EXPR over the supervisor's audit records, as a list r
-        e2e_root sh -c 'cd /srv/lanekeeper/store/audit && cat $(ls | grep "^[0-9]" | sort -n)' |
-                "$py" -c 'import json,sys
-r=[]
-for line in sys.stdin.read().replace("}{", "}\n{").splitlines():
-    try:
-        x=json.loads(line)
-    except ValueError:
-        continue
-    if x.get("command") == "pool-supervise":
-        r.append(x)
-print(eval(sys.argv[1], {"r": r}))' "$1"
-}
 
 out=$(lanectl pool validate 2>&1); rc=$?
 check "pool validate ($rc): $out" test "$rc" = 0
@@ -115,8 +64,7 @@ check "the job's /tmp went with its unit" test -z "$(e2e_root find /tmp /var/tmp
 check "the next run took no helper call ($calls0 -> $(helper_calls))" test "$(helper_calls)" = "$calls0"
 
 # ---- demand: four jobs, max 3; one long one keeps its slot busy through scale-down ----
-live_slots() { local n=0 s; for s in web-1 web-2 web-3; do case "$(unit_state $s)" in active|activating) n=$((n + 1)) ;; esac; done; echo $n; }
-live_is() { [ "$(live_slots)" = "$1" ]; }
+live_is() { [ "$(live_slots web 3)" = "$1" ]; }
 active_is() { [ "$(unit_state "$1")" = "$2" ]; }
 long=$(newrun '{"repo":"acme/site","jobs":[{"name":"long","runs_on":["pool-web"],"steps":[{"run":"sleep 12"}]}]}')
 runs=""
@@ -169,7 +117,6 @@ log401=$(ctl log '' | "$py" -c 'import json,sys; print(len([x for x in json.load
 check "no request was refused for an expired token ($log401)" test "$log401" = 0
 
 # ---- lanectl pool scale and drain (as root: the pool files are root's) ----
-rootctl() { e2e_root env LANEKEEPER_CONFIG="$etc/lanekeeper.conf" /usr/local/bin/lanectl "$@"; }
 conf_sum() { e2e_root sha256sum "$etc/pools.d/web.conf"; }
 sum0=$(conf_sum)
 out=$(rootctl pool scale web --min 9 2>&1); rc=$?
@@ -188,7 +135,6 @@ check "drain without a reason refused ($rc)" test "$rc" = 2
 out=$(lanectl pool drain web --reason "host maintenance" 2>&1); rc=$?
 check "drain ($rc): $out" test "$rc" = 0
 check "... idle slots stop" wait_for 30 live_is 0
-no_runners() { [ -z "$(runners)" ]; }
 check "... their runners deleted" wait_for 30 no_runners
 q=$(newrun '{"repo":"acme/site","jobs":[{"name":"held","runs_on":["pool-web"],"steps":[{"run":"true"}]}]}')
 sleep 4
@@ -227,9 +173,7 @@ done
 any_running() { local x; for x in $runs; do [ "$(job "$x" status)" = in_progress ] && return 0; done; return 1; }
 check "a burst job runs" wait_for 30 any_running
 e2e_root systemctl kill -s KILL lanekeeper-pool.service
-restarted() { local p; p=$(e2e_root systemctl show -P MainPID lanekeeper-pool.service); [ "$p" != 0 ] && [ "$p" != "$pid0" ] &&
-        [ "$(e2e_root systemctl show -P ActiveState lanekeeper-pool.service)" = active ]; }
-check "the supervisor restarted after kill -9" wait_for 30 restarted
+check "the supervisor restarted after kill -9" wait_for 30 supervisor_restarted "$pid0"
 for x in $runs; do
         check "job $x after the kill completed" wait_job "$x" completed
         check "... success" test "$(job "$x" conclusion)" = success
