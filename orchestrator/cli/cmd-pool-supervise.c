@@ -169,7 +169,8 @@ static int on_child(sd_event_source *es, int fd, uint32_t revents, void *userdat
 
         (void) es, (void) fd, (void) revents;
         if (sup_child_read(&v->sup) == 1) {
-                v->child = sd_event_source_disable_unref(v->child);
+                v->child = sd_event_source_disable_unref(v->child);   /* before its fd is closed */
+                sup_child_finish(&v->sup);
                 write_metrics(v);
         }
         return 0;
@@ -215,7 +216,8 @@ static int on_poll(sd_event_source *es, int fd, uint32_t revents, void *userdata
         (void) es, (void) fd, (void) revents;
         if (sup_ss_poll_read(&v->sup, &v->sup.pools[ref->i]) == 0)
                 return 0;
-        v->polls[ref->i] = sd_event_source_disable_unref(v->polls[ref->i]);
+        v->polls[ref->i] = sd_event_source_disable_unref(v->polls[ref->i]);   /* before its fd is closed */
+        sup_ss_poll_finish(&v->sup, &v->sup.pools[ref->i]);
         start_polls(v);
         on_wake(v, "message");
         return 0;
@@ -274,9 +276,11 @@ static int on_timer(sd_event_source *es, uint64_t usec, void *userdata) {
         for (size_t i = 0; i < v->sup.n_pools; i++)   /* a drain is a file in the store: it survives a restart */
                 v->sup.pools[i].draining = sup_pool_draining(v->sup.store_fd, v->sup.pools[i].p.lane.name);
         sup_pass(&v->sup, time(NULL));
-        if (v->sup.child_fd >= 0 && sd_event_add_io(v->e, &v->child, v->sup.child_fd, EPOLLIN, on_child, v) < 0)
+        if (v->sup.child_fd >= 0 && sd_event_add_io(v->e, &v->child, v->sup.child_fd, EPOLLIN, on_child, v) < 0) {
                 while (sup_child_read(&v->sup) == 0)   /* not watched: waited for */
                         usleep(10000);
+                sup_child_finish(&v->sup);
+        }
         v->wake = false;
         v->last_pass_ms = proto_now_ms();
         status(v);
@@ -407,6 +411,8 @@ static int serve(struct sv *v) {
         }
         while (v->sup.child && sup_child_read(&v->sup) == 0)   /* its results recorded */
                 usleep(10000);
+        if (v->sup.child)
+                sup_child_finish(&v->sup);
         v->e = sd_event_unref(v->e);
         return r < 0 ? 2 : r;
 }

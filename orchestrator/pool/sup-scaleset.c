@@ -369,12 +369,13 @@ int sup_ss_poll_read(struct pool_sup *s, struct sup_pool *sp) {
         struct sup_ss *x = sp->ss;
         ssize_t n;
 
+        (void) s;
         for (;;) {
                 if (x->len + 65536 + 1 > x->cap) {
                         char *grown = x->cap + 65536 + 1 > POLL_BUF_MAX ? NULL : realloc(x->buf, x->cap + 65536 + 1);
 
                         if (!grown)
-                                break;
+                                return 1;
                         x->buf = grown;
                         x->cap += 65536 + 1;
                 }
@@ -382,27 +383,27 @@ int sup_ss_poll_read(struct pool_sup *s, struct sup_pool *sp) {
                 if (n < 0 && (errno == EAGAIN || errno == EINTR))
                         return 0;
                 if (n <= 0)
-                        break;
+                        return 1;
                 x->len += (size_t) n;
         }
-        {
-                char *nl = x->buf ? (x->buf[x->len] = '\0', strchr(x->buf, '\n')) : NULL;
-                long status = nl ? strtol(x->buf, NULL, 10) : 0;
-                char *body = nl ? nl + 1 : NULL;
-                pid_t pid = x->poll_pid;
+}
 
-                x->poll_pid = 0;   /* reaped below: not killed */
-                (void) waitpid(pid, NULL, 0);
-                close(x->poll_fd);
-                x->poll_fd = -1;
-                poll_done(s, sp, status, body);
-                if (x->buf)
-                        explicit_bzero(x->buf, x->len);
-                free(x->buf);
-                x->buf = NULL;
-                x->len = x->cap = 0;
-        }
-        return 1;
+void sup_ss_poll_finish(struct pool_sup *s, struct sup_pool *sp) {
+        struct sup_ss *x = sp->ss;
+        char *nl = x->buf ? (x->buf[x->len] = '\0', strchr(x->buf, '\n')) : NULL;
+        long status = nl ? strtol(x->buf, NULL, 10) : 0;
+        pid_t pid = x->poll_pid;
+
+        x->poll_pid = 0;   /* reaped here: not killed */
+        (void) waitpid(pid, NULL, 0);
+        close(x->poll_fd);
+        x->poll_fd = -1;
+        poll_done(s, sp, status, nl ? nl + 1 : NULL);
+        if (x->buf)
+                explicit_bzero(x->buf, x->len);
+        free(x->buf);
+        x->buf = NULL;
+        x->len = x->cap = 0;
 }
 
 /* ---- runners ---- */

@@ -65,9 +65,12 @@ unsigned sup_ss_queued(const struct sup_pool *sp);
 /* The long poll of SP started when it has a session and none runs: its
  * fd to watch (readable until its end), or -1. */
 int sup_ss_poll_start(struct pool_sup *s, struct sup_pool *sp);
-/* Read what is readable; 1 when the poll ended and was handled (a pass
- * is then due), 0 while it runs. */
+/* Read what is readable: 1 when the poll ended, 0 while it runs. */
 int sup_ss_poll_read(struct pool_sup *s, struct sup_pool *sp);
+/* The ended poll reaped, its fd closed (the caller removed it from its
+ * event loop first: a registration must not outlive the source) and its
+ * answer handled; a pass is then due. */
+void sup_ss_poll_finish(struct pool_sup *s, struct sup_pool *sp);
 
 /* A JIT runner of the set for SLOT (a registration of its name left by
  * an earlier run removed first). */

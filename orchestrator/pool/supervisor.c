@@ -282,8 +282,10 @@ int sup_child_read(struct pool_sup *s) {
                         item_done(s, &it);
                 s->n_done++;
         }
-        if (n < 0 && (errno == EAGAIN || errno == EINTR))
-                return 0;
+        return n < 0 && (errno == EAGAIN || errno == EINTR) ? 0 : 1;
+}
+
+void sup_child_finish(struct pool_sup *s) {
         for (size_t i = s->n_done; i < s->n_items; i++) {   /* the child died before these */
                 s->items[i].r = -ECHILD;
                 snprintf(s->items[i].detail, sizeof s->items[i].detail, "the helper's calls stopped before this one");
@@ -294,7 +296,6 @@ int sup_child_read(struct pool_sup *s) {
         (void) waitpid(s->child, NULL, 0);
         s->child = 0;
         s->n_items = s->n_done = 0;
-        return 1;
 }
 
 static void start_child(struct pool_sup *s) {

@@ -100,8 +100,12 @@ struct pool_sup {
 };
 
 /* The child's results read from child_fd (readable, or at its end): each
- * action recorded; 1 when the child is done (reaped, child_fd closed). */
+ * action recorded; 1 at its end, 0 while it runs. */
 int sup_child_read(struct pool_sup *s);
+/* At its end: what it did not report recorded as failed, child_fd closed
+ * (the caller removed it from its event loop first: an epoll
+ * registration must not outlive its source), the child reaped. */
+void sup_child_finish(struct pool_sup *s);
 
 /* Every slot's socket opened (its user's uid resolved): 0, or -errno with
  * ERR (what was opened stays open; sup_close closes it). */
