@@ -94,6 +94,9 @@ START_TEST(test_parse) {
         ck_assert_int_eq(gh_ss_parse_message("{\"messageId\": 1, \"messageType\": \"x\"}", &m), -EPROTO);
         ck_assert_int_eq(gh_ss_parse_message("{\"messageType\": \"x\", \"statistics\": {}}", &m), -EPROTO);
         ck_assert_int_eq(gh_ss_parse_message("not json", &m), -EPROTO);
+        ck_assert_int_eq(gh_ss_jwt_expiry("eyJhbGciOiJIUzI1NiJ9.eyJleHAiOjIwMDAwMDAwMDB9.c2ln"), 2000000000);
+        ck_assert_int_eq(gh_ss_jwt_expiry("eyJhbGciOiJIUzI1NiJ9.bm90IGpzb24.c2ln"), 0);   /* no JSON claims */
+        ck_assert_int_eq(gh_ss_jwt_expiry("not-a-jwt"), 0);
         {
                 char bad[sizeof message + 16];
                 char *p;

@@ -5,6 +5,7 @@
  * JobStarted, JobCompleted), as actions/scaleset's types.go has them. */
 #include <errno.h>
 #include <json-c/json.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,4 +136,32 @@ void gh_ss_message_free(struct gh_ss_message *m) {
         free(m->jobs);
         m->jobs = NULL;
         m->n_jobs = 0;
+}
+
+time_t gh_ss_jwt_expiry(const char *jwt) {
+        const char *a = strchr(jwt, '.'), *b = a ? strchr(a + 1, '.') : NULL;
+        unsigned char out[1536];
+        char in[2048];
+        struct json_object *o, *e;
+        size_t n;
+        int len;
+        time_t t = 0;
+
+        if (!b || (size_t) (b - a - 1) + 4 >= sizeof in || (size_t) (b - a - 1) * 3 / 4 + 4 >= sizeof out)
+                return 0;
+        for (n = 0; a + 1 + n < b; n++)
+                in[n] = a[1 + n] == '-' ? '+' : a[1 + n] == '_' ? '/' : a[1 + n];
+        while (n % 4)
+                in[n++] = '=';
+        in[n] = '\0';
+        len = EVP_DecodeBlock(out, (unsigned char *) in, (int) n);
+        if (len <= 0)
+                return 0;
+        out[len] = '\0';
+        o = json_tokener_parse((char *) out);
+        if (o && json_object_object_get_ex(o, "exp", &e) && json_object_is_type(e, json_type_int))
+                t = (time_t) json_object_get_int64(e);
+        json_object_put(o);
+        explicit_bzero(out, sizeof out);
+        return t;
 }

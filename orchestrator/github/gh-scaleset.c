@@ -3,17 +3,14 @@
  * its answers are in gh-scaleset-parse.c. */
 #include <errno.h>
 #include <json-c/json.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "gh-api.h"
 #include "gh-auth.h"
 #include "gh-exchange.h"
 #include "gh-scaleset.h"
-#include "macro.h"
 
 #define ADMIN_SPARE_S 60          /* an admin token is made again this long before it expires */
 
@@ -50,35 +47,6 @@ static char *dup_member(struct json_object *o, const char *key, size_t *ret_len)
         if (s)
                 memcpy(s, json_object_get_string(v), *ret_len + 1);
         return s;
-}
-
-/* The exp claim of JWT, or 0 (then the token is taken for ten minutes). */
-static time_t jwt_expiry(const char *jwt) {
-        const char *a = strchr(jwt, '.'), *b = a ? strchr(a + 1, '.') : NULL;
-        unsigned char out[1536];
-        char in[2048];
-        struct json_object *o, *e;
-        size_t n;
-        int len;
-        time_t t = 0;
-
-        if (!b || (size_t) (b - a - 1) + 4 >= sizeof in || (size_t) (b - a - 1) * 3 / 4 + 4 >= sizeof out)
-                return 0;
-        for (n = 0; a + 1 + n < b; n++)
-                in[n] = a[1 + n] == '-' ? '+' : a[1 + n] == '_' ? '/' : a[1 + n];
-        while (n % 4)
-                in[n++] = '=';
-        in[n] = '\0';
-        len = EVP_DecodeBlock(out, (unsigned char *) in, (int) n);
-        if (len <= 0)
-                return 0;
-        out[len] = '\0';
-        o = json_tokener_parse((char *) out);
-        if (o && json_object_object_get_ex(o, "exp", &e) && json_object_is_type(e, json_type_int))
-                t = (time_t) json_object_get_int64(e);
-        json_object_put(o);
-        explicit_bzero(out, sizeof out);
-        return t;
 }
 
 /* "401 VssUnauthorizedException: ..." from a service answer, redacted. */
@@ -154,7 +122,7 @@ int gh_ss_connect(struct gh_client *c, struct gh_ss *ss, char *err, size_t errle
                 secret_free(ss->admin, ss->admin_len + 1);   /* the session's queue token stays */
                 snprintf(ss->service, sizeof ss->service, "%s%s", svc, svc[svc_len - 1] == '/' ? "" : "/");
                 ss->admin = admin, ss->admin_len = admin_len, admin = NULL;
-                exp = jwt_expiry(ss->admin);
+                exp = gh_ss_jwt_expiry(ss->admin);
                 ss->admin_expires = exp ? exp : time(NULL) + 600;
                 ss->exchanges++;
         }

@@ -68,6 +68,8 @@ int gh_ss_parse_stats(struct json_object *o, struct gh_ss_stats *ret);
 /* A message's text (pure): 0, or -EPROTO. Free with gh_ss_message_free(). */
 int gh_ss_parse_message(const char *text, struct gh_ss_message *ret);
 void gh_ss_message_free(struct gh_ss_message *m);
+/* The exp claim of a JWT (the admin token), or 0 when it has none. */
+time_t gh_ss_jwt_expiry(const char *jwt);
 const char *gh_ss_job_kind_to_string(enum gh_ss_job_kind k);
 
 /* SS for SCOPE: nothing asked yet. */
