@@ -183,6 +183,16 @@ static int call_json(struct gh_client *c, struct gh_ss *ss, const char *method, 
         return 0;
 }
 
+/* call() for an answer without a body worth reading (a delete). */
+static int call_only(struct gh_client *c, struct gh_ss *ss, const char *method, const char *path, char *err,
+                     size_t errlen) {
+        struct gh_response r = {};
+        int rc = call(c, ss, method, path, NULL, &r, err, errlen);
+
+        gh_response_free(&r);
+        return rc;
+}
+
 static long long member_int(struct json_object *o, const char *key) {
         struct json_object *v;
 
@@ -270,14 +280,10 @@ int gh_ss_set_ensure(struct gh_client *c, struct gh_ss *ss, const char *group, b
 }
 
 int gh_ss_set_delete(struct gh_client *c, struct gh_ss *ss, char *err, size_t errlen) {
-        struct gh_response r = {};
         char path[64];
-        int rc;
 
         snprintf(path, sizeof path, "runtime/runnerscalesets/%lld", ss->set_id);
-        rc = call(c, ss, "DELETE", path, NULL, &r, err, errlen);
-        gh_response_free(&r);
-        return rc;
+        return call_only(c, ss, "DELETE", path, err, errlen);
 }
 
 /* A session's answer into SS. */
@@ -337,15 +343,13 @@ int gh_ss_session_refresh(struct gh_client *c, struct gh_ss *ss, char *err, size
 }
 
 int gh_ss_session_close(struct gh_client *c, struct gh_ss *ss, char *err, size_t errlen) {
-        struct gh_response r = {};
         char path[160];
         int rc;
 
         if (!ss->session[0])
                 return 0;
         snprintf(path, sizeof path, "runtime/runnerscalesets/%lld/sessions/%s", ss->set_id, ss->session);
-        rc = call(c, ss, "DELETE", path, NULL, &r, err, errlen);
-        gh_response_free(&r);
+        rc = call_only(c, ss, "DELETE", path, err, errlen);
         ss->session[0] = '\0';
         drop_queue_token(ss);
         return rc == -ENOENT ? 0 : rc;
@@ -458,12 +462,8 @@ int gh_ss_runner_find(struct gh_client *c, struct gh_ss *ss, const char *name, l
 }
 
 int gh_ss_runner_delete(struct gh_client *c, struct gh_ss *ss, long long id, char *err, size_t errlen) {
-        struct gh_response r = {};
         char path[96];
-        int rc;
 
         snprintf(path, sizeof path, "distributedtask/pools/0/agents/%lld", id);
-        rc = call(c, ss, "DELETE", path, NULL, &r, err, errlen);
-        gh_response_free(&r);
-        return rc;
+        return call_only(c, ss, "DELETE", path, err, errlen);
 }
