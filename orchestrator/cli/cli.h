@@ -56,6 +56,8 @@ int cmd_pool_change(struct cli *cli, int argc, char **argv);   /* scale, drain, 
 int cmd_health(struct cli *cli, int argc, char **argv);
 int cmd_metrics(struct cli *cli, int argc, char **argv);
 int cmd_status(struct cli *cli, int argc, char **argv);
+int cmd_slo(struct cli *cli, int argc, char **argv);
+int cmd_route(struct cli *cli, int argc, char **argv);
 
 /* ---- cli-common.c ---- */
 

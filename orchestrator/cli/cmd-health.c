@@ -18,6 +18,7 @@
 
 #include "cli.h"
 #include "cli-health.h"
+#include "cli-route.h"
 #include "health-act.h"
 #include "health-gather.h"
 #include "macro.h"
@@ -318,6 +319,7 @@ static int run(struct cli *cli, struct health_cmd *hc) {
                                               .api_url = hc->x.s->api_url, .cycle = hc->cycle };
 
                 health_act(&env, &hc->snap, &hc->plan, &counts);
+                cli_route_after_health(hc->x.s, hc->x.real.gh, &hc->snap, &hc->plan, hc->x.host);
         }
         if (!hc->metrics)
                 cache_remember(hc);

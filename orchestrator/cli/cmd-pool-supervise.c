@@ -22,6 +22,7 @@
 
 #include "cli-pool-webhook.h"
 #include "cli.h"
+#include "cli-route.h"
 #include "macro.h"
 #include "pool-file.h"
 #include "proto-register.h"
@@ -38,7 +39,7 @@ struct sv {
         struct pool_sup sup;
         struct slot_hooks hooks;
         sd_event *e;
-        sd_event_source *timer, *child;
+        sd_event_source *timer, *child, *guard;   /* guard: [route] repositories' */
         struct pool_webhook hook;
         bool wake;                     /* a webhook or a changed file asked for an early pass */
         long long last_pass_ms;
@@ -394,7 +395,10 @@ static int serve(struct sv *v) {
         if (!v->once && pool_webhook_open(v->e, v->x.s, &v->hook, err, sizeof err) < 0)
                 return fprintf(stderr, "lanectl pool supervise: %s\n", err), 2;
         v->sup.c.webhook_on = v->hook.w != NULL;
+        if (!v->once && cli_route_supervise(v->e, &v->x, &v->guard) < 0)
+                return fprintf(stderr, "lanectl pool supervise: cannot set up the route guard\n"), 2;
         r = sd_event_loop(v->e);
+        v->guard = sd_event_source_disable_unref(v->guard);
         pool_webhook_close(&v->hook);
         for (size_t i = 0; i < v->sup.n_pools; i++)
                 for (unsigned n = 0; n < POOL_MAX_SLOTS; n++) {

@@ -82,6 +82,14 @@ static void help(void) {
                "                         clock, rate limit, the last self-heal actions\n"
                "  metrics                Prometheus metrics of this host's lanes, queue per\n"
                "                         label set, clock, rate limit, audit chain\n"
+               "  slo --repo OWNER/REPO [--last N] [--output json]\n"
+               "                         the rollout's success criteria over the latest N\n"
+               "                         trusted pull-request runs, each with its threshold\n"
+               "  route status|enable|disable|advance --repo OWNER/REPO [--reason TEXT]\n"
+               "                         the variable routing trusted PRs to self-hosted\n"
+               "                         labels, its canary stage; changes audited\n"
+               "  route guard [--repo OWNER/REPO...]\n"
+               "                         turn routing off when a rollback trigger holds\n"
                "  audit list|show SEQ|verify|prune [--older-than DURATION]\n"
                "                         read the audit store; verify finds missing, altered\n"
                "                         or reordered records; prune keeps a checkpoint\n\n"
@@ -233,6 +241,8 @@ static const struct {
         { "health", cmd_health },
         { "metrics", cmd_metrics },
         { "status", cmd_status },
+        { "slo", cmd_slo },
+        { "route", cmd_route },
         { "help", cmd_help },
 };
 

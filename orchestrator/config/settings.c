@@ -1,15 +1,17 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "settings.h"
 
 struct ctx {
         struct settings *s;
         struct ini_diags *diags;
-        unsigned seen;
+        uint64_t seen;
 };
 
 static void set_path(struct ctx *c, int line, const char *key, char *dst, size_t size, const char *value);
@@ -32,6 +34,28 @@ void settings_defaults(struct settings *s, const char *sysconfdir) {
                 .stale_job_hours = 4, .superseded = true, .pr_priority_threshold = 5, .cache_max_age_days = 7,
                 .max_cancels = 10, .max_reruns = 5, .max_restarts = 3, .max_clock_offset_s = 60,
         };
+        s->route = (struct route_settings) {
+                .n_labels = 1, .lifecycle_pct = 98, .queue_wait_s = 120, .setup_s = 180, .offline_s = 600,
+                .interval_s = 60,
+        };
+        snprintf(s->route.variable, sizeof s->route.variable, "CI_SELF_HOSTED_TRUSTED_ROUTING");
+        snprintf(s->route.labels[0], sizeof s->route.labels[0], "self-hosted");
+}
+
+bool settings_variable_ok(const char *name, const char **ret_reason) {
+        if (!name[0] || strlen(name) > SETTINGS_VARIABLE_MAX)
+                return *ret_reason = "must be 1 to 100 characters", false;
+        if (strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") != strlen(name))
+                return *ret_reason = "may hold only letters, digits and '_'", false;
+        if (name[0] >= '0' && name[0] <= '9')
+                return *ret_reason = "may not start with a digit", false;
+        if (strncasecmp(name, "GITHUB_", 7) == 0)
+                return *ret_reason = "may not start with GITHUB_ (GitHub keeps that prefix)", false;
+        return true;
+}
+
+static int label_ok(const char *name, const char **ret_reason) {
+        return proto_validate_label(name, ret_reason);
 }
 
 static int set_bool(const char *value, bool *ret) {
@@ -181,6 +205,61 @@ static void set_id(struct ctx *c, int line, const char *key, unsigned long *dst,
                 *dst = v;
 }
 
+/* The [route] keys. */
+static void set_route(struct ctx *c, int line, const char *key, const char *value) {
+        static const struct {
+                const char *key;
+                size_t offset;
+                unsigned long min, max;
+        } numbers[] = {
+                { "lifecycle_pct", offsetof(struct route_settings, lifecycle_pct), 1, 100 },
+                { "queue_wait_s", offsetof(struct route_settings, queue_wait_s), 1, 86400 },
+                { "setup_s", offsetof(struct route_settings, setup_s), 1, 86400 },
+                { "offline_s", offsetof(struct route_settings, offline_s), 60, 86400 },
+                { "interval_s", offsetof(struct route_settings, interval_s), 10, 3600 },
+        };
+        struct route_settings *r = &c->s->route;
+        const char *reason;
+        unsigned long v;
+        char *end;
+
+        for (size_t i = 0; i < ELEMENTSOF(numbers); i++)
+                if (strcmp(key, numbers[i].key) == 0) {
+                        errno = 0;
+                        v = strtoul(value, &end, 10);
+                        if (!value[0] || value[0] < '0' || value[0] > '9' || *end || errno || v < numbers[i].min ||
+                            v > numbers[i].max)
+                                ini_diag(c->diags, line, "'%s' must be a whole number from %lu to %lu", key,
+                                         numbers[i].min, numbers[i].max);
+                        else
+                                *(unsigned long *) ((char *) r + numbers[i].offset) = v;
+                        return;
+                }
+        if (strcmp(key, "variable") == 0) {
+                if (!settings_variable_ok(value, &reason))
+                        ini_diag(c->diags, line, "'variable' %s", reason);
+                else
+                        snprintf(r->variable, sizeof r->variable, "%s", value);
+        } else if (strcmp(key, "repositories") == 0) {
+                if (set_list(value, SETTINGS_MAX_REPOS, "names more than 32 repositories", r->repositories[0],
+                             sizeof r->repositories[0], &r->n_repositories, proto_validate_repository, &reason) < 0)
+                        ini_diag(c->diags, line, "'repositories' %s", reason);
+        } else if (strcmp(key, "labels") == 0) {
+                size_t n = 0;
+
+                if (set_list(value, SETTINGS_MAX_LABELS, "names more than 16 labels", r->labels[0], sizeof r->labels[0],
+                             &n, label_ok, &reason) < 0)
+                        ini_diag(c->diags, line, "'labels' %s", reason);
+                else if (n == 0)
+                        ini_diag(c->diags, line, "'labels' names no label");
+                else
+                        r->n_labels = n;
+        } else if (strcmp(value, "none") == 0)
+                r->metrics_off = true;
+        else
+                set_path(c, line, key, r->metrics_file, sizeof r->metrics_file, value);
+}
+
 static const struct {
         const char *section, *key;
 } known[] = {
@@ -194,6 +273,9 @@ static const struct {
         { "health", "max_clock_offset_s" }, { "health", "repositories" }, { "health", "metrics_file" },
         { "retention", "days" }, { "pools", "dir" }, { "pools", "metrics_file" },
         { "pools", "webhook_listen" }, { "pools", "webhook_secret_file" },
+        { "route", "variable" }, { "route", "repositories" }, { "route", "labels" }, { "route", "lifecycle_pct" },
+        { "route", "queue_wait_s" }, { "route", "setup_s" }, { "route", "offline_s" }, { "route", "interval_s" },
+        { "route", "metrics_file" },
 };
 
 static int entry(void *user, int line, const char *section, const char *key, const char *value) {
@@ -208,13 +290,15 @@ static int entry(void *user, int line, const char *section, const char *key, con
                 ini_diag(c->diags, line, "unknown key '%.64s' in section [%.64s]", key, section);
                 return 0;
         }
-        if (c->seen & (1u << k)) {
+        if (c->seen & (UINT64_C(1) << k)) {
                 ini_diag(c->diags, line, "'%s' is set twice", key);
                 return 0;
         }
-        c->seen |= 1u << k;
+        c->seen |= UINT64_C(1) << k;
         if (strcmp(section, "health") == 0)
                 set_health(c, line, key, value);
+        else if (strcmp(section, "route") == 0)
+                set_route(c, line, key, value);
         else if (strcmp(key, "api_url") == 0) {
                 if (strlen(value) > SETTINGS_URL_MAX || !settings_api_url_ok(value, &reason))
                         ini_diag(c->diags, line, "'api_url' %s", strlen(value) > SETTINGS_URL_MAX ? "is too long" : reason);

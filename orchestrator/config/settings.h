@@ -33,6 +33,25 @@ struct health_settings {
         bool metrics_off;                        /* metrics_file = none */
 };
 
+#define SETTINGS_VARIABLE_MAX 100
+#define SETTINGS_MAX_LABELS 16
+
+/* [route]: the routing switch of trusted pull requests and its guard
+ * (lanekeeper.conf(5), lanectl(1) slo and route). */
+struct route_settings {
+        char variable[SETTINGS_VARIABLE_MAX + 1];   /* CI_SELF_HOSTED_TRUSTED_ROUTING */
+        size_t n_repositories;                      /* guarded each cycle by the pool supervisor and health */
+        char repositories[SETTINGS_MAX_REPOS][PROTO_OWNER_MAX + PROTO_REPO_NAME_MAX + 2];
+        size_t n_labels;                            /* a job asking for one of these is self-hosted (self-hosted) */
+        char labels[SETTINGS_MAX_LABELS][PROTO_LABEL_MAX + 1];
+        unsigned long lifecycle_pct;                /* the criteria and triggers: 98 */
+        unsigned long queue_wait_s, setup_s;        /* 120, 180 */
+        unsigned long offline_s;                    /* 600 */
+        unsigned long interval_s;                   /* the pool supervisor guards this often: 60 */
+        char metrics_file[PROTO_PATH_MAX + 1];      /* "": STORE/metrics/lanekeeper-route.prom */
+        bool metrics_off;
+};
+
 struct settings {
         char api_url[SETTINGS_URL_MAX + 1];
         unsigned long app_id, installation_id;            /* 0: not set */
@@ -53,6 +72,7 @@ struct settings {
         size_t n_commands;
         char commands[SETTINGS_MAX_COMMANDS][SETTINGS_COMMAND_MAX + 1];
         struct health_settings health;
+        struct route_settings route;
         unsigned long retention_days;                     /* [retention] days: lanectl audit prune's default */
 };
 
@@ -66,6 +86,10 @@ int settings_parse(FILE *f, struct settings *s, struct ini_diags *diags);
 /* Whether URL is https://HOST[:PORT][/PATH], or http:// on a loopback host
  * (127.0.0.0/8, [::1], localhost) for the test double. */
 bool settings_api_url_ok(const char *url, const char **ret_reason);
+
+/* Whether NAME may name a repository variable: letters, digits and '_',
+ * not starting with a digit or GITHUB_. */
+bool settings_variable_ok(const char *name, const char **ret_reason);
 
 /* "app", "token" or "none". */
 const char *settings_auth(const struct settings *s);

@@ -58,6 +58,7 @@ OPERATIONS = [
     ("post", "/repos/{owner}/{repo}/actions/variables"),
     ("get", "/repos/{owner}/{repo}/actions/variables/{name}"),
     ("patch", "/repos/{owner}/{repo}/actions/variables/{name}"),
+    ("get", "/repos/{owner}/{repo}/pulls/{pull_number}"),
     ("get", "/repos/{owner}/{repo}/installation"),
     ("post", "/app/installations/{installation_id}/access_tokens"),
     ("get", "/rate_limit"),

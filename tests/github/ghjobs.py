@@ -46,6 +46,7 @@ def init_state(st):
     st.deliveries = []         # [{id, event, action, status, problems}]
     st.job_tokens = []         # every GITHUB_TOKEN handed to a job (for leak scans)
     st.jit_issued = []         # every JIT secret and encoded configuration (for leak scans)
+    st.pulls = {}              # (repo lower, number) -> the double's pull request (ghrest.pull_view)
     st.environments = {}       # (repo lower, name) -> {id, name, protected}: required reviewers make jobs wait
     st.log_urls = {}           # signed log URL id -> (job id, expires)
     st.hookq = queue.Queue()
@@ -174,10 +175,14 @@ def job_specs(body):
     return out
 
 
-def create_run(st, repo, wf, host, event="push", branch="main", sha=None, actor="octocat", title=None, age=0):
-    """A new run of WF; AGE (seconds, a test's) dates it and its jobs that far back."""
+def create_run(st, repo, wf, host, event="push", branch="main", sha=None, actor="octocat", title=None, age=0, pr=None):
+    """A new run of WF; AGE (seconds, a test's) dates it and its jobs that far back; PR (the double's
+    pull request) makes it a pull_request run: GitHub names the pull request only when its head is
+    the repository itself (a fork's run has pull_requests []), and the run's actor is its author."""
     rid = st.new_id()
     now = st.now() - age
+    if pr:
+        event, branch, sha, actor = "pull_request", pr["branch"], pr["sha"], pr["author"]
     sha = sha or hashlib.sha1(str(rid).encode()).hexdigest()
     owner, name = repo.split("/")
     base = "http://%s/repos/%s/%s" % (host, owner, name)
@@ -192,7 +197,15 @@ def create_run(st, repo, wf, host, event="push", branch="main", sha=None, actor=
          "check_suite_url": "%s/check-suites/%d" % (base, rid), "artifacts_url": "%s/actions/runs/%d/artifacts" % (base, rid),
          "cancel_url": "%s/actions/runs/%d/cancel" % (base, rid), "rerun_url": "%s/actions/runs/%d/rerun" % (base, rid),
          "workflow_url": "%s/actions/workflows/%d" % (base, wf["id"]), "head_commit": None,
-         "repository": minimal_repo(repo, host), "head_repository": minimal_repo(repo, host)}
+         "repository": minimal_repo(repo, host), "head_repository": minimal_repo(pr["head_repo"] if pr else repo, host)}
+    if pr:
+        kind = "Bot" if pr["bot"] else "User"
+        v.update(actor=user_obj(actor, kind, pr["author_id"]), triggering_actor=user_obj(actor, kind, pr["author_id"]))
+        if pr["head_repo"].lower() == repo.lower():
+            side = {"id": 1, "name": name, "url": "http://%s/repos/%s" % (host, repo)}
+            v["pull_requests"] = [{"id": pr["id"], "number": pr["number"], "url": "http://%s/repos/%s/pulls/%d" % (host, repo, pr["number"]),
+                                   "head": {"ref": pr["branch"], "sha": pr["sha"], "repo": side},
+                                   "base": {"ref": "main", "sha": pr["base_sha"], "repo": side}}]
     st.runs[rid] = {"scope": "repo:" + repo.lower(), "view": v, "workflow": wf, "repo": repo}
     emit_run(st, rid, "requested", host)
     for spec in job_specs(wf):

@@ -52,6 +52,35 @@ def add_routes(route, Handler, S):
     route(R + r"/actions/workflows/([^/]+)/dispatches", POST=lambda h, q, o, r, w: h.dispatch_workflow(q, o, r, w))
     route(R + r"/tarball/(.+)", GET=lambda h, q, o, r, ref: h.tarball(q, o, r, ref))
     route(R + r"/actions/runs/(\d+)/pending_deployments", POST=lambda h, q, o, r, i: h.review_deployments(q, o, r, i))
+    route(R + r"/pulls/(\d+)", GET=lambda h, q, o, r, n: h.get_pull(q, o, r, n))
+
+
+# A pull request's full object: GitHub's published example for
+# GET /repos/{owner}/{repo}/pulls/{pull_number} (its shape, every key the
+# schema requires), with the double's own values put in.
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "openapi-subset.json")) as _f:
+    PULL_EXAMPLE = json.load(_f)["examples"]["GET /repos/{owner}/{repo}/pulls/{pull_number} 200"]
+
+
+def pull_view(st, repo, pr, host):
+    """The pull request PR of REPO as GitHub shows it."""
+    v = json.loads(json.dumps(PULL_EXAMPLE))
+    base = "http://%s/repos/%s" % (host, repo)
+    head_full = pr["head_repo"]
+    v.update(id=pr["id"], node_id="PR_%d" % pr["id"], number=pr["number"], state="open", title=pr["title"],
+             url="%s/pulls/%d" % (base, pr["number"]), html_url="https://github.com/%s/pull/%d" % (repo, pr["number"]),
+             user=user_obj(pr["author"], "Bot" if pr["bot"] else "User", uid=pr["author_id"]),
+             author_association=pr["association"], created_at=iso(pr["created"]), updated_at=iso(pr["created"]),
+             merged=False, merged_at=None, closed_at=None, merge_commit_sha=None, draft=False, body=None,
+             # the double has no reviewers, assignees, labels or milestones (and GitHub's own
+             # example's requested team lacks the "type" its schema requires)
+             requested_teams=[], requested_reviewers=[], assignees=[], assignee=None, labels=[], milestone=None)
+    for side, full, ref, sha in (("head", head_full, pr["branch"], pr["sha"]), ("base", repo, "main", pr["base_sha"])):
+        v[side] = dict(v[side], label="%s:%s" % (full.split("/")[0], ref), ref=ref, sha=sha,
+                       user=user_obj(full.split("/")[0], "Organization", uid=2))
+        v[side]["repo"] = dict(v[side]["repo"], full_name=full, name=full.split("/")[1], fork=full.lower() != repo.lower(),
+                               owner=user_obj(full.split("/")[0], "Organization", uid=2))
+    return v
 
 
 class JobsMixin:
@@ -74,6 +103,18 @@ class JobsMixin:
             view["default_branch"] = rec.get("default_branch", "main")
         view.update({"permissions": {"admin": False, "maintain": False, "push": False, "triage": False, "pull": True},
                      "network_count": 0, "subscribers_count": 0, "has_discussions": False, "disabled": False})
+        self.reply(*a, 200, view)
+
+    def get_pull(self, query, owner, repo, number):
+        a = self.api(query)
+        if not a:
+            return
+        full = owner + "/" + repo
+        with self.st.lock:
+            pr = self.st.pulls.get((full.lower(), int(number))) if self.scope("repo", full) else None
+            view = pull_view(self.st, self.st.repos[full.lower()]["full_name"], pr, self.headers.get("Host")) if pr else None
+        if not view:
+            return self.error(404, "Not Found")
         self.reply(*a, 200, view)
 
     def get_run(self, query, owner, repo, run_id):
@@ -242,11 +283,23 @@ class JobsMixin:
         if what == "action":
             st.actions[(body["repo"].lower(), body["ref"])] = dict(body["files"])
             return 201, {}
-        if what == "run":
+        if what == "pull":   # {"repo", "author", "association", "bot", "fork": "OWNER/REPO" of the head}
             repo = body["repo"]
+            number = 1 + max([n for (r, n) in st.pulls if r == repo.lower()] or [0])
+            branch = body.get("branch", "topic-%d" % number)
+            st.pulls[(repo.lower(), number)] = {
+                "id": st.new_id(), "number": number, "author": body.get("author", "octocat"),
+                "author_id": 1000 + number, "bot": bool(body.get("bot")), "association": body.get("association", "MEMBER"),
+                "head_repo": body.get("fork") or repo, "branch": branch, "title": body.get("title", "Change %d" % number),
+                "sha": hashlib.sha1(("%s#%d" % (repo, number)).encode()).hexdigest(),
+                "base_sha": hashlib.sha1(repo.encode()).hexdigest(), "created": st.now()}
+            return 201, {"number": number}
+        if what == "run":   # "pull": N makes it that pull request's pull_request run
+            repo = body["repo"]
+            pr = st.pulls.get((repo.lower(), int(body["pull"]))) if body.get("pull") else None
             rid = create_run(st, repo, inline_workflow(st, repo, body), host, event=body.get("event", "push"),
                              branch=body.get("branch", "main"), sha=body.get("sha"), actor=body.get("actor", "octocat"),
-                             title=body.get("title"), age=float(body.get("age_s", 0)))
+                             title=body.get("title"), age=float(body.get("age_s", 0)), pr=pr)
             return 201, {"run_id": rid}
         if what == "hooks":
             h = {"id": len(st.hooks) + 1, "url": body["url"], "secret": body.get("secret", ""),

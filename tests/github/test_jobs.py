@@ -449,6 +449,39 @@ def webhooks(d, srv, gpu, never):
           last.get("workflow_job", {}).get("conclusion") == "cancelled", last.get("action"))
 
 
+def pull_requests(d):
+    """Pull-request runs as GitHub shows them: the run names its pull request only when the head is the
+    repository itself (a fork's has pull_requests []), its actor is the author; the pull request carries
+    the author's association; the runs listing filters by event."""
+    same = d.ctl("pull", {"repo": "acme/site", "author": "alice", "association": "MEMBER"})["number"]
+    fork = d.ctl("pull", {"repo": "acme/site", "author": "mallory", "association": "CONTRIBUTOR",
+                          "fork": "mallory/site"})["number"]
+    bot = d.ctl("pull", {"repo": "acme/site", "author": "dependabot[bot]", "association": "NONE", "bot": True})["number"]
+    runs = {n: run_of(d, {"pull": n, "jobs": [{"name": "t", "runs_on": ["ubuntu-latest"]}]}) for n in (same, fork, bot)}
+    st, _, body = d.req("GET", R + "/actions/runs?event=pull_request&per_page=100")
+    listed = {r["id"]: r for r in body["workflow_runs"]}
+    check("the listing filtered by event has the three pull-request runs and nothing else",
+          st == 200 and set(listed) == set(runs.values()), sorted(listed))
+    r = listed[runs[same]]
+    check("a same-repository run names its pull request", r["event"] == "pull_request" and
+          [p["number"] for p in r["pull_requests"]] == [same] and r["head_repository"]["full_name"] == "acme/site", r)
+    check("its actor is the author", r["actor"]["login"] == "alice" and r["actor"]["type"] == "User")
+    f = listed[runs[fork]]
+    check("a fork's run names no pull request, its head is the fork", f["pull_requests"] == [] and
+          f["head_repository"]["full_name"] == "mallory/site", (f["pull_requests"], f["head_repository"]["full_name"]))
+    check("a bot's run has a Bot actor", listed[runs[bot]]["actor"]["type"] == "Bot")
+    st, _, pr = d.req("GET", R + "/pulls/%d" % same)
+    check("GET pulls/N: the author and association", st == 200 and pr["user"]["login"] == "alice" and
+          pr["author_association"] == "MEMBER" and pr["number"] == same and pr["head"]["repo"]["full_name"] == "acme/site",
+          (st, pr.get("author_association") if isinstance(pr, dict) else pr))
+    st, _, pr = d.req("GET", R + "/pulls/%d" % fork)
+    check("a fork's pull request: its head repository is the fork", pr["head"]["repo"]["full_name"] == "mallory/site" and
+          pr["head"]["repo"]["fork"] is True and pr["author_association"] == "CONTRIBUTOR")
+    st, _, _ = d.req("GET", R + "/pulls/999")
+    check("an unknown pull request is 404", st == 404, st)
+    check("pulls/N is in the subset", openapi_check.operation_for("GET", R + "/pulls/1"))
+
+
 def main():
     work = tempfile.mkdtemp(prefix="lanekeeper-jobs-")
     d = Double(work)
@@ -464,6 +497,7 @@ def main():
         logs_and_tarballs(d, gpu)
         ephemeral(d)
         webhooks(d, srv, gpu, never)
+        pull_requests(d)
         violations = d.ctl("violations")["violations"]
         check("the double sent nothing the descriptions forbid", not violations, violations[:5])
         check("the job operations are in the subset", openapi_check.operation_for("GET", R + "/actions/jobs/1/logs"))
