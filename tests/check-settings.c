@@ -132,6 +132,15 @@ static const struct {
         { "[health]\nrepositories = acme\n", 2, "'repositories'" },
         { "[health]\nmetrics_file = rel/x.prom\n", 2, "not an absolute path" },
         { "[health]\nstale = 4\n", 2, "unknown key 'stale' in section [health]" },
+        { "[route]\nvariable = GITHUB_ROUTE\n", 2, "'variable' may not start with GITHUB_" },
+        { "[route]\nvariable = 9LIVES\n", 2, "'variable' may not start with a digit" },
+        { "[route]\nvariable = A-B\n", 2, "'variable' may hold only letters, digits and '_'" },
+        { "[route]\nrepositories = acme\n", 2, "'repositories'" },
+        { "[route]\nlabels = ,\n", 2, "'labels' names no label" },
+        { "[route]\nqueue_wait_s = 0\n", 2, "'queue_wait_s' must be a whole number from 1 to 86400" },
+        { "[route]\noffline_s = 59\n", 2, "'offline_s' must be a whole number from 60 to 86400" },
+        { "[route]\nlifecycle_pct = 101\n", 2, "'lifecycle_pct' must be a whole number from 1 to 100" },
+        { "[route]\nvariable = A\nvariable = B\n", 3, "'variable' is set twice" },
         { "[github]\napp_id = 1\n", 0, "needs app_id, installation_id and private_key_file together" },
         { "[github]\napp_id = 1\ninstallation_id = 2\nprivate_key_file = /k\ntoken_file = /t\n", 0, "not both" },
 };
@@ -148,6 +157,36 @@ START_TEST(test_pools) {
         ck_assert_str_eq(s.pools_webhook_secret_file, "/etc/lanekeeper/webhook.secret");
         ck_assert_int_eq(parse("[pools]\nmetrics_file = /var/lib/node/pool.prom\n"), 0);
         ck_assert_str_eq(s.pools_metrics_file, "/var/lib/node/pool.prom");
+}
+END_TEST
+
+START_TEST(test_route) {
+        ck_assert_int_eq(parse(""), 0);
+        ck_assert_str_eq(s.route.variable, "CI_SELF_HOSTED_TRUSTED_ROUTING");
+        ck_assert_uint_eq(s.route.n_labels, 1);
+        ck_assert_str_eq(s.route.labels[0], "self-hosted");
+        ck_assert_uint_eq(s.route.n_repositories, 0);
+        ck_assert_uint_eq(s.route.lifecycle_pct, 98);
+        ck_assert_uint_eq(s.route.queue_wait_s, 120);
+        ck_assert_uint_eq(s.route.setup_s, 180);
+        ck_assert_uint_eq(s.route.offline_s, 600);
+        ck_assert_uint_eq(s.route.interval_s, 60);
+        ck_assert_int_eq(parse("[route]\nvariable = SELF_HOSTED_PRS\nrepositories = acme/site acme/docs\n"
+                               "labels = self-hosted, lk-bench\nlifecycle_pct = 95\nqueue_wait_s = 300\nsetup_s = 60\n"
+                               "offline_s = 900\ninterval_s = 30\nmetrics_file = none\n"
+                               "[health]\nmax_cancels = 1\n[pools]\ndir = /srv/pools\n"), 0);   /* more than 32 keys known */
+        ck_assert_str_eq(s.route.variable, "SELF_HOSTED_PRS");
+        ck_assert_uint_eq(s.route.n_repositories, 2);
+        ck_assert_str_eq(s.route.repositories[1], "acme/docs");
+        ck_assert_uint_eq(s.route.n_labels, 2);
+        ck_assert_str_eq(s.route.labels[1], "lk-bench");
+        ck_assert_uint_eq(s.route.lifecycle_pct, 95);
+        ck_assert_uint_eq(s.route.queue_wait_s, 300);
+        ck_assert_uint_eq(s.route.setup_s, 60);
+        ck_assert_uint_eq(s.route.offline_s, 900);
+        ck_assert_uint_eq(s.route.interval_s, 30);
+        ck_assert(s.route.metrics_off);
+        ck_assert_uint_eq(s.health.max_cancels, 1);
 }
 END_TEST
 
@@ -172,6 +211,7 @@ int main(void) {
         tcase_add_test(tc, test_health);
         tcase_add_test(tc, test_token_and_loopback);
         tcase_add_test(tc, test_pools);
+        tcase_add_test(tc, test_route);
         tcase_add_loop_test(tc, test_bad, 0, (int) ELEMENTSOF(bad));
         suite_add_tcase(su, tc);
         return run_suite(su);

@@ -3,10 +3,13 @@
  * and jobs whose figures were worked out by hand (written beside each
  * case): nearest-rank percentiles with ties, the field's definition of a
  * trusted pull request, fewer trusted runs than asked for, runs with no
- * jobs, jobs still queued, and each trigger held and not held. */
+ * jobs, jobs still queued, and each trigger held and not held; and
+ * GitHub's run, pull request and job objects read (route-parse.c). */
+#include <json-c/json.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "route.h"
 #include "slo.h"
 #include "test-util.h"
 
@@ -341,6 +344,83 @@ START_TEST(test_stages) {
 }
 END_TEST
 
+/* ---- GitHub's objects (route-parse.c) ---- */
+
+static const char run_same[] =
+        "{\"id\": 30433642, \"run_attempt\": 1, \"event\": \"pull_request\", \"status\": \"completed\","
+        " \"conclusion\": \"success\", \"html_url\": \"https://github.com/acme/site/actions/runs/30433642\","
+        " \"created_at\": \"2026-11-20T10:00:00Z\", \"pull_requests\": [{\"id\": 1, \"number\": 42, \"url\": \"u\","
+        " \"head\": {\"ref\": \"t\", \"sha\": \"s\", \"repo\": {\"id\": 1, \"url\": \"u\", \"name\": \"site\"}},"
+        " \"base\": {\"ref\": \"main\", \"sha\": \"s\", \"repo\": {\"id\": 1, \"url\": \"u\", \"name\": \"site\"}}}],"
+        " \"actor\": {\"login\": \"alice\", \"type\": \"User\"}, \"triggering_actor\": {\"login\": \"alice\", \"type\": \"User\"},"
+        " \"repository\": {\"full_name\": \"acme/site\"}, \"head_repository\": {\"full_name\": \"Acme/Site\"}}";
+static const char run_fork[] =
+        "{\"id\": 7, \"event\": \"pull_request\", \"status\": \"queued\", \"pull_requests\": [],"
+        " \"actor\": {\"login\": \"mallory\", \"type\": \"User\"}, \"created_at\": \"2026-11-20T10:00:00Z\","
+        " \"repository\": {\"full_name\": \"acme/site\"}, \"head_repository\": {\"full_name\": \"mallory/site\"}}";
+static const char run_bot[] =
+        "{\"id\": 8, \"event\": \"pull_request\", \"status\": \"queued\", \"pull_requests\": [],"
+        " \"actor\": {\"login\": \"renovate\", \"type\": \"Bot\"},"
+        " \"repository\": {\"full_name\": \"acme/site\"}, \"head_repository\": {\"full_name\": \"acme/site\"}}";
+static const char pull[] = "{\"number\": 42, \"author_association\": \"COLLABORATOR\","
+                           " \"user\": {\"login\": \"alice\", \"type\": \"User\"}}";
+/* steps: GitHub's own "Set up job", a skipped step (GitHub stamps its times too), then the first that ran */
+static const char job_ran[] =
+        "{\"id\": 99, \"status\": \"completed\", \"conclusion\": \"failure\", \"runner_id\": 5,"
+        " \"runner_name\": \"web-1\", \"labels\": [\"Self-Hosted\", \"pool-web\"],"
+        " \"created_at\": \"2026-11-20T10:00:00Z\", \"started_at\": \"2026-11-20T10:00:30Z\","
+        " \"completed_at\": \"2026-11-20T10:05:00Z\", \"steps\": ["
+        " {\"name\": \"Set up job\", \"number\": 1, \"status\": \"completed\", \"conclusion\": \"success\","
+        "  \"started_at\": \"2026-11-20T10:00:30Z\"},"
+        " {\"name\": \"Cache\", \"number\": 2, \"status\": \"completed\", \"conclusion\": \"skipped\","
+        "  \"started_at\": \"2026-11-20T10:00:31Z\"},"
+        " {\"name\": \"Test\", \"number\": 3, \"status\": \"completed\", \"conclusion\": \"failure\","
+        "  \"started_at\": \"2026-11-20T10:00:45Z\"}]}";
+static const char job_queued[] =
+        "{\"id\": 100, \"status\": \"queued\", \"conclusion\": null, \"runner_id\": null, \"labels\": [\"ubuntu-latest\"],"
+        " \"created_at\": \"2026-11-20T10:00:00Z\", \"started_at\": \"2026-11-20T10:00:00Z\", \"steps\": []}";
+
+START_TEST(test_parse) {
+        static const char labels[2][PROTO_LABEL_MAX + 1] = { "self-hosted", "lk-bench" };
+        struct json_object *o;
+        struct slo_run r;
+        struct slo_job j;
+
+        ck_assert_ptr_nonnull(o = json_tokener_parse(run_same));
+        ck_assert_int_eq(route_parse_run(o, &r), 0);
+        json_object_put(o);
+        ck_assert(r.same_repo && r.pr == 42 && !r.actor_bot && !r.pr_known && r.expect_self_hosted == -1);
+        ck_assert_int_eq(slo_classify(&r), SLO_TRUST_UNKNOWN);          /* until its pull request is read */
+        ck_assert_ptr_nonnull(o = json_tokener_parse(pull));
+        ck_assert_int_eq(route_parse_pull(o, &r), 0);
+        json_object_put(o);
+        ck_assert_int_eq(slo_classify(&r), SLO_TRUSTED);
+        ck_assert_ptr_nonnull(o = json_tokener_parse(run_fork));
+        ck_assert_int_eq(route_parse_run(o, &r), 0);
+        json_object_put(o);
+        ck_assert(!r.same_repo && r.pr == 0);
+        ck_assert_int_eq(slo_classify(&r), SLO_FORK);
+        ck_assert_ptr_nonnull(o = json_tokener_parse(run_bot));
+        ck_assert_int_eq(route_parse_run(o, &r), 0);
+        json_object_put(o);
+        ck_assert_int_eq(slo_classify(&r), SLO_BOT);
+        ck_assert_ptr_nonnull(o = json_tokener_parse(job_ran));
+        ck_assert_int_eq(route_parse_job(o, labels, 2, &j), 0);
+        json_object_put(o);
+        ck_assert(j.self_hosted && j.step_begun && j.runner_id == 5);
+        ck_assert_int_eq(j.first_step - j.started, 15);                /* "Test", not the skipped "Cache" */
+        ck_assert_int_eq(slo_job_life(&j), SLO_LIFE_STARTED);
+        ck_assert_ptr_nonnull(o = json_tokener_parse(job_queued));
+        ck_assert_int_eq(route_parse_job(o, labels, 2, &j), 0);
+        json_object_put(o);
+        ck_assert(!j.self_hosted && !j.step_begun && j.started == 0);   /* a queued job's started_at is not a start */
+        ck_assert_ptr_nonnull(o = json_tokener_parse("{\"id\": 1}"));
+        ck_assert_int_eq(route_parse_run(o, &r), -EPROTO);
+        ck_assert_int_eq(route_parse_job(o, labels, 2, &j), -EPROTO);
+        json_object_put(o);
+}
+END_TEST
+
 static Suite *suite(void) {
         Suite *s = suite_create("slo");
         TCase *tc = tcase_create("core");
@@ -354,6 +434,7 @@ static Suite *suite(void) {
         tcase_add_test(tc, test_guard_queue);
         tcase_add_test(tc, test_guard_offline_mismatch);
         tcase_add_test(tc, test_stages);
+        tcase_add_test(tc, test_parse);
         suite_add_tcase(s, tc);
         return s;
 }

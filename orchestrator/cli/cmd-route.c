@@ -41,7 +41,7 @@ static int parse(int argc, char **argv, struct route_opts *o) {
         };
         int opt;
 
-        optind = 1;
+        optind = 0;     /* 0: getopt starts afresh (lanectl.c scanned with "+") */
         while ((opt = getopt_long(argc, argv, "", opts, NULL)) >= 0)
                 if (opt == 'r' && o->n_repos < SETTINGS_MAX_REPOS)
                         snprintf(o->repos[o->n_repos++], sizeof o->repos[0], "%s", optarg);

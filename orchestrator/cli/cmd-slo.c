@@ -147,7 +147,7 @@ int cmd_slo(struct cli *cli, int argc, char **argv) {
         char *end;
         int opt, r;
 
-        optind = 1;
+        optind = 0;     /* 0: getopt starts afresh (lanectl.c scanned with "+") */
         while ((opt = getopt_long(argc, argv, "", opts, NULL)) >= 0)
                 if (opt == 'r')
                         repo = optarg;

@@ -8,8 +8,12 @@ figures the SLO work reads (queue wait = started_at - created_at, run time
   traffic.py --api http://127.0.0.1:PORT --token PAT --repo OWNER/NAME
              [--runs N] [--rate PER_S] [--labels a,b[;c,d...]]
              [--step 'sleep 1'] [--timeout-minutes M] [--wait SECONDS] [--json]
+             [--pr trusted|fork|bot|contributor]
 
-Label sets separated by ';' are used in turn (run i gets set i mod k). Exits
+Label sets separated by ';' are used in turn (run i gets set i mod k).
+With --pr each run is a pull_request run of a pull request of its own: by
+a MEMBER from the repository itself (trusted), from a fork by a
+CONTRIBUTOR, by a bot, or by a CONTRIBUTOR from the repository. Exits
 0 when every run was created (and, with --wait, completed in time), 1
 otherwise. Used by tests (test-runner-kit) and benchmarks (bench/job-latency).
 """
@@ -51,6 +55,7 @@ def main():
     ap.add_argument("--timeout-minutes", type=float, default=360)
     ap.add_argument("--wait", type=float, default=0, help="seconds to wait for every job to complete")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--pr", choices=["trusted", "fork", "bot", "contributor"])
     a = ap.parse_args()
     sets = [[x.strip() for x in s.split(",") if x.strip()] for s in a.labels.split(";")]
     ids = []
@@ -60,6 +65,15 @@ def main():
         time.sleep(max(0.0, due - time.monotonic()))
         body = {"repo": a.repo, "jobs": [{"name": "traffic-%d" % i, "runs_on": sets[i % len(sets)],
                                           "timeout_minutes": a.timeout_minutes, "steps": [{"run": a.step}]}]}
+        if a.pr:
+            who = {"trusted": {"author": "alice", "association": "MEMBER"},
+                   "fork": {"author": "mallory", "association": "CONTRIBUTOR", "fork": a.repo.split("/")[0] + "-fork/x"},
+                   "bot": {"author": "dependabot[bot]", "association": "NONE", "bot": True},
+                   "contributor": {"author": "carol", "association": "CONTRIBUTOR"}}[a.pr]
+            req = urllib.request.Request(a.api + "/_double/pull", data=json.dumps(dict(who, repo=a.repo)).encode(),
+                                         method="POST")
+            with urllib.request.urlopen(req, timeout=30) as r:
+                body["pull"] = json.loads(r.read())["number"]
         req = urllib.request.Request(a.api + "/_double/run", data=json.dumps(body).encode(), method="POST")
         with urllib.request.urlopen(req, timeout=30) as r:
             ids.append(json.loads(r.read())["run_id"])

@@ -22,7 +22,8 @@ starts bin/Runner.Worker as its child, which runs the job's steps (see
 worker.py). It exits 1 when its registration was deleted (removing the
 local configuration, as the real one does), 5 on a session conflict, 0 on
 SIGTERM (after cancelling a running job, see listen()), and an ephemeral
-runner 0 after its one job.
+runner 0 after its one job. While /run/lanekeeper-kit/die-at-boot exists
+(a test's fault) every listener exits 1 as it boots.
 """
 import base64
 import json
@@ -36,6 +37,9 @@ import urllib.request
 import uuid
 
 VERSION = "2.330.0"
+# A test's fault: while this file exists every listener dies as it boots
+# (exit 1, before its session), as a runner killed at boot does.
+DIE_AT_BOOT = "/run/lanekeeper-kit/die-at-boot"
 HERE = os.path.dirname(os.path.abspath(sys.argv[0]))
 ROOT = os.path.dirname(HERE) if os.path.basename(HERE).startswith("bin") else HERE
 FLAGS = ("url", "token", "name", "labels", "runnergroup", "work")
@@ -302,6 +306,9 @@ def listen(argv):
     let to finish: that is the runner's behaviour, and why lanekeeper's
     drain must stop taking jobs before it stops a lane."""
     refuse_root()
+    if os.path.exists(DIE_AT_BOOT):
+        say("Runner listener exited: %s says so (a test's fault)" % DIE_AT_BOOT)
+        return 1
     if not argv or argv[0] != "run":
         if argv and argv[0] == "--version":
             say(VERSION)
