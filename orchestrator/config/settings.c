@@ -101,13 +101,38 @@ static int command_name_ok(const char *t, const char **ret_reason) {
         return 0;
 }
 
+/* A whole number key of a section's struct, with its range. */
+struct number_key {
+        const char *key;
+        size_t offset;
+        unsigned long min, max;
+};
+
+/* KEY, if one of T's (N), parsed into BASE at its offset: true when it was
+ * one of them (a bad value said with LINE). */
+static bool set_number(struct ctx *c, int line, const char *key, const char *value, void *base,
+                       const struct number_key *t, size_t n) {
+        unsigned long v;
+        char *end;
+
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(key, t[i].key) == 0) {
+                        errno = 0;
+                        v = strtoul(value, &end, 10);
+                        if (!value[0] || value[0] < '0' || value[0] > '9' || *end || errno || v < t[i].min ||
+                            v > t[i].max)
+                                ini_diag(c->diags, line, "'%s' must be a whole number from %lu to %lu", key, t[i].min,
+                                         t[i].max);
+                        else
+                                *(unsigned long *) ((char *) base + t[i].offset) = v;
+                        return true;
+                }
+        return false;
+}
+
 /* The [health] keys: numbers with their range, switches, lists, a path. */
 static void set_health(struct ctx *c, int line, const char *key, const char *value) {
-        static const struct {
-                const char *key;
-                size_t offset;
-                unsigned long min, max;
-        } numbers[] = {
+        static const struct number_key numbers[] = {
                 { "stale_job_hours", offsetof(struct health_settings, stale_job_hours), 1, 24 * 30 },
                 { "pr_priority_threshold", offsetof(struct health_settings, pr_priority_threshold), 1, 1000 },
                 { "cache_max_age_days", offsetof(struct health_settings, cache_max_age_days), 1, 365 },
@@ -126,21 +151,9 @@ static void set_health(struct ctx *c, int line, const char *key, const char *val
         };
         struct health_settings *h = &c->s->health;
         const char *reason;
-        unsigned long v;
-        char *end;
 
-        for (size_t i = 0; i < ELEMENTSOF(numbers); i++)
-                if (strcmp(key, numbers[i].key) == 0) {
-                        errno = 0;
-                        v = strtoul(value, &end, 10);
-                        if (!value[0] || value[0] < '0' || value[0] > '9' || *end || errno || v < numbers[i].min ||
-                            v > numbers[i].max)
-                                ini_diag(c->diags, line, "'%s' must be a whole number from %lu to %lu", key,
-                                         numbers[i].min, numbers[i].max);
-                        else
-                                *(unsigned long *) ((char *) h + numbers[i].offset) = v;
-                        return;
-                }
+        if (set_number(c, line, key, value, h, numbers, ELEMENTSOF(numbers)))
+                return;
         for (size_t i = 0; i < ELEMENTSOF(switches); i++)
                 if (strcmp(key, switches[i].key) == 0) {
                         if (set_bool(value, (bool *) ((char *) h + switches[i].offset)) < 0)
@@ -207,11 +220,7 @@ static void set_id(struct ctx *c, int line, const char *key, unsigned long *dst,
 
 /* The [route] keys. */
 static void set_route(struct ctx *c, int line, const char *key, const char *value) {
-        static const struct {
-                const char *key;
-                size_t offset;
-                unsigned long min, max;
-        } numbers[] = {
+        static const struct number_key numbers[] = {
                 { "lifecycle_pct", offsetof(struct route_settings, lifecycle_pct), 1, 100 },
                 { "queue_wait_s", offsetof(struct route_settings, queue_wait_s), 1, 86400 },
                 { "setup_s", offsetof(struct route_settings, setup_s), 1, 86400 },
@@ -220,21 +229,9 @@ static void set_route(struct ctx *c, int line, const char *key, const char *valu
         };
         struct route_settings *r = &c->s->route;
         const char *reason;
-        unsigned long v;
-        char *end;
 
-        for (size_t i = 0; i < ELEMENTSOF(numbers); i++)
-                if (strcmp(key, numbers[i].key) == 0) {
-                        errno = 0;
-                        v = strtoul(value, &end, 10);
-                        if (!value[0] || value[0] < '0' || value[0] > '9' || *end || errno || v < numbers[i].min ||
-                            v > numbers[i].max)
-                                ini_diag(c->diags, line, "'%s' must be a whole number from %lu to %lu", key,
-                                         numbers[i].min, numbers[i].max);
-                        else
-                                *(unsigned long *) ((char *) r + numbers[i].offset) = v;
-                        return;
-                }
+        if (set_number(c, line, key, value, r, numbers, ELEMENTSOF(numbers)))
+                return;
         if (strcmp(key, "variable") == 0) {
                 if (!settings_variable_ok(value, &reason))
                         ini_diag(c->diags, line, "'variable' %s", reason);

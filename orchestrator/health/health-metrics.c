@@ -11,25 +11,11 @@
 #include <strings.h>
 
 #include "health-metrics.h"
-
-/* A label value: backslash, double quote and newline escaped. */
-static void value(FILE *f, const char *v) {
-        for (; *v; v++)
-                if (*v == '\\' || *v == '"')
-                        fprintf(f, "\\%c", *v);
-                else if (*v == '\n')
-                        fputs("\\n", f);
-                else
-                        fputc(*v, f);
-}
-
-static void family(FILE *f, const char *name, const char *type, const char *help) {
-        fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
+#include "proto-prom.h"
 
 static void lane_sample(FILE *f, const char *name, const char *lane, long long v) {
         fprintf(f, "%s{lane=\"", name);
-        value(f, lane);
+        proto_prom_value(f, lane);
         fprintf(f, "\"} %lld\n", v);
 }
 
@@ -68,7 +54,7 @@ static bool lane_value(size_t k, const struct hlane *l, long long *v) {
 
 static void lanes(FILE *f, const struct health_snapshot *s) {
         for (size_t k = 0; k < sizeof lane_families / sizeof lane_families[0]; k++) {
-                family(f, lane_families[k].name, "gauge", lane_families[k].help);
+                proto_prom_family(f, lane_families[k].name, "gauge", lane_families[k].help);
                 for (size_t i = 0; i < s->n_lanes; i++) {
                         long long v;
 
@@ -83,7 +69,7 @@ static void set_labels(FILE *f, const struct health_labelset *ls) {
         for (size_t i = 0; i < ls->labels.n; i++) {
                 if (i)
                         fputc(',', f);
-                value(f, ls->labels.v[i]);
+                proto_prom_value(f, ls->labels.v[i]);
         }
         fprintf(f, "\",served_here=\"%s\"}", ls->served ? "true" : "false");
 }
@@ -92,17 +78,17 @@ static void queue(FILE *f, const struct health_snapshot *s, const struct health_
         struct health_labelset *sets = calloc(HEALTH_METRICS_MAX_SETS, sizeof *sets);
         size_t n = sets ? health_queue(s, hs, sets, HEALTH_METRICS_MAX_SETS) : 0;
 
-        family(f, "lanekeeper_queue_jobs", "gauge", "Queued jobs per exact label set.");
+        proto_prom_family(f, "lanekeeper_queue_jobs", "gauge", "Queued jobs per exact label set.");
         for (size_t i = 0; i < n; i++)
                 fputs("lanekeeper_queue_jobs", f), set_labels(f, &sets[i]), fprintf(f, " %zu\n", sets[i].queued);
-        family(f, "lanekeeper_queue_stale_jobs", "gauge", "Queued jobs per label set older than stale_job_hours.");
+        proto_prom_family(f, "lanekeeper_queue_stale_jobs", "gauge", "Queued jobs per label set older than stale_job_hours.");
         for (size_t i = 0; i < n; i++)
                 fputs("lanekeeper_queue_stale_jobs", f), set_labels(f, &sets[i]), fprintf(f, " %zu\n", sets[i].stale);
-        family(f, "lanekeeper_queue_oldest_wait_seconds", "gauge", "How long the oldest queued job of the set has waited.");
+        proto_prom_family(f, "lanekeeper_queue_oldest_wait_seconds", "gauge", "How long the oldest queued job of the set has waited.");
         for (size_t i = 0; i < n; i++)
                 fputs("lanekeeper_queue_oldest_wait_seconds", f), set_labels(f, &sets[i]),
                         fprintf(f, " %lld\n", s->now > sets[i].oldest ? (long long) (s->now - sets[i].oldest) : 0);
-        family(f, "lanekeeper_queue_matching_runners", "gauge", "Online runners whose labels match the set.");
+        proto_prom_family(f, "lanekeeper_queue_matching_runners", "gauge", "Online runners whose labels match the set.");
         for (size_t i = 0; i < n; i++)
                 fputs("lanekeeper_queue_matching_runners", f), set_labels(f, &sets[i]),
                         fprintf(f, " %zu\n", sets[i].online_runners);
@@ -124,10 +110,10 @@ static void carried(FILE *f, const char *text, const char *family) {
 }
 
 static void actions(FILE *f, const struct health_plan *p, const char *carry) {
-        family(f, "lanekeeper_health_actions", "gauge", "Actions of the last health cycle by check, action and result.");
+        proto_prom_family(f, "lanekeeper_health_actions", "gauge", "Actions of the last health cycle by check, action and result.");
         if (!p) {
                 carried(f, carry, "lanekeeper_health_actions");
-                family(f, "lanekeeper_health_degraded_findings", "gauge", "Degraded findings of the last health cycle.");
+                proto_prom_family(f, "lanekeeper_health_degraded_findings", "gauge", "Degraded findings of the last health cycle.");
                 carried(f, carry, "lanekeeper_health_degraded_findings");
                 return;
         }
@@ -145,7 +131,7 @@ static void actions(FILE *f, const struct health_plan *p, const char *carry) {
                                                 health_check_to_string(c), health_verb_to_string(v),
                                                 health_result_to_string(r), n);
                         }
-        family(f, "lanekeeper_health_degraded_findings", "gauge", "Degraded findings of the last health cycle.");
+        proto_prom_family(f, "lanekeeper_health_degraded_findings", "gauge", "Degraded findings of the last health cycle.");
         {
                 unsigned n = 0;
 
@@ -172,7 +158,7 @@ static void pool(FILE *f, const struct health_metrics_in *in) {
         const struct health_snapshot *s = in->snap;
         double sum = 0;
 
-        family(f, "lanekeeper_lanes_held", "gauge", "Lanes held by an operator, by state (lanectl drain, revoke).");
+        proto_prom_family(f, "lanekeeper_lanes_held", "gauge", "Lanes held by an operator, by state (lanectl drain, revoke).");
         for (size_t k = 0; k < 3; k++) {
                 size_t c = 0;
 
@@ -180,17 +166,17 @@ static void pool(FILE *f, const struct health_metrics_in *in) {
                         c += strcmp(s->lanes[i].o.hold, states[k]) == 0;
                 fprintf(f, "lanekeeper_lanes_held{state=\"%s\"} %zu\n", states[k], c);
         }
-        family(f, "lanekeeper_lane_hold", "gauge", "1 for the hold a lane is under (state draining, drained, revoked).");
+        proto_prom_family(f, "lanekeeper_lane_hold", "gauge", "1 for the hold a lane is under (state draining, drained, revoked).");
         for (size_t i = 0; i < s->n_lanes; i++)
                 if (s->lanes[i].o.hold[0]) {
                         fputs("lanekeeper_lane_hold{lane=\"", f);
-                        value(f, s->lanes[i].d->name);
+                        proto_prom_value(f, s->lanes[i].d->name);
                         fprintf(f, "\",state=\"%s\"} 1\n", s->lanes[i].o.hold);
                 }
         for (size_t i = 0; i < s->n_runners; i++)
                 stale += s->runners[i].lane < 0 && !s->runners[i].online && in->host_label &&
                          runner_has(&s->runners[i], in->managed_label) && runner_has(&s->runners[i], in->host_label);
-        family(f, "lanekeeper_stale_registrations", "gauge", "Offline runners with the managed label and this host's "
+        proto_prom_family(f, "lanekeeper_stale_registrations", "gauge", "Offline runners with the managed label and this host's "
                "label but no lane here (lanectl cleanup-stale's candidates, of any age).");
         fprintf(f, "lanekeeper_stale_registrations %llu\n", stale);
         for (size_t k = 0; k < 12; k++, b *= 2.5)
@@ -207,7 +193,7 @@ static void pool(FILE *f, const struct health_metrics_in *in) {
                 for (size_t k = 0; k < 12; k++)
                         counts[k] += wait <= bounds[k];
         }
-        family(f, "lanekeeper_job_claim_latency_seconds", "histogram", "From a job's creation to its start on a lane "
+        proto_prom_family(f, "lanekeeper_job_claim_latency_seconds", "histogram", "From a job's creation to its start on a lane "
                "of this host (GitHub's jobs API), over the jobs of the runs the cycle read.");
         for (size_t k = 0; k < 12; k++)
                 fprintf(f, "lanekeeper_job_claim_latency_seconds_bucket{le=\"%g\"} %llu\n", bounds[k], counts[k]);
@@ -229,18 +215,18 @@ int health_metrics_render(const struct health_metrics_in *in, char **ret, size_t
         actions(f, in->plan, in->carry);
         pool(f, in);
         if (s->have_offset) {
-                family(f, "lanekeeper_clock_offset_seconds", "gauge", "GitHub's clock minus this host's.");
+                proto_prom_family(f, "lanekeeper_clock_offset_seconds", "gauge", "GitHub's clock minus this host's.");
                 fprintf(f, "lanekeeper_clock_offset_seconds %lld\n", s->clock_offset_s);
         }
         if (s->have_rate) {
-                family(f, "lanekeeper_github_rate_limit_remaining", "gauge", "GitHub's core rate limit left.");
+                proto_prom_family(f, "lanekeeper_github_rate_limit_remaining", "gauge", "GitHub's core rate limit left.");
                 fprintf(f, "lanekeeper_github_rate_limit_remaining %lld\n", s->rate_remaining);
         }
-        family(f, "lanekeeper_audit_records", "gauge", "Records in the audit store.");
+        proto_prom_family(f, "lanekeeper_audit_records", "gauge", "Records in the audit store.");
         fprintf(f, "lanekeeper_audit_records %llu\n", (unsigned long long) in->audit_records);
-        family(f, "lanekeeper_audit_chain_intact", "gauge", "Whether the audit chain verifies (1) or not (0).");
+        proto_prom_family(f, "lanekeeper_audit_chain_intact", "gauge", "Whether the audit chain verifies (1) or not (0).");
         fprintf(f, "lanekeeper_audit_chain_intact %d\n", in->audit_intact ? 1 : 0);
-        family(f, "lanekeeper_health_last_success_timestamp_seconds", "gauge",
+        proto_prom_family(f, "lanekeeper_health_last_success_timestamp_seconds", "gauge",
                "When a health cycle last read everything it needed (Unix time).");
         fprintf(f, "lanekeeper_health_last_success_timestamp_seconds %lld\n", in->last_success);
         if (fclose(f) != 0) {

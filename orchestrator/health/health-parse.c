@@ -7,29 +7,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "gh-wire.h"
+#include "gh-json.h"
 #include "health-gather.h"
-
-static const char *str(struct json_object *o, const char *key) {
-        struct json_object *m;
-
-        return json_object_object_get_ex(o, key, &m) && json_object_is_type(m, json_type_string) ?
-                       json_object_get_string(m) : NULL;
-}
-
-static long long num(struct json_object *o, const char *key) {
-        struct json_object *m;
-
-        return json_object_object_get_ex(o, key, &m) && json_object_is_type(m, json_type_int) ?
-                       (long long) json_object_get_int64(m) : 0;
-}
-
-static time_t when(struct json_object *o, const char *key) {
-        const char *s = str(o, key);
-        time_t t = 0;
-
-        return s && gh_parse_timestamp(s, &t) == 0 ? t : 0;
-}
 
 static void copy(char *dst, size_t size, const char *src) {
         snprintf(dst, size, "%s", src ?: "");
@@ -54,30 +33,30 @@ static void parse_labels(struct json_object *arr, struct hlabels *ret) {
 int health_parse_job(struct json_object *o, struct hjob *ret) {
         struct json_object *labels = NULL;
 
-        *ret = (struct hjob) { .id = num(o, "id"), .run_id = num(o, "run_id"), .runner_id = num(o, "runner_id"),
-                               .created = when(o, "created_at"), .started = when(o, "started_at") };
-        if (!ret->id || !ret->run_id || !str(o, "status"))
+        *ret = (struct hjob) { .id = gh_json_int(o, "id"), .run_id = gh_json_int(o, "run_id"), .runner_id = gh_json_int(o, "runner_id"),
+                               .created = gh_json_time(o, "created_at"), .started = gh_json_time(o, "started_at") };
+        if (!ret->id || !ret->run_id || !gh_json_str(o, "status"))
                 return -EPROTO;
-        copy(ret->name, sizeof ret->name, str(o, "name"));
-        copy(ret->status, sizeof ret->status, str(o, "status"));
-        copy(ret->conclusion, sizeof ret->conclusion, str(o, "conclusion"));
-        copy(ret->runner_name, sizeof ret->runner_name, str(o, "runner_name"));
+        copy(ret->name, sizeof ret->name, gh_json_str(o, "name"));
+        copy(ret->status, sizeof ret->status, gh_json_str(o, "status"));
+        copy(ret->conclusion, sizeof ret->conclusion, gh_json_str(o, "conclusion"));
+        copy(ret->runner_name, sizeof ret->runner_name, gh_json_str(o, "runner_name"));
         (void) json_object_object_get_ex(o, "labels", &labels);
         parse_labels(labels, &ret->labels);
         return 0;
 }
 
 int health_parse_run(struct json_object *o, size_t repo, struct hrun *ret) {
-        *ret = (struct hrun) { .id = num(o, "id"), .workflow_id = num(o, "workflow_id"),
-                               .attempt = (unsigned) num(o, "run_attempt"), .repo = repo,
-                               .created = when(o, "created_at") };
-        if (!ret->id || !str(o, "status"))
+        *ret = (struct hrun) { .id = gh_json_int(o, "id"), .workflow_id = gh_json_int(o, "workflow_id"),
+                               .attempt = (unsigned) gh_json_int(o, "run_attempt"), .repo = repo,
+                               .created = gh_json_time(o, "created_at") };
+        if (!ret->id || !gh_json_str(o, "status"))
                 return -EPROTO;
-        copy(ret->name, sizeof ret->name, str(o, "name"));
-        copy(ret->branch, sizeof ret->branch, str(o, "head_branch"));
-        copy(ret->event, sizeof ret->event, str(o, "event"));
-        copy(ret->status, sizeof ret->status, str(o, "status"));
-        copy(ret->conclusion, sizeof ret->conclusion, str(o, "conclusion"));
-        copy(ret->url, sizeof ret->url, str(o, "html_url"));
+        copy(ret->name, sizeof ret->name, gh_json_str(o, "name"));
+        copy(ret->branch, sizeof ret->branch, gh_json_str(o, "head_branch"));
+        copy(ret->event, sizeof ret->event, gh_json_str(o, "event"));
+        copy(ret->status, sizeof ret->status, gh_json_str(o, "status"));
+        copy(ret->conclusion, sizeof ret->conclusion, gh_json_str(o, "conclusion"));
+        copy(ret->url, sizeof ret->url, gh_json_str(o, "html_url"));
         return 0;
 }

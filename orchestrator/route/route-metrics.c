@@ -6,32 +6,17 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "proto-prom.h"
 #include "route.h"
 
-/* A label value: backslash, double quote and newline escaped. */
-static void value(FILE *f, const char *v) {
-        fputc('"', f);
-        for (; *v; v++)
-                if (*v == '\\' || *v == '"')
-                        fprintf(f, "\\%c", *v);
-                else if (*v == '\n')
-                        fputs("\\n", f);
-                else
-                        fputc(*v, f);
-        fputc('"', f);
-}
-
-static void family(FILE *f, const char *name, const char *type, const char *help) {
-        fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
 static void sample(FILE *f, const char *name, const char *repo, const char *k, const char *v, double x) {
-        fprintf(f, "%s{repository=", name);
-        value(f, repo);
+        fprintf(f, "%s{repository=\"", name);
+        proto_prom_value(f, repo);
         if (k) {
-                fprintf(f, ",%s=", k);
-                value(f, v);
+                fprintf(f, "\",%s=\"", k);
+                proto_prom_value(f, v);
         }
+        fputc('"', f);
         if (x == (double) (long long) x)
                 fprintf(f, "} %lld\n", (long long) x);
         else
@@ -59,7 +44,7 @@ static const struct {
 
 static void criteria(FILE *f, const struct route_metrics *m, size_t n) {
         for (size_t k = 0; k < sizeof figures / sizeof figures[0]; k++) {
-                family(f, figures[k].name, "gauge", figures[k].help);
+                proto_prom_family(f, figures[k].name, "gauge", figures[k].help);
                 for (size_t i = 0; i < n; i++) {
                         const struct slo_figure *fig;
 
@@ -70,7 +55,7 @@ static void criteria(FILE *f, const struct route_metrics *m, size_t n) {
                                 sample(f, figures[k].name, m[i].st->repo, NULL, NULL, fig->value * figures[k].scale);
                 }
         }
-        family(f, "lanekeeper_slo_pass", "gauge", "Whether a success criterion holds (1) or not (0), per the field's "
+        proto_prom_family(f, "lanekeeper_slo_pass", "gauge", "Whether a success criterion holds (1) or not (0), per the field's "
                                                   "threshold; no sample without data");
         for (size_t i = 0; i < n; i++)
                 for (size_t k = 0; m[i].res && m[i].res->have_report && k < sizeof figures / sizeof figures[0]; k++) {
@@ -85,20 +70,20 @@ static void criteria(FILE *f, const struct route_metrics *m, size_t n) {
 
 void route_metrics_write(FILE *f, const struct route_metrics *m, size_t n) {
         criteria(f, m, n);
-        family(f, "lanekeeper_route_enabled", "gauge", "The routing variable as last read: 1 true, 0 false or not set");
+        proto_prom_family(f, "lanekeeper_route_enabled", "gauge", "The routing variable as last read: 1 true, 0 false or not set");
         for (size_t i = 0; i < n; i++)
                 if (m[i].st->have_value)
                         sample(f, "lanekeeper_route_enabled", m[i].st->repo, NULL, NULL, m[i].st->value);
-        family(f, "lanekeeper_route_stage", "gauge", "The canary stage (0: 1 trusted PR, 1: 10, 2: 25, 3: all)");
+        proto_prom_family(f, "lanekeeper_route_stage", "gauge", "The canary stage (0: 1 trusted PR, 1: 10, 2: 25, 3: all)");
         for (size_t i = 0; i < n; i++)
                 sample(f, "lanekeeper_route_stage", m[i].st->repo, NULL, NULL, m[i].st->stage);
-        family(f, "lanekeeper_route_guard_trips_total", "counter",
+        proto_prom_family(f, "lanekeeper_route_guard_trips_total", "counter",
                "Times the guard turned routing off with this rollback trigger holding");
         for (size_t i = 0; i < n; i++)
                 for (int t = 0; t < _RT_MAX; t++)
                         sample(f, "lanekeeper_route_guard_trips_total", m[i].st->repo, "trigger",
                                route_trigger_to_string(t), (double) m[i].st->trips[t]);
-        family(f, "lanekeeper_route_guard_last_run_timestamp_seconds", "gauge", "When the guard last ran");
+        proto_prom_family(f, "lanekeeper_route_guard_last_run_timestamp_seconds", "gauge", "When the guard last ran");
         for (size_t i = 0; i < n; i++)
                 if (m[i].st->last_guard)
                         sample(f, "lanekeeper_route_guard_last_run_timestamp_seconds", m[i].st->repo, NULL, NULL,

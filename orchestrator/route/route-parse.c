@@ -8,33 +8,8 @@
 #include <strings.h>
 #include <time.h>
 
-#include "gh-wire.h"
+#include "gh-json.h"
 #include "route.h"
-
-static struct json_object *member(struct json_object *o, const char *key) {
-        struct json_object *m;
-
-        return o && json_object_object_get_ex(o, key, &m) ? m : NULL;
-}
-
-static const char *str(struct json_object *o, const char *key) {
-        struct json_object *m = member(o, key);
-
-        return m && json_object_is_type(m, json_type_string) ? json_object_get_string(m) : NULL;
-}
-
-static long long num(struct json_object *o, const char *key) {
-        struct json_object *m = member(o, key);
-
-        return m && json_object_is_type(m, json_type_int) ? (long long) json_object_get_int64(m) : 0;
-}
-
-static time_t when(struct json_object *o, const char *key) {
-        const char *s = str(o, key);
-        time_t t = 0;
-
-        return s && gh_parse_timestamp(s, &t) == 0 ? t : 0;
-}
 
 static void copy(char *dst, size_t size, const char *src) {
         snprintf(dst, size, "%s", src ?: "");
@@ -42,36 +17,36 @@ static void copy(char *dst, size_t size, const char *src) {
 
 /* A user object's login names a bot: type "Bot", or NAME[bot]. */
 static bool user_bot(struct json_object *u) {
-        const char *type = str(u, "type"), *login = str(u, "login");
+        const char *type = gh_json_str(u, "type"), *login = gh_json_str(u, "login");
 
         return (type && strcmp(type, "Bot") == 0) || (login && slo_login_is_bot(login));
 }
 
 int route_parse_run(struct json_object *o, struct slo_run *ret) {
-        struct json_object *prs = member(o, "pull_requests"), *head = member(o, "head_repository"),
-                           *repo = member(o, "repository");
-        const char *hn = str(head, "full_name"), *rn = str(repo, "full_name");
+        struct json_object *prs = gh_json_member(o, "pull_requests"), *head = gh_json_member(o, "head_repository"),
+                           *repo = gh_json_member(o, "repository");
+        const char *hn = gh_json_str(head, "full_name"), *rn = gh_json_str(repo, "full_name");
 
-        *ret = (struct slo_run) { .id = num(o, "id"), .attempt = (unsigned) num(o, "run_attempt"),
-                                  .created = when(o, "created_at"), .expect_self_hosted = -1 };
-        if (!ret->id || !str(o, "status") || !str(o, "event"))
+        *ret = (struct slo_run) { .id = gh_json_int(o, "id"), .attempt = (unsigned) gh_json_int(o, "run_attempt"),
+                                  .created = gh_json_time(o, "created_at"), .expect_self_hosted = -1 };
+        if (!ret->id || !gh_json_str(o, "status") || !gh_json_str(o, "event"))
                 return -EPROTO;
-        copy(ret->event, sizeof ret->event, str(o, "event"));
-        copy(ret->status, sizeof ret->status, str(o, "status"));
-        copy(ret->conclusion, sizeof ret->conclusion, str(o, "conclusion"));
-        copy(ret->url, sizeof ret->url, str(o, "html_url"));
+        copy(ret->event, sizeof ret->event, gh_json_str(o, "event"));
+        copy(ret->status, sizeof ret->status, gh_json_str(o, "status"));
+        copy(ret->conclusion, sizeof ret->conclusion, gh_json_str(o, "conclusion"));
+        copy(ret->url, sizeof ret->url, gh_json_str(o, "html_url"));
         /* the same repository: GitHub names the pull request only then
          * (a fork's run has pull_requests []), and its head is the repository */
         ret->same_repo = hn && rn && strcasecmp(hn, rn) == 0;
         if (prs && json_object_is_type(prs, json_type_array) && json_object_array_length(prs) > 0)
-                ret->pr = num(json_object_array_get_idx(prs, 0), "number");
-        ret->actor_bot = user_bot(member(o, "triggering_actor")) || user_bot(member(o, "actor"));
+                ret->pr = gh_json_int(json_object_array_get_idx(prs, 0), "number");
+        ret->actor_bot = user_bot(gh_json_member(o, "triggering_actor")) || user_bot(gh_json_member(o, "actor"));
         return 0;
 }
 
 int route_parse_pull(struct json_object *o, struct slo_run *r) {
-        struct json_object *user = member(o, "user");
-        const char *assoc = str(o, "author_association"), *login = str(user, "login");
+        struct json_object *user = gh_json_member(o, "user");
+        const char *assoc = gh_json_str(o, "author_association"), *login = gh_json_str(user, "login");
 
         if (!assoc || !login)
                 return -EPROTO;
@@ -101,32 +76,32 @@ static void first_step(struct json_object *steps, struct slo_job *j) {
         for (size_t i = 0; steps && json_object_is_type(steps, json_type_array) && i < json_object_array_length(steps);
              i++) {
                 struct json_object *s = json_object_array_get_idx(steps, i);
-                const char *name = str(s, "name"), *status = str(s, "status"), *concl = str(s, "conclusion");
+                const char *name = gh_json_str(s, "name"), *status = gh_json_str(s, "status"), *concl = gh_json_str(s, "conclusion");
 
-                if (num(s, "number") == 1 && name && strcmp(name, "Set up job") == 0)
+                if (gh_json_int(s, "number") == 1 && name && strcmp(name, "Set up job") == 0)
                         continue;
                 if (!status || strcmp(status, "queued") == 0 || strcmp(status, "pending") == 0 ||
-                    (concl && strcmp(concl, "skipped") == 0) || !when(s, "started_at"))
+                    (concl && strcmp(concl, "skipped") == 0) || !gh_json_time(s, "started_at"))
                         continue;
                 j->step_begun = true;
-                j->first_step = when(s, "started_at");
+                j->first_step = gh_json_time(s, "started_at");
                 return;
         }
 }
 
 int route_parse_job(struct json_object *o, const char (*labels)[PROTO_LABEL_MAX + 1], size_t n_labels,
                     struct slo_job *ret) {
-        *ret = (struct slo_job) { .id = num(o, "id"), .runner_id = num(o, "runner_id"), .created = when(o, "created_at"),
-                                  .started = when(o, "started_at"), .completed = when(o, "completed_at") };
-        if (!ret->id || !str(o, "status"))
+        *ret = (struct slo_job) { .id = gh_json_int(o, "id"), .runner_id = gh_json_int(o, "runner_id"), .created = gh_json_time(o, "created_at"),
+                                  .started = gh_json_time(o, "started_at"), .completed = gh_json_time(o, "completed_at") };
+        if (!ret->id || !gh_json_str(o, "status"))
                 return -EPROTO;
-        copy(ret->name, sizeof ret->name, str(o, "name"));
-        copy(ret->status, sizeof ret->status, str(o, "status"));
-        copy(ret->conclusion, sizeof ret->conclusion, str(o, "conclusion"));
-        copy(ret->runner_name, sizeof ret->runner_name, str(o, "runner_name"));
-        ret->self_hosted = self_hosted(member(o, "labels"), labels, n_labels);
+        copy(ret->name, sizeof ret->name, gh_json_str(o, "name"));
+        copy(ret->status, sizeof ret->status, gh_json_str(o, "status"));
+        copy(ret->conclusion, sizeof ret->conclusion, gh_json_str(o, "conclusion"));
+        copy(ret->runner_name, sizeof ret->runner_name, gh_json_str(o, "runner_name"));
+        ret->self_hosted = self_hosted(gh_json_member(o, "labels"), labels, n_labels);
         if (!ret->runner_id)
                 ret->started = 0;     /* a queued job's started_at is its creation, not a runner's start */
-        first_step(member(o, "steps"), ret);
+        first_step(gh_json_member(o, "steps"), ret);
         return 0;
 }
