@@ -200,13 +200,9 @@ int gh_runner_job(struct gh_client *c, const char *repo, long long id, char *buf
         int r;
 
         snprintf(path, sizeof path, "/repos/%s/actions/runs?status=in_progress", repo);
-        r = gh_get_pages(c, path, &text, &len, err, errlen);
+        r = gh_get_items(c, path, "workflow_runs", &runs, err, errlen);
         if (r < 0)
                 return r;
-        runs = gh_pages_items(text, len, "workflow_runs");
-        free(text);
-        if (!runs)
-                return snprintf(err, errlen, "GET %s: the answer does not parse", path), -EPROTO;
         for (size_t i = 0; i < json_object_array_length(runs); i++) {
                 struct json_object *run = json_object_array_get_idx(runs, i), *v;
                 _cleanup_(json_object_putp) struct json_object *jobs = NULL;

@@ -78,6 +78,12 @@ int gh_get_pages(struct gh_client *c, const char *path, char **ret, size_t *ret_
  * array (a new reference), or NULL when a page does not parse. */
 struct json_object *gh_pages_items(const char *text, size_t len, const char *key);
 
+/* gh_get_pages() and gh_pages_items() together: the items under KEY of
+ * every page of PATH into *RET (a new reference); gh_get_pages()' error,
+ * or -EPROTO when a page does not parse, with ERR. */
+int gh_get_items(struct gh_client *c, const char *path, const char *key, struct json_object **ret, char *err,
+                 size_t errlen);
+
 /* The runners of a scope ("repos/OWNER/NAME" or "orgs/ORG"), all of them
  * or those named NAME (GitHub's name= filter). */
 int gh_list_runners(struct gh_client *c, const char *scope, const char *name, struct inventory *ret, char *err,

@@ -96,6 +96,22 @@ struct json_object *gh_pages_items(const char *text, size_t len, const char *key
         return all;
 }
 
+int gh_get_items(struct gh_client *c, const char *path, const char *key, struct json_object **ret, char *err,
+                 size_t errlen) {
+        char *text = NULL;
+        size_t len;
+        int r;
+
+        r = gh_get_pages(c, path, &text, &len, err, errlen);
+        if (r < 0)
+                return r;
+        *ret = gh_pages_items(text, len, key);
+        free(text);
+        if (!*ret)
+                return snprintf(err, errlen, "GET %s: the answer does not parse", path), -EPROTO;
+        return 0;
+}
+
 int gh_list_runners(struct gh_client *c, const char *scope, const char *name, struct inventory *ret, char *err,
                     size_t errlen) {
         char path[512], *text = NULL, perr[256];

@@ -20,17 +20,9 @@
 
 /* The items under KEY of every page of PATH (a new reference), or NULL with ERR. */
 static struct json_object *list(struct gh_client *c, const char *path, const char *key, char *err, size_t errlen) {
-        struct json_object *items;
-        char *text = NULL;
-        size_t len;
+        struct json_object *items = NULL;
 
-        if (gh_get_pages(c, path, &text, &len, err, errlen) < 0)
-                return NULL;
-        items = gh_pages_items(text, len, key);
-        free(text);
-        if (!items)
-                snprintf(err, errlen, "GET %s: the answer does not parse", path);
-        return items;
+        return gh_get_items(c, path, key, &items, err, errlen) < 0 ? NULL : items;
 }
 
 static int run_jobs(struct gh_client *c, struct health_snapshot *s, struct hrun *run, char *err, size_t errlen) {

@@ -125,18 +125,13 @@ static void keep_window(struct slo_input *in, unsigned last) {
 static int jobs(struct gh_client *c, const char *repo, const struct route_settings *rs, struct slo_input *in,
                 size_t *cap, struct slo_run *run, char *err, size_t errlen) {
         struct json_object *items;
-        char path[512], *text = NULL;
-        size_t len;
+        char path[512];
         int r;
 
         snprintf(path, sizeof path, "/repos/%s/actions/runs/%lld/jobs", repo, run->id);
-        r = gh_get_pages(c, path, &text, &len, err, errlen);
+        r = gh_get_items(c, path, "jobs", &items, err, errlen);
         if (r < 0)
                 return r;
-        items = gh_pages_items(text, len, "jobs");
-        free(text);
-        if (!items)
-                return snprintf(err, errlen, "GET %s: the answer does not parse", path), -EPROTO;
         run->job0 = in->n_jobs;
         for (size_t i = 0; i < json_object_array_length(items) && i < JOBS_PER_RUN_MAX; i++) {
                 if (grow((void **) &in->jobs, in->n_jobs, cap, sizeof *in->jobs) < 0) {

@@ -91,8 +91,9 @@ static void first_step(struct json_object *steps, struct slo_job *j) {
 
 int route_parse_job(struct json_object *o, const char (*labels)[PROTO_LABEL_MAX + 1], size_t n_labels,
                     struct slo_job *ret) {
-        *ret = (struct slo_job) { .id = gh_json_int(o, "id"), .runner_id = gh_json_int(o, "runner_id"), .created = gh_json_time(o, "created_at"),
-                                  .started = gh_json_time(o, "started_at"), .completed = gh_json_time(o, "completed_at") };
+        *ret = (struct slo_job) { .id = gh_json_int(o, "id"), .runner_id = gh_json_int(o, "runner_id"),
+                                  .created = gh_json_time(o, "created_at"), .started = gh_json_time(o, "started_at"),
+                                  .completed = gh_json_time(o, "completed_at") };
         if (!ret->id || !gh_json_str(o, "status"))
                 return -EPROTO;
         copy(ret->name, sizeof ret->name, gh_json_str(o, "name"));
