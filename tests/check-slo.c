@@ -5,9 +5,13 @@
  * trusted pull request, fewer trusted runs than asked for, runs with no
  * jobs, jobs still queued, and each trigger held and not held; and
  * GitHub's run, pull request and job objects read (route-parse.c). */
+#include <errno.h>
+#include <fcntl.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "route.h"
 #include "slo.h"
@@ -323,6 +327,48 @@ START_TEST(test_guard_offline_mismatch) {
 }
 END_TEST
 
+/* The routing record's offline list kept across writers: a note made
+ * while another holds the lock waits for it and keeps what it wrote. */
+START_TEST(test_record_lock) {
+        char dir[] = "/tmp/check-slo-XXXXXX";
+        struct route_state st;
+        int fd, lock, status;
+        pid_t pid;
+
+        ck_assert_ptr_nonnull(mkdtemp(dir));
+        fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(route_note_offline(fd, "Acme/Site", "V", "pool web", true, false, 1000), 0);
+        ck_assert_int_eq(route_note_offline(fd, "acme/site", "V", "pool web", true, true, 1010), 0);
+        lock = route_state_lock(fd, "acme/site");
+        ck_assert_int_ge(lock, 0);
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0 && close(lock) == 0)   /* waits for the parent's lock, then adds its lane to what it wrote */
+                _exit(route_note_offline(fd, "acme/site", "V", "lane-a", true, false, 1020) == 0 ? 0 : 1);
+        usleep(300 * 1000);
+        ck_assert_int_eq(route_state_load(fd, "acme/site", "V", &st), 0);
+        route_state_offline(&st, "pool web", false, false, 1015);       /* online again */
+        route_state_offline(&st, "lane-b", true, true, 1015);
+        ck_assert_int_eq(route_state_save(fd, &st), 0);
+        close(lock);
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        ck_assert_int_eq(route_state_load(fd, "acme/site", "V", &st), 0);
+        ck_assert_uint_eq(st.n_offline, 2);
+        ck_assert_str_eq(st.offline[0].name, "lane-b");
+        ck_assert_int_eq(st.offline[0].recovery, 1015);
+        ck_assert_str_eq(st.offline[1].name, "lane-a");
+        ck_assert_int_eq(st.offline[1].since, 1020);
+        ck_assert_int_eq(st.offline[1].recovery, 0);
+        ck_assert_int_eq(route_state_load(fd, "acme/site", "W", &st), -ENOENT);  /* another variable's record */
+        ck_assert_int_eq(unlinkat(fd, "route-acme+site.json", 0), 0);
+        ck_assert_int_eq(unlinkat(fd, "route-acme+site.lock", 0), 0);
+        close(fd);
+        ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
 START_TEST(test_stages) {
         fx_reset(2000);
         ck_assert_uint_eq(route_stage_size(0), 1);
@@ -433,6 +479,7 @@ static Suite *suite(void) {
         tcase_add_test(tc, test_guard_boot);
         tcase_add_test(tc, test_guard_queue);
         tcase_add_test(tc, test_guard_offline_mismatch);
+        tcase_add_test(tc, test_record_lock);
         tcase_add_test(tc, test_stages);
         tcase_add_test(tc, test_parse);
         suite_add_tcase(s, tc);

@@ -14,6 +14,7 @@
 #include "gh-client.h"
 #include "health.h"
 #include "proto-validate.h"
+#include "supervisor.h"
 
 int cli_become_store_owner(const char *store_dir) {
         struct stat st;
@@ -31,7 +32,7 @@ int cli_route_open(struct cli *cli, struct route_ctx *rc, const char *repo, cons
         long long offset;
         int r;
 
-        *rc = (struct route_ctx) { .store_fd = -EBADF, .audit = { .dirfd = -EBADF } };
+        *rc = (struct route_ctx) { .store_fd = -EBADF, .lock_fd = -EBADF, .audit = { .dirfd = -EBADF } };
         if (proto_validate_repository(repo, &reason) < 0)
                 return fprintf(stderr, "lanectl %s: '%s' is not a repository (OWNER/NAME): %s\n", cmd, repo, reason),
                        -EINVAL;
@@ -51,6 +52,9 @@ int cli_route_open(struct cli *cli, struct route_ctx *rc, const char *repo, cons
         snprintf(dir, sizeof dir, "%s/audit", rc->s->store_dir);
         if (write && (r = audit_open(dir, &rc->audit)) < 0)
                 return fprintf(stderr, "lanectl %s: cannot open the audit store %s: %s\n", cmd, dir, strerror(-r)), r;
+        if (write && (rc->lock_fd = route_state_lock(rc->store_fd, repo)) < 0)
+                return fprintf(stderr, "lanectl %s: cannot lock the routing record of %s: %s\n", cmd, repo,
+                               strerror(-rc->lock_fd)), rc->lock_fd;
         r = route_state_load(rc->store_fd, repo, rc->s->route.variable, &rc->st);
         if (r == -EBADMSG)
                 fprintf(stderr, "lanectl %s: the routing record of %s is damaged; its history begins again\n", cmd, repo);
@@ -81,11 +85,13 @@ int cli_route_gather(struct route_ctx *rc, unsigned last, const char *cmd) {
 void cli_route_close(struct route_ctx *rc) {
         route_input_free(&rc->in);
         audit_close(&rc->audit);
+        if (rc->lock_fd >= 0)
+                close(rc->lock_fd);
         if (rc->store_fd >= 0)
                 close(rc->store_fd);
         gh_client_free(rc->c);
         rc->c = NULL;
-        rc->store_fd = -EBADF;
+        rc->store_fd = rc->lock_fd = -EBADF;
 }
 
 /* Whether lane L serves REPO: its repository, or its organisation's. */
@@ -154,13 +160,45 @@ void cli_route_after_health(const struct settings *s, struct gh_client *gh, cons
         free(res);
 }
 
+struct route_tick {
+        struct cli_exec *x;
+        const struct pool_sup *sup;
+};
+
+/* The supervisor's pools serving [route] repositories, offline or not,
+ * at NOW (GitHub's clock), told to the routing records. */
+static void note_pools(const struct settings *s, const struct pool_sup *sup, time_t now) {
+        int fd = open(s->store_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        char name[128];
+        bool recovery;
+
+        for (size_t i = 0; fd >= 0 && i < sup->n_pools; i++) {
+                const struct sup_pool *sp = &sup->pools[i];
+                int off = sup_pool_offline(sp, &recovery);
+
+                snprintf(name, sizeof name, "pool %.100s", sp->p.lane.name);
+                for (size_t g = 0; off >= 0 && g < s->route.n_repositories; g++)
+                        if (lane_serves(&sp->p.lane, s->route.repositories[g]))
+                                (void) route_note_offline(fd, s->route.repositories[g], s->route.variable, name,
+                                                          off, recovery, now);
+        }
+        if (fd >= 0)
+                close(fd);
+}
+
 static int on_guard(sd_event_source *es, uint64_t usec, void *userdata) {
-        struct cli_exec *x = userdata;
+        struct route_tick *t = userdata;
+        struct cli_exec *x = t->x;
         const struct settings *s = x->s;
         struct route_guard_result *res = calloc(s->route.n_repositories, sizeof *res);
+        time_t now = time(NULL);
+        long long offset;
 
         (void) usec;
         if (res && x->real.gh) {
+                if (gh_clock_offset(x->real.gh, &offset))
+                        now += (time_t) offset;         /* the guard's clock: GitHub's */
+                note_pools(s, t->sup, now);
                 (void) route_guard_repos(x->real.gh, s, (char (*)[ROUTE_REPO_MAX]) s->route.repositories,
                                          s->route.n_repositories, x->host, "pool supervise route guard", time(NULL), res);
                 for (size_t g = 0; g < s->route.n_repositories; g++) {
@@ -177,14 +215,22 @@ static int on_guard(sd_event_source *es, uint64_t usec, void *userdata) {
         return sd_event_source_set_time_relative(es, (uint64_t) s->route.interval_s * 1000000);
 }
 
-int cli_route_supervise(sd_event *e, struct cli_exec *x, sd_event_source **ret) {
+int cli_route_supervise(sd_event *e, struct cli_exec *x, const struct pool_sup *sup, sd_event_source **ret) {
+        struct route_tick *t;
         int r;
 
         *ret = NULL;
         if (x->s->route.n_repositories == 0)
                 return 0;
+        t = malloc(sizeof *t);
+        if (!t)
+                return -ENOMEM;
+        *t = (struct route_tick) { .x = x, .sup = sup };
         r = sd_event_add_time_relative(e, ret, CLOCK_MONOTONIC, (uint64_t) x->s->route.interval_s * 1000000, 0,
-                                       on_guard, x);
+                                       on_guard, t);
+        if (r < 0)
+                return free(t), r;
+        r = sd_event_source_set_destroy_callback(*ret, free);
         if (r >= 0)
                 r = sd_event_source_set_enabled(*ret, SD_EVENT_ON);
         return r;

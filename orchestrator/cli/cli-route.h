@@ -16,6 +16,7 @@ struct route_ctx {
         struct gh_client *c;
         char repo[ROUTE_REPO_MAX];
         int store_fd;
+        int lock_fd;                    /* the routing record's lock (WRITE), -1: none */
         struct audit_store audit;
         struct route_state st;
         bool had_history;               /* the record knew the variable before this reading */
@@ -27,7 +28,8 @@ struct route_ctx {
 
 /* Everything above for REPO (errors printed as CMD's): -EINVAL for a bad
  * name, another -errno when something cannot be reached. WRITE: the audit
- * store is opened too. */
+ * store is opened too and the routing record locked (route_state_lock)
+ * until cli_route_close. */
 int cli_route_open(struct cli *cli, struct route_ctx *rc, const char *repo, const char *cmd, bool write);
 /* The runs (route_gather) with what routing was when each was made. */
 int cli_route_gather(struct route_ctx *rc, unsigned last, const char *cmd);
@@ -43,6 +45,9 @@ struct health_plan;
 void cli_route_after_health(const struct settings *s, struct gh_client *gh, const struct health_snapshot *snap,
                             const struct health_plan *plan, const char *host);
 
-/* In the pool supervisor's loop: the guard of [route] repositories every
- * [route] interval_s (none when there are none); *RET the source. */
-int cli_route_supervise(sd_event *e, struct cli_exec *x, sd_event_source **ret);
+/* In the pool supervisor's loop: every [route] interval_s, the pools of
+ * SUP serving [route] repositories told to their routing records as
+ * offline or online (sup_pool_offline), then the guard of each
+ * repository (none when there are none); *RET the source. */
+struct pool_sup;
+int cli_route_supervise(sd_event *e, struct cli_exec *x, const struct pool_sup *sup, sd_event_source **ret);

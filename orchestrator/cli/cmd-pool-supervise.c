@@ -395,7 +395,7 @@ static int serve(struct sv *v) {
         if (!v->once && pool_webhook_open(v->e, v->x.s, &v->hook, err, sizeof err) < 0)
                 return fprintf(stderr, "lanectl pool supervise: %s\n", err), 2;
         v->sup.c.webhook_on = v->hook.w != NULL;
-        if (!v->once && cli_route_supervise(v->e, &v->x, &v->guard) < 0)
+        if (!v->once && cli_route_supervise(v->e, &v->x, &v->sup, &v->guard) < 0)
                 return fprintf(stderr, "lanectl pool supervise: cannot set up the route guard\n"), 2;
         r = sd_event_loop(v->e);
         v->guard = sd_event_source_disable_unref(v->guard);

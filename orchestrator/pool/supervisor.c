@@ -344,3 +344,17 @@ void sup_pass(struct pool_sup *s, time_t now) {
         }
         start_child(s);
 }
+
+int sup_pool_offline(const struct sup_pool *sp, bool *recovery) {
+        const struct pool_decision *d = &sp->last;
+        bool off;
+
+        *recovery = false;
+        if (!sp->known)
+                return -1;
+        off = !sp->draining && d->target > 0 && d->busy + d->idle == 0;
+        for (size_t k = 0; off && k < d->n_actions; k++)
+                *recovery = *recovery || d->actions[k].act != PA_STOP;
+        *recovery = off && (*recovery || d->starting > 0 || d->failed > 0);
+        return off;
+}

@@ -154,6 +154,13 @@ struct sup_slot *sup_find(struct pool_sup *s, const char *slot, struct sup_pool 
  * or the policy HP's of its organisation). */
 void sup_pool_init(struct sup_pool *sp, const struct pool_desired *p, const struct helper_policy *hp);
 
+/* Whether SP is offline for the routing guard: it wants runners (its
+ * target above 0, not drained) and none of its slots' runners is online,
+ * as its last pass saw: 1 (*RECOVERY: that pass started or recycled a
+ * slot, or one is starting or failed: a recovery attempt), 0 online or
+ * not wanted, -1 not known (the pass could not read it). */
+int sup_pool_offline(const struct sup_pool *sp, bool *recovery);
+
 /* A pool's drain: a file in the store (STORE/pool-POOL.drain), so that
  * it outlives the supervisor. */
 bool sup_pool_draining(int store_fd, const char *pool);

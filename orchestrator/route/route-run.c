@@ -69,7 +69,17 @@ int route_guard_repos(struct gh_client *c, const struct settings *s, char (*repo
                 goto out;
         }
         for (size_t i = 0; i < n; i++) {
-                int k = route_guard(c, fd, &audit, s, repos[i], host, command, now, &res[i]);
+                int lock = route_state_lock(fd, repos[i]), k;
+
+                if (lock < 0) {
+                        k = lock;
+                        res[i] = (struct route_guard_result) {};
+                        snprintf(res[i].problem, sizeof res[i].problem, "the routing record cannot be locked: %s",
+                                 strerror(-k));
+                } else {
+                        k = route_guard(c, fd, &audit, s, repos[i], host, command, now, &res[i]);
+                        close(lock);
+                }
 
                 if (k < 0 && r == 0)
                         r = k;

@@ -5,10 +5,13 @@
  * run made between a reading and the next one that saw the value change
  * is not judged at all (someone else may have flipped it in between). */
 #include <errno.h>
+#include <fcntl.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "gh-wire.h"
 #include "proto-time.h"
@@ -253,13 +256,36 @@ int route_state_load(int store_fd, const char *repo, const char *variable, struc
         return r;
 }
 
+int route_state_lock(int store_fd, const char *repo) {
+        char name[ROUTE_REPO_MAX + 16], stem[ROUTE_REPO_MAX];
+        int fd;
+
+        route_state_name(repo, stem, sizeof stem);
+        snprintf(name, sizeof name, "route-%s.lock", stem);
+        fd = openat(store_fd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return -errno;
+        for (int i = 0; i < 600; i++) {         /* 600 x 50 ms */
+                if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+                        return fd;
+                if (errno != EWOULDBLOCK && errno != EINTR)
+                        break;
+                usleep(50 * 1000);
+        }
+        int r = errno == EWOULDBLOCK ? -EBUSY : -errno;
+        close(fd);
+        return r;
+}
+
 int route_note_offline(int store_fd, const char *repo, const char *variable, const char *name, bool offline,
                        bool recovery, time_t now) {
         struct route_state *st = malloc(sizeof *st);
-        int r;
+        int lock, r;
 
         if (!st)
                 return -ENOMEM;
+        if ((lock = route_state_lock(store_fd, repo)) < 0)
+                return free(st), lock;
         r = route_state_load(store_fd, repo, variable, st);
         if (r >= 0 || r == -ENOENT) {
                 size_t before = st->n_offline;
@@ -273,6 +299,7 @@ int route_note_offline(int store_fd, const char *repo, const char *variable, con
                 if (before != st->n_offline || (offline && recovery && !rec))
                         r = route_state_save(store_fd, st);
         }
+        close(lock);
         free(st);
         return r;
 }

@@ -96,6 +96,12 @@ int route_note_offline(int store_fd, const char *repo, const char *variable, con
                        bool recovery, time_t now);
 /* Each run's expect_self_hosted from the history. */
 void route_state_apply(const struct route_state *st, struct slo_input *in);
+/* REPO's record held for a read, change and write (an exclusive flock on
+ * STORE/route-OWNER+REPO.lock, waited for up to 30 s): health, the pool
+ * supervisor, the guard and lanectl route each change it, and none may
+ * write over what another wrote since its read. The lock's fd (close it
+ * to let go), or -errno (-EBUSY: still held by another after 30 s). */
+int route_state_lock(int store_fd, const char *repo);
 /* "OWNER+REPO", lower case: the record's name stem. */
 void route_state_name(const char *repo, char *buf, size_t size);
 

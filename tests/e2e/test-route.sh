@@ -14,7 +14,11 @@
 # - runners killed at boot (the kit's fault): two trusted runs no runner took,
 #   cancelled, trip the boot-failure trigger;
 # - a slow pool (drained, GitHub's clock 150 s on) trips the queue-wait trigger;
-# - the pool supervisor runs the guard itself for [route] repositories;
+# - the health timer's cycle and the pool supervisor run the guard
+#   themselves for [route] repositories;
+# - a pool offline 60 s (offline_s) after the supervisor's recovery attempt
+#   (its runners die at boot; GitHub's clock 150 s on) trips the offline
+#   trigger from the supervisor; the record forgets it once a runner is up;
 # - metrics, and a leak scan. Needs root (exit 77 otherwise; CI=true: failure).
 set -u
 . "$TESTS_SRCDIR/e2e/harness.sh"
@@ -24,6 +28,11 @@ e2e_need_jobs
 e2e_lane_users $R web-1
 pool_double
 pool_install web 'labels = self-hosted, lanekeeper-managed, pool-web\nmin = 1\nmax = 2\nspare = 1\n' "--interval 1s"
+# the shipped health service (the health timer's cycle), its store and settings the test's
+sed -e "s|@bindir@|/usr/local/bin|" "$TESTS_SRCDIR/../units/lanekeeper-health.service.in" >"$u/lanekeeper-health.service"
+mkdir -p "$u/lanekeeper-health.service.d"
+printf '[Service]\nReadWritePaths=/srv/lanekeeper/store\nEnvironment=LANEKEEPER_CONFIG=%s/lanekeeper.conf\n' "$etc" \
+        >"$u/lanekeeper-health.service.d/store.conf"
 pool_boot web-1 web-2
 
 VAR=CI_SELF_HOSTED_TRUSTED_ROUTING
@@ -135,16 +144,46 @@ rootctl pool undrain web >/dev/null
 out=$(lanectl route status --repo acme/site --output json)
 check "status counts the trips: $out" test "$(val '[d["trips"][k] for k in ("boot-failure", "queue-wait", "offline", "mismatch")]' <<<"$out")" = "[1, 1, 0, 1]"
 
-# ---- the supervisor runs the guard for [route] repositories ----
-e2e_root sh -c "printf '[route]\nrepositories = acme/site\ninterval_s = 10\n' >>$etc/lanekeeper.conf"
-e2e_root systemctl restart lanekeeper-pool.service
+# ---- the health timer runs the guard for [route] repositories ----
+# (the running supervisor has not read [route]: its restart below does)
+e2e_root sh -c "printf '[route]\nrepositories = acme/site\ninterval_s = 10\noffline_s = 60\n' >>$etc/lanekeeper.conf"
 rootctl route enable --repo acme/site --reason "the pool is fast again" >/dev/null
+traffic --pr bot --runs 1 --labels self-hosted,pool-web --wait 60 >/dev/null
+check "routing still on before the health timer's cycle" test "$(variable)" = true
+e2e_root systemctl start lanekeeper-health.service
+check "the health timer's cycle turned routing off (a bot's run on self-hosted labels)" test "$(variable)" = false
+check "... audited as health's" test "$(route_records 'len([x for x in r if x["command"] == "health route guard" and x["status"] == "completed"])')" = 1
+
+# ---- the supervisor runs the guard for [route] repositories ----
+e2e_root systemctl restart lanekeeper-pool.service
+rootctl route enable --repo acme/site --reason "the bot's workflow was fixed" >/dev/null
 traffic --pr bot --runs 1 --labels self-hosted,pool-web --wait 60 >/dev/null
 off() { [ "$(variable)" = false ]; }
 check "the supervisor's guard turned routing off by itself (a bot's run on self-hosted labels)" wait_for 40 off
 check "... audited as the supervisor's" test "$(route_records 'len([x for x in r if x["command"] == "pool supervise route guard" and x["status"] == "completed"])')" = 1
+
+# ---- a pool offline after a recovery attempt: the offline trigger ----
+rootctl pool drain web --reason "test: runners to die at boot again" >/dev/null
+check "the pool drained" wait_for 60 live_is 0
+e2e_root sh -c 'touch /run/lanekeeper-kit/die-at-boot'
+rootctl route enable --repo acme/site --reason "the bot's run was understood" >/dev/null
+rootctl pool undrain web >/dev/null
+offline_seen() { e2e_root cat /srv/lanekeeper/store/route-acme+site.json | val '[(x["name"], bool(x.get("recovery"))) for x in d.get("offline", [])]'; }
+pool_offline() { [ "$(offline_seen)" = "[('pool web', True)]" ]; }
+check "the supervisor told the routing record: pool web offline after a recovery attempt ($(offline_seen))" wait_for 40 pool_offline
+check "... within offline_s (60 s) routing stays on" test "$(variable)" = true
+ctl clock '{"offset": 150}' >/dev/null
+check "150 s later on GitHub's clock the supervisor's guard turned routing off" wait_for 40 off
+check "... audited with the offline trigger's evidence: $(route_records '[x["evidence"] for x in r if x["command"] == "pool supervise route guard" and x["status"] == "completed"][-1:]')" \
+        test "$(route_records '[x["evidence"].get("offline", "")[:18] for x in r if x["command"] == "pool supervise route guard" and x["status"] == "completed"][-1:]')" = "['pool web offline 1']"
+ctl clock '{"offset": 0}' >/dev/null
+e2e_root rm -f /run/lanekeeper-kit/die-at-boot
+check "the pool's runner comes online again" wait_for 60 online web-1
+offline_clear() { [ "$(offline_seen)" = "[]" ]; }
+check "... and the routing record forgets the pool's outage" wait_for 30 offline_clear
 m=$(e2e_root cat /srv/lanekeeper/store/metrics/lanekeeper-route.prom)
-check "metrics: the guard's trips by trigger" grep -q '^lanekeeper_route_guard_trips_total{repository="acme/site",trigger="mismatch"} 2$' <<<"$m"
+check "metrics: the guard's trips by trigger" grep -q '^lanekeeper_route_guard_trips_total{repository="acme/site",trigger="mismatch"} 3$' <<<"$m"
+check "metrics: ... the offline trip" grep -q '^lanekeeper_route_guard_trips_total{repository="acme/site",trigger="offline"} 1$' <<<"$m"
 check "metrics: the SLO figures" grep -q '^lanekeeper_slo_queue_wait_p95_seconds{repository="acme/site"} ' <<<"$m"
 check "metrics: routing off" grep -q '^lanekeeper_route_enabled{repository="acme/site"} 0$' <<<"$m"
 check "no guard ever set routing to true" test "$(route_records '[x for x in r if "guard" in x["command"] and x["to"] != "false"]')" = "[]"
