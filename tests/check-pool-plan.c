@@ -2,7 +2,8 @@
 /* The pool supervisor's decision (pool-plan.h): the target follows
  * demand within min and max, scale-up starts stopped slots lowest first,
  * scale-down stops only slots that run no job, highest first, a slot
- * whose runner never came online is recycled, a drain starts nothing. */
+ * whose runner never came online is recycled, a drain starts nothing, a
+ * registration left by a slot whose unit is down is forgotten. */
 #include <check.h>
 #include <string.h>
 
@@ -191,6 +192,45 @@ START_TEST(test_lowered_max) {
 }
 END_TEST
 
+/* A JIT configuration handed to a slot that went down before its runner
+ * started leaves a registration nothing will use: deleted, and nothing
+ * else done to the slot for it; a live unit's offline runner is not
+ * touched (it may be starting), nor a unit going down. */
+START_TEST(test_forget_left_registrations) {
+        p.min = 0;
+        p.spare = 0;
+        slots[2].runner_id = 560;                         /* slot 3: inactive, registration left */
+        slots[6].runner_id = 570;                         /* slot 7: failed, registration left */
+        snprintf(slots[6].active, sizeof slots[6].active, "failed");
+        slots[6].refused = true;                          /* (so it is not reset) */
+        up(1, false, false);
+        slots[0].runner_id = 501;                         /* slot 1: up, its runner not online yet */
+        slots[1].runner_id = 502;                         /* slot 2: going down */
+        snprintf(slots[1].active, sizeof slots[1].active, "deactivating");
+        slots[9].runner_id = 590;                         /* slot 10: above max, down */
+        slots[9].active[0] = '\0';                     /* not loaded */
+        pool_decide(&p, slots, 10, 0, false, now, 60, &d);
+        ck_assert_uint_eq(count(PA_FORGET), 3);
+        ck_assert_int_eq(d.actions[0].act, PA_FORGET);
+        ck_assert_int_eq(d.actions[0].slot, 3);
+        ck_assert_int_eq(d.actions[0].runner_id, 560);
+        ck_assert_int_eq(d.actions[1].slot, 7);
+        ck_assert_int_eq(d.actions[1].runner_id, 570);
+        ck_assert_int_eq(d.actions[2].slot, 10);
+        ck_assert_int_eq(d.actions[2].runner_id, 590);
+        ck_assert_uint_eq(count(PA_START) + count(PA_INSTALL) + count(PA_RESET), 0);
+        ck_assert_msg(d.stopped == 5 && d.starting == 1 && d.stopping == 1 && d.failed == 1, "%u %u %u %u", d.stopped, d.starting, d.stopping, d.failed);  /* an offline registration does not make a slot live */
+        /* draining: forgotten all the same */
+        pool_decide(&p, slots, 10, 0, true, now, 60, &d);
+        ck_assert_uint_eq(count(PA_FORGET), 3);
+        /* once its runner is online, nothing to forget */
+        slots[2].online = true;
+        pool_decide(&p, slots, 10, 0, false, now, 60, &d);
+        ck_assert_uint_eq(count(PA_FORGET), 2);
+        ck_assert_str_eq(pool_act_to_string(PA_FORGET), "forget");
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("pool-plan");
         TCase *tc = tcase_create("decide");
@@ -203,6 +243,7 @@ int main(void) {
         tcase_add_test(tc, test_never_online);
         tcase_add_test(tc, test_drain_and_failed);
         tcase_add_test(tc, test_lowered_max);
+        tcase_add_test(tc, test_forget_left_registrations);
         suite_add_tcase(s, tc);
         return run_suite(s);
 }

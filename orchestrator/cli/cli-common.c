@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,16 @@
 #include "proto-time.h"
 
 #define DEFAULT_CONFIG SYSCONFDIR "/lanekeeper/lanekeeper.conf"
+
+int cli_become_store_owner(const char *store_dir) {
+        struct stat st;
+
+        if (geteuid() != 0 || stat(store_dir, &st) < 0 || st.st_uid == 0)
+                return 0;
+        if (setgroups(0, NULL) < 0 || setgid(st.st_gid) < 0 || setuid(st.st_uid) < 0)
+                return -errno;
+        return setuid(0) == 0 ? -EPERM : 0;     /* root must be gone for good */
+}
 
 int cli_settings(struct cli *cli, const struct settings **ret) {
         struct settings *s = &cli->settings;

@@ -2,7 +2,6 @@
 /* What lanectl slo and lanectl route share (cli-route.h). */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -15,16 +14,6 @@
 #include "health.h"
 #include "proto-validate.h"
 #include "supervisor.h"
-
-int cli_become_store_owner(const char *store_dir) {
-        struct stat st;
-
-        if (geteuid() != 0 || stat(store_dir, &st) < 0 || st.st_uid == 0)
-                return 0;
-        if (setgroups(0, NULL) < 0 || setgid(st.st_gid) < 0 || setuid(st.st_uid) < 0)
-                return -errno;
-        return setuid(0) == 0 ? -EPERM : 0;     /* root must be gone for good */
-}
 
 int cli_route_open(struct cli *cli, struct route_ctx *rc, const char *repo, const char *cmd, bool write) {
         char cache[PROTO_PATH_MAX + 32], err[512] = "", dir[PROTO_PATH_MAX + 16];

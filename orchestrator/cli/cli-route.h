@@ -34,8 +34,6 @@ int cli_route_open(struct cli *cli, struct route_ctx *rc, const char *repo, cons
 /* The runs (route_gather) with what routing was when each was made. */
 int cli_route_gather(struct route_ctx *rc, unsigned last, const char *cmd);
 void cli_route_close(struct route_ctx *rc);
-/* Drop root for the store's owner (no-op unless root and the store is another's). */
-int cli_become_store_owner(const char *store_dir);
 
 /* After a health cycle: the lanes of [route] repositories seen offline or
  * online (a restart or re-registration this cycle: a recovery attempt),

@@ -29,6 +29,10 @@ struct cli {
  * SYSCONFDIR/lanekeeper/lanekeeper.conf (which may be absent: built-in
  * defaults then). Errors are printed. */
 int cli_settings(struct cli *cli, const struct settings **ret);
+/* Drop root for the store's owner, for good (no-op unless root and the
+ * store is another's): what root may run that reads GitHub with the
+ * store's credentials (lanectl route, slo, pool status). 0 or -errno. */
+int cli_become_store_owner(const char *store_dir);
 
 /* Each command: exit status as its man page says (lanectl(1)). */
 int cmd_helper(struct cli *cli, int argc, char **argv);

@@ -322,8 +322,9 @@ static int read_pools(struct status_cmd *c, const struct pool_desired *pools, si
 int cmd_pool_status(struct cli *cli, int argc, char **argv) {
         _cleanup_(freep) struct status_cmd *c = calloc(1, sizeof *c);
         _cleanup_(freep) struct pool_desired *pools = NULL;
+        const struct settings *s;
         size_t n = 0;
-        int ret = 2;
+        int ret = 2, r;
 
         if (!c)
                 return 2;
@@ -331,7 +332,13 @@ int cmd_pool_status(struct cli *cli, int argc, char **argv) {
         c->sup.never_online_s = 120;
         c->sup.store_fd = -EBADF;
         cli_exec_init(&c->x);
-        if (parse_args(c, argc, argv) < 0 || cli_exec_open(cli, &c->x, c->policy, NULL, "pool status") < 0)
+        if (parse_args(c, argc, argv) < 0 || cli_settings(cli, &s) < 0)
+                goto out;
+        if ((r = cli_become_store_owner(s->store_dir)) < 0) {
+                fprintf(stderr, "lanectl pool status: cannot become the store's owner: %s\n", strerror(-r));
+                goto out;
+        }
+        if (cli_exec_open(cli, &c->x, c->policy, NULL, "pool status") < 0)
                 goto out;
         c->pools_dir = c->pools_dir ?: getenv("LANEKEEPER_POOLS_DIR") ?: c->x.s->pools_dir;
         c->sup.real = &c->x.real;

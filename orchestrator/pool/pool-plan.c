@@ -15,12 +15,12 @@ const char *slot_state_to_string(enum slot_state s) {
 const char *pool_act_to_string(enum pool_act a) {
         static const char *const names[_PA_MAX] = {
                 [PA_INSTALL] = "install", [PA_START] = "start", [PA_STOP] = "stop",
-                [PA_RECYCLE] = "recycle", [PA_RESET] = "reset",
+                [PA_RECYCLE] = "recycle", [PA_RESET] = "reset", [PA_FORGET] = "forget",
         };
         return (unsigned) a < _PA_MAX ? names[a] : "?";
 }
 
-static bool unit_up(const char *active) {
+bool pool_unit_up(const char *active) {
         return strcmp(active, "active") == 0 || strcmp(active, "activating") == 0 || strcmp(active, "reloading") == 0;
 }
 
@@ -31,7 +31,7 @@ enum slot_state pool_slot_state(const struct slot_seen *s) {
                 return s->busy ? SLOT_BUSY : SLOT_IDLE;
         if (strcmp(s->active, "deactivating") == 0)
                 return SLOT_STOPPING;
-        if (s->installed && unit_up(s->active))
+        if (s->installed && pool_unit_up(s->active))
                 return SLOT_STARTING;
         return SLOT_STOPPED;
 }
@@ -91,7 +91,7 @@ static void beyond_max(const struct pool_desired *p, const struct slot_seen *slo
                 case SLOT_IDLE:
                 case SLOT_STARTING: d->beyond++, add(d, PA_STOP, n, slots[n - 1].runner_id); break;
                 case SLOT_FAILED:
-                        if (slots[n - 1].installed && unit_up(slots[n - 1].active))
+                        if (slots[n - 1].installed && pool_unit_up(slots[n - 1].active))
                                 d->beyond++, add(d, PA_STOP, n, slots[n - 1].runner_id);
                         break;
                 case SLOT_STOPPED:
@@ -100,12 +100,27 @@ static void beyond_max(const struct pool_desired *p, const struct slot_seen *slo
                 }
 }
 
+/* Registrations left by slots whose unit is down: a runner cannot be
+ * behind them (the supervisor alone starts a stopped unit, and no pass
+ * acts while its last actions run), so they are JIT configurations never
+ * used: an orphan on GitHub until removed. */
+static void forget(const struct slot_seen *slots, unsigned n_slots, struct pool_decision *d) {
+        for (unsigned n = 1; n <= n_slots && n <= POOL_MAX_SLOTS; n++) {
+                const struct slot_seen *s = &slots[n - 1];
+
+                if (s->runner_id && !s->online && !s->busy && !pool_unit_up(s->active) &&
+                    strcmp(s->active, "deactivating") != 0)
+                        add(d, PA_FORGET, n, s->runner_id);
+        }
+}
+
 void pool_decide(const struct pool_desired *p, const struct slot_seen *slots, unsigned n_slots, unsigned queued,
                  bool draining, time_t now, unsigned never_online_s, struct pool_decision *ret) {
         enum slot_state st[POOL_MAX_SLOTS];
         unsigned want, live;
 
         *ret = (struct pool_decision) { .queued = queued, .spare = p->spare, .min = p->min, .max = p->max };
+        forget(slots, n_slots, ret);
         beyond_max(p, slots, n_slots, ret);
         for (unsigned n = 1; n <= p->max && n <= POOL_MAX_SLOTS; n++) {
                 st[n - 1] = pool_slot_state(&slots[n - 1]);
@@ -135,7 +150,7 @@ void pool_decide(const struct pool_desired *p, const struct slot_seen *slots, un
         }
         /* a refused install restarts in a loop (Restart=always): stopped until the operator trusts it */
         for (unsigned n = 1; n <= p->max; n++)
-                if (slots[n - 1].refused && slots[n - 1].installed && unit_up(slots[n - 1].active))
+                if (slots[n - 1].refused && slots[n - 1].installed && pool_unit_up(slots[n - 1].active))
                         add(ret, PA_STOP, n, slots[n - 1].runner_id);
         live = ret->busy + ret->idle + ret->starting;
         if (live < ret->target && !draining)

@@ -7,7 +7,8 @@
  * registration before the unit stops (GitHub refuses a busy one with 422,
  * and the slot then stays); a slot whose runner did not come online
  * within the deadline after its JIT configuration was handed over loses
- * the registration and is started again. */
+ * the registration and is started again; a registration left by a slot
+ * whose unit is down (handed a JIT configuration it never used) goes. */
 #pragma once
 
 #include <stdbool.h>
@@ -41,13 +42,15 @@ enum pool_act {
         PA_STOP,           /* an idle slot: its runner deleted, then the unit stopped */
         PA_RECYCLE,        /* never came online: its registration deleted, the unit restarted */
         PA_RESET,          /* failed: started again */
+        PA_FORGET,         /* its unit is down and a registration of its name is left (a JIT configuration
+                            * it never used): the registration deleted, the unit left alone */
         _PA_MAX,
 };
 
 struct pool_action {
         enum pool_act act;
         unsigned slot;                 /* 1..max */
-        long long runner_id;           /* PA_STOP, PA_RECYCLE: the registration to delete first, 0: none */
+        long long runner_id;           /* PA_STOP, PA_RECYCLE, PA_FORGET: the registration to delete, 0: none */
 };
 
 struct pool_decision {
@@ -61,6 +64,10 @@ struct pool_decision {
 
 const char *slot_state_to_string(enum slot_state s);
 const char *pool_act_to_string(enum pool_act a);
+
+/* A unit's ActiveState that has its processes up or coming up (active,
+ * activating: a restart between jobs too, reloading). */
+bool pool_unit_up(const char *active);
 
 /* The state of one slot. */
 enum slot_state pool_slot_state(const struct slot_seen *s);

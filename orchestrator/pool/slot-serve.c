@@ -28,11 +28,23 @@ int slot_server_open(struct slot_server *s, const char *dir, const char *slot, u
         return 0;
 }
 
+/* The connection ended for its peer (shut down: it reads its end at once,
+ * whatever child process holds a copy of the fd) but its fd left open:
+ * the caller removes the fd's event source before slot_server_drop()
+ * closes it. An fd closed first would leave its epoll registration behind
+ * while a forked child (the long poll's) holds the same file, and the
+ * loop would later be woken for a source already freed. */
+static void finish(struct slot_server *s) {
+        if (s->conn >= 0)
+                (void) shutdown(s->conn, SHUT_RDWR);
+        s->want_report = false;
+}
+
 void slot_server_drop(struct slot_server *s) {
+        finish(s);
         if (s->conn >= 0)
                 close(s->conn);
         s->conn = -EBADF;
-        s->want_report = false;
 }
 
 void slot_server_close(struct slot_server *s) {
@@ -85,7 +97,7 @@ static enum slot_step answer(struct slot_server *s, const char *buf, size_t len,
                 snprintf(err, errlen, "%s: cannot answer: %s", s->slot, strerror(errno));
                 how = SLOT_STEP_REFUSED;
         }
-        slot_server_drop(s);
+        finish(s);
         return how;
 }
 
@@ -97,7 +109,7 @@ static enum slot_step refuse(struct slot_server *s, const struct slot_hooks *h, 
         if (h->verdict)
                 h->verdict(h->data, s->slot, true, why);
         if (proto_slot_encode_verdict(NULL, why, buf, PROTO_SLOT_MAX + 1, &len) < 0) {
-                slot_server_drop(s);
+                finish(s);
                 return SLOT_STEP_REFUSED;
         }
         return answer(s, buf, len, SLOT_STEP_REFUSED, err, errlen);
@@ -128,19 +140,23 @@ static enum slot_step on_report(struct slot_server *s, const struct slot_hooks *
                               "once it is pristine again)", buf, err, errlen);
         r = h->jit(h->data, s->slot, &jit, err, errlen);
         if (r < 0) {
-                slot_server_drop(s);   /* the unit's run phase fails; systemd restarts it */
+                finish(s);   /* the unit's run phase fails; systemd restarts it */
                 return SLOT_STEP_REFUSED;
         }
         r = proto_slot_encode_verdict(jit, NULL, buf, PROTO_SLOT_MAX + 1, &len);
         explicit_bzero(jit, strlen(jit));
         if (r < 0) {
                 snprintf(err, errlen, "%s: GitHub's JIT configuration is not one line of base64", s->slot);
-                slot_server_drop(s);
+                finish(s);
                 return SLOT_STEP_REFUSED;
         }
         if (h->verdict)
                 h->verdict(h->data, s->slot, false, NULL);
-        return answer(s, buf, len, SLOT_STEP_DONE, err, errlen);
+        if (answer(s, buf, len, SLOT_STEP_DONE, err, errlen) == SLOT_STEP_DONE)
+                return SLOT_STEP_DONE;
+        if (h->lost)
+                h->lost(h->data, s->slot);
+        return SLOT_STEP_REFUSED;
 }
 
 enum slot_step slot_server_step(struct slot_server *s, const struct slot_hooks *h, char *err, size_t errlen) {
@@ -153,7 +169,7 @@ enum slot_step slot_server_step(struct slot_server *s, const struct slot_hooks *
 
         err[0] = '\0';
         if (!buf || s->conn < 0) {
-                slot_server_drop(s);
+                finish(s);
                 return SLOT_STEP_REFUSED;
         }
         n = recv(s->conn, buf, PROTO_SLOT_MAX, MSG_DONTWAIT | MSG_TRUNC);
@@ -161,7 +177,7 @@ enum slot_step slot_server_step(struct slot_server *s, const struct slot_hooks *
                 return SLOT_STEP_WAIT;
         if (n <= 0 || n > PROTO_SLOT_MAX) {
                 snprintf(err, errlen, "%s: the slot's unit went away mid-request", s->slot);
-                slot_server_drop(s);
+                finish(s);
                 return SLOT_STEP_REFUSED;
         }
         if (s->want_report)
@@ -174,7 +190,7 @@ enum slot_step slot_server_step(struct slot_server *s, const struct slot_hooks *
         }
         if (proto_slot_decode_request(buf, (size_t) n, slot, &reason) < 0 || strcmp(slot, s->slot) != 0) {
                 snprintf(err, errlen, "%s: not a request of this slot: %s", s->slot, reason ?: "another slot");
-                slot_server_drop(s);
+                finish(s);
                 return SLOT_STEP_REFUSED;
         }
         if (slot_install_load(h->store_fd, s->slot, keep, fp) < 0 ||
@@ -182,7 +198,7 @@ enum slot_step slot_server_step(struct slot_server *s, const struct slot_hooks *
                 return refuse(s, h, "the install kept for this slot cannot be read", buf, err, errlen);
         if (send(s->conn, buf, len, MSG_NOSIGNAL) != (ssize_t) len) {
                 snprintf(err, errlen, "%s: cannot send the rules: %s", s->slot, strerror(errno));
-                slot_server_drop(s);
+                finish(s);
                 return SLOT_STEP_REFUSED;
         }
         s->want_report = true;

@@ -34,14 +34,17 @@ struct slot_hooks {
         int (*jit)(void *data, const char *slot, char **ret, char *err, size_t errlen);
         /* The install of SLOT was refused (REASON) or proved. */
         void (*verdict)(void *data, const char *slot, bool refused, const char *reason);
+        /* The JIT configuration jit() made for SLOT could not be sent (the
+         * slot's unit went away): what it registered must go. May be NULL. */
+        void (*lost)(void *data, const char *slot);
         int store_fd;                   /* where the installs are kept */
         void *data;
 };
 
 enum slot_step {
         SLOT_STEP_WAIT,                 /* more to come on this connection */
-        SLOT_STEP_DONE,                 /* answered (a registration, or a JIT configuration); closed */
-        SLOT_STEP_REFUSED,              /* refused (the install, or a protocol error); closed */
+        SLOT_STEP_DONE,                 /* answered (a registration, or a JIT configuration); ended */
+        SLOT_STEP_REFUSED,              /* refused (the install, or a protocol error); ended */
 };
 
 int slot_server_open(struct slot_server *s, const char *dir, const char *slot, uid_t uid, char *err, size_t errlen);
@@ -51,10 +54,14 @@ void slot_server_close(struct slot_server *s);
  * none is being served, else closed (logged to stderr). 1 kept, 0 not. */
 int slot_server_accept(struct slot_server *s);
 
-/* Serve the connection one message further. */
+/* Serve the connection one message further. Anything but SLOT_STEP_WAIT
+ * ends it: shut down (its peer sees the end at once) with its fd still
+ * open, for the caller to remove the fd's event source first and then
+ * slot_server_drop(). */
 enum slot_step slot_server_step(struct slot_server *s, const struct slot_hooks *h, char *err, size_t errlen);
 
-/* Drop the connection (a deadline passed). */
+/* Drop the connection (ended, or a deadline passed): shut down and closed.
+ * Its event source, if any, is removed before. */
 void slot_server_drop(struct slot_server *s);
 
 /* The install kept for SLOT: KEEP "" when none is (the first run). */

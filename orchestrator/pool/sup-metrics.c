@@ -90,6 +90,12 @@ static const struct {
           offsetof(struct sup_counters, stop_skipped_busy) },
         { "lanekeeper_pool_actions_failed_total", "Scale actions that failed (audited with the reason).",
           offsetof(struct sup_counters, actions_failed) },
+        { "lanekeeper_pool_registrations_forgotten_total",
+          "Registrations left by slots whose unit was down (JIT configurations never used): deleted.",
+          offsetof(struct sup_counters, forgotten) },
+        { "lanekeeper_pool_jit_configs_lost_total",
+          "JIT configurations made but not delivered (the slot's unit went away): their registration deleted.",
+          offsetof(struct sup_counters, jit_lost) },
 };
 
 static void claim_histogram(const struct sup_counters *c, FILE *f) {

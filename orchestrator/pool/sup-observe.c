@@ -171,6 +171,8 @@ static void seen_runner(struct sup_slot *ss, const struct inventory *inv, int st
                 }
         if (seen->online)
                 ss->handed = 0;   /* it came online: no deadline */
+        else if (!seen->runner_id && !pool_unit_up(seen->active))
+                ss->handed = 0;   /* down, nothing registered left: nothing to wait for */
         else if (seen->runner_id && !ss->handed)
                 ss->handed = time(NULL);   /* registered, offline, handed before a restart: from now */
         seen->handed = ss->handed;

@@ -194,11 +194,12 @@ bool sup_ss_need_runners(const struct sup_pool *sp) {
                 return true;
         for (unsigned n = 0; n < sp->n_slots; n++) {
                 const struct slot_seen *seen = &sp->slots[n].seen;
-                bool running = strcmp(seen->active, "active") == 0 || strcmp(seen->active, "activating") == 0 ||
-                               strcmp(seen->active, "reloading") == 0;
+                bool running = pool_unit_up(seen->active);
 
                 if (running && !seen->online)
                         return true;
+                if (!running && sp->slots[n].handed)
+                        return true;   /* handed a JIT configuration, then down: is its registration left? */
         }
         return false;
 }
@@ -224,10 +225,14 @@ static void poll_child(struct pool_sup *s, struct sup_pool *sp, int fd) {
             gh_client_detach(s->real->gh) < 0)
                 _exit(1);
         fd = 3;
-        if (gh_ss_poll(s->real->gh, &sp->ss->conn, sp->ss->last_id, sp->p.max, SUP_SS_POLL_MS, &r, err, sizeof err) < 0)
+        if (gh_ss_poll(s->real->gh, &sp->ss->conn, sp->ss->last_id, sp->p.max, SUP_SS_POLL_MS, &r, err, sizeof err) < 0) {
+                /* no answer: why, for the record (the client's errors are redacted) */
                 n = snprintf(head, sizeof head, "0\n");
-        else
-                n = snprintf(head, sizeof head, "%ld\n", r.status);
+                if (write(fd, head, (size_t) n) != n || write(fd, err, strlen(err)) != (ssize_t) strlen(err))
+                        _exit(1);
+                _exit(0);
+        }
+        n = snprintf(head, sizeof head, "%ld\n", r.status);
         if (write(fd, head, (size_t) n) != n || (r.body && write(fd, r.body, r.len) != (ssize_t) r.len))
                 _exit(1);
         _exit(0);
@@ -346,7 +351,10 @@ static void poll_done(struct pool_sup *s, struct sup_pool *sp, long status, cons
                 r = gh_ss_session_refresh(s->real->gh, &x->conn, err, sizeof err);
         } else {
                 x->poll_errors++;
-                snprintf(err, sizeof err, "the message poll %s %ld", status ? "answered" : "had no answer", status);
+                if (status)
+                        snprintf(err, sizeof err, "the message poll answered %ld", status);
+                else
+                        snprintf(err, sizeof err, "the message poll had no answer: %.500s", body && *body ? body : "(the poll's process ended)");
                 r = status == 404 ? -ENOENT : -EIO;
         }
         if (r == 0 && status != 401) {

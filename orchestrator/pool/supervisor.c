@@ -153,8 +153,32 @@ static void verdict(void *data, const char *slot, bool refused, const char *reas
         sup_record(s, sp, slot, "refuse", "refused", reason);
 }
 
+/* A JIT configuration made for SLOT did not reach it (its unit went
+ * away meanwhile): the registration it made goes, or it is an orphan. */
+static void lost(void *data, const char *slot) {
+        struct pool_sup *s = data;
+        struct sup_pool *sp;
+        struct sup_slot *ss = sup_find(s, slot, &sp);
+        char detail[600] = "";
+        int r;
+
+        if (!ss || !ss->handed_runner || !s->real->gh)
+                return;
+        r = sp->ss ? sup_ss_runner_delete(s, sp, ss->handed_runner, detail, sizeof detail)
+                   : gh_runner_delete(s->real->gh, sp->scope, ss->handed_runner, detail, sizeof detail);
+        if (r < 0 && r != -ENOENT) {
+                sup_record(s, sp, slot, "jit", "failed", detail);
+                return;   /* seen again by a later pass: its unit down, forgotten then */
+        }
+        s->c.jit_lost++;
+        snprintf(detail, sizeof detail, "the slot did not take its JIT configuration: registration %lld removed",
+                 ss->handed_runner);
+        sup_record(s, sp, slot, "jit", "failed", detail);
+        ss->handed = ss->handed_runner = 0;
+}
+
 struct slot_hooks sup_hooks(struct pool_sup *s) {
-        return (struct slot_hooks) { .jit = jit, .verdict = verdict, .store_fd = s->store_fd, .data = s };
+        return (struct slot_hooks) { .jit = jit, .verdict = verdict, .lost = lost, .store_fd = s->store_fd, .data = s };
 }
 
 /* The helper's VERB for SLOT N of SP: 0, or -errno with DETAIL. */
@@ -186,7 +210,7 @@ static bool act_github(struct pool_sup *s, struct sup_pool *sp, const struct poo
         int r;
 
         sup_record(s, sp, slot, what, "planned", NULL);
-        if ((a->act != PA_STOP && a->act != PA_RECYCLE) || !a->runner_id)
+        if ((a->act != PA_STOP && a->act != PA_RECYCLE && a->act != PA_FORGET) || !a->runner_id)
                 return true;
         /* GitHub refuses to delete a busy runner (422): the slot then stays */
         r = sp->ss ? sup_ss_runner_delete(s, sp, a->runner_id, detail, sizeof detail)
@@ -201,7 +225,13 @@ static bool act_github(struct pool_sup *s, struct sup_pool *sp, const struct poo
                 sup_record(s, sp, slot, what, "failed", detail);
                 return false;
         }
-        return true;
+        if (a->act != PA_FORGET)
+                return true;
+        snprintf(detail, sizeof detail, "registration %lld removed: its unit is down", a->runner_id);
+        sup_record(s, sp, slot, what, "completed", detail);
+        sp->slots[a->slot - 1].handed = sp->slots[a->slot - 1].handed_runner = 0;
+        s->c.forgotten++;
+        return false;   /* nothing for the helper */
 }
 
 /* The helper's part of IT after its unit is installed (in the child). */
@@ -219,6 +249,7 @@ static void act_helper(struct pool_sup *s, struct sup_child_item *it) {
         case PA_STOP:
                 it->r = helper(s, sp, n, PROTO_VERB_STOP, it->detail, sizeof it->detail);
                 break;
+        case PA_FORGET:
         case _PA_MAX:
                 break;
         }
@@ -354,7 +385,7 @@ int sup_pool_offline(const struct sup_pool *sp, bool *recovery) {
                 return -1;
         off = !sp->draining && d->target > 0 && d->busy + d->idle == 0;
         for (size_t k = 0; off && k < d->n_actions; k++)
-                *recovery = *recovery || d->actions[k].act != PA_STOP;
+                *recovery = *recovery || (d->actions[k].act != PA_STOP && d->actions[k].act != PA_FORGET);
         *recovery = off && (*recovery || d->starting > 0 || d->failed > 0);
         return off;
 }

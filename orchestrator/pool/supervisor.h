@@ -63,6 +63,8 @@ struct sup_pool {
 struct sup_counters {
         unsigned long long passes, jit_issued, jit_failed, never_online, refused, actions_failed;
         unsigned long long started, stopped, stop_skipped_busy;
+        unsigned long long forgotten;      /* registrations of slots whose unit was down, removed */
+        unsigned long long jit_lost;       /* JIT configurations made but not delivered: registration removed */
         /* seconds from a job queued to a pool runner claiming it */
         unsigned long long claim_buckets[SUP_LATENCY_BUCKETS + 1];
         double claim_sum;

@@ -93,6 +93,10 @@ check "... the service's statistics beside the pool's target" test "$(field '(d[
 txt=$(lanectl pool status ss)
 check "pool status (text) names the set and its session" grep -q "scale set lk-ss (id [0-9]*): session [0-9a-f-]* (owner $host/ss)" <<<"$txt"
 check "... and the service's view" grep -q "assigned 0, running 0" <<<"$txt"
+txt=$(rootctl pool status ss 2>&1); rc=$?
+check "pool status as root: the store's owner reads GitHub ($rc): $(grep 'not read' <<<"$txt")" \
+        test "$rc" = 0 -a -z "$(grep 'not read' <<<"$txt")"
+check "... its slots read" grep -q "ss-1" <<<"$txt"
 prom=/srv/lanekeeper/store/metrics/lanekeeper-pool.prom
 e2e_root cat $prom >"$E2E_WORK/pool.prom"
 check "metrics: messages, acquisitions, sessions" test "$(e2e_prom "$E2E_WORK/pool.prom" '(m[("lanekeeper_pool_scaleset_messages_total", (("pool", "ss"),))] >= 2, m[("lanekeeper_pool_scaleset_acquired_jobs_total", (("pool", "ss"),))] >= 2, m[("lanekeeper_pool_scaleset_sessions_total", (("pool", "ss"),))], m[("lanekeeper_pool_scaleset_session_open", (("pool", "ss"),))])')" = \
