@@ -314,6 +314,11 @@ static int handle(struct pool_sup *s, struct sup_pool *sp, const struct gh_ss_me
         if (n_ids > 0 && !sp->draining) {
                 r = gh_ss_acquire(s->real->gh, &x->conn, ids, n_ids, &got, err, sizeof err);
                 x->acquired += got;
+                /* the jobs acquired are the set's: counted as assigned now, so
+                 * that this message's pass starts their runners, until the
+                 * service's next statistics (which count them) replace these */
+                x->stats.assigned += (long long) got;
+                x->stats.available -= x->stats.available > (long long) got ? (long long) got : x->stats.available;
                 snprintf(detail, sizeof detail, "%zu of %zu available jobs", got, n_ids);
                 sup_record(s, sp, NULL, "acquire", r < 0 ? "failed" : "completed", r < 0 ? err : detail);
                 if (r < 0)
