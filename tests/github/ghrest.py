@@ -13,6 +13,7 @@ import urllib.parse
 
 from ghhooks import hook_repository, hook_workflow, user_obj, emit_job
 from ghjobs import create_run, finish_job, inline_workflow, iso
+import ghworkflow
 
 
 def make_tarball(prefix, files):
@@ -186,8 +187,28 @@ class JobsMixin:
             inputs = body.get("inputs") or {}
             if not isinstance(inputs, dict) or len(inputs) > 25:
                 return self.error(422, "Invalid request.\n\nFor 'properties/inputs', not an object of at most 25 members.")
+            details = body.get("return_run_details")
+            if details is not None and not isinstance(details, bool):
+                return self.error(422, "Invalid request.\n\nFor 'properties/return_run_details', %s is not a boolean."
+                                  % json.dumps(details))
             branch = body["ref"].split("refs/heads/")[-1]
-            create_run(self.st, full, wf, self.headers.get("Host"), event="workflow_dispatch", branch=branch)
+            title = None
+            if wf.get("yaml"):   # a workflow file: its inputs checked, its expressions evaluated
+                values, why = ghworkflow.dispatch_inputs(wf["yaml"], inputs)
+                if why:
+                    return self.error(422, why)
+                try:
+                    specs = ghworkflow.jobs(wf["yaml"], values)
+                    rn = wf["yaml"]["run_name"]
+                    title = str(ghworkflow.value(rn, values)) if rn is not None else None
+                except ghworkflow.Invalid as e:
+                    return self.error(422, str(e))
+                wf = dict(wf, jobs=specs)
+            rid = create_run(self.st, full, wf, self.headers.get("Host"), event="workflow_dispatch", branch=branch,
+                             title=title)
+            view = self.st.runs[rid]["view"]
+        if details:
+            return self.reply(*a, 200, {"workflow_run_id": rid, "run_url": view["url"], "html_url": view["html_url"]})
         self.reply(*a, 204, None)
 
     def tarball(self, query, owner, repo, ref):
@@ -266,10 +287,20 @@ class JobsMixin:
         """The test's side: workflows, actions, runs (a push), hooks and deliveries. Never a job's state."""
         st = self.st
         host = self.headers.get("Host")
-        if what == "workflow":
+        if what == "workflow":   # {"repo", "path", "yaml": the file} or {"repo", "name", "path", "jobs", "on"}
             repo = body["repo"]
+            path = body.get("path", ".github/workflows/ci.yml")
+            if "yaml" in body:
+                try:
+                    y = ghworkflow.parse(body["yaml"], path)
+                except ghworkflow.Invalid as e:
+                    return 422, {"message": str(e)}
+                wf = {"id": int(body.get("id") or st.new_id()), "name": y["name"], "path": path, "jobs": [],
+                      "on": y["on"], "yaml": y}
+                st.workflows[(repo.lower(), wf["id"])] = wf
+                return 201, {"workflow_id": wf["id"]}
             wf = {"id": int(body.get("id") or st.new_id()), "name": body.get("name", "CI"),
-                  "path": body.get("path", ".github/workflows/ci.yml"), "jobs": body["jobs"],
+                  "path": path, "jobs": body["jobs"],
                   "on": body.get("on", ["push", "workflow_dispatch"])}
             st.workflows[(repo.lower(), wf["id"])] = wf
             return 201, {"workflow_id": wf["id"]}

@@ -76,6 +76,10 @@ class Double:
     def ctl(self, what, body=None):
         return self.req("POST" if body is not None else "GET", "/_double/" + what, body, token=None)[2]
 
+    def ctl_status(self, what, body):
+        st, _, out = self.req("POST", "/_double/" + what, body, token=None)
+        return st, out or {}
+
     def runner(self, what, body):
         """The runner's own protocol (what the kit's config.sh, listener and worker say): (status, body)."""
         st, _, out = self.req("POST", "/_runner/" + what, body, token=None)

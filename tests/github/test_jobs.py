@@ -482,6 +482,67 @@ def pull_requests(d):
     check("pulls/N is in the subset", openapi_check.operation_for("GET", R + "/pulls/1"))
 
 
+WORKFLOW_FILE = """name: smoke
+run-name: smoke ${{ inputs.nonce }}
+on:
+  workflow_dispatch:
+    inputs:
+      labels: {required: true, type: string}
+      nonce: {required: true, type: string}
+      minutes: {required: false, type: string, default: "10"}
+permissions:
+  contents: read
+jobs:
+  smoke:
+    runs-on: ${{ fromJSON(inputs.labels) }}
+    timeout-minutes: ${{ fromJSON(inputs.minutes) }}
+    steps:
+      - name: marker
+        env:
+          NONCE: ${{ inputs.nonce }}
+        run: printf 'marker %s\\n' "$NONCE"
+"""
+
+
+def workflow_files(d, gpu):
+    """A workflow file (YAML) as GitHub reads it: refused outside the syntax the double runs; a dispatch's
+    inputs checked; runs-on, timeout-minutes, env and run-name evaluated; the run's id returned on request."""
+    path = ".github/workflows/smoke.yml"
+    for bad, why in (("on: [push]\njobs: {}\n", "no jobs"), ("on: [schedule]\njobs: {a: {runs-on: x, steps: [{run: 'true'}]}}\n",
+                                                               "no 'schedule' event"),
+                     (WORKFLOW_FILE.replace("contents: read", "contents: admin"), "permissions"),
+                     (WORKFLOW_FILE.replace("${{ inputs.nonce }}\non:", "${{ secrets.X }}\non:"), "no expression"),
+                     (WORKFLOW_FILE.replace("run: printf", "uses: nope\n        run: printf"), "one of uses and run"),
+                     ("[", "not YAML")):
+        st, body = d.ctl_status("workflow", {"repo": "acme/site", "path": path, "yaml": bad})
+        check("workflow file refused (%s): %s" % (why, body.get("message")), st == 422 and why in body.get("message", ""),
+              (st, body))
+    wid = d.ctl("workflow", {"repo": "acme/site", "path": path, "yaml": WORKFLOW_FILE})["workflow_id"]
+    disp = "%s/actions/workflows/smoke.yml/dispatches" % R
+    st, _, body = d.req("POST", disp, {"ref": "main", "inputs": {"labels": "[\"gpu\"]", "nonce": "n1", "extra": "x"}})
+    check("an undeclared input: 422", st == 422 and "Unexpected inputs provided: [\"extra\"]" in body["message"], body)
+    st, _, body = d.req("POST", disp, {"ref": "main", "inputs": {"labels": "[\"gpu\"]"}})
+    check("a required input missing: 422", st == 422 and "Required input 'nonce'" in body["message"], body)
+    st, _, body = d.req("POST", disp, {"ref": "main", "inputs": {"labels": "gpu", "nonce": "n1"}})
+    check("runs-on from input that is not JSON: 422", st == 422 and "fromJSON" in body["message"], body)
+    st, _, body = d.req("POST", disp, {"ref": "main", "inputs": {"labels": "[\"gpu\"]", "nonce": "n1"},
+                                       "return_run_details": True})
+    valid("POST", disp, st, body, "dispatch with run details")
+    check("dispatch with return_run_details: 200 and the run's id", st == 200 and body.get("workflow_run_id"), (st, body))
+    rid = body["workflow_run_id"]
+    run = get_run(d, rid)
+    check("run-name evaluated: the run's display_title", run["display_title"] == "smoke n1" and run["name"] == "smoke",
+          run["display_title"])
+    check("the run is the workflow's", run["workflow_id"] == wid and run["event"] == "workflow_dispatch", run)
+    job = jobs_of(d, rid)[0]
+    check("runs-on from fromJSON(inputs.labels)", job["labels"] == ["gpu"], job["labels"])
+    gpu.poll()
+    check("the job message carries the step's env and the timeout",
+          gpu.job and gpu.job["steps"][0].get("env") == {"NONCE": "n1"} and gpu.job["timeout_minutes"] == 10.0, gpu.job)
+    if gpu.job:
+        gpu.finish()
+
+
 def main():
     work = tempfile.mkdtemp(prefix="lanekeeper-jobs-")
     d = Double(work)
@@ -494,6 +555,7 @@ def main():
         cancelling(d, gpu)
         reruns(d, gpu, second)
         dispatch_and_lists(d, gpu)
+        workflow_files(d, gpu)
         logs_and_tarballs(d, gpu)
         ephemeral(d)
         webhooks(d, srv, gpu, never)

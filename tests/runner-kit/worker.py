@@ -271,8 +271,9 @@ def run_job(job):
         job.step(number, "in_progress")
         what = s["uses"] if "uses" in s else s["run"]
         job.log("##[group]Run %s\n%s\n##[endgroup]\n" % (what.split("\n")[0], what))
+        step_env = dict(env, **{k: str(v) for k, v in (s.get("env") or {}).items()})   # the step's env: on top
         for script in scripts[i]:
-            code = job.run_script(script, workspace, env)
+            code = job.run_script(script, workspace, step_env)
             if code is None or code != 0:
                 break
         if code is None:
