@@ -90,6 +90,11 @@ static void help(void) {
                "                         labels, its canary stage; changes audited\n"
                "  route guard [--repo OWNER/REPO...]\n"
                "                         turn routing off when a rollback trigger holds\n"
+               "  smoke LANE|--pool POOL [--repo OWNER/REPO...] [--workflow FILE] [--ref REF]\n"
+               "        [--deadline DURATION] [--output json]\n"
+               "                         prove a lane by a real job: dispatched, run on its\n"
+               "                         runner, success, its marker in the log; audited\n"
+               "  smoke --print-workflow  the workflow to commit for it\n"
                "  audit list|show SEQ|verify|prune [--older-than DURATION]\n"
                "                         read the audit store; verify finds missing, altered\n"
                "                         or reordered records; prune keeps a checkpoint\n\n"
@@ -243,6 +248,7 @@ static const struct {
         { "status", cmd_status },
         { "slo", cmd_slo },
         { "route", cmd_route },
+        { "smoke", cmd_smoke },
         { "help", cmd_help },
 };
 

@@ -182,6 +182,11 @@ def value(v, inputs):
     return EXPR.sub(lambda e: str(_eval(e.group(1), inputs)), v)
 
 
+def _text(v):
+    """A value as the runner's context gives it: YAML's true/false as GitHub writes them."""
+    return json.dumps(v) if isinstance(v, bool) else str(v)
+
+
 def jobs(wf, inputs):
     """The double's job specs of WF for a dispatch with INPUTS (raises Invalid as GitHub fails the run)."""
     out = []
@@ -203,9 +208,9 @@ def jobs(wf, inputs):
             env = dict(t["env"])
             env.update(s.get("env") or {})
             if env:
-                step["env"] = {k: str(value(v, inputs)) for k, v in env.items()}
+                step["env"] = {k: _text(value(v, inputs)) for k, v in env.items()}
             if "with" in s:
-                step["with"] = {k: str(value(v, inputs)) for k, v in s["with"].items()}
+                step["with"] = {k: _text(value(v, inputs)) for k, v in s["with"].items()}
             steps.append(step)
         out.append({"name": value(t["name"], inputs), "runs_on": ro, "timeout_minutes": tm, "steps": steps})
     return out

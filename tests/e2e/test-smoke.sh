@@ -1,0 +1,148 @@
+#!/bin/bash
+# End to end: lanectl smoke on a real systemd (PID 1 in private
+# namespaces), the socket-activated helper, the GitHub double and the
+# runner kit. Lane lane-a (made by lanectl apply) serves acme/site.
+# - the printed workflow is a file the double reads as GitHub would
+#   (its syntax, its inputs), committed in acme/site;
+# - bad input changes nothing; a workflow that is not there fails, named;
+# - the smoke passes on a healthy lane: the job ran on lane-a's runner (id
+#   and name), concluded success, the marker with the nonce in its log;
+#   audited with the run, commit, job, runner and timings;
+# - it fails, naming the reason: when the job runs elsewhere (lane-a
+#   drained, another runner with its labels takes it), when it fails (a
+#   broken _work/_actions entry: the runner's own message), and when no
+#   runner claims it within the deadline (the run then cancelled);
+# - a leak scan. Needs root (exit 77 otherwise; CI=true: failure).
+set -u
+. "$TESTS_SRCDIR/e2e/harness.sh"
+
+py=/usr/bin/python3
+e2e_need_jobs
+R=/srv/lanekeeper/runners
+e2e_lane_users $R lane-a lane-other
+host=$(hostname)
+
+e2e_start_double --repo acme/site --heartbeat-timeout 12
+pat=$E2E_PAT port=$E2E_PORT
+. "$TESTS_SRCDIR/github/jobs-lib.sh"
+
+d=$E2E_WORK/dest/usr/local
+etc=/usr/local/etc/lanekeeper
+policy=$etc/policy.conf
+e2e_install_lanekeeper "$policy"
+e2e_policy "$host" "$R"
+printf '[github]\napi_url = http://127.0.0.1:%s\ntoken_file = /srv/lanekeeper/token\ntimeout_s = 8\n[helper]\npolicy = %s\n[store]\ndir = /srv/lanekeeper/store\n[lanes]\ndir = %s/lanes.d\n[baseline]\nmin_free_mib = 1\ncommands = sh\n' \
+        "$port" "$policy" "$etc" >"$d/etc/lanekeeper/lanekeeper.conf"
+printf '[lane]\nname = lane-a\nrepository = acme/site\nhost = %s\nroot = %s\nuser = lkrunner\nlabels = self-hosted, X64, lanekeeper-managed\nmanaged = true\n' \
+        "$host" "$R" >"$d/etc/lanekeeper/lanes.d/lane-a.conf"
+
+e2e_boot || exit 1
+e2e_store_and_lanes $R "$pat" lane-a lane-other
+lanectl() { e2e_as lanekeeper /usr/local/bin/lanectl --config $etc/lanekeeper.conf "$@"; }
+val() { "$py" -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1], {"d": d}))' "$1"; }
+smoke_records() { # EXPR over the smoke's audit records, as a list r
+        e2e_root sh -c 'cd /srv/lanekeeper/store/audit && ls | grep "^[0-9]" | sort -n | xargs cat' |
+                "$py" -c 'import json,sys
+r=[json.loads(l) for l in sys.stdin.read().replace("}{", "}\n{").splitlines() if l.strip()]
+r=[x for x in r if x.get("command") == "smoke"]
+print(eval(sys.argv[1], {"r": r}))' "$1"
+}
+runs_now() { api GET "/repos/acme/site/actions/runs?per_page=1" | val 'd["total_count"]'; }
+
+out=$(lanectl apply lane-a --confirm lane-a --idempotency-key smoke-1 --timeout 60 2>&1); rc=$?
+check "apply created lane-a ($rc): $out" test "$rc" = 0
+online() { api GET "/repos/acme/site/actions/runners?name=$1" | grep -q '"status": "online"'; }
+for _ in $(seq 100); do online lane-a && break; sleep 0.2; done
+check "lane-a's runner is online" online lane-a
+
+# ---- the workflow: printed, read by the double as GitHub would, committed ----
+wf=$(lanectl smoke --print-workflow); rc=$?
+check "--print-workflow ($rc)" test "$rc" = 0
+check "... workflow_dispatch only, contents: read, checkout without persisted credentials" \
+        test "$(grep -c -e '^  workflow_dispatch:$' -e '^  contents: read$' -e 'persist-credentials: false' <<<"$wf")" = 3
+check "... the nonce reaches the step through env, never pasted into its script" \
+        test -z "$(sed -n '/run: |/,$p' <<<"$wf" | grep -F '${{')"
+body=$("$py" -c 'import json,sys; print(json.dumps({"repo": "acme/site", "path": ".github/workflows/lanekeeper-smoke.yml", "yaml": sys.stdin.read()}))' <<<"$wf")
+res=$(curl -s -X POST "http://127.0.0.1:$port/_double/workflow" -d "$body")
+check "the double accepts the printed workflow as a workflow file: $res" grep -q workflow_id <<<"$res"
+ctl action '{"repo":"actions/checkout","ref":"v4","files":{"action.yml":"name: checkout\nruns:\n  using: composite\n  steps:\n    - run: echo checked out\n      shell: bash\n"}}' >/dev/null
+
+# ---- bad input changes nothing ----
+n0=$(runs_now)
+out=$(lanectl smoke 2>&1); rc=$?
+check "no lane: usage ($rc)" test "$rc" = 2
+out=$(lanectl smoke lane-a --pool web 2>&1); rc=$?
+check "a lane and a pool: usage ($rc)" test "$rc" = 2
+out=$(lanectl smoke nosuch 2>&1); rc=$?
+check "an unknown lane: named ($rc): $out" grep -q "no valid lane file names lane 'nosuch'" <<<"$out"
+out=$(lanectl smoke lane-a --repo acme/elsewhere 2>&1); rc=$?
+check "a repository the lane does not serve ($rc): $out" grep -q "lane-a does not serve acme/elsewhere" <<<"$out"
+out=$(lanectl smoke lane-a --deadline 1s 2>&1); rc=$?
+check "a deadline under 10 s ($rc)" test "$rc" = 2
+check "... no run was made" test "$(runs_now)" = "$n0"
+out=$(lanectl smoke lane-a --workflow nope.yml 2>&1); rc=$?
+check "a workflow that is not there fails, named ($rc): $out" grep -q "FAIL" <<<"$out"
+check "... how to fix it" grep -q "no workflow nope.yml in acme/site (commit lanectl smoke --print-workflow" <<<"$out"
+
+# ---- a healthy lane: PASS ----
+out=$(lanectl smoke lane-a --output json); rc=$?
+check "the smoke passes on lane-a ($rc): $(val '[(s["passed"], s["reason"]) for s in d["smokes"]]' <<<"$out" 2>&1)" test "$rc" = 0
+id=$(api GET "/repos/acme/site/actions/runners?name=lane-a" | val 'd["runners"][0]["id"]')
+check "... on lane-a's runner, id and name" test "$(val '(d["smokes"][0]["runner"], d["smokes"][0]["runner_id"])' <<<"$out")" = "('lane-a', $id)"
+check "... success, the marker seen" test "$(val '(d["smokes"][0]["conclusion"], d["smokes"][0]["marker"])' <<<"$out")" = "('success', True)"
+run=$(val 'd["smokes"][0]["run_id"]' <<<"$out")
+check "... the run was dispatched by workflow_dispatch on main" \
+        test "$(api GET /repos/acme/site/actions/runs/$run | val '(d["event"], d["head_branch"], d["display_title"].startswith("lanekeeper smoke "))')" = \
+        "('workflow_dispatch', 'main', True)"
+check "... the job's log holds the marker with the nonce" \
+        grep -q "lanekeeper smoke passed [0-9a-f]\{16\} on lane-a" <(joblog "$run")
+check "... its timings" test "$(val 'all(isinstance(d["smokes"][0][k], int) and d["smokes"][0][k] >= 0 for k in ("queue_wait_s", "setup_s", "duration_s"))' <<<"$out")" = True
+check "audited: planned, then completed with the run, commit, job, runner and timings" \
+        test "$(smoke_records '[(x["status"], x.get("run_id"), bool(x.get("html_url")), len(x.get("commit") or ""), x.get("runner"), "queue_wait_s" in x) for x in r][-2:]')" = \
+        "[('planned', None, False, 0, None, False), ('completed', $run, True, 40, 'lane-a', True)]"
+txt=$(lanectl smoke lane-a); rc=$?
+check "text: a PASS line with the run and the runner ($rc): $txt" grep -q "^lane lane-a: acme/site: PASS  run [0-9]* .* on runner lane-a (id $id)" <<<"$txt"
+
+# ---- the job runs elsewhere: FAIL ----
+jit=$(api POST /repos/acme/site/actions/runners/generate-jitconfig '{"name":"lane-other","runner_group_id":1,"labels":["self-hosted","X64","lanekeeper-managed"]}')
+val 'd["encoded_jit_config"]' <<<"$jit" | e2e_root sh -c "umask 077; cat > $R/lane-other/.jitconfig; chown lkrunner $R/lane-other/.jitconfig"
+# the config goes through the environment, read from a file: never on an argv
+e2e_root systemd-run -q --unit=lk-other -p User=lkrunner -p WorkingDirectory=$R/lane-other -p Environment=HOME=$R/lane-other \
+        /bin/sh -c "ACTIONS_RUNNER_INPUT_JITCONFIG=\$(cat .jitconfig) exec ./run.sh"
+for _ in $(seq 100); do online lane-other && break; sleep 0.2; done
+check "another runner with lane-a's labels is online" online lane-other
+out=$(lanectl drain lane-a --reason "test: the job must go elsewhere" 2>&1)
+check "lane-a drained: $out" test "$?" = 0
+out=$(lanectl smoke lane-a --deadline 60s 2>&1); rc=$?
+check "the smoke fails when the job ran elsewhere ($rc): $out" test "$rc" = 1
+check "... named: the runner it ran on" grep -q "the job ran on runner lane-other (id [0-9]*), not on lane lane-a's runner" <<<"$out"
+check "... audited as failed with the reason" \
+        test "$(smoke_records '[x["reason"][:32] for x in r if x["status"] == "failed"][-1:]')" = "['the job ran on runner lane-other']"
+
+# ---- no runner claims it within the deadline: FAIL, the run cancelled ----
+out=$(lanectl smoke lane-a --deadline 10s 2>&1); rc=$?
+check "the smoke fails when no runner claims the job in 10 s ($rc): $out" grep -q "no runner claimed the job within 10 s" <<<"$out"
+run=$(smoke_records '[x["run_id"] for x in r if x["status"] == "failed"][-1]')
+check "... the run was cancelled" wait_job "$run" completed
+check "... cancelled, never claimed" test "$(job "$run" conclusion):$(job "$run" runner_name)" = "cancelled:None"
+out=$(lanectl undrain lane-a 2>&1)
+check "lane-a undrained: $out" test "$?" = 0
+for _ in $(seq 100); do online lane-a && break; sleep 0.2; done
+
+# ---- the job fails (a broken _work/_actions entry): FAIL with the runner's message ----
+a=$R/lane-a/_work/_actions/actions/checkout/v4
+check "the checkout action is cached in lane-a's _actions" e2e_root test -f $a/action.yml
+e2e_root rm $a/action.yml
+out=$(lanectl smoke lane-a --deadline 60s 2>&1); rc=$?
+check "the smoke fails when the job fails ($rc): $out" test "$rc" = 1
+check "... named, with the runner's own message" grep -q "the job concluded failure: Can't find 'action.yml', 'action.yaml' or 'Dockerfile'" <<<"$out"
+
+# ---- leak scan: every token the double issued, the PAT ----
+e2e_issued_tokens "$E2E_WORK/tokens.u" "$pat"
+e2e_root journalctl -o cat --no-pager >"$E2E_WORK/scan.journal" 2>/dev/null
+e2e_root sh -c 'cat /srv/lanekeeper/store/audit/*' >"$E2E_WORK/scan.store"
+check "records were written" test -s "$E2E_WORK/scan.store"
+e2e_leak_scan "$E2E_WORK/tokens.u" scan.journal scan.store double.log
+
+echo "test-smoke: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
