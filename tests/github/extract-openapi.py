@@ -62,6 +62,8 @@ OPERATIONS = [
     ("get", "/repos/{owner}/{repo}/installation"),
     ("post", "/app/installations/{installation_id}/access_tokens"),
     ("get", "/rate_limit"),
+    ("get", "/repos/{owner}/{repo}/actions/permissions"),
+    ("put", "/repos/{owner}/{repo}/actions/permissions"),
 ]
 
 

@@ -58,7 +58,9 @@ class State:
         self.installation_id = args.installation_id
         self.token_ttl = args.token_ttl
         self.tokens = {t: {"expires": None, "kind": "pat"} for t in args.token}
-        self.repos = {r.lower(): {"full_name": r, "variables": {}} for r in args.repo}
+        self.repos = {r.lower(): {"full_name": r, "variables": {},
+                                  "actions": {"enabled": True, "allowed_actions": "all", "sha_pinning_required": False}}
+                      for r in args.repo}
         self.orgs = {o.lower(): o for o in args.org}
         self.rate_limit = args.rate_limit
         self.heartbeat_timeout = args.heartbeat_timeout
@@ -620,6 +622,37 @@ class Handler(ghrest.JobsMixin, ghscaleset.ScaleSetMixin, http.server.BaseHTTPRe
             v["updated_at"] = now
         self.reply(*a, 204, None)
 
+    def actions_permissions(self, query, owner, repo):
+        """GET/PUT the repository's Actions permissions. Disabled: no runner is given a job of the
+        repository (its queued jobs stay queued, untouched) and a dispatch is refused."""
+        a = self.api(query, mutating=self.command != "GET")
+        if not a:
+            return
+        if not self.scope("repo", owner + "/" + repo):
+            return self.error(404, "Not Found")
+        perms = self.st.repos[(owner + "/" + repo).lower()]["actions"]
+        if self.command == "GET":
+            out = dict(perms)
+            if out["enabled"] and out["allowed_actions"] == "selected":
+                out["selected_actions_url"] = "http://%s/repos/%s/%s/actions/permissions/selected-actions" % (
+                    self.headers.get("Host"), owner, repo)
+            if not out["enabled"]:
+                out.pop("allowed_actions")
+            return self.reply(*a, 200, out)
+        body = self.body_json()
+        if not isinstance(body, dict) or not isinstance(body.get("enabled"), bool) or \
+                body.get("allowed_actions", "all") not in ("all", "local_only", "selected") or \
+                not isinstance(body.get("sha_pinning_required", False), bool):
+            return self.error(422, "Invalid request.\n\nenabled (a boolean) is required; allowed_actions is "
+                              "all, local_only or selected.")
+        with self.st.lock:
+            perms["enabled"] = body["enabled"]
+            for k in ("allowed_actions", "sha_pinning_required"):
+                if k in body:
+                    perms[k] = body[k]
+            self.st.cond.notify_all()
+        self.reply(*a, 204, None)
+
     def installation(self, query, kind, name):
         a = self.api(query, jwt=True)
         if not a:
@@ -745,6 +778,8 @@ route(r"/repos/" + S + "/" + S + r"/actions/runs/(\d+)/jobs", GET=lambda h, q, o
 for action in ("cancel", "force-cancel", "rerun-failed-jobs"):
     route(r"/repos/" + S + "/" + S + r"/actions/runs/(\d+)/" + action,
           POST=lambda h, q, o, r, i, action=action: Handler.run_action(h, q, o, r, i, action))
+route(r"/repos/" + S + "/" + S + r"/actions/permissions",
+      GET=lambda h, q, o, r: h.actions_permissions(q, o, r), PUT=lambda h, q, o, r: h.actions_permissions(q, o, r))
 route(r"/repos/" + S + "/" + S + r"/actions/variables",
       GET=lambda h, q, o, r: Handler.variables(h, q, o, r), POST=lambda h, q, o, r: Handler.variables(h, q, o, r))
 route(r"/repos/" + S + "/" + S + r"/actions/variables/([A-Za-z0-9_]+)",

@@ -75,6 +75,8 @@ def claim(st, r, host):
         x = st.jobx[j["id"]]
         if j["status"] != "queued" or not runner_matches(r, x["repo"], j["labels"]):
             continue
+        if not st.repos.get(x["repo"].lower(), {}).get("actions", {}).get("enabled", True):
+            continue          # Actions disabled for the repository: its queued jobs stay, untouched
         if r.get("scale_set") and not st.ss_may_run(r, j):
             continue          # a scale set's runner takes only the jobs assigned to its set
         now = st.now()

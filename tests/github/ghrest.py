@@ -182,6 +182,8 @@ class JobsMixin:
                 return self.error(404, "Not Found")
             if not isinstance(body, dict) or not isinstance(body.get("ref"), str) or not body["ref"]:
                 return self.error(422, "Invalid request.\n\n\"ref\" wasn't supplied.")
+            if not self.st.repos.get(full.lower(), {}).get("actions", {}).get("enabled", True):
+                return self.error(422, "Actions has been disabled for this repository.")
             if "workflow_dispatch" not in wf.get("on", []):
                 return self.error(422, "Workflow does not have 'workflow_dispatch' trigger")
             inputs = body.get("inputs") or {}

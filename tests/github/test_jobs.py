@@ -543,6 +543,36 @@ def workflow_files(d, gpu):
         gpu.finish()
 
 
+def actions_permissions(d, gpu):
+    """The repository's Actions permissions: disabled, a queued job stays queued (no runner is given it)
+    and a dispatch is refused; enabled again, the job is claimed."""
+    path = "%s/actions/permissions" % R
+    st, _, body = d.req("GET", path)
+    valid("GET", path, st, body, "actions permissions")
+    check("Actions enabled, all actions, by default", (st, body.get("enabled"), body.get("allowed_actions")) == (200, True, "all"),
+          body)
+    st, _, body = d.req("PUT", path, {"allowed_actions": "all"})
+    check("PUT without enabled: 422", st == 422, st)
+    st, _, body = d.req("PUT", path, {"enabled": False})
+    valid("PUT", path, st, body, "disable Actions")
+    check("disabled: 204", st == 204, st)
+    st, _, body = d.req("GET", path)
+    check("... read back", body.get("enabled") is False and "allowed_actions" not in body, body)
+    rid = run_of(d, {"jobs": [{"name": "paused", "runs_on": ["gpu"]}]})
+    gpu.poll()
+    check("a disabled repository's queued job is given to no runner", not gpu.job and
+          jobs_of(d, rid)[0]["status"] == "queued", gpu.job)
+    st, _, body = d.req("POST", "%s/actions/workflows/smoke.yml/dispatches" % R,
+                        {"ref": "main", "inputs": {"labels": "[\"gpu\"]", "nonce": "n2"}})
+    check("a dispatch while disabled: 422", st == 422 and "disabled" in body["message"], (st, body))
+    st, _, body = d.req("PUT", path, {"enabled": True, "allowed_actions": "all"})
+    check("enabled again: 204", st == 204, st)
+    gpu.poll()
+    check("... the queued job is claimed", gpu.job and gpu.job["job_id"] == jobs_of(d, rid)[0]["id"], gpu.job)
+    if gpu.job:
+        gpu.finish()
+
+
 def main():
     work = tempfile.mkdtemp(prefix="lanekeeper-jobs-")
     d = Double(work)
@@ -556,6 +586,7 @@ def main():
         reruns(d, gpu, second)
         dispatch_and_lists(d, gpu)
         workflow_files(d, gpu)
+        actions_permissions(d, gpu)
         logs_and_tarballs(d, gpu)
         ephemeral(d)
         webhooks(d, srv, gpu, never)
