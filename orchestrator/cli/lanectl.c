@@ -95,6 +95,12 @@ static void help(void) {
                "                         prove a lane by a real job: dispatched, run on its\n"
                "                         runner, success, its marker in the log; audited\n"
                "  smoke --print-workflow  the workflow to commit for it\n"
+               "  emergency stop-claims|revoke-all --reason TEXT [--apply --confirm VERB]\n"
+               "  emergency pause-repo|resume-repo|cancel-active OWNER/REPO --reason TEXT\n"
+               "        [--apply --confirm OWNER/REPO]\n"
+               "                         drain or revoke every lane of this host; Actions off\n"
+               "                         for a repository and back as it was; its runs\n"
+               "                         cancelled; a dry run unless --apply; audited\n"
                "  audit list|show SEQ|verify|prune [--older-than DURATION]\n"
                "                         read the audit store; verify finds missing, altered\n"
                "                         or reordered records; prune keeps a checkpoint\n\n"
@@ -249,6 +255,7 @@ static const struct {
         { "slo", cmd_slo },
         { "route", cmd_route },
         { "smoke", cmd_smoke },
+        { "emergency", cmd_emergency },
         { "help", cmd_help },
 };
 

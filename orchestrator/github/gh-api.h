@@ -81,3 +81,19 @@ int gh_variable_get(struct gh_client *c, const char *repo, const char *name, cha
                     size_t errlen);
 int gh_variable_set(struct gh_client *c, const char *repo, const char *name, const char *value, bool create,
                     char *err, size_t errlen);
+
+/* A repository's Actions permissions (GET/PUT .../actions/permissions):
+ * enabled, allowed_actions ("" when GitHub gives none: disabled), and
+ * sha_pinning_required when GitHub gives it. set() writes exactly these. */
+struct gh_actions_perms {
+        bool enabled;
+        char allowed[24];
+        bool have_sha, sha_pinning;
+};
+int gh_actions_perms_parse(const char *text, struct gh_actions_perms *ret);
+int gh_actions_perms_get(struct gh_client *c, const char *repo, struct gh_actions_perms *ret, char *err, size_t errlen);
+int gh_actions_perms_set(struct gh_client *c, const char *repo, const struct gh_actions_perms *p, char *err,
+                         size_t errlen);
+/* The ids of REPO's runs not yet ended (queued, in_progress, waiting,
+ * requested, pending), every page: *RET (caller frees), *RET_N. */
+int gh_active_runs(struct gh_client *c, const char *repo, long long **ret, size_t *ret_n, char *err, size_t errlen);

@@ -12,6 +12,10 @@
 #   drained, another runner with its labels takes it), when it fails (a
 #   broken _work/_actions entry: the runner's own message), and when no
 #   runner claims it within the deadline (the run then cancelled);
+# - emergency controls: pause-repo (Actions off: a job stays queued, a
+#   smoke refused) and resume-repo (back exactly as it was), cancel-active,
+#   stop-claims (no new claim until undrain), revoke-all; dry runs change
+#   nothing; each audited;
 # - a leak scan. Needs root (exit 77 otherwise; CI=true: failure).
 set -u
 . "$TESTS_SRCDIR/e2e/harness.sh"
@@ -136,6 +140,65 @@ e2e_root rm $a/action.yml
 out=$(lanectl smoke lane-a --deadline 60s 2>&1); rc=$?
 check "the smoke fails when the job fails ($rc): $out" test "$rc" = 1
 check "... named, with the runner's own message" grep -q "the job concluded failure: Can't find 'action.yml', 'action.yaml' or 'Dockerfile'" <<<"$out"
+
+# ---- emergency controls: dry runs change nothing; each audited; restored where it says ----
+perms() { api GET /repos/acme/site/actions/permissions | val '(d["enabled"], d.get("allowed_actions"))'; }
+api PUT /repos/acme/site/actions/permissions '{"enabled":true,"allowed_actions":"local_only"}' >/dev/null
+check "Actions of acme/site set to local_only before the pause" test "$(perms)" = "(True, 'local_only')"
+out=$(lanectl emergency pause-repo acme/site --reason "test: dry" 2>&1); rc=$?
+check "pause-repo, a dry run ($rc): $out" grep -q "dry run: nothing done" <<<"$out"
+check "... nothing changed" test "$(perms)" = "(True, 'local_only')"
+out=$(lanectl emergency pause-repo acme/site --reason "test" --apply 2>&1); rc=$?
+check "--apply without --confirm: usage ($rc)" test "$rc" = 2
+out=$(lanectl emergency pause-repo acme/site --reason "test: incident 42" --apply --confirm acme/site 2>&1); rc=$?
+check "pause-repo ($rc): $out" test "$rc" = 0
+check "... Actions disabled for acme/site through the permissions API" test "$(perms)" = "(False, None)"
+r=$(newrun '{"repo":"acme/site","jobs":[{"name":"paused","runs_on":["self-hosted","lanekeeper-managed"]}]}')
+sleep 4
+check "... a new job stays queued while lane-a is idle and online" test "$(job "$r" status)" = queued
+out=$(lanectl smoke lane-a --deadline 10s 2>&1); rc=$?
+check "... and a smoke is refused by GitHub, named ($rc): $out" grep -q "GitHub refused the dispatch" <<<"$out"
+out=$(lanectl emergency pause-repo acme/site --reason "test: twice" --apply --confirm acme/site 2>&1); rc=$?
+check "pause-repo again keeps what it was before the first ($rc): $out" grep -q '"allowed_actions":"local_only"' <<<"$out"
+out=$(lanectl emergency resume-repo acme/site --reason "test: incident 42 over" --apply --confirm acme/site 2>&1); rc=$?
+check "resume-repo ($rc): $out" test "$rc" = 0
+check "... Actions exactly as it was: enabled, local_only" test "$(perms)" = "(True, 'local_only')"
+check "... the queued job is claimed and succeeds" wait_job "$r" completed
+out=$(lanectl emergency resume-repo acme/site --reason "test: again" --apply --confirm acme/site 2>&1); rc=$?
+check "resume-repo of a repository not paused: refused ($rc): $out" grep -q "was not paused by lanekeeper" <<<"$out"
+check "pause and resume audited: planned and completed, from and to" \
+        test "$(e2e_root sh -c 'cd /srv/lanekeeper/store/audit && ls | grep "^[0-9]" | sort -n | xargs cat' | "$py" -c '
+import json,sys
+r=[json.loads(l) for l in sys.stdin.read().replace("}{", "}\n{").splitlines() if l.strip()]
+print([(x["action"], x["status"], x.get("to", {}).get("enabled")) for x in r if x.get("command") == "emergency"])')" = \
+        "[('pause-repo', 'planned', False), ('pause-repo', 'completed', False), ('pause-repo', 'planned', False), ('pause-repo', 'completed', False), ('resume-repo', 'planned', True), ('resume-repo', 'completed', True)]"
+
+r1=$(newrun '{"repo":"acme/site","jobs":[{"name":"nobody-1","runs_on":["self-hosted","nobody-serves-this"]}]}')
+r2=$(newrun '{"repo":"acme/site","jobs":[{"name":"nobody-2","runs_on":["self-hosted","nobody-serves-this"]}]}')
+out=$(lanectl emergency cancel-active acme/site --reason "test: dry" 2>&1); rc=$?
+check "cancel-active, a dry run, lists the runs not ended ($rc): $out" grep -q "2 runs not ended: .*$r1" <<<"$out"
+check "... nothing cancelled" test "$(job "$r1" status)" = queued
+out=$(lanectl emergency cancel-active acme/site --reason "test: stop the queue" --apply --confirm acme/site 2>&1); rc=$?
+check "cancel-active ($rc): $out" grep -q "cancelled 2, 0 not" <<<"$out"
+check "... both runs cancelled" test "$(job "$r1" conclusion)$(job "$r2" conclusion)" = cancelledcancelled
+
+out=$(lanectl emergency stop-claims --reason "test: dry" 2>&1); rc=$?
+check "stop-claims, a dry run, names this host's lanes ($rc): $out" grep -q "every lane of this host ($host): lane-a" <<<"$out"
+out=$(lanectl emergency stop-claims --reason "test: stop all claims" --apply --confirm stop-claims 2>&1); rc=$?
+check "stop-claims ($rc): $out" test "$rc" = 0
+r=$(newrun '{"repo":"acme/site","jobs":[{"name":"after-stop","runs_on":["self-hosted","lanekeeper-managed"]}]}')
+sleep 4
+check "... no new claim: the job waits" test "$(job "$r" status)" = queued
+out=$(lanectl undrain lane-a 2>&1)
+check "... undrain, and it is claimed" wait_job "$r" completed
+
+out=$(lanectl emergency revoke-all --reason "test: dry" 2>&1); rc=$?
+check "revoke-all, a dry run ($rc)" grep -q "dry run: nothing done" <<<"$out"
+check "... lane-a's runner still registered" online lane-a
+out=$(lanectl emergency revoke-all --reason "test: credentials leaked" --apply --confirm revoke-all 2>&1); rc=$?
+check "revoke-all ($rc): $out" test "$rc" = 0
+check "... lane-a's unit stopped" test "$(e2e_root systemctl show -P ActiveState lanekeeper-lane@lane-a.service)" != active
+check "... its runner deregistered" test "$(api GET "/repos/acme/site/actions/runners?name=lane-a" | val 'd["total_count"]')" = 0
 
 # ---- leak scan: every token the double issued, the PAT ----
 e2e_issued_tokens "$E2E_WORK/tokens.u" "$pat"
