@@ -108,6 +108,33 @@ START_TEST(test_redacted) {
 }
 END_TEST
 
+/* A command's record: its four fields first, the caller's after them,
+ * redacted like any record; the caller's object taken. */
+START_TEST(test_command_record) {
+        struct json_object *o = json_object_new_object();
+        char *text = NULL, secret[80];
+        const char *p, *q;
+        uint64_t seq = 0;
+
+        snprintf(secret, sizeof secret, "ghp_%s", "Zk9qT3pXbVlQa1d6Sm5ZcXR6Q2FiCd3eF9g");
+        json_object_object_add(o, "lane", json_object_new_string("lane-a"));
+        json_object_object_add(o, "detail", json_object_new_string(secret));
+        ck_assert_int_eq(audit_append_command(&st, "planned", "host-1", "smoke", o, &seq), 0);
+        ck_assert_uint_eq(seq, 1);
+        ck_assert_int_eq(audit_append_command(&st, "completed", "host-1", "smoke", NULL, &seq), 0);
+        ck_assert_uint_eq(seq, 2);
+        ck_assert_int_eq(audit_read(&st, 1, &text), 0);
+        p = strstr(text, "\"status\":\"planned\"");
+        q = strstr(text, "\"lane\":\"lane-a\"");
+        ck_assert_ptr_nonnull(p);
+        ck_assert_ptr_nonnull(q);
+        ck_assert(p < strstr(text, "\"time\"") && strstr(text, "\"host\":\"host-1\"") < strstr(text, "\"command\":\"smoke\""));
+        ck_assert(strstr(text, "\"command\":\"smoke\"") < q);
+        ck_assert_ptr_null(strstr(text, "Zk9qT3pX"));
+        free(text);
+}
+END_TEST
+
 START_TEST(test_missing) {
         three();
         ck_assert_int_eq(unlinkat(st.dirfd, REC(2), 0), 0);
@@ -435,6 +462,7 @@ int main(void) {
         tcase_set_timeout(tc, 120);
         tcase_add_test(tc, test_chain);
         tcase_add_test(tc, test_redacted);
+        tcase_add_test(tc, test_command_record);
         tcase_add_test(tc, test_missing);
         tcase_add_test(tc, test_altered_middle);
         tcase_add_test(tc, test_altered_last);

@@ -86,22 +86,15 @@ static int parse(struct em *m, int argc, char **argv) {
 
 static int record(struct em *m, const char *status, const char *detail, struct json_object *extra) {
         struct json_object *rec = extra ?: json_object_new_object();
-        char now[32];
         int r;
 
-        cli_now_utc(now, sizeof now);
-        json_object_object_add(rec, "status", json_object_new_string(status));
-        json_object_object_add(rec, "time", json_object_new_string(now));
-        json_object_object_add(rec, "host", json_object_new_string(m->x.host));
-        json_object_object_add(rec, "command", json_object_new_string("emergency"));
         json_object_object_add(rec, "action", json_object_new_string(m->verb));
         if (m->repo)
                 json_object_object_add(rec, "repository", json_object_new_string(m->repo));
         json_object_object_add(rec, "reason", json_object_new_string(m->reason));
         if (detail)
                 json_object_object_add(rec, "detail", json_object_new_string(detail));
-        r = audit_append(&m->x.store, rec, NULL);
-        json_object_put(rec);
+        r = audit_append_command(&m->x.store, status, m->x.host, "emergency", rec, NULL);
         if (r < 0)
                 fprintf(stderr, "lanectl emergency: the audit record could not be written: %s\n", strerror(-r));
         return r;

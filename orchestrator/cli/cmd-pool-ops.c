@@ -23,7 +23,6 @@
 #include "cli.h"
 #include "macro.h"
 #include "pool-file.h"
-#include "proto-time.h"
 #include "store-file.h"
 #include "supervisor.h"
 
@@ -113,7 +112,7 @@ static int write_change(void *data) {
         struct change *ch = data;
         struct audit_store store = { .dirfd = -EBADF };
         struct json_object *rec;
-        char now[32], dir[PATH_MAX];
+        char dir[PATH_MAX];
         int r = 0, fd;
 
         if (ch->set_drain) {
@@ -129,18 +128,12 @@ static int write_change(void *data) {
         if (r < 0)
                 return r;
         rec = json_object_new_object();
-        proto_utc_iso(time(NULL), now, sizeof now);
-        json_object_object_add(rec, "status", json_object_new_string("completed"));
-        json_object_object_add(rec, "time", json_object_new_string(now));
-        json_object_object_add(rec, "host", json_object_new_string(ch->host));
-        json_object_object_add(rec, "command", json_object_new_string(ch->command));
         json_object_object_add(rec, "pool", json_object_new_string(ch->pool));
         if (ch->reason)
                 json_object_object_add(rec, "reason", json_object_new_string(ch->reason));
         if (ch->detail)
                 json_object_object_add(rec, "detail", json_object_new_string(ch->detail));
-        r = audit_append(&store, rec, NULL);
-        json_object_put(rec);
+        r = audit_append_command(&store, "completed", ch->host, ch->command, rec, NULL);
         audit_close(&store);
         return r;
 }

@@ -194,19 +194,12 @@ static struct json_object *result_json(const struct smoke_cmd *c, const struct s
 
 static int record(struct smoke_cmd *c, const char *status, const char *repo, struct json_object *body) {
         struct json_object *rec = body ?: json_object_new_object();
-        char now[32];
         int r;
 
-        cli_now_utc(now, sizeof now);
-        json_object_object_add(rec, "status", json_object_new_string(status));
-        json_object_object_add(rec, "time", json_object_new_string(now));
-        json_object_object_add(rec, "host", json_object_new_string(c->x.host));
-        json_object_object_add(rec, "command", json_object_new_string("smoke"));
         json_object_object_add(rec, c->e.pool ? "pool" : "lane", json_object_new_string(c->e.name));
         if (!body)
                 add_str(rec, "repository", repo);
-        r = audit_append(&c->x.store, rec, NULL);
-        json_object_put(rec);
+        r = audit_append_command(&c->x.store, status, c->x.host, "smoke", rec, NULL);
         if (r < 0)
                 fprintf(stderr, "lanectl smoke: the audit record could not be written: %s\n", strerror(-r));
         return r;

@@ -15,7 +15,6 @@
 #include "audit.h"
 #include "gh-api.h"
 #include "gh-client.h"
-#include "proto-time.h"
 #include "route.h"
 
 void route_thresholds(const struct route_settings *rs, struct slo_thresholds *t) {
@@ -44,14 +43,7 @@ int route_record(struct audit_store *audit, const char *status, const char *host
                  const char *repo, const char *variable, const char *from, const char *to, const char *reason,
                  struct json_object *extra, uint64_t *ret_seq) {
         struct json_object *rec = json_object_new_object();
-        char now[32];
-        int r;
 
-        proto_utc_iso(time(NULL), now, sizeof now);
-        json_object_object_add(rec, "status", json_object_new_string(status));
-        json_object_object_add(rec, "time", json_object_new_string(now));
-        json_object_object_add(rec, "host", json_object_new_string(host));
-        json_object_object_add(rec, "command", json_object_new_string(command));
         json_object_object_add(rec, "repository", json_object_new_string(repo));
         json_object_object_add(rec, "variable", json_object_new_string(variable));
         if (from)
@@ -60,9 +52,7 @@ int route_record(struct audit_store *audit, const char *status, const char *host
         json_object_object_add(rec, "reason", json_object_new_string(reason));
         if (extra)
                 json_object_object_add(rec, "evidence", json_object_get(extra));
-        r = audit_append(audit, rec, ret_seq);
-        json_object_put(rec);
-        return r;
+        return audit_append_command(audit, status, host, command, rec, ret_seq);
 }
 
 static struct json_object *evidence(const struct route_verdict *v) {

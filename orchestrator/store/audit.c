@@ -18,6 +18,7 @@
 #include "store-file.h"
 #include "macro.h"
 #include "proto-redact-json.h"
+#include "proto-time.h"
 
 #define AUDIT_SCHEMA "lanekeeper.audit/1"
 #define RECORD_MAX (4u << 20)
@@ -397,4 +398,25 @@ int audit_prune(struct audit_store *s, time_t before, struct json_object *record
                         return -errno;   /* BASE stands: the rest goes next time */
         }
         return fsync(s->dirfd) < 0 ? -errno : 0;
+}
+
+int audit_append_command(struct audit_store *s, const char *status, const char *host, const char *command,
+                         struct json_object *record, uint64_t *ret_seq) {
+        struct json_object *rec = json_object_new_object();
+        char now[32];
+        int r;
+
+        proto_utc_iso(time(NULL), now, sizeof now);
+        json_object_object_add(rec, "status", json_object_new_string(status));
+        json_object_object_add(rec, "time", json_object_new_string(now));
+        json_object_object_add(rec, "host", json_object_new_string(host));
+        json_object_object_add(rec, "command", json_object_new_string(command));
+        if (record) {
+                json_object_object_foreach(record, k, v)
+                        json_object_object_add(rec, k, json_object_get(v));
+                json_object_put(record);
+        }
+        r = audit_append(s, rec, ret_seq);
+        json_object_put(rec);
+        return r;
 }

@@ -43,6 +43,12 @@ void audit_close(struct audit_store *s);
  * writers with a lock. On success *ret_seq is the record's number. */
 int audit_append(struct audit_store *s, struct json_object *record, uint64_t *ret_seq);
 
+/* A command's record: "status", "time" (now, UTC), "host" and "command"
+ * set first in RECORD (a new object when NULL), then appended as
+ * audit_append() does. RECORD is taken (put) either way. */
+int audit_append_command(struct audit_store *s, const char *status, const char *host, const char *command,
+                         struct json_object *record, uint64_t *ret_seq);
+
 /* Check the whole chain. Returns 0 and an empty problem when intact,
  * -EBADMSG with the first problem found otherwise. */
 int audit_verify(struct audit_store *s, struct audit_verify_result *ret);
