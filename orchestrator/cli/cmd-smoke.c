@@ -18,27 +18,12 @@
 #include "gh-client.h"
 #include "inventory.h"
 #include "pool-file.h"
-#include "smoke.h"
-
-#define SMOKE_REPOS_MAX 16
-#define REPO_BUF (PROTO_OWNER_MAX + PROTO_REPO_NAME_MAX + 2)
-
-struct smoke_cmd {
-        struct cli_exec x;
-        const char *policy, *lanes_dir, *pools_dir, *workflow, *ref, *pool, *name;
-        char repos[SMOKE_REPOS_MAX][REPO_BUF];
-        size_t n_repos;
-        unsigned deadline_s;
-        bool json, print;
-        struct smoke_expect e;
-        char scope[CLI_SCOPE_MAX];
-        char repository[REPO_BUF];               /* the lane's own, "" for an organisation's */
-        struct smoke_result res[SMOKE_REPOS_MAX];
-};
+#include "cli-smoke.h"
 
 static void usage(void) {
         fputs("usage: lanectl smoke LANE|--pool POOL [--repo OWNER/REPO]... [--workflow FILE] [--ref REF]\n"
               "                     [--deadline DURATION] [--output text|json]\n"
+              "       lanectl smoke LANE --negative [--repo OWNER/REPO]... [--workflow FILE] [--ref REF]\n"
               "       lanectl smoke --print-workflow\n", stderr);
 }
 
@@ -48,7 +33,8 @@ static int parse(struct smoke_cmd *c, int argc, char **argv) {
                 { "workflow", required_argument, NULL, 'w' }, { "ref", required_argument, NULL, 'f' },
                 { "deadline", required_argument, NULL, 't' }, { "output", required_argument, NULL, 'o' },
                 { "print-workflow", no_argument, NULL, 'W' }, { "policy", required_argument, NULL, 'p' },
-                { "lanes-dir", required_argument, NULL, 'd' }, { "pools-dir", required_argument, NULL, 'D' }, {},
+                { "lanes-dir", required_argument, NULL, 'd' }, { "pools-dir", required_argument, NULL, 'D' },
+                { "negative", no_argument, NULL, 'N' }, {},
         };
         const char *why;
         int opt, k;
@@ -78,6 +64,8 @@ static int parse(struct smoke_cmd *c, int argc, char **argv) {
                         c->print = true;
                 else if (opt == 'D')
                         c->pools_dir = optarg;
+                else if (opt == 'N')
+                        c->negative = true;
                 else
                         return -EINVAL;
         }
@@ -85,7 +73,7 @@ static int parse(struct smoke_cmd *c, int argc, char **argv) {
                 c->name = argv[optind++];
         if (c->print)
                 return optind == argc && !c->name && !c->pool ? 0 : -EINVAL;
-        if (optind != argc || !c->name == !c->pool)
+        if (optind != argc || !c->name == !c->pool || (c->negative && (c->pool || c->json)))
                 return -EINVAL;
         if (c->workflow && (!c->workflow[0] || strpbrk(c->workflow, "/?#% ")))
                 return fprintf(stderr, "lanectl smoke: --workflow is a file name in .github/workflows or an id\n"), -EINVAL;
@@ -267,9 +255,11 @@ int cmd_smoke(struct cli *cli, int argc, char **argv) {
         if (!c)
                 return 3;
         c->deadline_s = SMOKE_DEADLINE_DEFAULT_S;
+        c->cli = cli;
         cli_exec_init(&c->x);
         if (parse(c, argc, argv) < 0)
                 return usage(), 2;
+        c->workflow = c->workflow ?: SMOKE_WORKFLOW_DEFAULT;
         if (c->print)
                 return fputs(smoke_workflow(), stdout) == EOF ? 3 : 0;
         if (cli_exec_open(cli, &c->x, c->policy, c->lanes_dir, "smoke") < 0)
@@ -286,7 +276,7 @@ int cmd_smoke(struct cli *cli, int argc, char **argv) {
                 ret = ret == -ENOENT ? 1 : 3;
                 goto out;
         }
-        ret = run_all(c);
+        ret = c->negative ? smoke_negative(c) : run_all(c);
         if (c->json && ret != 3)
                 print_json(c);
 out:

@@ -50,16 +50,27 @@ static int default_branch(struct gh_client *c, const char *repo, char *buf, size
         return b ? 0 : -EPROTO;
 }
 
-/* The dispatch's JSON body. */
-static char *dispatch_body(const struct smoke_expect *e, const char *ref) {
+/* The dispatch's JSON body: E's labels (or D's), its nonce, D's sleep and timeout. */
+static char *dispatch_body(const struct smoke_expect *e, const struct smoke_inputs *d, const char *ref) {
         struct json_object *b = json_object_new_object(), *in = json_object_new_object(), *l = json_object_new_array();
+        char num[16];
         char *text;
 
         for (size_t i = 0; i < e->n_labels; i++)
                 json_object_array_add(l, json_object_new_string(e->labels[i]));
+        if (d && d->extra_label)
+                json_object_array_add(l, json_object_new_string(d->extra_label));
         json_object_object_add(in, "labels", json_object_new_string(json_object_to_json_string_ext(l, JSON_C_TO_STRING_PLAIN)));
         json_object_put(l);
         json_object_object_add(in, "nonce", json_object_new_string(e->nonce));
+        if (d && d->sleep_s) {
+                snprintf(num, sizeof num, "%u", d->sleep_s);
+                json_object_object_add(in, "sleep", json_object_new_string(num));
+        }
+        if (d && d->timeout_min) {
+                snprintf(num, sizeof num, "%u", d->timeout_min);
+                json_object_object_add(in, "timeout", json_object_new_string(num));
+        }
         json_object_object_add(b, "ref", json_object_new_string(ref));
         json_object_object_add(b, "inputs", in);
         json_object_object_add(b, "return_run_details", json_object_new_boolean(true));
@@ -95,8 +106,8 @@ static int find_run(struct gh_client *c, const char *repo, const char *nonce, lo
 }
 
 static int dispatch(struct gh_client *c, const char *repo, const char *workflow, const struct smoke_expect *e,
-                    struct smoke_result *r, char *err, size_t errlen) {
-        _cleanup_(freep) char *body = dispatch_body(e, r->ref);
+                    const struct smoke_inputs *d, struct smoke_result *r, char *err, size_t errlen) {
+        _cleanup_(freep) char *body = dispatch_body(e, d, r->ref);
         struct gh_response resp;
         char path[512], desc[400];
         struct json_object *o;
@@ -124,8 +135,7 @@ static int dispatch(struct gh_client *c, const char *repo, const char *workflow,
         return r->run_id ? 0 : find_run(c, repo, e->nonce, &r->run_id, err, errlen);
 }
 
-/* The run's first job, parsed into *J: 1 once it ended, 0 while not, -errno. */
-static int job_state(struct gh_client *c, const char *repo, struct smoke_result *r, struct smoke_job *j, char *err,
+int smoke_job_state(struct gh_client *c, const char *repo, struct smoke_result *r, struct smoke_job *j, char *err,
                      size_t errlen) {
         char path[256];
         struct json_object *o, *jobs;
@@ -159,7 +169,7 @@ static int follow(struct gh_client *c, const char *repo, const struct smoke_expe
         int k;
 
         for (;;) {
-                k = job_state(c, repo, r, j, err, errlen);
+                k = smoke_job_state(c, repo, r, j, err, errlen);
                 if (k != 0)
                         return k;
                 if (time(NULL) >= until)
@@ -176,11 +186,9 @@ static int follow(struct gh_client *c, const char *repo, const struct smoke_expe
         return 0;
 }
 
-int smoke_run(struct gh_client *c, const char *repo, const char *workflow, const char *ref,
-              const struct smoke_expect *e, unsigned deadline_s, struct smoke_result *r, char *err, size_t errlen) {
-        struct smoke_job j = {};
-        char *log = NULL;
-        size_t len;
+int smoke_start(struct gh_client *c, const char *repo, const char *workflow, const char *ref,
+                const struct smoke_expect *e, const struct smoke_inputs *d, struct smoke_result *r, char *err,
+                size_t errlen) {
         int k;
 
         *r = (struct smoke_result) { .queue_wait_s = -1, .setup_s = -1, .duration_s = -1 };
@@ -189,7 +197,26 @@ int smoke_run(struct gh_client *c, const char *repo, const char *workflow, const
                 snprintf(r->ref, sizeof r->ref, "%s", ref);
         else if ((k = default_branch(c, repo, r->ref, sizeof r->ref, err, errlen)) < 0)
                 return k;
-        k = dispatch(c, repo, workflow, e, r, err, errlen);
+        return dispatch(c, repo, workflow, e, d, r, err, errlen);
+}
+
+void smoke_end(struct gh_client *c, const char *repo, const struct smoke_expect *e, const struct smoke_job *j,
+               struct smoke_result *r) {
+        char *log = NULL, err[300];
+        size_t len;
+
+        if (j->runner_id || j->runner_name[0])
+                (void) gh_job_log(c, repo, j->id, &log, &len, err, sizeof err);
+        smoke_judge(e, j, log, r);
+        free(log);
+}
+
+int smoke_run(struct gh_client *c, const char *repo, const char *workflow, const char *ref,
+              const struct smoke_expect *e, unsigned deadline_s, struct smoke_result *r, char *err, size_t errlen) {
+        struct smoke_job j = {};
+        int k;
+
+        k = smoke_start(c, repo, workflow, ref, e, NULL, r, err, errlen);
         if (k != 0)
                 return k < 0 ? k : 0;   /* refused: R's reason */
         k = follow(c, repo, e, deadline_s, r, &j, err, errlen);
@@ -198,10 +225,7 @@ int smoke_run(struct gh_client *c, const char *repo, const char *workflow, const
                         r->job = j;
                 return k;
         }
-        if (j.runner_id || j.runner_name[0])
-                (void) gh_job_log(c, repo, j.id, &log, &len, err, errlen);
         err[0] = '\0';
-        smoke_judge(e, &j, log, r);
-        free(log);
+        smoke_end(c, repo, e, &j, r);
         return 0;
 }

@@ -79,5 +79,24 @@ void smoke_judge(const struct smoke_expect *e, const struct smoke_job *j, const 
 int smoke_run(struct gh_client *c, const char *repo, const char *workflow, const char *ref,
               const struct smoke_expect *e, unsigned deadline_s, struct smoke_result *r, char *err, size_t errlen);
 
+/* What a dispatch may change of the workflow's inputs (the negative cases). */
+struct smoke_inputs {
+        const char *extra_label;                 /* a label added to E's (one nobody serves) */
+        unsigned sleep_s;                        /* the step waits first */
+        unsigned timeout_min;                    /* the job's timeout-minutes (0: the workflow's) */
+};
+
+/* The steps of smoke_run(), for callers that act between them: the run
+ * made (0, R->run_id set; 1 refused, R's reason; -errno with ERR); its
+ * first job read (1 ended, 0 not yet, -errno); an ended job's log read
+ * and judged into R. */
+int smoke_start(struct gh_client *c, const char *repo, const char *workflow, const char *ref,
+                const struct smoke_expect *e, const struct smoke_inputs *d, struct smoke_result *r, char *err,
+                size_t errlen);
+int smoke_job_state(struct gh_client *c, const char *repo, struct smoke_result *r, struct smoke_job *j, char *err,
+                    size_t errlen);
+void smoke_end(struct gh_client *c, const char *repo, const struct smoke_expect *e, const struct smoke_job *j,
+               struct smoke_result *r);
+
 /* E's nonce: SMOKE_NONCE_HEX random hex digits (getrandom). */
 int smoke_nonce(struct smoke_expect *e);

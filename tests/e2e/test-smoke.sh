@@ -12,6 +12,9 @@
 #   drained, another runner with its labels takes it), when it fails (a
 #   broken _work/_actions entry: the runner's own message), and when no
 #   runner claims it within the deadline (the run then cancelled);
+# - the negative cases (--negative): a label set nobody serves stays queued
+#   with 0 matching runners and is cancelled; a drained lane's job waits and
+#   runs after the undrain; a timeout ends timed out, the lane healthy after;
 # - emergency controls: pause-repo (Actions off: a job stays queued, a
 #   smoke refused) and resume-repo (back exactly as it was), cancel-active,
 #   stop-claims (no new claim until undrain), revoke-all; dry runs change
@@ -140,6 +143,20 @@ e2e_root rm $a/action.yml
 out=$(lanectl smoke lane-a --deadline 60s 2>&1); rc=$?
 check "the smoke fails when the job fails ($rc): $out" test "$rc" = 1
 check "... named, with the runner's own message" grep -q "the job concluded failure: Can't find 'action.yml', 'action.yaml' or 'Dockerfile'" <<<"$out"
+e2e_root rm -rf $a $a.completed   # the entry and its marker, as the real runner keeps them
+out=$(lanectl smoke lane-a --deadline 60s 2>&1); rc=$?
+check "the damaged entry removed, the action is fetched again and the smoke passes ($rc): $out" test "$rc" = 0
+
+# ---- the negative cases: each PASS with its evidence, the lane as it was after ----
+out=$(lanectl smoke lane-a --negative 2>&1); rc=$?
+check "smoke --negative ($rc): $out" test "$rc" = 0
+check "... unsupported labels: queued, 0 runners match, cancelled" grep -q "^PASS: unsupported labels: job [0-9]* queued 15 s .*: 0 of [0-9]* runners of repos/acme/site match .*; cancelled$" <<<"$out"
+check "... drained lane: the job waited, then lane-a claimed it and it succeeded" grep -q "^PASS: drained lane: job [0-9]* waited 15 s while lane-a was drained; after the undrain lane-a claimed it and it succeeded" <<<"$out"
+check "... timeout: ended timed out, the runner online and idle again" grep -q "^PASS: timeout: job [0-9]* (timeout-minutes 1, a step of 120 s) ended cancelled with GitHub's \"exceeded the maximum execution time\" annotation .*the runner is online and idle again$" <<<"$out"
+check "... no FAIL line" test -z "$(grep '^FAIL' <<<"$out")"
+check "... lane-a undrained after it: a smoke passes" test "$(lanectl smoke lane-a --output json | val 'd["passed"]')" = True
+out=$(lanectl smoke --pool web --negative 2>&1); rc=$?
+check "--negative for a pool: usage ($rc)" test "$rc" = 2
 
 # ---- emergency controls: dry runs change nothing; each audited; restored where it says ----
 perms() { api GET /repos/acme/site/actions/permissions | val '(d["enabled"], d.get("allowed_actions"))'; }

@@ -198,6 +198,7 @@ def jobs(wf, inputs):
         tm = value(t["timeout"], inputs)
         try:
             tm = float(tm)
+            tm = int(tm) if tm == int(tm) else tm       # GitHub's message says "1 minutes", not "1.0"
         except (TypeError, ValueError):
             raise Invalid("job '%s': timeout-minutes evaluated to %s" % (t["id"], json.dumps(tm)))
         steps = []

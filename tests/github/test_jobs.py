@@ -538,7 +538,7 @@ def workflow_files(d, gpu):
     check("runs-on from fromJSON(inputs.labels)", job["labels"] == ["gpu"], job["labels"])
     gpu.poll()
     check("the job message carries the step's env and the timeout",
-          gpu.job and gpu.job["steps"][0].get("env") == {"NONCE": "n1"} and gpu.job["timeout_minutes"] == 10.0, gpu.job)
+          gpu.job and gpu.job["steps"][0].get("env") == {"NONCE": "n1"} and gpu.job["timeout_minutes"] == 10, gpu.job)
     if gpu.job:
         gpu.finish()
 
