@@ -254,6 +254,96 @@ START_TEST(test_unrevoke) {
 }
 END_TEST
 
+/* ---- apply --smoke: the proof hook ---- */
+
+struct proof_fake {
+        bool pass;
+        int calls;
+        long long runner_id;
+        char lane[PROTO_LANE_NAME_MAX + 1];
+};
+
+static bool fake_prove(void *data, const struct lane_desired *d, long long runner_id, struct json_object **ret,
+                       char *detail, size_t size) {
+        struct proof_fake *p = data;
+
+        p->calls++;
+        p->runner_id = runner_id;
+        snprintf(p->lane, sizeof p->lane, "%s", d->name);
+        *ret = json_object_new_object();
+        json_object_object_add(*ret, "passed", json_object_new_boolean(p->pass));
+        snprintf(detail, size, "%s", p->pass ? "run 7 on runner lane-a" : "the job ran on runner lane-other");
+        return p->pass;
+}
+
+START_TEST(test_apply_smoke_proven) {
+        struct proof_fake pf = { .pass = true };
+        struct exec_prove pr = { .run = fake_prove, .data = &pf };
+
+        w.prove = &pr;
+        (void) run(EXEC_APPLY, false, false);
+        ck_outcome(EXEC_COMPLETED);
+        ck_assert_int_eq(pf.calls, 1);
+        ck_assert_str_eq(pf.lane, "lane-a");
+        ck_assert_int_eq(pf.runner_id, w.r[0].id);   /* the registration the gates saw */
+        ck_assert_int_eq(res.proof, PROOF_PROVEN);
+        ck_assert_str_eq(res.proof_detail, "run 7 on runner lane-a");
+        ck_assert_str_eq(w.last_status, "completed");
+        ck_assert_str_eq(w.last_proven, "true");
+        ck_assert_str_eq(w.last_smoke, "{ \"passed\": true }");
+        ck_assert_int_eq(exec_exit_status(&res), 0);
+        ck_assert_int_eq(res.n_gates, 3);   /* the gates stay in the record */
+        ck_assert(res.gates_checked);
+}
+END_TEST
+
+/* Not proven: the lane stays applied (completed, the key taken), the
+ * record says so, the exit status 5. */
+START_TEST(test_apply_smoke_not_proven) {
+        struct proof_fake pf = { .pass = false };
+        struct exec_prove pr = { .run = fake_prove, .data = &pf };
+
+        w.prove = &pr;
+        (void) run(EXEC_APPLY, false, false);
+        ck_outcome(EXEC_COMPLETED);
+        ck_assert_int_eq(res.proof, PROOF_NOT_PROVEN);
+        ck_assert_str_eq(w.last_status, "completed");
+        ck_assert_str_eq(w.last_proven, "false");
+        ck_assert_int_eq(w.unit && w.active, true);   /* nothing taken down */
+        ck_assert_int_eq(w.n_runners, 1);
+        ck_assert_int_eq(exec_exit_status(&res), 5);
+        ck_assert(w.have_key);
+        ck_assert_int_eq(w.key.exit_status, 5);       /* the same key again answers the same */
+        (void) run(EXEC_APPLY, false, false);
+        ck_outcome(EXEC_REPEATED);
+        ck_assert_int_eq(pf.calls, 1);
+        ck_assert_int_eq(exec_exit_status(&res), 5);
+}
+END_TEST
+
+/* No smoke unless every gate passed, and only for apply. */
+START_TEST(test_apply_smoke_only_after_the_gates) {
+        struct proof_fake pf = { .pass = true };
+        struct exec_prove pr = { .run = fake_prove, .data = &pf };
+
+        w.prove = &pr;
+        w.runner_stays_offline = true;
+        (void) run(EXEC_APPLY, false, false);
+        ck_outcome(EXEC_FAILED);
+        ck_assert_int_eq(pf.calls, 0);
+        ck_assert_int_eq(res.proof, PROOF_NOT_ASKED);
+        ck_assert_str_eq(w.last_proven, "");
+        ck_assert_int_eq(exec_exit_status(&res), 4);
+        setup();
+        supervised();
+        w.prove = &pr;
+        (void) run(EXEC_RESTART, false, false);
+        ck_outcome(EXEC_COMPLETED);
+        ck_assert_int_eq(pf.calls, 0);
+        ck_assert_str_eq(w.last_proven, "");
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("exec-hold");
         TCase *drain = tcase_create("drain"), *rotate = tcase_create("rotate"), *revoke = tcase_create("revoke");
@@ -280,6 +370,9 @@ int main(void) {
         tcase_add_test(revoke, test_revoke_kills_the_job);
         tcase_add_test(revoke, test_revoke_without_github);
         tcase_add_test(revoke, test_unrevoke);
+        tcase_add_test(revoke, test_apply_smoke_proven);
+        tcase_add_test(revoke, test_apply_smoke_not_proven);
+        tcase_add_test(revoke, test_apply_smoke_only_after_the_gates);
         suite_add_tcase(s, revoke);
         return run_suite(s);
 }

@@ -385,6 +385,11 @@ static int f_append(void *d, struct json_object *rec, uint64_t *seq) {
         w.last_failed[0] = '\0';
         if (json_object_object_get_ex(rec, "failed", &v))
                 snprintf(w.last_failed, sizeof w.last_failed, "%s", json_object_get_string(v));
+        w.last_proven[0] = w.last_smoke[0] = '\0';
+        if (json_object_object_get_ex(rec, "proven", &v))
+                snprintf(w.last_proven, sizeof w.last_proven, "%s", json_object_get_string(v));
+        if (json_object_object_get_ex(rec, "smoke", &v))
+                snprintf(w.last_smoke, sizeof w.last_smoke, "%s", json_object_to_json_string(v));
         /* no token ever reaches a record */
         ck_assert_ptr_null(strstr(json_object_to_json_string(rec), "faketoken"));
         return 0;
@@ -424,7 +429,7 @@ enum exec_outcome run(enum exec_cmd cmd, bool purge, bool dry_run) {
                 .cmd = cmd, .lane = &lane, .pol = &pol, .key = dry_run ? NULL : "key-1", .host = "h1",
                 .web_url = "https://github.com/acme/site", .timeout_s = 5, .purge = purge, .dry_run = dry_run,
                 .reason = w.reason, .credential_fp = w.credential_fp, .idle_wait_s = w.idle_wait_s,
-                .plan = { .this_host = "h1", .same_name_lanes = 1, .confirmed = !dry_run,
+                .prove = w.prove, .plan = { .this_host = "h1", .same_name_lanes = 1, .confirmed = !dry_run,
                           .idempotency_key = dry_run ? NULL : "key-1" },
         };
 

@@ -54,6 +54,8 @@ struct world {
         bool killed_job;                  /* a stop found the runner running a job (and ended it) */
         const char *reason, *credential_fp;
         unsigned idle_wait_s;
+        const struct exec_prove *prove;   /* apply --smoke */
+        char last_proven[8], last_smoke[256];   /* the last record's "proven" ("" none) and "smoke" */
 };
 
 extern struct world w;

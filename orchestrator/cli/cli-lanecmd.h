@@ -9,7 +9,7 @@
 #include "exec.h"
 #include "settings.h"
 
-enum { EXIT_COMPLETED = 0, EXIT_BLOCKED = 1, EXIT_ERROR = 2, EXIT_BUSY = 3, EXIT_FAILED = 4 };
+enum { EXIT_COMPLETED = 0, EXIT_BLOCKED = 1, EXIT_ERROR = 2, EXIT_BUSY = 3, EXIT_FAILED = 4, EXIT_NOT_PROVEN = 5 };
 
 /* What every lane of one command shares. */
 struct lane_cmd_ctx {
@@ -23,6 +23,7 @@ struct lane_cmd_ctx {
         const char *reason;             /* drain, revoke */
         const char *credential_fp;      /* revoke, unrevoke */
         unsigned idle_wait_s;           /* drain */
+        const struct exec_prove *prove; /* apply --smoke */
 };
 
 /* Tell what exec_lane() did for D; the exit status (lanectl(1)). */

@@ -60,6 +60,9 @@ static void print_result(const struct lane_desired *d, const struct exec_result 
         for (size_t i = 0; i < res->n_steps; i++)
                 printf("  %-14s %-6s %6lld ms  %s\n", res->steps[i].name, res->steps[i].ok ? "ok" : "FAILED",
                        res->steps[i].ms, res->steps[i].detail);
+        if (res->proof != PROOF_NOT_ASKED)
+                printf("  %-14s %-6s %6lld ms  %s%s\n", "smoke", res->proof == PROOF_PROVEN ? "ok" : "FAILED", res->proof_ms,
+                       res->proof == PROOF_PROVEN ? "" : "applied, NOT PROVEN: ", res->proof_detail);
         if (res->routed_by[0])
                 printf("  labels left    %s\n", res->routed_by);
         if (res->killed_job[0])

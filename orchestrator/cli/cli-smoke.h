@@ -23,6 +23,20 @@ struct smoke_cmd {
         struct smoke_result res[SMOKE_REPOS_MAX];
 };
 
+/* A smoke's result as JSON: the audit record's body, --output json's. */
+struct json_object *cli_smoke_json(const char *workflow, const struct smoke_result *r);
+
+/* lanectl apply --smoke: the executor's proof hook (exec_prove.run) and
+ * its data. */
+struct cli_smoke_proof {
+        struct gh_client *gh;
+        const char *repo;                        /* --smoke-repo, or NULL: the lane's repository */
+        const char *workflow;                    /* NULL: SMOKE_WORKFLOW_DEFAULT */
+        unsigned deadline_s;
+};
+bool cli_smoke_prove(void *data, const struct lane_desired *d, long long runner_id, struct json_object **ret_evidence,
+                     char *detail, size_t size);
+
 /* --negative: every case for each repository, PASS:/FAIL: lines; 0 all
  * passed, 1 one failed, 2 a pool. */
 int smoke_negative(struct smoke_cmd *c);

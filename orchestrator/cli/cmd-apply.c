@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,6 +27,7 @@
 #include "gh-auth.h"
 #include "cli-health.h"
 #include "cli-lanecmd.h"
+#include "cli-smoke.h"
 #include "macro.h"
 #include "observe.h"
 #include "proto-policy.h"
@@ -44,6 +46,8 @@ static void usage(enum exec_cmd cmd) {
         switch (cmd) {
         case EXEC_APPLY:
                 fprintf(stderr, "usage: lanectl apply LANE... --confirm LANE [--confirm LANE...] --idempotency-key KEY\n"
+                                "                     [--smoke [--smoke-repo OWNER/REPO] [--smoke-workflow FILE]\n"
+                                "                     [--smoke-deadline DURATION]]\n"
                                 "                     [--timeout SECONDS] [--policy FILE] [--lanes-dir DIR]\n");
                 return;
         case EXEC_DRAIN:
@@ -86,7 +90,7 @@ static int lane_one(const struct lane_cmd_ctx *c, const struct lane_file *f, con
         req = (struct exec_request) {
                 .cmd = c->cmd, .lane = &e->lane, .pol = c->pol, .key = key, .host = c->host, .web_url = web,
                 .timeout_s = c->timeout_s, .purge = c->purge, .dry_run = c->dry_run, .reason = c->reason,
-                .credential_fp = c->credential_fp, .idle_wait_s = c->idle_wait_s,
+                .credential_fp = c->credential_fp, .idle_wait_s = c->idle_wait_s, .prove = c->prove,
                 .plan = { .this_host = c->host, .same_name_lanes = f->same_name, .idempotency_key = key,
                           .confirmed = acts_when_asked(c->cmd) },
         };
@@ -111,13 +115,45 @@ struct lane_cmd {
         char auto_key[64];
         char credential_fp[CREDENTIAL_FP_SIZE];
         bool left[64];                 /* drain: left draining by the first pass */
+        bool smoke;                    /* apply --smoke */
+        struct cli_smoke_proof proof;
+        struct exec_prove prove;
         struct cli_exec x;
 };
+
+/* apply --smoke's options: 0, 1 not one of them, -EINVAL. */
+static int parse_smoke(struct lane_cmd *lc, int opt) {
+        const char *why;
+
+        if (opt != 'S' && opt != 'R' && opt != 'W' && opt != 'T')
+                return 1;
+        if (lc->c.cmd != EXEC_APPLY)
+                return fprintf(stderr, "lanectl %s: --smoke and its options belong to apply\n",
+                               exec_cmd_to_string(lc->c.cmd)), -EINVAL;
+        lc->smoke = true;
+        if (opt == 'R') {
+                if (proto_validate_repository(optarg, &why) < 0)
+                        return fprintf(stderr, "lanectl apply: --smoke-repo '%s' is not a repository (OWNER/NAME): %s\n",
+                                       optarg, why), -EINVAL;
+                lc->proof.repo = optarg;
+        } else if (opt == 'W') {
+                if (!optarg[0] || strpbrk(optarg, "/?#% "))
+                        return fprintf(stderr, "lanectl apply: --smoke-workflow is a file name in .github/workflows or "
+                                       "an id\n"), -EINVAL;
+                lc->proof.workflow = optarg;
+        } else if (opt == 'T' && (cli_parse_duration(optarg, 6 * 3600, &lc->proof.deadline_s) < 0 ||
+                                  lc->proof.deadline_s < 10))
+                return fprintf(stderr, "lanectl apply: --smoke-deadline must be from 10s to 6h\n"), -EINVAL;
+        return 0;
+}
 
 static int parse_option(struct lane_cmd *lc, int opt) {
         const char *name = exec_cmd_to_string(lc->c.cmd), *reason;
         char *end;
+        int k;
 
+        if ((k = parse_smoke(lc, opt)) <= 0)
+                return k;
         switch (opt) {
         case 'a':
                 if (lc->c.cmd != EXEC_RESTART && lc->c.cmd != EXEC_REMOVE)
@@ -189,6 +225,10 @@ static int parse_args(struct lane_cmd *lc, int argc, char **argv) {
                 { "reason", required_argument, NULL, 'r' },
                 { "wait", required_argument, NULL, 'w' },
                 { "all", no_argument, NULL, 'A' },
+                { "smoke", no_argument, NULL, 'S' },
+                { "smoke-repo", required_argument, NULL, 'R' },
+                { "smoke-workflow", required_argument, NULL, 'W' },
+                { "smoke-deadline", required_argument, NULL, 'T' },
                 {}
         };
         const char *name = exec_cmd_to_string(lc->c.cmd), *reason;
@@ -257,6 +297,36 @@ static int credential(struct lane_cmd *lc) {
 }
 
 /* Settings, policy, lanes, GitHub, the bus, the store: the executor's real ops. */
+/* apply --smoke: each lane serves the repository its smoke runs in (the
+ * lane's own, or --smoke-repo in its organisation), checked before
+ * anything is done. */
+static int smoke_serves(struct lane_cmd *lc) {
+        _cleanup_(freep) struct lane_entry *e = calloc(1, sizeof *e);
+        const char *repo = lc->proof.repo;
+
+        if (!e)
+                return -ENOMEM;
+        for (size_t a = 0; a < lc->n_lanes; a++)
+                for (size_t i = 0; i < lc->x.n_files; i++) {
+                        const struct lane_desired *d = &e->lane;
+
+                        if (strcmp(lc->x.files[i].stem, lc->lanes[a]) != 0)
+                                continue;
+                        snprintf(e->path, sizeof e->path, "%s", lc->x.files[i].path);
+                        if (!lane_entry_load(e, stderr))
+                                return -EINVAL;
+                        if (!repo && !d->repository[0])
+                                return fprintf(stderr, "lanectl apply: --smoke: %s serves the organisation %s: name the "
+                                               "repository with --smoke-repo\n", d->name, d->organisation), -EINVAL;
+                        if (repo && (d->repository[0] ? strcasecmp(repo, d->repository) != 0
+                                                       : strncasecmp(repo, d->organisation, strlen(d->organisation)) != 0 ||
+                                                                 repo[strlen(d->organisation)] != '/'))
+                                return fprintf(stderr, "lanectl apply: --smoke: %s does not serve %s\n", d->name, repo),
+                                       -EINVAL;
+                }
+        return 0;
+}
+
 static int prepare(struct cli *cli, struct lane_cmd *lc) {
         const char *name = exec_cmd_to_string(lc->c.cmd);
         int r;
@@ -274,12 +344,27 @@ static int prepare(struct cli *cli, struct lane_cmd *lc) {
                 if (!lc->n_lanes)
                         return fprintf(stderr, "lanectl %s: no lane files in %s\n", name, lc->x.lanes_dir), -ENOENT;
         }
-        return cli_select_lanes(lc->x.files, lc->x.n_files, lc->lanes, lc->n_lanes, lc->x.lanes_dir, name);
+        r = cli_select_lanes(lc->x.files, lc->x.n_files, lc->lanes, lc->n_lanes, lc->x.lanes_dir, name);
+        if (r < 0 || !lc->smoke)
+                return r;
+        lc->proof.gh = lc->x.real.gh;
+        lc->prove = (struct exec_prove) { .run = cli_smoke_prove, .data = &lc->proof };
+        lc->c.prove = &lc->prove;
+        return smoke_serves(lc);
+}
+
+/* How bad an exit status is: error > failed > not proven > busy > blocked
+ * > completed. */
+static int severity(int exit_status) {
+        static const int rank[] = { [EXIT_COMPLETED] = 0, [EXIT_BLOCKED] = 1, [EXIT_BUSY] = 2, [EXIT_NOT_PROVEN] = 3,
+                                    [EXIT_FAILED] = 4, [EXIT_ERROR] = 5 };
+
+        return exit_status >= 0 && (size_t) exit_status < ELEMENTSOF(rank) ? rank[exit_status] : 5;
 }
 
 /* One lane at a time, in the order given; each under its own key (KEY, or
  * KEY:LANE when several lanes share one command). The worst outcome
- * decides: error > failed > busy > blocked > completed. */
+ * decides (severity()). */
 static int run_lanes(struct lane_cmd *lc, bool second_pass) {
         int ret = EXIT_COMPLETED;
         bool many = lc->n_lanes > 1 || lc->all;
@@ -298,7 +383,7 @@ static int run_lanes(struct lane_cmd *lc, bool second_pass) {
                                                &lc->left[a]);
                                 break;
                         }
-                if (one == EXIT_ERROR || (ret != EXIT_ERROR && one > ret))
+                if (severity(one) > severity(ret))
                         ret = one;
         }
         return ret;
@@ -317,7 +402,7 @@ static int run_command(struct lane_cmd *lc) {
         ret = run_lanes(lc, false);
         lc->c.idle_wait_s = wait;
         again = run_lanes(lc, true);
-        return again == EXIT_ERROR || (ret != EXIT_ERROR && again > ret) ? again : ret;
+        return severity(again) > severity(ret) ? again : ret;
 }
 
 static int lane_command(struct cli *cli, int argc, char **argv, enum exec_cmd cmd) {
@@ -328,6 +413,7 @@ static int lane_command(struct cli *cli, int argc, char **argv, enum exec_cmd cm
         if (!lc)
                 return fprintf(stderr, "lanectl: out of memory\n"), EXIT_ERROR;
         cli_exec_init(&lc->x);
+        lc->proof.deadline_s = SMOKE_DEADLINE_DEFAULT_S;
         lc->c = (struct lane_cmd_ctx) { .timeout_s = EXEC_DEFAULT_TIMEOUT_S, .host = lc->x.host, .pol = &lc->x.pol,
                                         .ops = &lc->x.ops, .cmd = cmd,
                                         .dry_run = cmd == EXEC_RESTART || cmd == EXEC_REMOVE,

@@ -147,46 +147,13 @@ static int runner_of(struct smoke_cmd *c) {
         return 0;
 }
 
-static void add_str(struct json_object *o, const char *k, const char *v) {
-        json_object_object_add(o, k, v && v[0] ? json_object_new_string(v) : NULL);
-}
-
-static void add_secs(struct json_object *o, const char *k, long long v) {
-        json_object_object_add(o, k, v >= 0 ? json_object_new_int64(v) : NULL);
-}
-
-/* One smoke as JSON (the audit record's body and --output json's). */
-static struct json_object *result_json(const struct smoke_cmd *c, const struct smoke_result *r) {
-        struct json_object *o = json_object_new_object();
-
-        add_str(o, "repository", r->repo);
-        add_str(o, "workflow", c->workflow ?: SMOKE_WORKFLOW_DEFAULT);
-        add_str(o, "ref", r->ref);
-        json_object_object_add(o, "run_id", r->run_id ? json_object_new_int64(r->run_id) : NULL);
-        add_str(o, "run_url", r->run_url);
-        add_str(o, "html_url", r->html_url);
-        add_str(o, "commit", r->sha);
-        json_object_object_add(o, "job_id", r->have_job ? json_object_new_int64(r->job.id) : NULL);
-        add_str(o, "job_url", r->have_job ? r->job.html_url : NULL);
-        json_object_object_add(o, "runner_id", r->job.runner_id ? json_object_new_int64(r->job.runner_id) : NULL);
-        add_str(o, "runner", r->job.runner_name);
-        add_str(o, "conclusion", r->job.conclusion);
-        add_secs(o, "queue_wait_s", r->queue_wait_s);
-        add_secs(o, "setup_s", r->setup_s);
-        add_secs(o, "duration_s", r->duration_s);
-        json_object_object_add(o, "marker", json_object_new_boolean(r->marker));
-        json_object_object_add(o, "passed", json_object_new_boolean(r->passed));
-        add_str(o, "reason", r->reason);
-        return o;
-}
-
 static int record(struct smoke_cmd *c, const char *status, const char *repo, struct json_object *body) {
         struct json_object *rec = body ?: json_object_new_object();
         int r;
 
         json_object_object_add(rec, c->e.pool ? "pool" : "lane", json_object_new_string(c->e.name));
         if (!body)
-                add_str(rec, "repository", repo);
+                json_object_object_add(rec, "repository", json_object_new_string(repo));
         r = audit_append_command(&c->x.store, status, c->x.host, "smoke", rec, NULL);
         if (r < 0)
                 fprintf(stderr, "lanectl smoke: the audit record could not be written: %s\n", strerror(-r));
@@ -224,7 +191,7 @@ static int run_all(struct smoke_cmd *c) {
                               c->deadline_s, r, err, sizeof err);
                 if (k < 0 && !r->reason[0])
                         snprintf(r->reason, sizeof r->reason, "GitHub: %s", err);
-                if (record(c, r->passed ? "completed" : "failed", NULL, result_json(c, r)) < 0)
+                if (record(c, r->passed ? "completed" : "failed", NULL, cli_smoke_json(c->workflow, r)) < 0)
                         return 3;
                 if (!c->json)
                         print_text(c, r);
@@ -238,7 +205,7 @@ static void print_json(struct smoke_cmd *c) {
         bool all = true;
 
         for (size_t i = 0; i < c->n_repos; i++) {
-                json_object_array_add(a, result_json(c, &c->res[i]));
+                json_object_array_add(a, cli_smoke_json(c->workflow, &c->res[i]));
                 all = all && c->res[i].passed;
         }
         json_object_object_add(o, c->e.pool ? "pool" : "lane", json_object_new_string(c->e.name));

@@ -36,7 +36,7 @@ const char *exec_outcome_to_string(enum exec_outcome o) {
 int exec_exit_status(const struct exec_result *res) {
         switch (res->outcome) {
         case EXEC_COMPLETED:
-                return 0;
+                return res->proof == PROOF_NOT_PROVEN ? 5 : 0;
         case EXEC_BLOCKED:
                 return 1;
         case EXEC_BUSY:
@@ -273,6 +273,20 @@ void exec_busy_job(struct exec_run *x, char *buf, size_t size) {
                 snprintf(buf + strlen(buf), size - strlen(buf), " runs on runner %lld", o->runners[0].id);
 }
 
+/* apply --smoke: the gates passed; the lane proved by a real job, or not
+ * (it stays applied; the record says so). */
+static void prove(struct exec_run *x) {
+        const struct exec_ops *ops = x->ops;
+        struct exec_result *res = x->res;
+        long long start = ops->now_ms(ops->data), id = res->o.n_runners == 1 ? res->o.runners[0].id : 0;
+        bool ok;
+
+        ok = x->req->prove->run(x->req->prove->data, x->req->lane, id, &x->proof, res->proof_detail,
+                                sizeof res->proof_detail);
+        res->proof = ok ? PROOF_PROVEN : PROOF_NOT_PROVEN;
+        res->proof_ms = ops->now_ms(ops->data) - start;
+}
+
 /* Write the record with STATUS; the outcome stays unless it cannot be
  * written (then nothing is claimed: EXEC_ERROR). */
 static void record(struct exec_run *x, const char *status) {
@@ -285,8 +299,15 @@ static void record(struct exec_run *x, const char *status) {
         proto_utc_iso(ops->wall_time(ops->data), when, sizeof when);
         res->duration_ms = ops->now_ms(ops->data) - res->started_ms;
         rec = exec_record(x->req, res, status, when);
+        if (rec && res->proof != PROOF_NOT_ASKED) {
+                json_object_object_add(rec, "proven", json_object_new_boolean(res->proof == PROOF_PROVEN));
+                json_object_object_add(rec, "smoke", x->proof);
+                x->proof = NULL;
+        }
         r = rec ? ops->append_record(ops->data, rec, &res->seq) : -ENOMEM;
         json_object_put(rec);
+        json_object_put(x->proof);   /* not taken when there was no record */
+        x->proof = NULL;
         if (r < 0) {
                 snprintf(res->error, sizeof res->error, "cannot write the audit record: %s%s", strerror(-r),
                          strcmp(status, "completed") == 0 || strcmp(status, "failed") == 0 ?
@@ -372,8 +393,12 @@ enum exec_outcome exec_lane(const struct exec_ops *ops, const struct exec_reques
                 record(&x, req->dry_run ? "planned" : "refused");
                 return res->outcome;
         }
-        if (perform(&x) && gates(&x) && req->cmd == EXEC_ROTATE)
-                (void) exec_rotated(&x);
+        if (perform(&x) && gates(&x)) {
+                if (req->cmd == EXEC_ROTATE)
+                        (void) exec_rotated(&x);
+                else if (req->cmd == EXEC_APPLY && req->prove)
+                        prove(&x);
+        }
         res->outcome = res->failed ? EXEC_FAILED : EXEC_COMPLETED;
         record(&x, res->failed ? "failed" : "completed");
         if (res->outcome == EXEC_ERROR)

@@ -74,6 +74,25 @@ struct exec_gate {
         char detail[GATE_DETAIL_MAX];
 };
 
+/* apply --smoke (exec_request.prove): once every gate passed, before the
+ * completed record, the lane proved by a real job. RUN is given the lane
+ * and its runner's id on GitHub; it sets *RET_EVIDENCE (a JSON object the
+ * record keeps as "smoke", or NULL) and DETAIL (one line: the run and
+ * runner, or why not), and returns whether the lane is proven. A lane not
+ * proven stays applied: the outcome stays completed, the record says
+ * "proven": false, lanectl exits 5. */
+struct exec_prove {
+        bool (*run)(void *data, const struct lane_desired *d, long long runner_id, struct json_object **ret_evidence,
+                    char *detail, size_t size);
+        void *data;
+};
+
+enum exec_proof {
+        PROOF_NOT_ASKED,
+        PROOF_PROVEN,
+        PROOF_NOT_PROVEN,
+};
+
 struct exec_request {
         enum exec_cmd cmd;
         const struct lane_desired *lane;
@@ -90,6 +109,7 @@ struct exec_request {
         const char *reason;            /* drain, revoke: the operator's, kept in the hold and the record */
         const char *credential_fp;     /* revoke, unrevoke: the GitHub credential's fingerprint */
         unsigned idle_wait_s;          /* drain: how long to wait for the running job (0: not at all) */
+        const struct exec_prove *prove;       /* apply: NULL, or the smoke run once the gates passed */
 };
 
 struct exec_result {
@@ -113,6 +133,9 @@ struct exec_result {
         bool legacy_enabled;
         uid_t uid;                     /* the lane user's, resolved once the lane is locked */
         long long started_ms, duration_ms;
+        enum exec_proof proof;         /* apply with exec_request.prove: whether the smoke proved the lane */
+        long long proof_ms;
+        char proof_detail[EXEC_DETAIL_MAX];
         uint64_t seq;                  /* the record's number */
         struct idempotency_result prev;       /* EXEC_REPEATED */
         char error[512];               /* EXEC_ERROR */
@@ -174,7 +197,8 @@ struct exec_ops {
 const char *exec_cmd_to_string(enum exec_cmd c);
 const char *exec_outcome_to_string(enum exec_outcome o);
 /* lanectl's exit status for an outcome (lanectl(1)): 0 completed, 1
- * blocked, 2 error, 3 busy, 4 failed; a repeated key: the first result's. */
+ * blocked, 2 error, 3 busy, 4 failed, 5 completed but not proven by the
+ * smoke; a repeated key: the first result's. */
 int exec_exit_status(const struct exec_result *res);
 
 /* Where config.sh registers D (exec_request.web_url): GitHub's web origin
@@ -195,6 +219,7 @@ struct exec_run {
         const struct exec_request *req;
         struct exec_result *res;
         bool keep_down;                /* revoke: a failed stop never starts the unit again */
+        struct json_object *proof;     /* the smoke's evidence, for the record */
 };
 struct exec_step *exec_step_begin(struct exec_run *x, const char *name);
 bool exec_step_end(struct exec_run *x, struct exec_step *st, bool ok, const char *fmt, ...) __attribute__((format(printf, 4, 5)));

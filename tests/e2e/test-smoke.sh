@@ -47,13 +47,14 @@ e2e_boot || exit 1
 e2e_store_and_lanes $R "$pat" lane-a lane-other
 lanectl() { e2e_as lanekeeper /usr/local/bin/lanectl --config $etc/lanekeeper.conf "$@"; }
 val() { "$py" -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1], {"d": d}))' "$1"; }
-smoke_records() { # EXPR over the smoke's audit records, as a list r
+records_of() { # COMMAND EXPR: EXPR over COMMAND's audit records, as a list r
         e2e_root sh -c 'cd /srv/lanekeeper/store/audit && ls | grep "^[0-9]" | sort -n | xargs cat' |
                 "$py" -c 'import json,sys
 r=[json.loads(l) for l in sys.stdin.read().replace("}{", "}\n{").splitlines() if l.strip()]
-r=[x for x in r if x.get("command") == "smoke"]
-print(eval(sys.argv[1], {"r": r}))' "$1"
+r=[x for x in r if x.get("command") == sys.argv[1]]
+print(eval(sys.argv[2], {"r": r}))' "$1" "$2"
 }
+smoke_records() { records_of smoke "$1"; }
 runs_now() { api GET "/repos/acme/site/actions/runs?per_page=1" | val 'd["total_count"]'; }
 
 out=$(lanectl apply lane-a --confirm lane-a --idempotency-key smoke-1 --timeout 60 2>&1); rc=$?
@@ -110,6 +111,23 @@ check "audited: planned, then completed with the run, commit, job, runner and ti
 txt=$(lanectl smoke lane-a); rc=$?
 check "text: a PASS line with the run and the runner ($rc): $txt" grep -q "^lane lane-a: acme/site: PASS  run [0-9]* .* on runner lane-a (id $id)" <<<"$txt"
 
+# ---- apply --smoke: proven once the gates pass, kept in the completed record ----
+n0=$(runs_now)
+out=$(lanectl apply lane-a --smoke-repo acme/elsewhere --confirm lane-a --idempotency-key smoke-bad 2>&1); rc=$?
+check "apply --smoke-repo a repository the lane does not serve: refused before anything ($rc): $out" \
+        grep -q "lanectl apply: --smoke: lane-a does not serve acme/elsewhere" <<<"$out"
+out=$(lanectl restart lane-a --smoke 2>&1); rc=$?
+check "--smoke belongs to apply ($rc): $out" grep -q "belong to apply" <<<"$out"
+out=$(lanectl apply lane-a --smoke --smoke-deadline 5s --confirm lane-a --idempotency-key smoke-bad 2>&1); rc=$?
+check "a smoke deadline under 10 s: usage ($rc)" test "$rc" = 2
+check "... no run was made, no apply recorded" test "$(runs_now):$(records_of apply 'len(r)')" = "$n0:1"
+out=$(lanectl apply lane-a --smoke --confirm lane-a --idempotency-key smoke-2 --timeout 60 2>&1); rc=$?
+check "apply --smoke on a healthy lane ($rc): $out" test "$rc" = 0
+check "... the smoke line: its run, on lane-a's runner" grep -q "^  smoke  *ok  *[0-9]* ms  run [0-9]* in acme/site: job [0-9]* on runner lane-a (id $id)" <<<"$out"
+check "... the completed record says proven, with the run and the runner" \
+        test "$(records_of apply '[(x["status"], x.get("proven"), x.get("smoke", {}).get("runner"), x.get("smoke", {}).get("conclusion"), bool(x.get("smoke", {}).get("run_id"))) for x in r][-1]')" = \
+        "('completed', True, 'lane-a', 'success', True)"
+
 # ---- the job runs elsewhere: FAIL ----
 jit=$(api POST /repos/acme/site/actions/runners/generate-jitconfig '{"name":"lane-other","runner_group_id":1,"labels":["self-hosted","X64","lanekeeper-managed"]}')
 val 'd["encoded_jit_config"]' <<<"$jit" | e2e_root sh -c "umask 077; cat > $R/lane-other/.jitconfig; chown lkrunner $R/lane-other/.jitconfig"
@@ -143,6 +161,17 @@ e2e_root rm $a/action.yml
 out=$(lanectl smoke lane-a --deadline 60s 2>&1); rc=$?
 check "the smoke fails when the job fails ($rc): $out" test "$rc" = 1
 check "... named, with the runner's own message" grep -q "the job concluded failure: Can't find 'action.yml', 'action.yaml' or 'Dockerfile'" <<<"$out"
+out=$(lanectl apply lane-a --smoke --smoke-deadline 60s --confirm lane-a --idempotency-key smoke-3 --timeout 60 2>&1); rc=$?
+check "apply --smoke when the job fails: applied, not proven, exit 5 ($rc): $out" test "$rc" = 5
+check "... said: applied, NOT PROVEN, the reason" grep -q "^  smoke  *FAILED .*applied, NOT PROVEN: the job concluded failure: Can't find" <<<"$out"
+check "... the completed record says not proven, with the reason" \
+        test "$(records_of apply '[(x["status"], x.get("proven"), ((x.get("smoke") or {}).get("reason") or "")[:25]) for x in r][-1]')" = \
+        "('completed', False, 'the job concluded failure')"
+check "... the lane stays applied: its unit active, its runner online" \
+        test "$(e2e_root systemctl show -P ActiveState lanekeeper-lane@lane-a.service)" = active
+check "... online" online lane-a
+out=$(lanectl apply lane-a --smoke --confirm lane-a --idempotency-key smoke-3 2>&1); rc=$?
+check "the same key again: the first result, exit 5, no second smoke ($rc): $out" test "$rc:$(records_of apply 'len(r)')" = "5:3"
 e2e_root rm -rf $a $a.completed   # the entry and its marker, as the real runner keeps them
 out=$(lanectl smoke lane-a --deadline 60s 2>&1); rc=$?
 check "the damaged entry removed, the action is fetched again and the smoke passes ($rc): $out" test "$rc" = 0
