@@ -7,6 +7,7 @@
 # - job hygiene: a job leaves files in the workspace and in HOME, a
 #   background process and a file in /tmp; after it the slot's runner is
 #   back with none of it, and its next run needed no helper call;
+# - lanectl smoke --pool web: the job on one of the pool's slots, passed;
 # - demand: four queued jobs scale the pool to max, all complete, then it
 #   goes back to min; a busy slot is never stopped by scale-down;
 # - kill -9 of the supervisor mid-burst: restarted, every job completes,
@@ -62,6 +63,19 @@ check "HOME holds none of the job's files" e2e_root sh -c "! test -e $R/$ran_on/
 check "the workspace is gone" e2e_root sh -c "! test -e $R/$ran_on/_work/site/site/left-in-workspace"
 check "the job's /tmp went with its unit" test -z "$(e2e_root find /tmp /var/tmp -name lk-hygiene-tmp 2>/dev/null)"
 check "the next run took no helper call ($calls0 -> $(helper_calls))" test "$(helper_calls)" = "$calls0"
+
+# ---- lanectl smoke --pool: a real job on one of the pool's slots ----
+wf=$(lanectl smoke --print-workflow)
+body=$("$py" -c 'import json,sys; print(json.dumps({"repo": "acme/site", "path": ".github/workflows/lanekeeper-smoke.yml", "yaml": sys.stdin.read()}))' <<<"$wf")
+check "the smoke workflow committed" grep -q workflow_id <<<"$(curl -s -X POST "http://127.0.0.1:$port/_double/workflow" -d "$body")"
+ctl action '{"repo":"actions/checkout","ref":"v4","files":{"action.yml":"name: checkout\nruns:\n  using: composite\n  steps:\n    - run: echo checked out\n      shell: bash\n"}}' >/dev/null
+out=$(lanectl smoke --pool web --deadline 90s --output json); rc=$?
+check "smoke --pool web passes ($rc): $out" test "$rc" = 0
+slot=$("$py" -c 'import json,sys; s=json.load(sys.stdin)["smokes"][0]; print(s["runner"] if s["conclusion"] == "success" and s["marker"] else "")' <<<"$out")
+check "... the job ran on one of the pool's slots ($slot), concluded success, the marker seen" grep -q '^web-[123]$' <<<"$slot"
+check "... audited as the pool's smoke, completed" \
+        test "$(audit_records 'x.get("command") == "smoke"' '[(x["status"], x.get("pool")) for x in r][-1]')" = "('completed', 'web')"
+check "the slot's runner is back online after the smoke" wait_for 40 online "$slot"
 
 # ---- demand: four jobs, max 3; one long one keeps its slot busy through scale-down ----
 live_is() { [ "$(live_slots web 3)" = "$1" ]; }

@@ -177,12 +177,25 @@ out=$(lanectl smoke lane-a --deadline 60s 2>&1); rc=$?
 check "the damaged entry removed, the action is fetched again and the smoke passes ($rc): $out" test "$rc" = 0
 
 # ---- the negative cases: each PASS with its evidence, the lane as it was after ----
-out=$(lanectl smoke lane-a --negative 2>&1); rc=$?
+lanectl smoke lane-a --negative >"$E2E_WORK/negative.out" 2>&1 &
+neg=$!
+nobody_set() { # while the unsupported-labels case waits: lanectl queue's set with the nobody label
+        lanectl queue --output json 2>/dev/null | val '[(s["queued"], s["online_runners"], "waiting") for s in d["label_sets"] if any(l.startswith("lanekeeper-nobody-") for l in s["labels"])]'
+}
+for _ in $(seq 40); do q=$(nobody_set); [ "$q" != "[]" ] && break; sleep 0.5; done
+check "lanectl queue shows the unsupported label set queued with 0 matching runners: $q" test "$q" = "[(1, 0, 'waiting')]"
+qt=$(lanectl queue 2>&1)
+check "... and says in text it waits for a runner with those labels" grep -q "waiting for a runner with labels: .*lanekeeper-nobody-" <<<"$qt"
+wait $neg; rc=$?
+out=$(cat "$E2E_WORK/negative.out")
 check "smoke --negative ($rc): $out" test "$rc" = 0
 check "... unsupported labels: queued, 0 runners match, cancelled" grep -q "^PASS: unsupported labels: job [0-9]* queued 15 s .*: 0 of [0-9]* runners of repos/acme/site match .*; cancelled$" <<<"$out"
 check "... drained lane: the job waited, then lane-a claimed it and it succeeded" grep -q "^PASS: drained lane: job [0-9]* waited 15 s while lane-a was drained; after the undrain lane-a claimed it and it succeeded" <<<"$out"
 check "... timeout: ended timed out, the runner online and idle again" grep -q "^PASS: timeout: job [0-9]* (timeout-minutes 1, a step of 120 s) ended cancelled with GitHub's \"exceeded the maximum execution time\" annotation .*the runner is online and idle again$" <<<"$out"
 check "... no FAIL line" test -z "$(grep '^FAIL' <<<"$out")"
+check "... each case audited, completed, with its PASS line as evidence" \
+        test "$(smoke_records '[(x["case"], x["status"], x["passed"], x["evidence"][:5]) for x in r if "case" in x]')" = \
+        "[('unsupported-labels', 'completed', True, 'PASS:'), ('drained-lane', 'completed', True, 'PASS:'), ('timeout', 'completed', True, 'PASS:')]"
 check "... lane-a undrained after it: a smoke passes" test "$(lanectl smoke lane-a --output json | val 'd["passed"]')" = True
 out=$(lanectl smoke --pool web --negative 2>&1); rc=$?
 check "--negative for a pool: usage ($rc)" test "$rc" = 2
