@@ -12,6 +12,10 @@
 #   drained, another runner with its labels takes it), when it fails (a
 #   broken _work/_actions entry: the runner's own message), and when no
 #   runner claims it within the deadline (the run then cancelled);
+# - apply --smoke: bad input changes nothing; proven, kept in the completed
+#   record; not proven when the job fails (exit 5, the lane stays applied);
+# - an organisation's lane (lane-org): apply --smoke-repo, and one smoke
+#   in two repositories, each served by the same labels;
 # - the negative cases (--negative): a label set nobody serves stays queued
 #   with 0 matching runners and is cancelled; a drained lane's job waits and
 #   runs after the undrain; a timeout ends timed out, the lane healthy after;
@@ -26,10 +30,10 @@ set -u
 py=/usr/bin/python3
 e2e_need_jobs
 R=/srv/lanekeeper/runners
-e2e_lane_users $R lane-a lane-other
+e2e_lane_users $R lane-a lane-other lane-org
 host=$(hostname)
 
-e2e_start_double --repo acme/site --heartbeat-timeout 12
+e2e_start_double --repo acme/site --repo acme/docs --org acme --heartbeat-timeout 12
 pat=$E2E_PAT port=$E2E_PORT
 . "$TESTS_SRCDIR/github/jobs-lib.sh"
 
@@ -38,13 +42,14 @@ etc=/usr/local/etc/lanekeeper
 policy=$etc/policy.conf
 e2e_install_lanekeeper "$policy"
 e2e_policy "$host" "$R"
+echo "organisations = acme" >>"$d/etc/lanekeeper/policy.conf"
 printf '[github]\napi_url = http://127.0.0.1:%s\ntoken_file = /srv/lanekeeper/token\ntimeout_s = 8\n[helper]\npolicy = %s\n[store]\ndir = /srv/lanekeeper/store\n[lanes]\ndir = %s/lanes.d\n[baseline]\nmin_free_mib = 1\ncommands = sh\n' \
         "$port" "$policy" "$etc" >"$d/etc/lanekeeper/lanekeeper.conf"
 printf '[lane]\nname = lane-a\nrepository = acme/site\nhost = %s\nroot = %s\nuser = lkrunner\nlabels = self-hosted, X64, lanekeeper-managed\nmanaged = true\n' \
         "$host" "$R" >"$d/etc/lanekeeper/lanes.d/lane-a.conf"
 
 e2e_boot || exit 1
-e2e_store_and_lanes $R "$pat" lane-a lane-other
+e2e_store_and_lanes $R "$pat" lane-a lane-other lane-org
 lanectl() { e2e_as lanekeeper /usr/local/bin/lanectl --config $etc/lanekeeper.conf "$@"; }
 val() { "$py" -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1], {"d": d}))' "$1"; }
 records_of() { # COMMAND EXPR: EXPR over COMMAND's audit records, as a list r
@@ -70,8 +75,12 @@ check "... workflow_dispatch only, contents: read, checkout without persisted cr
         test "$(grep -c -e '^  workflow_dispatch:$' -e '^  contents: read$' -e 'persist-credentials: false' <<<"$wf")" = 3
 check "... the nonce reaches the step through env, never pasted into its script" \
         test -z "$(sed -n '/run: |/,$p' <<<"$wf" | grep -F '${{')"
-body=$("$py" -c 'import json,sys; print(json.dumps({"repo": "acme/site", "path": ".github/workflows/lanekeeper-smoke.yml", "yaml": sys.stdin.read()}))' <<<"$wf")
-res=$(curl -s -X POST "http://127.0.0.1:$port/_double/workflow" -d "$body")
+commit_workflow() { # REPO: the printed workflow committed in REPO
+        local body
+        body=$("$py" -c 'import json,sys; print(json.dumps({"repo": sys.argv[1], "path": ".github/workflows/lanekeeper-smoke.yml", "yaml": sys.stdin.read()}))' "$1" <<<"$wf")
+        curl -s -X POST "http://127.0.0.1:$port/_double/workflow" -d "$body"
+}
+res=$(commit_workflow acme/site)
 check "the double accepts the printed workflow as a workflow file: $res" grep -q workflow_id <<<"$res"
 ctl action '{"repo":"actions/checkout","ref":"v4","files":{"action.yml":"name: checkout\nruns:\n  using: composite\n  steps:\n    - run: echo checked out\n      shell: bash\n"}}' >/dev/null
 
@@ -128,6 +137,30 @@ check "... the completed record says proven, with the run and the runner" \
         test "$(records_of apply '[(x["status"], x.get("proven"), x.get("smoke", {}).get("runner"), x.get("smoke", {}).get("conclusion"), bool(x.get("smoke", {}).get("run_id"))) for x in r][-1]')" = \
         "('completed', True, 'lane-a', 'success', True)"
 
+# ---- an organisation's lane: several repositories, each served by the same labels ----
+printf '[lane]\nname = lane-org\norganisation = acme\nhost = %s\nroot = %s\nuser = lkrunner\nlabels = self-hosted, org-smoke, lanekeeper-managed\nmanaged = true\n' \
+        "$host" "$R" >"$d/etc/lanekeeper/lanes.d/lane-org.conf"
+check "the workflow committed in acme/docs too" grep -q workflow_id <<<"$(commit_workflow acme/docs)"
+out=$(lanectl apply lane-org --smoke --confirm lane-org --idempotency-key smoke-org-0 2>&1); rc=$?
+check "apply --smoke of an organisation's lane without --smoke-repo: refused before anything ($rc): $out" \
+        grep -q "lane-org serves the organisation acme: name the repository with --smoke-repo" <<<"$out"
+check "... nothing applied" test "$(api GET "/orgs/acme/actions/runners" | val 'd["total_count"]')" = 0
+out=$(lanectl apply lane-org --smoke-repo acme/docs --confirm lane-org --idempotency-key smoke-org-1 --timeout 60 2>&1); rc=$?
+check "apply lane-org --smoke-repo acme/docs: applied and proven ($rc): $out" grep -q "^  smoke  *ok .* in acme/docs: job [0-9]* on runner lane-org" <<<"$out"
+out=$(lanectl smoke lane-org 2>&1); rc=$?
+check "smoke of an organisation's lane names its repositories ($rc): $out" grep -q "lane-org serves the organisation acme: name the repositories (--repo)" <<<"$out"
+out=$(lanectl smoke lane-org --repo acme/site --repo other/site 2>&1); rc=$?
+check "... a repository outside the organisation refused ($rc): $out" grep -q "lane-org does not serve other/site" <<<"$out"
+out=$(lanectl smoke lane-org --repo acme/site --repo acme/docs --output json); rc=$?
+check "smoke lane-org in acme/site and acme/docs: both pass ($rc): $out" test "$rc" = 0
+check "... each repository's job on lane-org's runner, success" \
+        test "$(val '[(s["repository"], s["runner"], s["conclusion"], s["passed"]) for s in d["smokes"]]' <<<"$out")" = \
+        "[('acme/site', 'lane-org', 'success', True), ('acme/docs', 'lane-org', 'success', True)]"
+check "... two runs, one per repository" test "$(val 'len(set(s["run_id"] for s in d["smokes"]))' <<<"$out")" = 2
+out=$(lanectl remove lane-org --apply --confirm lane-org --idempotency-key smoke-org-rm --timeout 60 2>&1); rc=$?
+check "lane-org removed ($rc)" test "$rc" = 0
+rm -f "$d/etc/lanekeeper/lanes.d/lane-org.conf"
+
 # ---- the job runs elsewhere: FAIL ----
 jit=$(api POST /repos/acme/site/actions/runners/generate-jitconfig '{"name":"lane-other","runner_group_id":1,"labels":["self-hosted","X64","lanekeeper-managed"]}')
 val 'd["encoded_jit_config"]' <<<"$jit" | e2e_root sh -c "umask 077; cat > $R/lane-other/.jitconfig; chown lkrunner $R/lane-other/.jitconfig"
@@ -171,7 +204,7 @@ check "... the lane stays applied: its unit active, its runner online" \
         test "$(e2e_root systemctl show -P ActiveState lanekeeper-lane@lane-a.service)" = active
 check "... online" online lane-a
 out=$(lanectl apply lane-a --smoke --confirm lane-a --idempotency-key smoke-3 2>&1); rc=$?
-check "the same key again: the first result, exit 5, no second smoke ($rc): $out" test "$rc:$(records_of apply 'len(r)')" = "5:3"
+check "the same key again: the first result, exit 5, no second smoke ($rc): $out" test "$rc:$(records_of apply 'len([x for x in r if x["lane"] == "lane-a"])')" = "5:3"
 e2e_root rm -rf $a $a.completed   # the entry and its marker, as the real runner keeps them
 out=$(lanectl smoke lane-a --deadline 60s 2>&1); rc=$?
 check "the damaged entry removed, the action is fetched again and the smoke passes ($rc): $out" test "$rc" = 0
