@@ -45,6 +45,23 @@ e2e_skip() {
         exit 77
 }
 
+# Where the cgroup2 hierarchy is mounted, from /proc/self/mountinfo: at
+# /sys/fs/cgroup alone (stock Debian 12: unified), or beside the v1
+# controllers (hybrid: /sys/fs/cgroup/unified), or elsewhere. The first
+# cgroup2 mount that is reachable and really cgroup2; "" when none.
+e2e_cgroup2_mount() {
+        local mp
+        # mountinfo: ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER
+        while read -r mp; do
+                mp=$(printf '%b' "$mp")   # \040 and the like, as the kernel escapes them
+                if [ "$(stat -fc %T "$mp" 2>/dev/null)" = cgroup2fs ]; then
+                        printf '%s\n' "$mp"
+                        return 0
+                fi
+        done < <(awk '{ for (i = 7; i <= NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup2") print $5; break } }' \
+                        /proc/self/mountinfo)
+}
+
 e2e_init() {
         [ "$(id -u)" -eq 0 ] || e2e_skip "needs root"
         for c in unshare nsenter setpriv mountpoint; do
@@ -52,8 +69,13 @@ e2e_init() {
         done
         [ -x /lib/systemd/systemd ] || e2e_skip "needs systemd installed (/lib/systemd/systemd)"
         [ -d /srv ] && [ -d /var/log/journal ] || e2e_skip "needs /srv and /var/log/journal to mount over"
-        mountpoint -q /sys/fs/cgroup/unified || [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ] ||
-                e2e_skip "needs a cgroup2 hierarchy"
+        [ -n "$(e2e_cgroup2_mount)" ] || e2e_skip "needs a cgroup2 hierarchy mounted (none in /proc/self/mountinfo)"
+        # lanectl's built-in settings path is the build's sysconfdir: the
+        # host's /etc under --sysconfdir=/etc, distcheck's _inst in the build
+        # tree (unreadable by the maintainer under a 0700 /root). A test
+        # reads the staged settings only, whatever the prefix and the
+        # checkout's place (e2e_boot makes the file when a test wrote none).
+        export LANEKEEPER_CONFIG=/usr/local/etc/lanekeeper/lanekeeper.conf
         # Not under /tmp: the namespace hides the host's /tmp behind its own.
         E2E_WORK=$(mktemp -d /var/lib/lanekeeper-e2e.XXXXXX)
         trap e2e_shutdown EXIT
@@ -219,11 +241,42 @@ dev-hugepages.mount dev-mqueue.mount proc-sys-fs-binfmt_misc.automount apt-daily
 apt-daily-upgrade.timer man-db.timer e2scrub_all.timer fstrim.timer logrotate.timer
 cron.service ssh.service rsyslog.service"
 
+# Inside the namespace only: the directory DIR (a path compiled into the
+# build: its pkglibexecdir) shows SRC, whatever the prefix. DIR, or its
+# nearest existing ancestor, gets an overlay whose upper layer is a tmpfs,
+# so DIR can be made there and SRC bound over it; nothing is written on the
+# host. Under /tmp or /var/tmp (the private tmpfs) it is simply made.
+e2e_place() { # WORK SRC DIR
+        local work=$1 src=$2 dir=$3 anc t
+        case "$dir" in
+        /tmp/*|/var/tmp/*) mkdir -p "$dir" ;;   # seen by the helper; a lane unit's PrivateTmp hides it (e2e_boot says so)
+        *)
+                anc=$dir
+                while [ ! -d "$anc" ]; do anc=$(dirname "$anc"); done
+                if [ "$anc" != "$dir" ]; then
+                        [ "$anc" != / ] || { echo "e2e: cannot place $dir: no part of it exists"; return 1; }
+                        t=$work/place/$(printf '%s' "$anc" | tr / _)
+                        mkdir -p "$t" && mount -t tmpfs -o mode=755 tmpfs "$t" && mkdir "$t/upper" "$t/work"
+                        mount -t overlay overlay -o "lowerdir=$anc,upperdir=$t/upper,workdir=$t/work" "$anc" ||
+                                { echo "e2e: cannot place $dir: no overlay over $anc"; return 1; }
+                        mkdir -p "$dir"
+                fi ;;
+        esac
+        mount --bind "$src" "$dir"
+}
+
 # Runs as PID 1 of the new namespaces, then becomes systemd.
 e2e_stage_two() {
         local work=$1
         set -e
         mount --make-rprivate /
+        # First, before anything is mounted beneath: lane units run the
+        # registration wrapper from the build's own pkglibexecdir (compiled
+        # into the template), which need not be the staged /usr/local's.
+        local lib=${PKGLIBEXECDIR:-/usr/local/libexec/lanekeeper}
+        if [ "$lib" != /usr/local/libexec/lanekeeper ] && [ -d "$work/dest/usr/local/libexec/lanekeeper" ]; then
+                e2e_place "$work" "$work/dest/usr/local/libexec/lanekeeper" "$lib"
+        fi
         mount -t tmpfs -o mode=1777 tmpfs /tmp
         mount -t tmpfs -o mode=1777 tmpfs /var/tmp
         mount -t tmpfs -o mode=2755 tmpfs /var/log/journal
@@ -237,26 +290,10 @@ e2e_stage_two() {
                 while read -r src dst; do mount --bind "$src" "$dst"; done <"$work/binds"
         fi
         [ -d "$work/dest/usr/local" ] && mount --bind "$work/dest/usr/local" /usr/local
-        # Lane units run the registration wrapper from the build's own
-        # pkglibexecdir (compiled into the template). Under another prefix
-        # (make distcheck's) it is made to exist inside only: in the private
-        # /tmp, over an existing directory, or over its nearest ancestor
-        # when that is empty; never written on the host.
-        local lib=${PKGLIBEXECDIR:-/usr/local/libexec/lanekeeper} anc
-        if [ "$lib" != /usr/local/libexec/lanekeeper ] && [ -d "$work/dest/usr/local/libexec/lanekeeper" ]; then
-                case "$lib" in
-                /tmp/*|/var/tmp/*) mkdir -p "$lib" ;;   # seen by the helper; a lane unit's PrivateTmp hides it (e2e_boot says so)
-                *)
-                        anc=$lib
-                        while [ ! -d "$anc" ]; do anc=$(dirname "$anc"); done
-                        if [ "$anc" != "$lib" ]; then
-                                [ -z "$(ls -A "$anc")" ] || { echo "e2e: cannot place $lib (its parent $anc is not empty)"; exit 1; }
-                                mount -t tmpfs -o mode=755 tmpfs "$anc"
-                                mkdir -p "$lib"
-                        fi ;;
-                esac
-                mount --bind "$work/dest/usr/local/libexec/lanekeeper" "$lib"
-        fi
+        # The namespace's own view of cgroup2, rooted at its cgroup. On a
+        # host with cgroup2 alone at /sys/fs/cgroup the kernel refuses a
+        # second mount of it there: the inherited one goes first.
+        if [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ]; then umount -l /sys/fs/cgroup; fi
         mount -t cgroup2 cgroup2 /sys/fs/cgroup
         exec env -i container=lanekeeper-e2e PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
                 /lib/systemd/systemd --system --unit=multi-user.target --log-target=console \
@@ -270,14 +307,20 @@ e2e_boot() {
                 e2e_log "warning: pkglibexecdir $PKGLIBEXECDIR lies under /tmp: lane units (PrivateTmp=yes) cannot run" \
                         "lanekeeper-register from there; configure with --libexecdir elsewhere (scripts/test-all does)" ;;
         esac
-        # A cgroup of our own in the unified hierarchy; the namespace's
-        # systemd runs in unified mode inside it and nowhere else.
-        E2E_CGROUP=/sys/fs/cgroup/unified/lanekeeper-e2e-$$
-        mkdir "$E2E_CGROUP"
+        if [ -d "$E2E_WORK/dest/usr/local" ] && [ ! -e "$E2E_WORK/dest$LANEKEEPER_CONFIG" ]; then
+                install -D -m 644 /dev/null "$E2E_WORK/dest$LANEKEEPER_CONFIG"   # built-in defaults
+        fi
+        # A cgroup of our own in the cgroup2 hierarchy, wherever it is
+        # mounted; the namespace's systemd runs in unified mode inside it
+        # and nowhere else.
+        local cg2; cg2=$(e2e_cgroup2_mount)
+        [ -n "$cg2" ] || { e2e_log "no cgroup2 hierarchy is mounted"; return 1; }
+        E2E_CGROUP=$cg2/lanekeeper-e2e-$$
+        mkdir "$E2E_CGROUP" || { e2e_log "cannot make the cgroup $E2E_CGROUP"; E2E_CGROUP=; return 1; }
         (
                 echo "$BASHPID" >"$E2E_CGROUP/cgroup.procs"
                 exec unshare --pid --fork --mount --uts --ipc --cgroup --mount-proc --propagation private \
-                        bash -c "$(declare -p E2E_MASK); $(declare -f e2e_stage_two); e2e_stage_two '$E2E_WORK'"
+                        bash -c "$(declare -p E2E_MASK); $(declare -f e2e_place e2e_stage_two); e2e_stage_two '$E2E_WORK'"
         ) &
         E2E_UNSHARE_PID=$!
         for i in $(seq 1 100); do

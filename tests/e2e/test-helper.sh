@@ -121,7 +121,7 @@ refused "caller not a maintainer" permission-denied \
         e2e_as intruder /usr/local/bin/lanectl helper stop lane-a
 refused "caller inside a lane unit" permission-denied \
         e2e_root systemd-run -q --wait --pipe --collect --uid=lanekeeper --gid=lanekeeper --unit=lanekeeper-lane@probe.service \
-        /usr/local/bin/lanectl helper daemon-reload
+        -E LANEKEEPER_CONFIG="$LANEKEEPER_CONFIG" /usr/local/bin/lanectl helper daemon-reload
 e2e_root sh -c 'printf "[Service]\nExecStart=/bin/sleep infinity\n" > /etc/systemd/system/lanekeeper-lane@foo.service'
 for v in stop restart enable-now remove-unit; do
         refused "$v on a hand-written unit" not-managed lk $v foo

@@ -75,7 +75,8 @@ slot=$("$py" -c 'import json,sys; s=json.load(sys.stdin)["smokes"][0]; print(s["
 check "... the job ran on one of the pool's slots ($slot), concluded success, the marker seen" grep -q '^web-[123]$' <<<"$slot"
 check "... audited as the pool's smoke, completed" \
         test "$(audit_records 'x.get("command") == "smoke"' '[(x["status"], x.get("pool")) for x in r][-1]')" = "('completed', 'web')"
-check "the slot's runner is back online after the smoke" wait_for 40 online "$slot"
+pool_idle() { runners | grep -q "web-[123]:online:False" && ! runners | grep -q ":True"; }
+check "the pool has an idle runner online again after the smoke: $(runners)" wait_for 40 pool_idle
 
 # ---- demand: four jobs, max 3; one long one keeps its slot busy through scale-down ----
 live_is() { [ "$(live_slots web 3)" = "$1" ]; }
