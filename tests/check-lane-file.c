@@ -158,6 +158,25 @@ START_TEST(test_versions) {
 }
 END_TEST
 
+/* A repository lane serves its repository (case aside); an organisation's
+ * lane every repository of the organisation, and no other. */
+START_TEST(test_serves_repository) {
+        struct lane_desired r = {}, o = {};
+
+        strcpy(r.repository, "acme/site");
+        ck_assert(lane_serves_repository(&r, "acme/site"));
+        ck_assert(lane_serves_repository(&r, "ACME/Site"));
+        ck_assert(!lane_serves_repository(&r, "acme/docs"));
+        ck_assert(!lane_serves_repository(&r, "acme/site2"));
+        strcpy(o.organisation, "acme");
+        ck_assert(lane_serves_repository(&o, "acme/docs"));
+        ck_assert(lane_serves_repository(&o, "Acme/site"));
+        ck_assert(!lane_serves_repository(&o, "acmecorp/site"));   /* a prefix of the owner is not the owner */
+        ck_assert(!lane_serves_repository(&o, "other/site"));
+        ck_assert(!lane_serves_repository(&o, "acme"));
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("lane-file");
         TCase *tc = tcase_create("lane-file");
@@ -167,6 +186,7 @@ int main(void) {
         tcase_add_loop_test(tc, test_bad, 0, (int) ELEMENTSOF(bad));
         tcase_add_test(tc, test_every_error_in_order);
         tcase_add_test(tc, test_too_many_errors);
+        tcase_add_test(tc, test_serves_repository);
         tcase_add_loop_test(tc, test_versions, 0, (int) ELEMENTSOF(versions));
         suite_add_tcase(s, tc);
         return run_suite(s);

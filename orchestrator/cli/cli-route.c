@@ -83,15 +83,6 @@ void cli_route_close(struct route_ctx *rc) {
         rc->store_fd = rc->lock_fd = -EBADF;
 }
 
-/* Whether lane L serves REPO: its repository, or its organisation's. */
-static bool lane_serves(const struct lane_desired *l, const char *repo) {
-        size_t n = strlen(l->organisation);
-
-        if (l->repository[0])
-                return strcasecmp(l->repository, repo) == 0;
-        return n && strncasecmp(repo, l->organisation, n) == 0 && repo[n] == '/';
-}
-
 /* Lane I of the snapshot is offline: none of its runners online on GitHub. */
 static bool lane_offline(const struct health_snapshot *snap, size_t i) {
         for (size_t k = 0; k < snap->n_runners; k++)
@@ -125,7 +116,7 @@ void cli_route_after_health(const struct settings *s, struct gh_client *gh, cons
         fd = open(s->store_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         for (size_t g = 0; fd >= 0 && snap->runners_known && g < s->route.n_repositories; g++)
                 for (size_t i = 0; i < snap->n_lanes; i++)
-                        if (snap->lanes[i].enabled && lane_serves(snap->lanes[i].d, s->route.repositories[g]))
+                        if (snap->lanes[i].enabled && lane_serves_repository(snap->lanes[i].d, s->route.repositories[g]))
                                 (void) route_note_offline(fd, s->route.repositories[g], s->route.variable,
                                                           snap->lanes[i].d->name, lane_offline(snap, i),
                                                           lane_recovery(plan, i), now);
@@ -167,7 +158,7 @@ static void note_pools(const struct settings *s, const struct pool_sup *sup, tim
 
                 snprintf(name, sizeof name, "pool %.100s", sp->p.lane.name);
                 for (size_t g = 0; off >= 0 && g < s->route.n_repositories; g++)
-                        if (lane_serves(&sp->p.lane, s->route.repositories[g]))
+                        if (lane_serves_repository(&sp->p.lane, s->route.repositories[g]))
                                 (void) route_note_offline(fd, s->route.repositories[g], s->route.variable, name,
                                                           off, recovery, now);
         }

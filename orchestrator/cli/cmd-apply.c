@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -318,9 +317,7 @@ static int smoke_serves(struct lane_cmd *lc) {
                         if (!repo && !d->repository[0])
                                 return fprintf(stderr, "lanectl apply: --smoke: %s serves the organisation %s: name the "
                                                "repository with --smoke-repo\n", d->name, d->organisation), -EINVAL;
-                        if (repo && (d->repository[0] ? strcasecmp(repo, d->repository) != 0
-                                                       : strncasecmp(repo, d->organisation, strlen(d->organisation)) != 0 ||
-                                                                 repo[strlen(d->organisation)] != '/'))
+                        if (repo && !lane_serves_repository(d, repo))
                                 return fprintf(stderr, "lanectl apply: --smoke: %s does not serve %s\n", d->name, repo),
                                        -EINVAL;
                 }

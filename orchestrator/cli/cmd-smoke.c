@@ -119,9 +119,7 @@ static int target(struct smoke_cmd *c) {
         if (c->n_repos == 0)
                 snprintf(c->repos[c->n_repos++], REPO_BUF, "%s", d->repository);
         for (size_t i = 0; i < c->n_repos; i++)
-                if (d->repository[0] ? strcasecmp(c->repos[i], d->repository) != 0
-                                     : strncasecmp(c->repos[i], d->organisation, strlen(d->organisation)) != 0 ||
-                                               c->repos[i][strlen(d->organisation)] != '/')
+                if (!lane_serves_repository(d, c->repos[i]))
                         return fprintf(stderr, "lanectl smoke: %s does not serve %s\n", d->name, c->repos[i]), -EINVAL;
         return 0;
 }

@@ -66,6 +66,14 @@ bool lane_has_label(const struct lane_desired *l, const char *label) {
         return in_labels((char (*)[PROTO_LABEL_MAX + 1]) l->labels, l->n_labels, label);
 }
 
+bool lane_serves_repository(const struct lane_desired *l, const char *repo) {
+        size_t n = strlen(l->organisation);
+
+        if (l->repository[0])
+                return strcasecmp(l->repository, repo) == 0;
+        return n && strncasecmp(repo, l->organisation, n) == 0 && repo[n] == '/';
+}
+
 typedef int (*validate_fn)(const char *, const char **);
 
 int lane_group_validate(const char *s, const char **ret_reason) {

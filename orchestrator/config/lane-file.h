@@ -62,5 +62,8 @@ void lane_labels_parse(const char *value, char (*labels)[PROTO_LABEL_MAX + 1], s
 /* "any", "minimum:2.330.0", ... into buf. */
 const char *version_policy_format(const struct version_policy *v, char *buf, size_t size);
 bool lane_has_label(const struct lane_desired *l, const char *label);
+/* Whether lane L serves REPO (OWNER/NAME): its repository, or one of its
+ * organisation's (compared without case). */
+bool lane_serves_repository(const struct lane_desired *l, const char *repo);
 /* The lane's GitHub scope: "repos/OWNER/REPO" or "orgs/ORG". */
 void lane_scope(const struct lane_desired *l, char *buf, size_t size);

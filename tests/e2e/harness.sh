@@ -9,6 +9,7 @@
 #   e2e_start_double ARGS...  the loopback GitHub double (E2E_PAT, E2E_PORT)
 #   e2e_issued_tokens FILE [EXTRA...]  the double's tokens (and EXTRA) into FILE
 #   e2e_leak_scan TOKENS FILE...  no token of TOKENS in any FILE of $E2E_WORK
+#   e2e_audit_records FILTER EXPR  EXPR over the store's audit records x that FILTER holds for
 #   e2e_bind FILE TARGET  a private copy of FILE mounted over TARGET inside
 #   e2e_boot              boot; E2E_PID is systemd's pid in the host namespace
 #   e2e_root CMD...       run CMD inside as root
@@ -144,6 +145,22 @@ e2e_store_and_lanes() { # ROOT TOKEN LANE...: after e2e_boot, the maintainer's s
 
 e2e_field() { # EXPR over the JSON on standard input, as d
         /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1], {"d": d}))' "$1"
+}
+
+# The audit store's records (the e2e tests' store, /srv/lanekeeper/store),
+# in order: EXPR over those x for which FILTER holds, as a list r.
+e2e_audit_records() { # FILTER EXPR
+        e2e_root sh -c 'cd /srv/lanekeeper/store/audit && ls | grep "^[0-9]" | sort -n | xargs cat' |
+                /usr/bin/python3 -c 'import json,sys
+r=[]
+for line in sys.stdin.read().replace("}{", "}\n{").splitlines():
+    try:
+        x=json.loads(line)
+    except ValueError:
+        continue
+    if eval(sys.argv[1], {"x": x}):
+        r.append(x)
+print(eval(sys.argv[2], {"r": r}))' "$1" "$2"
 }
 
 e2e_prom() { # FILE EXPR: EXPR over FILE's metrics parsed by prometheus_client, as

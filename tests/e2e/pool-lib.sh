@@ -54,20 +54,7 @@ wait_for() { # SECONDS CMD...: until CMD succeeds
         local n=$(($1 * 10)); shift
         for _ in $(seq "$n"); do "$@" && return 0; sleep 0.1; done; return 1
 }
-audit_records() { # FILTER EXPR: EXPR over the audit records x for which FILTER holds, as a list r
-        e2e_root sh -c 'cd /srv/lanekeeper/store/audit && ls | grep "^[0-9]" | sort -n | xargs cat' |
-                "$py" -c 'import json,sys
-r=[]
-for line in sys.stdin.read().replace("}{", "}\n{").splitlines():
-    try:
-        x=json.loads(line)
-    except ValueError:
-        continue
-    if eval(sys.argv[1], {"x": x}):
-        r.append(x)
-print(eval(sys.argv[2], {"r": r}))' "$1" "$2"
-}
-records() { audit_records 'x.get("command") == "pool-supervise"' "$1"; }   # EXPR over the supervisor's
+records() { e2e_audit_records 'x.get("command") == "pool-supervise"' "$1"; }   # EXPR over the supervisor's
 live_slots() { # POOL N: how many of slots POOL-1..N have a running unit
         local n=0 i
         for i in $(seq "$2"); do case "$(unit_state "$1-$i")" in active|activating) n=$((n + 1)) ;; esac; done

@@ -74,7 +74,7 @@ check "smoke --pool web passes ($rc): $out" test "$rc" = 0
 slot=$("$py" -c 'import json,sys; s=json.load(sys.stdin)["smokes"][0]; print(s["runner"] if s["conclusion"] == "success" and s["marker"] else "")' <<<"$out")
 check "... the job ran on one of the pool's slots ($slot), concluded success, the marker seen" grep -q '^web-[123]$' <<<"$slot"
 check "... audited as the pool's smoke, completed" \
-        test "$(audit_records 'x.get("command") == "smoke"' '[(x["status"], x.get("pool")) for x in r][-1]')" = "('completed', 'web')"
+        test "$(e2e_audit_records 'x.get("command") == "smoke"' '[(x["status"], x.get("pool")) for x in r][-1]')" = "('completed', 'web')"
 pool_idle() { runners | grep -q "web-[123]:online:False" && ! runners | grep -q ":True"; }
 check "the pool has an idle runner online again after the smoke: $(runners)" wait_for 40 pool_idle
 

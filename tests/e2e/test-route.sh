@@ -39,7 +39,7 @@ VAR=CI_SELF_HOSTED_TRUSTED_ROUTING
 online() { runners | grep -q "$1:online:False"; }
 variable() { api GET "/repos/acme/site/actions/variables/$VAR" | "$py" -c 'import json,sys; print(json.load(sys.stdin).get("value", "unset"))'; }
 val() { "$py" -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1], {"d": d}))' "$1"; }
-route_records() { audit_records '"route" in x.get("command", "")' "$1"; }   # EXPR over the route commands' records
+route_records() { e2e_audit_records '"route" in x.get("command", "")' "$1"; }   # EXPR over the route commands' records
 traffic() { "$py" -B "$TESTS_SRCDIR/github/traffic.py" --api "http://127.0.0.1:$port" --token "$pat" --repo acme/site "$@"; }
 prrun() { # a trusted pull request's run asking for the pool's labels
         local n; n=$(ctl pull '{"repo":"acme/site","author":"alice","association":"MEMBER"}' | val 'd["number"]')

@@ -52,13 +52,7 @@ e2e_boot || exit 1
 e2e_store_and_lanes $R "$pat" lane-a lane-other lane-org
 lanectl() { e2e_as lanekeeper /usr/local/bin/lanectl --config $etc/lanekeeper.conf "$@"; }
 val() { "$py" -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1], {"d": d}))' "$1"; }
-records_of() { # COMMAND EXPR: EXPR over COMMAND's audit records, as a list r
-        e2e_root sh -c 'cd /srv/lanekeeper/store/audit && ls | grep "^[0-9]" | sort -n | xargs cat' |
-                "$py" -c 'import json,sys
-r=[json.loads(l) for l in sys.stdin.read().replace("}{", "}\n{").splitlines() if l.strip()]
-r=[x for x in r if x.get("command") == sys.argv[1]]
-print(eval(sys.argv[2], {"r": r}))' "$1" "$2"
-}
+records_of() { e2e_audit_records "x.get('command') == '$1'" "$2"; }   # COMMAND EXPR: over COMMAND's records
 smoke_records() { records_of smoke "$1"; }
 runs_now() { api GET "/repos/acme/site/actions/runs?per_page=1" | val 'd["total_count"]'; }
 
@@ -259,10 +253,7 @@ check "... the queued job is claimed and succeeds" wait_job "$r" completed
 out=$(lanectl emergency resume-repo acme/site --reason "test: again" --apply --confirm acme/site 2>&1); rc=$?
 check "resume-repo of a repository not paused: refused ($rc): $out" grep -q "was not paused by lanekeeper" <<<"$out"
 check "pause and resume audited: planned and completed, from and to" \
-        test "$(e2e_root sh -c 'cd /srv/lanekeeper/store/audit && ls | grep "^[0-9]" | sort -n | xargs cat' | "$py" -c '
-import json,sys
-r=[json.loads(l) for l in sys.stdin.read().replace("}{", "}\n{").splitlines() if l.strip()]
-print([(x["action"], x["status"], x.get("to", {}).get("enabled")) for x in r if x.get("command") == "emergency"])')" = \
+        test "$(records_of emergency '[(x["action"], x["status"], x.get("to", {}).get("enabled")) for x in r]')" = \
         "[('pause-repo', 'planned', False), ('pause-repo', 'completed', False), ('pause-repo', 'planned', False), ('pause-repo', 'completed', False), ('resume-repo', 'planned', True), ('resume-repo', 'completed', True)]"
 
 r1=$(newrun '{"repo":"acme/site","jobs":[{"name":"nobody-1","runs_on":["self-hosted","nobody-serves-this"]}]}')
