@@ -212,6 +212,9 @@ rec=$(last_record)
 check "gate unit: failed ($rc)" test "$rc" = 4
 check "gate unit: planned a restart" test "$(rec_field 'r["action"]' <<<"$rec")" = restart
 check "gate unit: only unit_active failed" test "$(rec_field '[g["gate"] for g in r["gates"] if not g["passed"]]' <<<"$rec")" = "['unit_active']"
+# stopped first: with Restart=always (2 s) the unit would otherwise start
+# itself once run.sh is back, and the plan would race it (noop or restart)
+e2e_root systemctl stop $unit
 e2e_root sh -c "mv $R/lane-a/run.sh.kit $R/lane-a/run.sh"
 apply lanekeeper apply lane-a --confirm lane-a --idempotency-key restart-a-1 --timeout 60
 check "restart: completed ($rc)" test "$rc" = 0
