@@ -159,6 +159,22 @@ static struct json_object *change(const struct gh_actions_perms *from, const str
         return o;
 }
 
+
+/* The repository's Actions permissions set from NOW to TO through the
+ * permissions API, audited (planned, then completed or failed): 0, 1
+ * GitHub refused, 3 the record could not be written. */
+static int set_perms(struct em *m, const struct gh_actions_perms *now, const struct gh_actions_perms *to) {
+        char err[512] = "";
+        int r;
+
+        if (record(m, "planned", NULL, change(now, to)) < 0)
+                return 3;
+        r = gh_actions_perms_set(m->x.real.gh, m->repo, to, err, sizeof err);
+        (void) record(m, r < 0 ? "failed" : "completed", r < 0 ? err : NULL, change(now, to));
+        if (r < 0)
+                return fprintf(stderr, "lanectl emergency: %s\n", err), 1;
+        return 0;
+}
 /* pause-repo: what Actions was, kept (never over an earlier pause's), then disabled. */
 static int pause_repo(struct em *m, int store, const char *name) {
         struct gh_actions_perms now, off = {};
@@ -187,12 +203,8 @@ static int pause_repo(struct em *m, int store, const char *name) {
                         return fprintf(stderr, "lanectl emergency: cannot keep %s's permissions: %s\n", m->repo,
                                        strerror(-r)), 3;
         }
-        if (record(m, "planned", NULL, change(&now, &off)) < 0)
-                return 3;
-        r = gh_actions_perms_set(m->x.real.gh, m->repo, &off, err, sizeof err);
-        (void) record(m, r < 0 ? "failed" : "completed", r < 0 ? err : NULL, change(&now, &off));
-        if (r < 0)
-                return fprintf(stderr, "lanectl emergency: %s\n", err), 1;
+        if ((r = set_perms(m, &now, &off)) != 0)
+                return r;
         return printf("paused: Actions disabled for %s\n", m->repo), 0;
 }
 
@@ -216,12 +228,8 @@ static int resume_repo(struct em *m, int store, const char *name) {
                now.enabled ? "enabled" : "disabled", kept);
         if (!m->apply)
                 return printf("dry run: nothing done (--apply --confirm %s)\n", m->repo), 0;
-        if (record(m, "planned", NULL, change(&now, &was)) < 0)
-                return 3;
-        r = gh_actions_perms_set(m->x.real.gh, m->repo, &was, err, sizeof err);
-        (void) record(m, r < 0 ? "failed" : "completed", r < 0 ? err : NULL, change(&now, &was));
-        if (r < 0)
-                return fprintf(stderr, "lanectl emergency: %s\n", err), 1;
+        if ((r = set_perms(m, &now, &was)) != 0)
+                return r;
         if (unlinkat(store, name, 0) < 0)
                 fprintf(stderr, "lanectl emergency: %s/%s stays: %m\n", m->x.s->store_dir, name);
         return printf("resumed: Actions of %s as before the pause\n", m->repo), 0;
