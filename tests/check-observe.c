@@ -318,21 +318,43 @@ START_TEST(test_baseline_docker) {
 }
 END_TEST
 
+/* A user whose home exists, its name and home copied (getpw* share one
+ * buffer): this test's own when it has one, else root's (a Debian build
+ * runs as a user whose home is /nonexistent). */
+static void user_with_home(char *name, size_t name_size, char *home, size_t home_size) {
+        const struct passwd *pw = getpwuid(getuid());
+        struct stat st;
+
+        if (!pw || stat(pw->pw_dir, &st) < 0)
+                pw = getpwnam("root");
+        ck_assert_msg(pw && stat(pw->pw_dir, &st) == 0, "neither this test's user nor root has a home");
+        snprintf(name, name_size, "%s", pw->pw_name);
+        snprintf(home, home_size, "%s", pw->pw_dir);
+}
+
 START_TEST(test_baseline_home) {
+        const struct passwd *nobody = getpwnam("nobody");
         char link[600], home[600];
+        struct stat st;
 
         cfg_default();
         strcpy(d.user, "lanekeeper-no-such-user");
         baseline();
         ck_assert_int_eq(find("home_under_roots")->state, BASELINE_NOT_READY);
         ck_assert_reason_has(find("home_under_roots")->detail, "no user");
-        /* the current user's home is outside this test's root */
-        snprintf(d.user, sizeof d.user, "%s", me);
+        /* a user whose home does not exist (Debian's nobody: /nonexistent) */
+        if (nobody && stat(nobody->pw_dir, &st) < 0) {
+                strcpy(d.user, "nobody");
+                baseline();
+                ck_assert_int_eq(find("home_under_roots")->state, BASELINE_NOT_READY);
+                ck_assert_reason_has(find("home_under_roots")->detail, "No such file or directory");
+        }
+        /* a home outside this test's root */
+        user_with_home(d.user, sizeof d.user, home, sizeof home);
         baseline();
         ck_assert_int_eq(find("home_under_roots")->state, BASELINE_NOT_READY);
         ck_assert_reason_has(find("home_under_roots")->detail, "outside the registration roots");
         /* a root that is a link to the home's parent counts once resolved */
-        snprintf(home, sizeof home, "%s", getpwuid(getuid())->pw_dir);
         snprintf(link, sizeof link, "%s/link-root", tmp);
         *strrchr(home, '/') = '\0';
         if (home[0]) {

@@ -123,13 +123,8 @@ static void remove_entry(struct walk *w, int rfd, const char *name, bool have_di
         size_t n = 0;
         int r = 0;
 
-        if (have_dir) {
-                _cleanup_(closep) int fd = openat(rfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-
-                r = fd < 0 ? -errno : cache_empty_dir(fd, 0, &n);
-                if (r == 0 && unlinkat(rfd, name, AT_REMOVEDIR) < 0)
-                        r = -errno;
-        }
+        if (have_dir)
+                r = cache_remove_entry(rfd, name, 0, &n);   /* made writable first where a job made it read-only */
         snprintf(marker, sizeof marker, "%s" MARKER, name);
         if (r == 0 && unlinkat(rfd, marker, 0) < 0 && errno != ENOENT)
                 r = -errno;
@@ -199,6 +194,18 @@ static void visit_repo(struct walk *w, int rfd) {
                 closedir(d);
 }
 
+/* A directory of the lane user's that a job made read-only (0555): its
+ * owner may still add u+wx, so that its entries can be removed. */
+static int make_writable(int fd) {
+        struct stat st;
+
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if ((st.st_mode & (S_IWUSR | S_IXUSR)) == (S_IWUSR | S_IXUSR))
+                return 0;
+        return fchmod(fd, (st.st_mode & 07777) | S_IWUSR | S_IXUSR) < 0 ? -errno : 0;
+}
+
 /* Each subdirectory of DFD, at LEVEL (0 owners, 1 repositories); empty
  * ones are removed when clearing. */
 static void visit_level(struct walk *w, int dfd, unsigned level) {
@@ -218,11 +225,12 @@ static void visit_level(struct walk *w, int dfd, unsigned level) {
                         if (w->clear && w->max_age_days == 0) {
                                 size_t n = 0;
 
-                                if (cache_empty_dir(sub, 0, &n) == 0)
-                                        (void) unlinkat(dfd, de->d_name, AT_REMOVEDIR);
+                                (void) cache_remove_entry(dfd, de->d_name, 0, &n);
                         }
                         continue;
                 }
+                if (w->clear)
+                        (void) make_writable(sub);   /* its emptied entries are removed from it */
                 if (level == 0)
                         visit_level(w, sub, 1);
                 else
