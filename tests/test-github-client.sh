@@ -6,9 +6,10 @@
 # python3-cryptography for the double (skipped without; CI=true: failure).
 set -u
 py=/usr/bin/python3
-if ! "$py" -c 'import jsonschema, jwt, cryptography' 2>/dev/null || ! command -v openssl >/dev/null; then
-        [ "${CI:-}" = true ] && { echo "python3-jsonschema/jwt/cryptography or openssl missing (CI=true: failure)"; exit 1; }
-        echo "SKIP: needs python3-jsonschema python3-jwt python3-cryptography openssl"; exit 77
+if ! "$py" -c 'import jsonschema, jwt, cryptography' 2>/dev/null || ! command -v openssl >/dev/null ||
+        ! command -v curl >/dev/null; then
+        [ "${CI:-}" = true ] && { echo "python3-jsonschema/jwt/cryptography, openssl or curl missing (CI=true: failure)"; exit 1; }
+        echo "SKIP: needs python3-jsonschema python3-jwt python3-cryptography openssl curl"; exit 77
 fi
 : "${LANECTL:?}"
 passed=0 failed=0

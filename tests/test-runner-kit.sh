@@ -11,9 +11,10 @@
 # python3-yaml (CI=true: a failure).
 set -u
 py=/usr/bin/python3
-if ! "$py" -c 'import jsonschema, jwt, cryptography, yaml' 2>/dev/null; then
-        [ "${CI:-}" = true ] && { echo "python3-jsonschema/jwt/cryptography/yaml missing (CI=true: failure)"; exit 1; }
-        echo "SKIP: needs python3-jsonschema python3-jwt python3-cryptography python3-yaml"; exit 77
+if ! "$py" -c 'import jsonschema, jwt, cryptography, yaml' 2>/dev/null || ! command -v curl >/dev/null ||
+        ! command -v pgrep >/dev/null; then
+        [ "${CI:-}" = true ] && { echo "python3-jsonschema/jwt/cryptography/yaml, curl or pgrep missing (CI=true: failure)"; exit 1; }
+        echo "SKIP: needs python3-jsonschema python3-jwt python3-cryptography python3-yaml curl procps"; exit 77
 fi
 passed=0 failed=0
 ok()  { passed=$((passed + 1)); }

@@ -135,7 +135,9 @@ static void check_units(struct preflight *p) {
         char v[64];
 
         if (!p->x.bus)
-                return add(p, "units", PF_FAIL, "run lanectl where the system bus is reachable", "no system bus");
+                return add(p, "units", PF_FAIL, "as root: apt-get install dbus && systemctl start dbus.socket "
+                           "(dbus starts its socket only at the next boot when installed later)",
+                           "no system bus (/run/dbus/system_bus_socket): systemd cannot be read");
         for (size_t i = 0; i < ELEMENTSOF(units); i++) {
                 unit_prop(p->x.bus, units[i].unit, units[i].prop, v, sizeof v);
                 if (strcmp(v, units[i].want) == 0)

@@ -91,6 +91,7 @@ e2e_init() {
 e2e_need_jobs() {
         /usr/bin/python3 -c 'import jsonschema, jwt, cryptography, yaml, prometheus_client' 2>/dev/null ||
                 e2e_skip "needs python3-jsonschema python3-jwt python3-cryptography python3-yaml python3-prometheus-client"
+        command -v curl >/dev/null || e2e_skip "needs curl (the double's test-only endpoints)"
         e2e_init
         command -v dbus-daemon >/dev/null || e2e_skip "needs dbus-daemon (package dbus) for the system bus"
 }
