@@ -41,6 +41,70 @@ START_TEST(test_adopt) {
 }
 END_TEST
 
+/* systemd's side of a daemon-reload, as observe_unit_needs_reload reads
+ * it: LOADED says systemd holds an older copy of the unit. */
+static bool loaded;
+static int f_needs_reload(void *data, const char *unit, char *why, size_t size) {
+        (void) data;
+        ck_assert_str_eq(unit, "lanekeeper-lane@lane-a.service");
+        snprintf(why, size, loaded ? "loaded, its file changed" : "systemd has not loaded it");
+        return loaded ? 1 : 0;
+}
+
+static const char *step_detail(const char *name) {
+        for (size_t i = 0; i < res.n_steps; i++)
+                if (strcmp(res.steps[i].name, name) == 0)
+                        return res.steps[i].detail;
+        return "(no such step)";
+}
+
+static struct exec_ops reload_ops;
+static void with_reload_check(bool is_loaded) {
+        reload_ops = ops;
+        reload_ops.unit_needs_reload = f_needs_reload;
+        world_ops = &reload_ops;
+        loaded = is_loaded;
+}
+
+/* A new unit is read by systemd when it starts: no daemon-reload. */
+START_TEST(test_create_no_reload) {
+        with_reload_check(false);
+        (void) run(EXEC_APPLY, false, false);
+        ck_outcome(EXEC_COMPLETED);
+        ck_steps("token offer install-unit daemon-reload enable-now config.sh gates");
+        ck_assert_str_eq(w.calls, "install-unit enable-now");
+        ck_assert_reason_has(step_detail("daemon-reload"), "skipped: systemd has not loaded it");
+}
+END_TEST
+
+/* A unit systemd holds loaded from an older file is reloaded. */
+START_TEST(test_adopt_reload_when_loaded) {
+        with_reload_check(true);
+        w.configured = true;
+        add_runner(false, NULL);
+        (void) run(EXEC_APPLY, false, false);
+        ck_assert_int_eq(res.p.action, ACTION_ADOPT);
+        ck_outcome(EXEC_COMPLETED);
+        ck_assert_str_eq(w.calls, "install-unit daemon-reload enable-now");
+        ck_assert_reason_has(step_detail("daemon-reload"), "ok: loaded, its file changed");
+}
+END_TEST
+
+/* A unit file written as it was needs nothing, loaded or not. */
+START_TEST(test_reregister_unchanged_no_reload) {
+        with_reload_check(true);
+        supervised();
+        w.unit_same = true;
+        w.r[0].n_labels = 2;
+        strcpy(w.r[0].labels[1], "lanekeeper-managed");
+        w.readonly_label = true;
+        (void) run(EXEC_APPLY, false, false);
+        ck_outcome(EXEC_COMPLETED);
+        ck_assert_reason_has(step_detail("daemon-reload"), "skipped: lanekeeper-lane@lane-a.service is unchanged");
+        ck_assert_ptr_null(strstr(w.calls, "daemon-reload"));
+}
+END_TEST
+
 START_TEST(test_reconcile_labels) {
         supervised();
         w.r[0].n_labels = 2;   /* X64 missing... */
@@ -512,6 +576,9 @@ int main(void) {
         tcase_add_checked_fixture(actions, setup, NULL);
         tcase_add_test(actions, test_create);
         tcase_add_test(actions, test_adopt);
+        tcase_add_test(actions, test_create_no_reload);
+        tcase_add_test(actions, test_adopt_reload_when_loaded);
+        tcase_add_test(actions, test_reregister_unchanged_no_reload);
         tcase_add_test(actions, test_reconcile_labels);
         tcase_add_test(actions, test_reconcile_reregisters);
         tcase_add_test(actions, test_reconcile_busy_deferred);

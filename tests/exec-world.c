@@ -80,8 +80,9 @@ static int h_install_unit(void *d, const struct helper_request *req, struct help
         ck_assert_str_eq(req->root, "/srv/r");
         if (failing("install-unit"))
                 return refused("install-unit", reply);
+        *reply = (struct helper_reply) { .changed = w.unit && w.unit_same ? 0 : 1 };
+        snprintf(reply->unit_name, sizeof reply->unit_name, "lanekeeper-lane@%s.service", req->lane);
         w.unit = w.managed = true;
-        *reply = (struct helper_reply) { .changed = 1 };
         return 0;
 }
 
@@ -408,8 +409,11 @@ const struct exec_ops ops = {
 /* ---- running it ---- */
 
 
+const struct exec_ops *world_ops;
+
 void setup(void) {
         memset(&w, 0, sizeof w);
+        world_ops = NULL;
         w.main_uid = -1, w.next_id = 100, w.baseline_ready = true, w.dir_entries = 3;
         lane = (struct lane_desired) { .managed = true, .n_labels = 3 };
         strcpy(lane.name, "lane-a");
@@ -434,7 +438,7 @@ enum exec_outcome run(enum exec_cmd cmd, bool purge, bool dry_run) {
         };
 
         w.calls[0] = '\0';
-        return exec_lane(&ops, &req, &res);
+        return exec_lane(world_ops ?: &ops, &req, &res);
 }
 
 /* "token offer install-unit ..." : the steps taken, in order. */

@@ -56,9 +56,11 @@ struct world {
         unsigned idle_wait_s;
         const struct exec_prove *prove;   /* apply --smoke */
         char last_proven[8], last_smoke[256];   /* the last record's "proven" ("" none) and "smoke" */
+        bool unit_same;                   /* install-unit finds the unit file as it would write it */
 };
 
 extern struct world w;
+extern const struct exec_ops *world_ops;   /* run() uses these when set (setup: NULL, the fakes) */
 extern struct lane_desired lane;
 extern struct plan_policy pol;
 extern struct exec_result res;

@@ -71,8 +71,7 @@ bool exec_create(struct exec_run *x) {
                 return false;
         /* A running unit (re-registering a lane whose registration GitHub
          * deleted) takes the offer only when it starts again. */
-        ok = exec_helper_step(x, "install-unit", PROTO_VERB_INSTALL_UNIT) &&
-             exec_helper_step(x, "daemon-reload", PROTO_VERB_DAEMON_RELOAD) &&
+        ok = exec_install_unit(x) &&
              (running ? exec_helper_step(x, "restart", PROTO_VERB_RESTART)
                       : exec_helper_step(x, "enable-now", PROTO_VERB_ENABLE_NOW));
         st = exec_step_begin(x, "config.sh");

@@ -113,6 +113,10 @@ static int real_user_uid(void *data, const char *user, uid_t *ret) {
         return 0;
 }
 
+static int real_unit_needs_reload(void *data, const char *unit, char *why, size_t size) {
+        return observe_unit_needs_reload(((struct exec_real *) data)->bus, unit, why, size);
+}
+
 static int real_lock(void *data, const char *lane, int *ret_fd) {
         return lane_lock(((struct exec_real *) data)->store_dir, lane, ret_fd);
 }
@@ -150,6 +154,7 @@ void exec_real_ops(struct exec_real *r, struct exec_ops *ops) {
                 .unit_workers = exec_real_unit_workers,
                 .cache_stats = exec_real_cache_stats,
                 .legacy_unit = exec_real_legacy_unit,
+                .unit_needs_reload = real_unit_needs_reload,
                 .now_ms = real_now_ms,
                 .wall_time = real_wall_time,
                 .sleep_ms = real_sleep_ms,

@@ -101,22 +101,58 @@ void exec_observe(struct exec_run *x) {
         x->ops->observe(x->ops->data, x->req->lane, &x->res->o);
 }
 
-int exec_helper_call(struct exec_run *x, enum proto_verb verb, char *err, size_t errlen) {
-        _cleanup_(freep) struct helper_reply *reply = calloc(1, sizeof *reply);
+/* The helper's answer to VERB into REPLY (ERR: why it failed). */
+static int helper_call_reply(struct exec_run *x, enum proto_verb verb, struct helper_reply *reply, char *err,
+                             size_t errlen) {
         const struct lane_desired *d = x->req->lane;
         struct helper_request hr = {
                 .lane = verb == PROTO_VERB_DAEMON_RELOAD ? NULL : d->name,
                 .user = verb == PROTO_VERB_INSTALL_UNIT ? d->user : NULL,
                 .root = verb == PROTO_VERB_INSTALL_UNIT ? d->root : NULL,
         };
-        int r;
+        int r = helper_ops_call(x->ops->helper, x->ops->helper_data, verb, &hr, reply);
 
-        if (!reply)
-                return snprintf(err, errlen, "out of memory"), -ENOMEM;
-        r = helper_ops_call(x->ops->helper, x->ops->helper_data, verb, &hr, reply);
         if (r < 0)
                 helper_reply_error(reply, err, errlen);
         return r;
+}
+
+/* install-unit, then a daemon-reload only where systemd holds an older
+ * copy of the unit: systemd reads a unit it never loaded, or loaded as
+ * not found, from disk when the unit is started (its unit cache sees the
+ * directory changed), and an unchanged file needs nothing. A reload
+ * reloads every unit of the host; most applies need none. */
+bool exec_install_unit(struct exec_run *x) {
+        const struct exec_ops *ops = x->ops;
+        _cleanup_(freep) struct helper_reply *reply = calloc(1, sizeof *reply);
+        struct exec_step *st = exec_step_begin(x, "install-unit");
+        char err[512], why[256] = "";
+        int r, need;
+
+        if (!reply)
+                return exec_step_end(x, st, false, "out of memory");
+        r = helper_call_reply(x, PROTO_VERB_INSTALL_UNIT, reply, err, sizeof err);
+        if (!exec_step_end(x, st, r == 0, r == 0 ? "ok" : "%s", err))
+                return false;
+        if (reply->changed == 0)
+                need = 0, snprintf(why, sizeof why, "%s is unchanged", reply->unit_name);
+        else if (ops->unit_needs_reload)
+                need = ops->unit_needs_reload(ops->data, reply->unit_name, why, sizeof why);
+        else
+                need = 1;
+        st = exec_step_begin(x, "daemon-reload");
+        if (need == 0)
+                return exec_step_end(x, st, true, "skipped: %s", why);
+        r = exec_helper_call(x, PROTO_VERB_DAEMON_RELOAD, err, sizeof err);
+        return exec_step_end(x, st, r == 0, r == 0 ? "ok%s%s" : "%s", r == 0 && why[0] ? ": " : "", r == 0 ? why : err);
+}
+
+int exec_helper_call(struct exec_run *x, enum proto_verb verb, char *err, size_t errlen) {
+        _cleanup_(freep) struct helper_reply *reply = calloc(1, sizeof *reply);
+
+        if (!reply)
+                return snprintf(err, errlen, "out of memory"), -ENOMEM;
+        return helper_call_reply(x, verb, reply, err, errlen);
 }
 
 bool exec_helper_step(struct exec_run *x, const char *name, enum proto_verb verb) {
@@ -214,9 +250,7 @@ static bool perform(struct exec_run *x) {
         case ACTION_CREATE:
                 return exec_create(x);
         case ACTION_ADOPT:
-                return exec_helper_step(x, "install-unit", PROTO_VERB_INSTALL_UNIT) &&
-                       exec_helper_step(x, "daemon-reload", PROTO_VERB_DAEMON_RELOAD) &&
-                       exec_helper_step(x, "enable-now", PROTO_VERB_ENABLE_NOW);
+                return exec_install_unit(x) && exec_helper_step(x, "enable-now", PROTO_VERB_ENABLE_NOW);
         case ACTION_RECONCILE:
                 /* GitHub lists no runner for a lane that is configured here:
                  * its registration was deleted; the labels API cannot help,

@@ -177,6 +177,11 @@ struct exec_ops {
         int (*cache_stats)(void *data, const struct lane_desired *d, struct proto_cache_stats *ret);
         /* Entries left in the lane directory, or -errno. */
         long (*lane_dir_entries)(void *data, const struct lane_desired *d);
+        /* Whether systemd must reload to see UNIT's file as written now: 1
+         * (loaded, and its file or drop-ins changed since; or unknown), 0
+         * (not loaded, or loaded as not found: read on its start). WHY says
+         * which. NULL: always reload. */
+        int (*unit_needs_reload)(void *data, const char *unit, char *why, size_t size);
         /* svc.sh's unit for the lane, if installed: its name into BUF. */
         void (*legacy_unit)(void *data, const char *lane, char *buf, size_t size, bool *ret_enabled);
         long long (*now_ms)(void *data);           /* monotonic */
@@ -225,6 +230,8 @@ struct exec_step *exec_step_begin(struct exec_run *x, const char *name);
 bool exec_step_end(struct exec_run *x, struct exec_step *st, bool ok, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void exec_observe(struct exec_run *x);
 bool exec_helper_step(struct exec_run *x, const char *name, enum proto_verb verb);
+/* Steps install-unit and daemon-reload, the reload only when needed. */
+bool exec_install_unit(struct exec_run *x);
 int exec_helper_call(struct exec_run *x, enum proto_verb verb, char *err, size_t errlen);
 bool exec_create(struct exec_run *x);
 bool exec_reconcile(struct exec_run *x);

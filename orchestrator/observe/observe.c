@@ -348,3 +348,39 @@ void observe_lane(const struct observe_ops *ops, const struct observe_env *env, 
         ops->baseline(env, d, o);   /* after local: it reads the runner version */
         o->baseline = baseline_overall(o->checks, o->n_checks);
 }
+
+/* Whether systemd must reload to see UNIT's file as it is now on disk
+ * (GetUnit loads nothing): 1 when it holds the unit loaded and
+ * NeedDaemonReload says its file or drop-ins changed, or when that cannot
+ * be told; 0 when it holds no such unit, or only a not-found stub, which
+ * it loads again from disk once the unit directory changed. */
+int observe_unit_needs_reload(sd_bus *bus, const char *unit, char *why, size_t size) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        char load[32];
+        const char *path;
+        int need = 1, r;
+
+        if (!bus)
+                return say(why, size, "no connection to systemd"), 1;
+        r = sd_bus_call_method(bus, SYSTEMD_DEST, "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager",
+                               "GetUnit", &e, &reply, "s", unit);
+        if (r < 0 && sd_bus_error_has_name(&e, "org.freedesktop.systemd1.NoSuchUnit"))
+                return say(why, size, "systemd has not loaded %s; it reads the file when the unit starts", unit), 0;
+        if (r >= 0)
+                r = sd_bus_message_read(reply, "o", &path);
+        if (r < 0)
+                return say(why, size, "GetUnit(%s): %s", unit, e.message ?: strerror(-r)), 1;
+        if (get_string(bus, path, "org.freedesktop.systemd1.Unit", "LoadState", load, sizeof load) < 0)
+                return say(why, size, "cannot read the load state of %s", unit), 1;
+        if (strcmp(load, "not-found") == 0)
+                return say(why, size, "systemd knows %s only as not found; it reads the file when the unit starts",
+                           unit), 0;
+        r = sd_bus_get_property_trivial(bus, SYSTEMD_DEST, path, "org.freedesktop.systemd1.Unit", "NeedDaemonReload",
+                                        NULL, 'b', &need);
+        if (r < 0)
+                return say(why, size, "cannot read NeedDaemonReload of %s", unit), 1;
+        say(why, size, need ? "%s is loaded and its file changed" : "%s is loaded and systemd has its file as written",
+            unit);
+        return need ? 1 : 0;
+}

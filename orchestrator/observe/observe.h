@@ -58,6 +58,8 @@ void observe_lane(const struct observe_ops *ops, const struct observe_env *env, 
 void observe_github(const struct observe_env *env, const struct lane_desired *d, struct observation *o);
 void observe_local(const struct observe_env *env, const struct lane_desired *d, struct observation *o);
 void observe_unit(const struct observe_env *env, const struct lane_desired *d, struct observation *o);
+/* 1: systemd must reload to see UNIT as on disk (or cannot tell); 0: not. */
+int observe_unit_needs_reload(sd_bus *bus, const char *unit, char *why, size_t size);
 void observe_baseline(const struct observe_env *env, const struct lane_desired *d, struct observation *o);
 
 /* "2.330.0" from a runner directory's bin -> bin.2.330.0 link (the layout

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <systemd/sd-bus.h>
 
 #include "audit.h"
 #include "gh-api.h"
@@ -182,8 +183,8 @@ struct slot_hooks sup_hooks(struct pool_sup *s) {
 }
 
 /* The helper's VERB for SLOT N of SP: 0, or -errno with DETAIL. */
-static int helper(struct pool_sup *s, const struct sup_pool *sp, unsigned n, enum proto_verb verb, char *detail,
-                  size_t size) {
+static int helper_changed(struct pool_sup *s, const struct sup_pool *sp, unsigned n, enum proto_verb verb,
+                          char *detail, size_t size, int *ret_changed) {
         struct helper_request req = { .lane = sp->slots[n - 1].srv.slot };
         _cleanup_(freep) struct helper_reply *reply = calloc(1, sizeof *reply);
         int r;
@@ -199,7 +200,36 @@ static int helper(struct pool_sup *s, const struct sup_pool *sp, unsigned n, enu
         r = helper_ops_call(&helper_socket_ops, &s->real->helper, verb, &req, reply);
         if (r < 0)
                 helper_reply_error(reply, detail, size);
+        if (ret_changed)
+                *ret_changed = r < 0 ? -1 : reply->changed;
         return r;
+}
+
+static int helper(struct pool_sup *s, const struct sup_pool *sp, unsigned n, enum proto_verb verb, char *detail,
+                  size_t size) {
+        return helper_changed(s, sp, n, verb, detail, size, NULL);
+}
+
+/* Whether the units just written need a daemon-reload: only one that
+ * systemd holds loaded from an older file does (observe_unit_needs_reload);
+ * a new slot's unit is read from disk when it starts. In the child: a bus
+ * connection of its own (the parent's cannot cross a fork). */
+static bool reload_needed(struct pool_sup *s) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        char unit[128], why[256];
+
+        if (sd_bus_open_system(&bus) < 0)
+                return true;
+        for (size_t i = 0; i < s->n_items; i++) {
+                const struct sup_child_item *it = &s->items[i];
+
+                if (it->a.act != PA_INSTALL || it->r != 0 || it->changed == 0)
+                        continue;
+                if (proto_unit_name_for_lane(s->pools[it->pool].slots[it->a.slot - 1].srv.slot, unit, sizeof unit) < 0 ||
+                    observe_unit_needs_reload(bus, unit, why, sizeof why) != 0)
+                        return true;
+        }
+        return false;
 }
 
 /* GitHub's part of A (the runner deleted before its slot stops or starts
@@ -255,9 +285,9 @@ static void act_helper(struct pool_sup *s, struct sup_child_item *it) {
         }
 }
 
-/* New units first, all of them, then one daemon-reload for them, then
- * each slot started or stopped: a pool scaling up from nothing costs one
- * reload, not one per slot. Each result written as it is known. */
+/* New units first, all of them, then one daemon-reload for them if one
+ * needs it (reload_needed: a pool scaling up from nothing needs none),
+ * then each slot started or stopped. Each result written as it is known. */
 static void child_run(struct pool_sup *s, int fd) {
         char detail[600] = "";
         bool installed = false;
@@ -268,10 +298,11 @@ static void child_run(struct pool_sup *s, int fd) {
 
                 if (it->a.act != PA_INSTALL)
                         continue;
-                it->r = helper(s, &s->pools[it->pool], it->a.slot, PROTO_VERB_INSTALL_UNIT, it->detail, sizeof it->detail);
-                installed = installed || it->r == 0;
+                it->r = helper_changed(s, &s->pools[it->pool], it->a.slot, PROTO_VERB_INSTALL_UNIT, it->detail,
+                                       sizeof it->detail, &it->changed);
+                installed = installed || (it->r == 0 && it->changed != 0);
         }
-        if (installed)
+        if (installed && reload_needed(s))
                 reload = helper(s, &s->pools[0], 1, PROTO_VERB_DAEMON_RELOAD, detail, sizeof detail);
         for (size_t i = 0; i < s->n_items; i++) {
                 struct sup_child_item *it = &s->items[i];

@@ -80,6 +80,7 @@ struct sup_child_item {
         size_t pool;
         struct pool_action a;
         int r;
+        int changed;                   /* install: the unit file written anew (1), as it was (0), unknown (-1) */
         char detail[600];
 };
 

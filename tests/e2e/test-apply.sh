@@ -100,6 +100,16 @@ check "blocked: no unit written" e2e_root test ! -e /etc/systemd/system/$unit
 check "blocked: no registration token was asked for" test "$(curl -sf "http://127.0.0.1:$port/_double/log" | grep -o registration-token | wc -l)" = 0
 
 # ---- create from absent ----
+# Whether PID 1 reloaded: a probe unit kept loaded (active) whose file
+# changed on disk says NeedDaemonReload=yes until the next daemon-reload.
+probe_stale() {
+        e2e_root sh -c "printf '[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/true\n' \
+                >/etc/systemd/system/lk-reload-probe.service && systemctl start lk-reload-probe.service &&
+                echo '# changed' >>/etc/systemd/system/lk-reload-probe.service"
+}
+pid1_reloads() { e2e_root systemctl show -P NeedDaemonReload lk-reload-probe.service; }
+probe_stale
+reloads_before=$(pid1_reloads)
 snap_start
 apply lanekeeper apply lane-a --confirm lane-a --idempotency-key create-a-1 --timeout 60
 snap_stop
@@ -113,6 +123,13 @@ check "create: steps token..config.sh..gates" test "$(rec_field '" ".join(s["ste
         "token offer install-unit daemon-reload enable-now config.sh gates"
 check "unit active" e2e_root systemctl -q is-active $unit
 check "unit enabled" e2e_root systemctl -q is-enabled $unit
+check "create: no daemon-reload (systemd reads a new unit as it starts it): $(rec_field '[s["detail"] for s in r["steps"] if s["step"] == "daemon-reload"]' <<<"$rec")" \
+        grep -q "^\['skipped: systemd has not loaded\|^\['skipped: systemd knows .* only as not found" \
+        <<<"$(rec_field '[s["detail"] for s in r["steps"] if s["step"] == "daemon-reload"]' <<<"$rec")"
+check "create: PID 1 did not reload (a changed probe unit still needs one: $reloads_before, then $(pid1_reloads))" \
+        test "$reloads_before/$(pid1_reloads)" = yes/yes
+check "create: systemd has the unit as written (NeedDaemonReload=no)" \
+        test "$(e2e_root systemctl show -P NeedDaemonReload $unit)" = no
 check "GitHub: lane-a online" test "$(runner_field lane-a status)" = online
 check "GitHub: exactly the desired labels" test "$(runner_field lane-a labels)" = "X64,lanekeeper-managed,self-hosted"
 check ".runner written by config.sh as lkrunner" test "$(e2e_root stat -c %U $R/lane-a/.runner)" = lkrunner
@@ -390,10 +407,14 @@ ctl clear-faults '{}' >/dev/null
 
 # ---- remove: stopped, processes gone, deregistered, unit removed, directory kept ----
 bpid=$(main_pid lanekeeper-lane@lane-b.service)
+probe_stale
+reloads_before=$(pid1_reloads)
 lk lanekeeper remove lane-b --apply --confirm lane-b --idempotency-key rm-b-1 --timeout 30
 echo "$out"
 rec=$(last_record)
 check "remove: completed ($rc)" test "$rc" = 0
+check "remove: PID 1 reloaded (the probe the create's check reads: $reloads_before, then $(pid1_reloads))" \
+        test "$reloads_before/$(pid1_reloads)" = yes/no
 check "remove: steps" test "$(rec_field '" ".join(s["step"] for s in r["steps"])' <<<"$rec")" = \
         "stop processes reread deregister unlisted remove-unit gates"
 check "remove: gates unit_removed, github_deregistered passed" \
