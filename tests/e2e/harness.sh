@@ -12,6 +12,7 @@
 #   e2e_audit_records FILTER EXPR  EXPR over the store's audit records x that FILTER holds for
 #   e2e_bind FILE TARGET  a private copy of FILE mounted over TARGET inside
 #   e2e_boot              boot; E2E_PID is systemd's pid in the host namespace
+#   e2e_boot_code CODE    boot what CODE stages (a root of its own), as e2e_boot does
 #   e2e_root CMD...       run CMD inside as root
 #   e2e_as USER CMD...    run CMD inside as USER (setpriv, no PAM, no_new_privs)
 #   e2e_as_plain USER CMD...  as USER without no_new_privs (a login-like
@@ -319,7 +320,6 @@ e2e_stage_two() {
 }
 
 e2e_boot() {
-        local i state
         case "${PKGLIBEXECDIR:-}" in
         /tmp/*|/var/tmp/*)
                 e2e_log "warning: pkglibexecdir $PKGLIBEXECDIR lies under /tmp: lane units (PrivateTmp=yes) cannot run" \
@@ -328,17 +328,26 @@ e2e_boot() {
         if [ -d "$E2E_WORK/dest/usr/local" ] && [ ! -e "$E2E_WORK/dest$LANEKEEPER_CONFIG" ]; then
                 install -D -m 644 /dev/null "$E2E_WORK/dest$LANEKEEPER_CONFIG"   # built-in defaults
         fi
+        e2e_boot_code "$(declare -p E2E_MASK); $(declare -f e2e_place e2e_stage_two); e2e_stage_two '$E2E_WORK'"
+}
+
+# CODE (bash) run as PID 1 of new PID, mount, UTS, IPC and cgroup
+# namespaces, in a cgroup of our own, to become systemd; then wait until
+# the system runs. Sets E2E_CGROUP, E2E_UNSHARE_PID, E2E_PID (e2e_shutdown
+# undoes them). e2e_boot's stage two stages the host's root; another
+# (scripts/test-package's) may pivot into a root of its own.
+e2e_boot_code() { # CODE
+        local i state cg2
         # A cgroup of our own in the cgroup2 hierarchy, wherever it is
         # mounted; the namespace's systemd runs in unified mode inside it
         # and nowhere else.
-        local cg2; cg2=$(e2e_cgroup2_mount)
+        cg2=$(e2e_cgroup2_mount)
         [ -n "$cg2" ] || { e2e_log "no cgroup2 hierarchy is mounted"; return 1; }
         E2E_CGROUP=$cg2/lanekeeper-e2e-$$
         mkdir "$E2E_CGROUP" || { e2e_log "cannot make the cgroup $E2E_CGROUP"; E2E_CGROUP=; return 1; }
         (
                 echo "$BASHPID" >"$E2E_CGROUP/cgroup.procs"
-                exec unshare --pid --fork --mount --uts --ipc --cgroup --mount-proc --propagation private \
-                        bash -c "$(declare -p E2E_MASK); $(declare -f e2e_place e2e_stage_two); e2e_stage_two '$E2E_WORK'"
+                exec unshare --pid --fork --mount --uts --ipc --cgroup --mount-proc --propagation private bash -c "$1"
         ) &
         E2E_UNSHARE_PID=$!
         for i in $(seq 1 100); do
