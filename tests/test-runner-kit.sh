@@ -68,6 +68,15 @@ out=$("$kit/config.sh" --url "$url" --frobnicate 2>&1); rc=$?
 # ---- run: online while it heartbeats; a second listener is a conflict ----
 "$kit/run.sh" >"$w/run.log" 2>&1 & runpid=$!; pids+=($runpid)
 wait_status lane-kit online && ok || bad "run.sh did not bring the runner online"
+# as actions/runner: the session is created before "Listening for Jobs", so
+# GitHub shows the runner online when the line is there; every console line
+# is traced in _diag/Runner_*.log ("WRITE LINE: ...")
+for _ in $(seq 50); do grep -q 'Listening for Jobs' "$w/run.log" && break; sleep 0.1; done
+grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]{8}Z: Listening for Jobs$' "$w/run.log" && ok || bad "no 'DATE: Listening for Jobs': $(cat "$w/run.log")"
+[ "$(status lane-kit)" = online ] && ok || bad "said it listens while GitHub shows it $(status lane-kit)"
+logs=$(grep -l 'INFO Terminal\] WRITE LINE: .*Listening for Jobs' "$kit"/_diag/Runner_*-utc.log 2>/dev/null | wc -l)
+[ "$logs" -eq 1 ] && ok || bad "_diag: $logs Runner_*-utc.log with the listening line: $(ls -l "$kit/_diag" 2>&1)"
+grep -qF "$reg" "$kit"/_diag/* && bad "the token is in _diag" || ok
 out=$("$kit/bin/Runner.Listener" run 2>&1); rc=$?
 [ $rc -eq 5 ] && ok || bad "a second listener: exit $rc, wanted 5: $out"
 kill -TERM $runpid; wait $runpid; rc=$?

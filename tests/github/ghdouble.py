@@ -90,6 +90,11 @@ def scope_key(kind, name):
 
 class Handler(ghrest.JobsMixin, ghscaleset.ScaleSetMixin, http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes: with Nagle's algorithm on, the
+    # body of a reply on a kept-alive connection waits for the client's
+    # delayed ACK of the headers (40 ms on Linux), a stall GitHub's servers
+    # do not have and that would be measured as lanekeeper's own time.
+    disable_nagle_algorithm = True
     server_version = "GitHub.com"
     sys_version = ""
 

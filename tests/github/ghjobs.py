@@ -239,6 +239,8 @@ def runner_protocol(handler, what, body):
         r = st.runners.get(int(body.get("id") or 0))
         if not r or not body.get("credential") or body.get("credential") not in (r.get("credential"), r.get("jit_secret")):
             return 404, {"message": "runner not found"}   # exit code 1 in the runner: the registration is gone
+        if what == "session":
+            return create_session(st, r, body)
         if what == "heartbeat":
             return heartbeat(st, r, body, host)
         if what == "disconnect":
@@ -272,6 +274,18 @@ def registration(handler, what, body):
         return 404, {"message": "Invalid remove token or runner"}
     del st.runners[r["id"]]
     return 200, {}
+
+
+def create_session(st, r, body):
+    """The listener's CreateSession: the runner is online from now on; another
+    listener's live session is a conflict (exit code 5 in the runner)."""
+    if r["session"] and r["session"] != body.get("session") and runner_online(st, r):
+        return 409, {"message": "session conflict"}
+    r["session"], r["last_heartbeat"] = body.get("session"), st.now()
+    if body.get("version"):
+        r["version"] = body["version"]
+    st.cond.notify_all()
+    return 200, {"session": r["session"]}
 
 
 def heartbeat(st, r, body, host):

@@ -114,6 +114,21 @@ def sessions(d):
     check("the session deleted on the listener's exit", st == 200, st)
     st, _ = other.poll()
     check("... so the next listener's session opens at once", st == 200, st)
+    # CreateSession (what the listener does before "Listening for Jobs"):
+    # online at once, without waiting for a long poll
+    r2 = Runner(d, "sess-2", ["sessions"])
+    st, _, body = d.req("GET", "/repos/acme/site/actions/runners/%d" % r2.id)
+    check("a new runner is offline before its session", body["status"] == "offline", body.get("status"))
+    st, _ = d.runner("session", {"id": r2.id, "credential": r2.cred, "session": r2.session})
+    check("a session created: 200", st == 200, st)
+    st, _, body = d.req("GET", "/repos/acme/site/actions/runners/%d" % r2.id)
+    check("... and the runner is online at once", body["status"] == "online", body.get("status"))
+    st, _ = d.runner("session", {"id": r2.id, "credential": r2.cred, "session": "s-other"})
+    check("another listener's CreateSession conflicts: 409", st == 409, st)
+    st, _ = d.runner("session", {"id": r2.id, "credential": "wrong", "session": "s-other"})
+    check("a CreateSession without the credential: 404", st == 404, st)
+    st, _ = r2.poll()
+    check("the session's own long poll goes on", st == 200, st)
 
 
 def run_of(d, body):

@@ -46,8 +46,27 @@ FLAGS = ("url", "token", "name", "labels", "runnergroup", "work")
 SWITCHES = ("no-default-labels", "unattended", "replace", "ephemeral", "disableupdate", "local")
 
 
+TRACE = []   # the open _diag log, once there is one
+
+
 def say(msg):
     print(msg, flush=True)
+    if TRACE:
+        # actions/runner's Terminal.WriteLine traces every console line
+        TRACE[0].write("[%s INFO Terminal] WRITE LINE: %s\n" % (time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime()), msg))
+        TRACE[0].flush()
+
+
+def open_diag(host):
+    """_diag/HOST_yyyyMMdd-HHmmss-utc.log, as the runner's trace: created
+    under the process's umask (the lane unit's 0077, unless the directory's
+    default ACL says otherwise), as the runner's are; never fatal."""
+    d = os.path.join(ROOT, "_diag")
+    try:
+        os.makedirs(d, exist_ok=True)
+        TRACE[:] = [open(os.path.join(d, "%s_%s-utc.log" % (host, time.strftime("%Y%m%d-%H%M%S", time.gmtime()))), "a")]
+    except OSError:
+        TRACE.clear()
 
 
 def refuse_root():
@@ -116,6 +135,7 @@ def configure(argv):
     if argv and argv[0] == "remove":
         return remove(argv[1:])
     o = parse(argv)
+    open_diag("Runner")
     if os.path.exists(os.path.join(ROOT, ".runner")):
         say("Cannot configure the runner because it is already configured. To reconfigure the runner, run "
             "'config.cmd remove' or './config.sh remove' first.")
@@ -315,6 +335,7 @@ def listen(argv):
             return 0
         say("usage: Runner.Listener run [--jitconfig ENCODED]")
         return 1
+    open_diag("Runner")
     cfg = listener_config(parse(argv[1:]))
     if not cfg:
         return 1
@@ -325,9 +346,26 @@ def listen(argv):
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     signal.signal(signal.SIGINT, lambda *_: stop.append(1))
     period = float(os.environ.get("LANEKEEPER_KIT_HEARTBEAT_S", "1"))
+    # As actions/runner's RunAsync: the session first (GitHub shows the
+    # runner online from then on), then "Listening for Jobs".
+    while True:
+        st, _ = post(origin, "session", {"id": rid, "credential": cred, "session": session, "version": VERSION})
+        if st == 404:
+            say("Runner registration has been deleted from the server, please re-configure.")
+            if not ephemeral:
+                forget()
+            return 1
+        if st == 409:
+            say("A session for this runner already exists.")
+            return 5
+        if st == 200:
+            break
+        if stop:
+            return 0
+        time.sleep(period)
     say("√ Connected to GitHub")
     say("Current runner version: '%s'" % VERSION)
-    say("Listening for Jobs")
+    say("%s: Listening for Jobs" % time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime()))
     while True:
         s.reap()
         if stop:
