@@ -34,6 +34,12 @@ void exec_observe_hold(const char *store_dir, const char *lane, struct observati
 /* Fill OPS with the real functions, all taking R as their data. */
 void exec_real_ops(struct exec_real *r, struct exec_ops *ops);
 
+/* exec-watch.c: exec_ops.watch_* */
+unsigned exec_real_watch_start(void *data, const struct lane_desired *d, struct exec_watch **ret, char *why,
+                               size_t size);
+int exec_real_watch_wait(void *data, struct exec_watch *w, long long ms, char *why, size_t size);
+void exec_real_watch_end(void *data, struct exec_watch *w);
+
 /* exec-proc.c */
 size_t exec_real_unit_processes(void *data, const char *unit, char *buf, size_t size);
 size_t exec_real_user_processes(void *data, uid_t uid, const char *unit, char *buf, size_t size);

@@ -11,9 +11,12 @@
 #include "macro.h"
 #include "proto-time.h"
 
-/* Gates are polled every 250 ms for the first 5 s (a runner usually comes
- * online within them; GitHub's listings are conditional requests, and a 304
- * costs no rate limit), then every second. */
+/* Gates are observed again when something that may change them happened
+ * (exec_ops.watch_*: the unit's state, the runner saying it listens) and
+ * otherwise polled: every second while the runner is watched; unwatched,
+ * every 250 ms for the first 5 s (a runner usually comes online within
+ * them; GitHub's listings are conditional requests, and a 304 costs no
+ * rate limit), then every second. */
 #define POLL_FAST_MS 250
 #define POLL_FAST_FOR_MS 5000
 #define POLL_MS 1000
@@ -208,12 +211,44 @@ static bool gates_pass(struct exec_run *x) {
         return all;
 }
 
-/* Poll the gates until all pass or the deadline; the first failing gate
- * names the failure. */
+/* What the gates wait on between observations: a watch where there is one
+ * (WHY: what it watches, or why nothing), else nothing. */
+static unsigned watch_start(struct exec_run *x, struct exec_watch **ret, char *why, size_t size) {
+        const struct exec_ops *ops = x->ops;
+
+        *ret = NULL;
+        if (!ops->watch_start)
+                return snprintf(why, size, "polled"), 0;
+        return ops->watch_start(ops->data, x->req->lane, ret, why, size);
+}
+
+/* Wait before the next observation, at most until DEADLINE: 1 when woken
+ * by an event (WHY: which). */
+static int gates_wait(struct exec_run *x, struct exec_watch *w, unsigned watched, long long start, long long deadline,
+                      char *why, size_t size) {
+        const struct exec_ops *ops = x->ops;
+        long long now = ops->now_ms(ops->data);
+        long long ms = (watched & EXEC_WATCH_RUNNER) || now - start >= POLL_FAST_FOR_MS ? POLL_MS : POLL_FAST_MS;
+
+        if (ms > deadline - now)
+                ms = deadline - now > 0 ? deadline - now : 0;
+        if (!w) {
+                ops->sleep_ms(ops->data, ms);
+                return 0;
+        }
+        return ops->watch_wait(ops->data, w, ms, why, size) > 0;
+}
+
+/* Observe until the gates pass or the deadline, again whenever the watch
+ * wakes and between, polling; the first failing gate names the failure.
+ * The step says how many observations it took and what woke the last. */
 static bool gates(struct exec_run *x) {
         const struct exec_ops *ops = x->ops;
         const enum gate_id *ids;
+        struct exec_watch *w = NULL;
         struct exec_step *st;
+        char watching[EXEC_DETAIL_MAX / 2], woken[EXEC_DETAIL_MAX / 2] = "";
+        unsigned watched, n = 0, wakes = 0;
         long long start, deadline;
         bool ok;
 
@@ -222,14 +257,18 @@ static bool gates(struct exec_run *x) {
         st = exec_step_begin(x, "gates");
         start = ops->now_ms(ops->data);
         deadline = start + (long long) x->req->timeout_s * 1000;
+        watched = watch_start(x, &w, watching, sizeof watching);   /* before the first look: nothing is missed */
 
         for (;;) {
                 exec_observe(x);
+                n++;
                 ok = gates_pass(x);
                 if (ok || ops->now_ms(ops->data) >= deadline)
                         break;
-                ops->sleep_ms(ops->data, ops->now_ms(ops->data) - start < POLL_FAST_FOR_MS ? POLL_FAST_MS : POLL_MS);
+                wakes += gates_wait(x, w, watched, start, deadline, woken, sizeof woken);
         }
+        if (w)
+                ops->watch_end(ops->data, w);
         x->res->gates_checked = true;
         if (!ok)
                 for (size_t i = 0; i < x->res->n_gates; i++)
@@ -240,7 +279,10 @@ static bool gates(struct exec_run *x) {
                                 x->res->failed = name;
                                 return false;
                         }
-        return exec_step_end(x, st, true, "all gates passed");
+        if (n == 1)
+                return exec_step_end(x, st, true, "all gates passed at the first observation");
+        return exec_step_end(x, st, true, "all gates passed at observation %u (%u woken by an event%s%s; %s)", n, wakes,
+                             *woken ? ", the last: " : "", woken, watching);
 }
 
 static bool perform(struct exec_run *x) {

@@ -153,6 +153,12 @@ struct exec_github_ops {
 };
 
 struct exec_offer;   /* a hand-off being served: the ops' own */
+struct exec_watch;   /* what the gates wait on: the ops' own */
+
+enum exec_watch_flags {
+        EXEC_WATCH_UNIT = 1 << 0,      /* the unit's state changes (PropertiesChanged) */
+        EXEC_WATCH_RUNNER = 1 << 1,    /* "Listening for Jobs" written to the runner's _diag log */
+};
 
 struct exec_ops {
         const struct helper_ops *helper;
@@ -184,6 +190,17 @@ struct exec_ops {
         int (*unit_needs_reload)(void *data, const char *unit, char *why, size_t size);
         /* svc.sh's unit for the lane, if installed: its name into BUF. */
         void (*legacy_unit)(void *data, const char *lane, char *buf, size_t size, bool *ret_enabled);
+        /* What wakes the gates before their next poll (NULL: they only
+         * poll): watch_start watches the lane D for what may change its
+         * observation (exec_watch_flags: its unit's state over the bus,
+         * the runner saying in _diag that it listens; 0 and no watch when
+         * neither can be watched, WHY says why); watch_wait returns 1 when
+         * one of them happened (WHY: which) or 0 after MS; watch_end
+         * releases it. */
+        unsigned (*watch_start)(void *data, const struct lane_desired *d, struct exec_watch **ret, char *why,
+                                size_t size);
+        int (*watch_wait)(void *data, struct exec_watch *w, long long ms, char *why, size_t size);
+        void (*watch_end)(void *data, struct exec_watch *w);
         long long (*now_ms)(void *data);           /* monotonic */
         time_t (*wall_time)(void *data);           /* for the record's time */
         void (*sleep_ms)(void *data, long long ms);

@@ -25,6 +25,7 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/acl.h>
 
 #include "actions-cache.h"
 #include "macro.h"
@@ -85,6 +86,39 @@ static int clear_actions(const char *lane, unsigned max_age_days) {
         else
                 printf("lanekeeper-register: %s: cleared the actions cache (%zu entries removed)\n", lane, removed);
         return 0;
+}
+
+/* The runner's _diag, made (where a runner is installed) or kept so that
+ * the lane user's group, the maintainer, can read what the runner traces
+ * there: mode 0750 and a default ACL that gives new files and directories
+ * group read, which the unit's UMask=0077 would take away. lanectl's gates
+ * watch it for the runner saying it listens (lanekeeper-register(8)).
+ * Never fatal: without it they poll. */
+static void open_diag(const char *lane) {
+        _cleanup_(closep) int fd = -EBADF;
+        char path[64];
+        acl_t acl;
+        struct stat st;
+
+        if (fstatat(AT_FDCWD, "config.sh", &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return;   /* no runner here (yet): nothing traces */
+        if (mkdirat(AT_FDCWD, "_diag", 0750) < 0 && errno != EEXIST)
+                goto fail;
+        fd = openat(AT_FDCWD, "_diag", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0 || fchmod(fd, 0750) < 0)
+                goto fail;
+        acl = acl_from_text("u::rwx,g::r-x,o::---");
+        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);   /* the directory opened, not a name a job could swap */
+        if (!acl)
+                goto fail;
+        if (acl_set_file(path, ACL_TYPE_DEFAULT, acl) < 0) {
+                acl_free(acl);
+                goto fail;
+        }
+        acl_free(acl);
+        return;
+fail:
+        fprintf(stderr, "lanekeeper-register: %s: _diag: %m (lanectl polls instead of watching the runner)\n", lane);
 }
 
 static int fail(const char *lane, const char *what) {
@@ -253,6 +287,7 @@ int main(int argc, char **argv) {
                 return slot_run(lane, TAKE_FD(fd));
         registered = fstatat(AT_FDCWD, ".runner", &st, AT_SYMLINK_NOFOLLOW) == 0;
         if (fd < 0) {
+                open_diag(lane);
                 measure(lane);
                 if (!registered)   /* registered, nothing offered: the common case, every start */
                         printf("lanekeeper-register: %s: not registered (no .runner) and no registration offered; "
@@ -272,6 +307,7 @@ int main(int argc, char **argv) {
                 return 0;
         }
         if (reg->clear_actions) {
+                open_diag(lane);
                 r = clear_actions(lane, reg->max_age_days);
                 if (r == 0 && !registered)
                         printf("lanekeeper-register: %s: not registered (no .runner); run: lanectl apply %s\n", lane, lane);
@@ -279,5 +315,6 @@ int main(int argc, char **argv) {
         }
         if (registered && forget_stale(lane) != 0)
                 return 1;
+        open_diag(lane);
         return become_config_sh(lane, reg);
 }

@@ -121,6 +121,17 @@ check "create: record completed" test "$(rec_field 'r["status"]' <<<"$rec")" = c
 check "create: every gate passed" test "$(rec_field 'all(g["passed"] for g in r["gates"]) and len(r["gates"]) == 3' <<<"$rec")" = True
 check "create: steps token..config.sh..gates" test "$(rec_field '" ".join(s["step"] for s in r["steps"])' <<<"$rec")" = \
         "token offer install-unit daemon-reload enable-now config.sh gates"
+# the gates waited on events: the runner's own "Listening for Jobs" in
+# _diag (group-readable through lanekeeper-register's default ACL) woke
+# them, not a poll; and the unit's state over the bus was watched too
+gd=$(rec_field '[s["detail"] for s in r["steps"] if s["step"] == "gates"][0]' <<<"$rec")
+check "create: gates woken by the runner saying it listens ($gd)" \
+        grep -qE "^all gates passed at (the first observation|observation [0-9]+ \([0-9]+ woken by an event, the last: the runner said it listens; watched: the unit and the runner's _diag\))$" <<<"$gd"
+check "_diag: 0750, its logs 0640 under the unit's UMask=0077 (the default ACL)" \
+        test "$(e2e_root sh -c "stat -c %a $R/lane-a/_diag $R/lane-a/_diag/Runner_*-utc.log | sort -u | tr '\n' ' '")" = "640 750 "
+check "_diag: the listener's trace is readable by the maintainer" \
+        e2e_as lanekeeper sh -c "grep -l 'Listening for Jobs' $R/lane-a/_diag/Runner_*-utc.log"
+check "_diag: .credentials still closed to the maintainer" e2e_as lanekeeper sh -c "test -f $R/lane-a/.credentials && ! cat $R/lane-a/.credentials >/dev/null 2>&1"
 check "unit active" e2e_root systemctl -q is-active $unit
 check "unit enabled" e2e_root systemctl -q is-enabled $unit
 check "create: no daemon-reload (systemd reads a new unit as it starts it): $(rec_field '[s["detail"] for s in r["steps"] if s["step"] == "daemon-reload"]' <<<"$rec")" \
