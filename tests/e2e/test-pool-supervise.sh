@@ -51,6 +51,14 @@ argv=$(e2e_root sh -c 'cat /proc/[0-9]*/cmdline 2>/dev/null | tr "\0" " "')
 check "no JIT configuration on any argv" test "$(grep -c -- "--jitconfig\|eyJ" <<<"$argv")" = 0
 
 # ---- job hygiene ----
+# A slot recycles itself after its one job (Restart=always, cleaned as it
+# starts). With a spare, the spare slot started while the job ran may be
+# online first, and then the restarting slot is the one stopped (the pool
+# keeps the warm runner): which happens is a race, so this part runs
+# without a spare.
+rootctl pool scale web --spare 0 >/dev/null
+spare_is() { [ "$(lanectl pool status --output json | "$py" -c 'import json,sys; print(json.load(sys.stdin)["pools"][0]["reasons"]["spare"])')" = "$1" ]; }
+check "spare 0 is read" wait_for 20 spare_is 0
 calls0=$(helper_calls)
 r=$(newrun '{"repo":"acme/site","jobs":[{"name":"dirty","runs_on":["pool-web"],"steps":[{"run":"echo w > left-in-workspace\necho evil > $HOME/.bash_login\nmkdir -p $HOME/.config/evil && echo x > $HOME/.config/evil/x\necho t > /tmp/lk-hygiene-tmp\nsetsid sh -c \"exec -a lk-hygiene-bg sleep 300\" </dev/null >/dev/null 2>&1 &\nsleep 0.5"}]}]}')
 check "the dirty job completed" wait_job "$r" completed
@@ -63,6 +71,8 @@ check "HOME holds none of the job's files" e2e_root sh -c "! test -e $R/$ran_on/
 check "the workspace is gone" e2e_root sh -c "! test -e $R/$ran_on/_work/site/site/left-in-workspace"
 check "the job's /tmp went with its unit" test -z "$(e2e_root find /tmp /var/tmp -name lk-hygiene-tmp 2>/dev/null)"
 check "the next run took no helper call ($calls0 -> $(helper_calls))" test "$(helper_calls)" = "$calls0"
+rootctl pool scale web --spare 1 >/dev/null
+check "spare 1 is read again" wait_for 20 spare_is 1
 
 # ---- lanectl smoke --pool: a real job on one of the pool's slots ----
 wf=$(lanectl smoke --print-workflow)
