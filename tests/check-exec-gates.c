@@ -78,13 +78,6 @@ static void gates_setup(void) {
         watch_starts = watch_ends = 0;
 }
 
-static const char *gates_detail(void) {
-        for (size_t i = 0; i < res.n_steps; i++)
-                if (strcmp(res.steps[i].name, "gates") == 0)
-                        return res.steps[i].detail;
-        return "(no gates step)";
-}
-
 /* The runner says it listens 1.7 s in: the gates pass then, not at the
  * next poll, after one wait. */
 START_TEST(test_woken_when_it_listens) {
@@ -92,7 +85,7 @@ START_TEST(test_woken_when_it_listens) {
         (void) run(EXEC_APPLY, false, false);
         ck_outcome(EXEC_COMPLETED);
         ck_assert_int_eq(w.now, listen_at);
-        ck_assert_str_eq(gates_detail(), "all gates passed at observation 3 (1 woken by an event, the last: the runner "
+        ck_assert_str_eq(step_detail("gates"), "all gates passed at observation 3 (1 woken by an event, the last: the runner "
                                          "said it listens; watched: the fake's)");
         ck_assert_int_eq(watch_starts, 1);
         ck_assert_int_eq(watch_ends, 1);
@@ -106,7 +99,7 @@ START_TEST(test_polled_without_a_watch) {
         (void) run(EXEC_APPLY, false, false);
         ck_outcome(EXEC_COMPLETED);
         ck_assert_int_eq(w.now, listen_at + 50);
-        ck_assert_str_eq(gates_detail(), "all gates passed at observation 8 (0 woken by an event; polled: the fake cannot)");
+        ck_assert_str_eq(step_detail("gates"), "all gates passed at observation 8 (0 woken by an event; polled: the fake cannot)");
         ck_assert_int_eq(watch_ends, 0);
 }
 END_TEST
@@ -119,7 +112,7 @@ START_TEST(test_fallback_poll) {
         (void) run(EXEC_APPLY, false, false);
         ck_outcome(EXEC_COMPLETED);
         ck_assert_int_eq(w.now, listen_at + 300);
-        ck_assert_str_eq(gates_detail(), "all gates passed at observation 3 (0 woken by an event; watched: the fake's)");
+        ck_assert_str_eq(step_detail("gates"), "all gates passed at observation 3 (0 woken by an event; watched: the fake's)");
         ck_assert_int_eq(watch_ends, 1);
 }
 END_TEST
@@ -129,7 +122,7 @@ START_TEST(test_first_observation) {
         w.runner_stays_offline = false;
         (void) run(EXEC_APPLY, false, false);
         ck_outcome(EXEC_COMPLETED);
-        ck_assert_str_eq(gates_detail(), "all gates passed at the first observation");
+        ck_assert_str_eq(step_detail("gates"), "all gates passed at the first observation");
         ck_assert_int_eq(watch_ends, 1);
 }
 END_TEST

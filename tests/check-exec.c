@@ -51,13 +51,6 @@ static int f_needs_reload(void *data, const char *unit, char *why, size_t size) 
         return loaded ? 1 : 0;
 }
 
-static const char *step_detail(const char *name) {
-        for (size_t i = 0; i < res.n_steps; i++)
-                if (strcmp(res.steps[i].name, name) == 0)
-                        return res.steps[i].detail;
-        return "(no such step)";
-}
-
 static struct exec_ops reload_ops;
 static void with_reload_check(bool is_loaded) {
         reload_ops = ops;

@@ -411,6 +411,13 @@ const struct exec_ops ops = {
 
 const struct exec_ops *world_ops;
 
+const char *step_detail(const char *name) {
+        for (size_t i = 0; i < res.n_steps; i++)
+                if (strcmp(res.steps[i].name, name) == 0)
+                        return res.steps[i].detail;
+        return "(no such step)";
+}
+
 void setup(void) {
         memset(&w, 0, sizeof w);
         world_ops = NULL;

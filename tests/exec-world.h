@@ -72,6 +72,8 @@ void f_observe(void *d, const struct lane_desired *l, struct observation *o);
 void setup(void);
 /* Run CMD on the lane (with w.reason, w.credential_fp, w.idle_wait_s). */
 enum exec_outcome run(enum exec_cmd cmd, bool purge, bool dry_run);
+/* The detail of the last run's step NAME ("(no such step)"). */
+const char *step_detail(const char *name);
 /* "token offer install-unit ...": the steps taken, in order. */
 const char *steps(void);
 /* A lane running under lanekeeper, online with exactly its labels. */

@@ -63,13 +63,14 @@ static off_t *file_offset(struct exec_watch *w, const char *name, bool add) {
 }
 
 /* Whether NAME, appended to since its offset, now holds the listening
- * line; the offset moves on. A line split over two reads is found: the
- * search starts a needle's length before the new bytes. */
+ * line; the offset moves on. Each read starts a needle's length less one
+ * before where the last ended, so a line split over two writes is found. */
 static bool log_says_listening(struct exec_watch *w, const char *name) {
         _cleanup_(closep) int fd = -EBADF;
         static char buf[64 * 1024];
-        off_t *off = file_offset(w, name, true), from;
-        size_t done = 0, keep = sizeof LISTENING - 2;
+        const off_t keep = sizeof LISTENING - 2;
+        off_t *off = file_offset(w, name, true), at;
+        size_t done = 0;
         struct stat st;
 
         if (!off || (fd = openat(w->diag_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)) < 0 ||
@@ -77,24 +78,21 @@ static bool log_says_listening(struct exec_watch *w, const char *name) {
                 return false;
         if (st.st_size < *off)
                 *off = 0;   /* truncated: a new log under the same name */
-        from = *off > (off_t) keep ? *off - (off_t) keep : 0;
+        at = *off > keep ? *off - keep : 0;
         while (done < READ_MAX) {
-                ssize_t n = pread(fd, buf, sizeof buf - 1, from);
+                ssize_t n = pread(fd, buf, sizeof buf, at);
 
                 if (n <= 0)
                         break;
-                buf[n] = '\0';
-                if (memmem(buf, (size_t) n, LISTENING, sizeof LISTENING - 1)) {
-                        *off = from + n;
+                *off = at + n;
+                if (memmem(buf, (size_t) n, LISTENING, sizeof LISTENING - 1))
                         return true;
-                }
                 done += (size_t) n;
-                from += n - (n > (ssize_t) keep ? (ssize_t) keep : 0);
-                *off = from + (n > (ssize_t) keep ? (ssize_t) keep : 0);
-                if ((size_t) n < sizeof buf - 1)
+                if ((size_t) n < sizeof buf)
                         break;
+                at = *off - keep;
         }
-        if (*off < st.st_size && done >= READ_MAX)
+        if (done >= READ_MAX)
                 *off = st.st_size;   /* a flood: skip it rather than read on */
         return false;
 }
@@ -117,12 +115,12 @@ static bool scan_logs(struct exec_watch *w, bool remember) {
         while ((e = readdir(d)))
                 if (fnmatch(LOG_GLOB, e->d_name, 0) == 0 &&
                     fstatat(w->diag_fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) {
-                        off_t *off = remember ? file_offset(w, e->d_name, true) : NULL;
+                        off_t *off;
 
-                        if (off)
-                                *off = st.st_size;
-                        else if (!remember)
+                        if (!remember)
                                 found |= log_says_listening(w, e->d_name);
+                        else if ((off = file_offset(w, e->d_name, true)))
+                                *off = st.st_size;
                 }
         closedir(d);
         return found;

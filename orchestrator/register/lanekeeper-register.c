@@ -99,24 +99,21 @@ static void open_diag(const char *lane) {
         char path[64];
         acl_t acl;
         struct stat st;
+        int r;
 
         if (fstatat(AT_FDCWD, "config.sh", &st, AT_SYMLINK_NOFOLLOW) < 0)
                 return;   /* no runner here (yet): nothing traces */
         if (mkdirat(AT_FDCWD, "_diag", 0750) < 0 && errno != EEXIST)
                 goto fail;
         fd = openat(AT_FDCWD, "_diag", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0 || fchmod(fd, 0750) < 0)
+        if (fd < 0 || fchmod(fd, 0750) < 0 || !(acl = acl_from_text("u::rwx,g::r-x,o::---")))
                 goto fail;
-        acl = acl_from_text("u::rwx,g::r-x,o::---");
         snprintf(path, sizeof path, "/proc/self/fd/%d", fd);   /* the directory opened, not a name a job could swap */
-        if (!acl)
-                goto fail;
-        if (acl_set_file(path, ACL_TYPE_DEFAULT, acl) < 0) {
-                acl_free(acl);
-                goto fail;
-        }
+        r = acl_set_file(path, ACL_TYPE_DEFAULT, acl) < 0 ? errno : 0;
         acl_free(acl);
-        return;
+        if (r == 0)
+                return;
+        errno = r;
 fail:
         fprintf(stderr, "lanekeeper-register: %s: _diag: %m (lanectl polls instead of watching the runner)\n", lane);
 }
@@ -306,8 +303,8 @@ int main(int argc, char **argv) {
                 printf("lanekeeper-register: %s: a pool slot: nothing to register\n", lane);
                 return 0;
         }
+        open_diag(lane);   /* the runner starts after what follows */
         if (reg->clear_actions) {
-                open_diag(lane);
                 r = clear_actions(lane, reg->max_age_days);
                 if (r == 0 && !registered)
                         printf("lanekeeper-register: %s: not registered (no .runner); run: lanectl apply %s\n", lane, lane);
@@ -315,6 +312,5 @@ int main(int argc, char **argv) {
         }
         if (registered && forget_stale(lane) != 0)
                 return 1;
-        open_diag(lane);
         return become_config_sh(lane, reg);
 }
