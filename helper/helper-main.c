@@ -56,6 +56,7 @@ struct conn {
 
 struct helper {
         const char *policy_path;
+        enum sandbox_mode mode;                /* --bpf: the load-bpf instance */
         struct helper_policy boot_pol;         /* as loaded at start: what ids were resolved from */
         bool boot_pol_ok;
         char boot_err[512];
@@ -147,13 +148,21 @@ static void answer_ok(struct helper *h, struct conn *c, const struct verb_result
                 proto_put_str(b, PROTO_TAG_ACTIVE_STATE, res->active);
                 proto_put_str(b, PROTO_TAG_SUB_STATE, res->sub);
         }
+        if (res->ringbuf_size && ALLOWED(RINGBUF_SIZE)) {
+                proto_put_u32(b, PROTO_TAG_RINGBUF_SIZE, res->ringbuf_size);
+                proto_put_u64(b, PROTO_TAG_CGROUP_ID, res->cgroup_id);
+                proto_put_str(b, PROTO_TAG_CGROUP_PATH, res->cgroup_path);
+                proto_put_u32(b, PROTO_TAG_PROG_COUNT, res->prog_count);
+        }
         for (size_t i = 0; i < res->n_actions; i++)
                 proto_put_str(b, PROTO_TAG_ACTION, res->actions[i]);
 #undef ALLOWED
         if (proto_builder_finish(b, &len, &d) < 0)
                 return answer_error(h, c, MID_FAILURE, PROTO_E_INTERNAL, d.reason);
         log_event(MID_REQUEST, c, PROTO_OK, res->n_actions ? res->actions[0] : NULL);
-        (void) proto_send(c->fd, b->buf, len);
+        /* load-bpf: the ring buffer, the counters and the links go with the
+         * answer; the caller's copies are then the only ones. */
+        (void) proto_send_fds(c->fd, b->buf, len, res->bpf.fds, res->bpf.n_fds);
 }
 
 /* Today's policy, for this request; a change since start makes us stale
@@ -200,13 +209,14 @@ static void serve_request(struct helper *h, struct conn *c) {
         if (!policy_has_maintainer(&h->pol, c->peer.user))
                 return answer_error(h, c, MID_REFUSED, PROTO_E_PERMISSION_DENIED,
                                     "peer is no longer a maintainer named in the policy");
-        ctx = (struct verb_ctx) { .pol = &h->pol, .ids = &h->ids, .req = &h->req, .dry_run = c->dry_run,
-                                  .bus = h->bus, .unit_dir = h->unit_dir };
+        ctx = (struct verb_ctx) { .pol = &h->pol, .ids = &h->ids, .req = &h->req, .mode = h->mode,
+                                  .dry_run = c->dry_run, .bus = h->bus, .unit_dir = h->unit_dir };
         e = verb_dispatch(&ctx);
         if (e != PROTO_OK)
                 answer_error(h, c, MID_REQUEST, e, ctx.reason);
         else
                 answer_ok(h, c, &ctx.res);
+        hbpf_release(&ctx.res.bpf);
         /* Drop what systemd told us meanwhile (job signals); a lost bus
          * makes this helper stale: the next one connects afresh. */
         while (sd_bus_process(h->bus, NULL) > 0)
@@ -321,22 +331,24 @@ static int setup(struct helper *h) {
         r = sysd_open(&h->bus);
         if (r < 0)
                 return fprintf(stderr, "cannot connect to systemd: %s\n", strerror(-r)), r;
-        r = sandbox_drop_caps(&reason);
+        r = sandbox_drop_caps(h->mode, &reason);
         if (r < 0)
                 return fprintf(stderr, "cannot drop capabilities: %s\n", reason), r;
-        r = sandbox_seccomp(h->unit_dir);
+        /* The load-bpf instance reads unit files but writes nothing. */
+        r = sandbox_seccomp(h->mode, h->mode == SANDBOX_BPF ? -1 : h->unit_dir);
         if (r < 0)
                 return fprintf(stderr, "cannot install the seccomp filter: %s\n", strerror(-r)), r;
         return 0;
 }
 
 static void help(void) {
-        printf("Usage: %s [--policy FILE] [--help] [--version]\n\n"
+        printf("Usage: %s [--policy FILE] [--bpf] [--help] [--version]\n\n"
                "The privileged helper of lanekeeper. systemd starts it through\n"
                "lanekeeper-helper.socket (Accept=no); it accepts its own connections\n"
                "and exits when idle. It is not meant to be run by hand: operators use\n"
                "'lanectl helper'.\n\n"
-               "  --policy FILE   policy file (default " DEFAULT_POLICY ")\n\n"
+               "  --policy FILE   policy file (default " DEFAULT_POLICY ")\n"
+               "  --bpf           serve load-bpf alone (lanekeeper-helper-bpf.socket)\n\n"
                "See lanekeeper-helper(8) and lanekeeper-policy(5).\n",
                program_invocation_short_name);
 }
@@ -346,6 +358,7 @@ int main(int argc, char *argv[]) {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
                 { "policy", required_argument, NULL, 'p' },
+                { "bpf", no_argument, NULL, 'b' },
                 {}
         };
         static struct helper h = { .policy_path = DEFAULT_POLICY, .unit_dir = -EBADF };
@@ -361,6 +374,9 @@ int main(int argc, char *argv[]) {
                         return EXIT_SUCCESS;
                 case 'p':
                         h.policy_path = optarg;
+                        break;
+                case 'b':
+                        h.mode = SANDBOX_BPF;
                         break;
                 default:
                         return 2;

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <seccomp.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -12,13 +13,25 @@
 #include "helper-sandbox.h"
 #include "macro.h"
 
-/* CAP_DAC_READ_SEARCH stays permitted, and is effective only while a lane
- * directory owned by its runner user is examined (check_lane): no other
- * verb, and not the decoder, runs with it. */
-int sandbox_drop_caps(const char **ret_reason) {
+/* What each mode keeps permitted (never effective but around its use). */
+static const unsigned mode_caps[_SANDBOX_MODE_MAX][2] = {
+        [SANDBOX_UNITS] = { CAP_DAC_READ_SEARCH, CAP_DAC_READ_SEARCH },
+        [SANDBOX_BPF] = { CAP_BPF, CAP_PERFMON },
+};
+
+static bool kept(enum sandbox_mode mode, unsigned cap) {
+        return cap == mode_caps[mode][0] || cap == mode_caps[mode][1];
+}
+
+/* SANDBOX_UNITS: CAP_DAC_READ_SEARCH stays permitted, and is effective only
+ * while a lane directory owned by its runner user is examined (check_lane).
+ * SANDBOX_BPF: CAP_BPF and CAP_PERFMON, effective only while load-bpf loads
+ * and attaches. No verb, and never the decoder, runs with them. */
+int sandbox_drop_caps(enum sandbox_mode mode, const char **ret_reason) {
         capng_clear(CAPNG_SELECT_CAPS);
-        if (capng_update(CAPNG_ADD, CAPNG_PERMITTED, CAP_DAC_READ_SEARCH) < 0)
-                return *ret_reason = "capng_update failed", -EINVAL;
+        for (unsigned i = 0; i < 2; i++)
+                if (capng_update(CAPNG_ADD, CAPNG_PERMITTED, mode_caps[mode][i]) < 0)
+                        return *ret_reason = "capng_update failed", -EINVAL;
         /* Only the process sets: the unit's CapabilityBoundingSet= already
          * bounds us, and changing the bounding set would need CAP_SETPCAP. */
         if (capng_apply(CAPNG_SELECT_CAPS) < 0)
@@ -27,27 +40,37 @@ int sandbox_drop_caps(const char **ret_reason) {
          * or inheritable. */
         if (capng_get_caps_process() < 0)
                 return *ret_reason = "cannot read capabilities back", -EPERM;
-        if (!capng_have_capability(CAPNG_PERMITTED, CAP_DAC_READ_SEARCH))
-                return *ret_reason = "CAP_DAC_READ_SEARCH missing after the drop", -EPERM;
+        for (unsigned i = 0; i < 2; i++)
+                if (!capng_have_capability(CAPNG_PERMITTED, mode_caps[mode][i]))
+                        return *ret_reason = "a capability the verbs need is missing after the drop", -EPERM;
         for (unsigned cap = 0; cap <= CAP_LAST_CAP; cap++)
                 if (capng_have_capability(CAPNG_EFFECTIVE, cap) || capng_have_capability(CAPNG_INHERITABLE, cap) ||
-                    (cap != CAP_DAC_READ_SEARCH && capng_have_capability(CAPNG_PERMITTED, cap)))
+                    (!kept(mode, cap) && capng_have_capability(CAPNG_PERMITTED, cap)))
                         return *ret_reason = "a capability remains effective, inheritable or permitted", -EPERM;
         return 0;
 }
 
-static int set_dac_read_search(capng_act_t act) {
-        if (capng_update(act, CAPNG_EFFECTIVE, CAP_DAC_READ_SEARCH) < 0 || capng_apply(CAPNG_SELECT_CAPS) < 0)
-                return -EPERM;
-        return 0;
+static int set_effective(capng_act_t act, enum sandbox_mode mode) {
+        for (unsigned i = 0; i < 2; i++)
+                if (capng_update(act, CAPNG_EFFECTIVE, mode_caps[mode][i]) < 0)
+                        return -EPERM;
+        return capng_apply(CAPNG_SELECT_CAPS) < 0 ? -EPERM : 0;
 }
 
 int sandbox_raise_dac_read_search(void) {
-        return set_dac_read_search(CAPNG_ADD);
+        return set_effective(CAPNG_ADD, SANDBOX_UNITS);
 }
 
 int sandbox_lower_dac_read_search(void) {
-        return set_dac_read_search(CAPNG_DROP);
+        return set_effective(CAPNG_DROP, SANDBOX_UNITS);
+}
+
+int sandbox_raise_bpf(void) {
+        return set_effective(CAPNG_ADD, SANDBOX_BPF);
+}
+
+int sandbox_lower_bpf(void) {
+        return set_effective(CAPNG_DROP, SANDBOX_BPF);
 }
 
 enum arg_rule {
@@ -63,12 +86,14 @@ enum arg_rule {
 #define ALLOW_IF(name, a, why)  { SCMP_SYS(name), SCMP_ACT_ALLOW, a, why }
 #define ERRNO(name, e, why)     { SCMP_SYS(name), SCMP_ACT_ERRNO(e), ARG_ANY, why }
 
-static const struct {
+struct rule {
         int nr;
         uint32_t action;
         enum arg_rule arg;
         const char *why;
-} seccomp_table[] = {
+};
+
+static const struct rule seccomp_table[] = {
         ALLOW(read, "request, files"),
         ALLOW(write, "unit files"),
         ALLOW(readv, "libc stdio"),
@@ -127,6 +152,19 @@ static const struct {
         ERRNO(clone3, ENOSYS, "glibc probes clone3 (and clone stays forbidden)"),
 };
 
+/* SANDBOX_BPF only: load-bpf's load and attach (libbpf). */
+static const struct rule seccomp_bpf_table[] = {
+        ALLOW(bpf, "maps, BTF, programs, links (CAP_BPF and CAP_PERFMON effective only meanwhile)"),
+        ALLOW(uname, "libbpf: the kernel's release"),
+        ALLOW(faccessat2, "libbpf: is the kernel's BTF readable"),
+        ALLOW(faccessat, "the same (older libc)"),
+        ALLOW(access, "the same (older libc)"),
+        ALLOW(fstatfs, "the lane's cgroup must be cgroup v2"),
+        ALLOW(sched_getaffinity, "libbpf: possible CPUs"),
+        ERRNO(prlimit64, EPERM, "libbpf raises RLIMIT_MEMLOCK only where the kernel does not account BPF memory"),
+        ERRNO(setrlimit, EPERM, "the same"),
+};
+
 static int add_rule(scmp_filter_ctx ctx, uint32_t action, int nr, enum arg_rule arg, int unit_dir) {
         const uint32_t writing = O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND;
         const scmp_datum_t dir = (scmp_datum_t) unit_dir;
@@ -155,7 +193,7 @@ static int add_rule(scmp_filter_ctx ctx, uint32_t action, int nr, enum arg_rule 
         return seccomp_rule_add(ctx, action, nr, 0);
 }
 
-int sandbox_seccomp(int unit_dir) {
+int sandbox_seccomp(enum sandbox_mode mode, int unit_dir) {
         scmp_filter_ctx ctx;
         int r = 0;
 
@@ -165,10 +203,12 @@ int sandbox_seccomp(int unit_dir) {
         ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
         if (!ctx)
                 return -ENOMEM;
-        for (size_t i = 0; i < ELEMENTSOF(seccomp_table) && r >= 0; i++) {
-                if (seccomp_table[i].nr < 0)
-                        continue;   /* not on this architecture */
-                r = add_rule(ctx, seccomp_table[i].action, seccomp_table[i].nr, seccomp_table[i].arg, unit_dir);
+        for (size_t i = 0; i < ELEMENTSOF(seccomp_table) + ELEMENTSOF(seccomp_bpf_table) && r >= 0; i++) {
+                const struct rule *t = i < ELEMENTSOF(seccomp_table) ? &seccomp_table[i] :
+                                       mode == SANDBOX_BPF ? &seccomp_bpf_table[i - ELEMENTSOF(seccomp_table)] : NULL;
+
+                if (t && t->nr >= 0)   /* else: not this mode's, or not on this architecture */
+                        r = add_rule(ctx, t->action, t->nr, t->arg, unit_dir);
         }
         if (r >= 0)
                 r = seccomp_load(ctx);

@@ -132,10 +132,11 @@ int sysd_disable(sd_bus *bus, const char *unit, char *err, size_t errlen) {
         return unit_files(bus, "DisableUnitFiles", unit, err, errlen);
 }
 
-int sysd_unit_state(sd_bus *bus, const char *unit, struct sysd_state *ret, char *err, size_t errlen) {
+int sysd_unit_cgroup(sd_bus *bus, const char *unit, struct sysd_state *ret, char *cgroup, size_t size,
+                     char *err, size_t errlen) {
         _cleanup_(sd_bus_error_freep) sd_bus_error e = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        _cleanup_(freep) char *active = NULL, *sub = NULL;
+        _cleanup_(freep) char *active = NULL, *sub = NULL, *cg = NULL;
         const char *path;
         int r;
 
@@ -150,9 +151,18 @@ int sysd_unit_state(sd_bus *bus, const char *unit, struct sysd_state *ret, char 
         if (r >= 0)
                 r = sd_bus_get_property_string(bus, SD_DEST, path, "org.freedesktop.systemd1.Unit", "SubState", &e,
                                                &sub);
+        if (r >= 0 && cgroup)
+                r = sd_bus_get_property_string(bus, SD_DEST, path, "org.freedesktop.systemd1.Service", "ControlGroup",
+                                               &e, &cg);
         if (r < 0)
                 return bus_fail(r, &e, "reading unit state", err, errlen);
         snprintf(ret->active, sizeof ret->active, "%s", active);
         snprintf(ret->sub, sizeof ret->sub, "%s", sub);
+        if (cgroup && snprintf(cgroup, size, "%s", cg ?: "") >= (int) size)
+                return snprintf(err, errlen, "the unit's cgroup path is too long"), -ENAMETOOLONG;
         return 0;
+}
+
+int sysd_unit_state(sd_bus *bus, const char *unit, struct sysd_state *ret, char *err, size_t errlen) {
+        return sysd_unit_cgroup(bus, unit, ret, NULL, 0, err, errlen);
 }

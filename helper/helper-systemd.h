@@ -23,3 +23,6 @@ int sysd_job(sd_bus *bus, const char *method, const char *unit, uint64_t timeout
 int sysd_enable(sd_bus *bus, const char *unit, char *err, size_t errlen);
 int sysd_disable(sd_bus *bus, const char *unit, char *err, size_t errlen);
 int sysd_unit_state(sd_bus *bus, const char *unit, struct sysd_state *ret, char *err, size_t errlen);
+/* The state and the ControlGroup of a service unit ("" when it has none). */
+int sysd_unit_cgroup(sd_bus *bus, const char *unit, struct sysd_state *ret, char *cgroup, size_t size,
+                     char *err, size_t errlen);

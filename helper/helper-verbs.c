@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -236,8 +237,65 @@ static enum proto_error verb_remove_unit(struct verb_ctx *c) {
         return PROTO_OK;
 }
 
+/* The lane unit's cgroup as systemd has it (never from the request): its
+ * id is the cgroup v2 directory's inode number. */
+static enum proto_error lane_cgroup(struct verb_ctx *c) {
+        struct sysd_state st;
+        char err[256];
+        int r;
+
+        r = sysd_unit_cgroup(c->bus, c->res.unit_name, &st, c->res.cgroup_path, sizeof c->res.cgroup_path, err,
+                             sizeof err);
+        if (r < 0)
+                return sys_fail(c, r, err);
+        snprintf(c->res.active, sizeof c->res.active, "%s", st.active);
+        snprintf(c->res.sub, sizeof c->res.sub, "%s", st.sub);
+        if (strcmp(st.active, "active") != 0 || c->res.cgroup_path[0] != '/')
+                return refuse(c, PROTO_E_NOT_ACTIVE, "%s is %s (%s): a lane is observed only while it runs",
+                              c->res.unit_name, st.active, st.sub);
+        r = proto_cgroup_id(c->res.cgroup_path, &c->res.cgroup_id, err, sizeof err);
+        return r < 0 ? refuse(c, r == -EMEDIUMTYPE ? PROTO_E_NOT_SUPPORTED : PROTO_E_INTERNAL, "%s", err) : PROTO_OK;
+}
+
+/* The object the policy names, read once: its bytes are digested here and
+ * those very bytes are loaded (no second open). */
 static enum proto_error verb_load_bpf(struct verb_ctx *c) {
-        return refuse(c, PROTO_E_NOT_SUPPORTED, "load-bpf is not implemented by this lanekeeper-helper");
+        const char *name = proto_msg_str(c->req, PROTO_TAG_BPF_OBJECT);
+        const struct policy_bpf_object *o = policy_find_bpf(c->pol, name);
+        _cleanup_(freep) void *buf = NULL;
+        uint32_t ring = LK_OBS_RING_DEFAULT;
+        char err[PROTO_REASON_MAX - 64];
+        enum proto_error e;
+        size_t size;
+        int r;
+
+        if (!o)
+                return refuse(c, PROTO_E_POLICY_VIOLATION, "BPF object '%s' is not in the policy", name);
+        (void) proto_msg_u32(c->req, PROTO_TAG_RINGBUF_SIZE, &ring);   /* the decoder checked its range */
+        if ((e = lane_cgroup(c)) != PROTO_OK)
+                return e;
+        if (policy_read_object(o->path, &buf, &size, c->res.digest, err, sizeof err) < 0)
+                return refuse(c, PROTO_E_POLICY_VIOLATION, "BPF object '%s': %s", name, err);
+        if (strcmp(c->res.digest, o->sha256) != 0)
+                return refuse(c, PROTO_E_POLICY_VIOLATION, "BPF object '%s' (%s) has sha256 %s, the policy pins %s",
+                              name, o->path, c->res.digest, o->sha256);
+        c->res.ringbuf_size = ring;
+        action(c, "load %s (sha256 %s), ring buffer %u bytes", o->path, c->res.digest, ring);
+        action(c, "attach its tracepoints for cgroup %s (id %llu)", c->res.cgroup_path,
+               (unsigned long long) c->res.cgroup_id);
+        if (c->dry_run)
+                return PROTO_OK;
+        r = sandbox_raise_bpf() < 0 ? snprintf(err, sizeof err, "cannot raise CAP_BPF and CAP_PERFMON"), -EPERM
+                                    : hbpf_load(buf, size, c->res.cgroup_id, ring, &c->res.bpf, err, sizeof err);
+        if (sandbox_lower_bpf() < 0) {
+                hbpf_release(&c->res.bpf);
+                return refuse(c, PROTO_E_INTERNAL, "cannot lower CAP_BPF and CAP_PERFMON");
+        }
+        if (r < 0)
+                return refuse(c, PROTO_E_INTERNAL, "BPF object '%s': %s", name, err);
+        c->res.prog_count = (uint32_t) c->res.bpf.n_links;
+        c->res.changed = 1;
+        return PROTO_OK;
 }
 
 /* The dispatch table is the policy of what the helper does (OpenSSH's
@@ -260,7 +318,7 @@ static const struct {
         { PROTO_VERB_RESTART,       VF_MUTATES | VF_MANAGED | VF_STARTS, verb_restart },
         { PROTO_VERB_STOP,          VF_MUTATES | VF_MANAGED,            verb_stop },
         { PROTO_VERB_REMOVE_UNIT,   VF_MUTATES | VF_MANAGED,            verb_remove_unit },
-        { PROTO_VERB_LOAD_BPF,      VF_FDS,                             verb_load_bpf },
+        { PROTO_VERB_LOAD_BPF,      VF_MANAGED | VF_FDS,                verb_load_bpf },
 };
 
 enum proto_error verb_dispatch(struct verb_ctx *c) {
@@ -274,6 +332,11 @@ enum proto_error verb_dispatch(struct verb_ctx *c) {
 
                 if (verb_table[i].verb != c->req->verb)
                         continue;
+                /* Each instance serves its own verbs (lanekeeper-helper(8)). */
+                if ((c->mode == SANDBOX_BPF) != (c->req->verb == PROTO_VERB_LOAD_BPF))
+                        return refuse(c, PROTO_E_NOT_SUPPORTED, c->mode == SANDBOX_BPF ?
+                                      "this is the load-bpf instance (lanekeeper-helper-bpf.socket): it serves no other verb" :
+                                      "load-bpf is served by lanekeeper-helper-bpf.socket, not this instance");
                 if (verb_table[i].flags & VF_MANAGED) {
                         e = require_managed(c, verb_table[i].flags & VF_STARTS);
                         if (e != PROTO_OK)

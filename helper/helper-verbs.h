@@ -7,6 +7,8 @@
 #include <systemd/sd-bus.h>
 
 #include "helper-admit.h"
+#include "helper-bpf.h"
+#include "helper-sandbox.h"
 #include "proto-policy.h"
 #include "proto-codec.h"
 
@@ -20,12 +22,17 @@ struct verb_result {
         char active[32], sub[32];
         char actions[VERB_MAX_ACTIONS][256];
         size_t n_actions;
+        uint32_t prog_count, ringbuf_size;    /* load-bpf */
+        uint64_t cgroup_id;
+        char cgroup_path[PROTO_PATH_MAX + 1];
+        struct hbpf_loaded bpf;               /* its fds go with the answer; hbpf_release() after */
 };
 
 struct verb_ctx {
         const struct helper_policy *pol;
         const struct identities *ids;         /* users resolved before confinement */
         const struct proto_msg *req;
+        enum sandbox_mode mode;               /* which verbs this instance serves */
         bool dry_run;
         sd_bus *bus;
         int unit_dir;                         /* /etc/systemd/system, opened before confinement */

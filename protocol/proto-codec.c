@@ -52,6 +52,13 @@ static int validate_digest(const char *s, const char **ret_reason) {
         return 0;
 }
 
+/* As systemd names a cgroup: absolute, printable, "\x2d" escapes allowed. */
+static int validate_cgroup_path(const char *s, const char **ret_reason) {
+        if (s[0] != '/' || strstr(s, "/.."))
+                return *ret_reason = "is not an absolute cgroup path", -EINVAL;
+        return validate_text(s, ret_reason);
+}
+
 static int validate_state_word(const char *s, const char **ret_reason) {
         if (!*s || strspn(s, "abcdefghijklmnopqrstuvwxyz-") != strlen(s)) {
                 if (ret_reason)
@@ -84,6 +91,9 @@ static const struct tag_spec tag_table[_PROTO_TAG_MAX] = {
         [PROTO_TAG_SUB_STATE]    = { "sub-state",    PROTO_TYPE_STRING, 32,                   validate_state_word },
         [PROTO_TAG_ACTION]       = { "action",       PROTO_TYPE_STRING, PROTO_REASON_MAX,     validate_text },
         [PROTO_TAG_PROG_COUNT]   = { "prog-count",   PROTO_TYPE_U32,    0, NULL },
+        [PROTO_TAG_RINGBUF_SIZE] = { "ringbuf-size", PROTO_TYPE_U32,    0, NULL },
+        [PROTO_TAG_CGROUP_ID]    = { "cgroup-id",    PROTO_TYPE_U64,    0, NULL },
+        [PROTO_TAG_CGROUP_PATH]  = { "cgroup-path",  PROTO_TYPE_STRING, PROTO_PATH_MAX,       validate_cgroup_path },
 };
 
 struct field_rule {
@@ -117,8 +127,9 @@ static const struct verb_spec verb_table[_PROTO_VERB_MAX] = {
                                        { OPT(UNIT_NAME), OPT(ACTIVE_STATE), OPT(SUB_STATE), OPT(CHANGED), REP(ACTION) } },
         [PROTO_VERB_REMOVE_UNIT]   = { "remove-unit",   { REQ(LANE) },
                                        { OPT(UNIT_NAME), OPT(UNIT_PATH), OPT(CHANGED), REP(ACTION) } },
-        [PROTO_VERB_LOAD_BPF]      = { "load-bpf",      { REQ(LANE), REQ(BPF_OBJECT) },
-                                       { OPT(UNIT_NAME), OPT(DIGEST), OPT(PROG_COUNT), REP(ACTION) } },
+        [PROTO_VERB_LOAD_BPF]      = { "load-bpf",      { REQ(LANE), REQ(BPF_OBJECT), OPT(RINGBUF_SIZE) },
+                                       { OPT(UNIT_NAME), OPT(DIGEST), OPT(PROG_COUNT), OPT(RINGBUF_SIZE),
+                                         OPT(CGROUP_ID), OPT(CGROUP_PATH), REP(ACTION) } },
 };
 
 /* Fields every reply may carry besides its verb's results. */
@@ -252,6 +263,8 @@ static int decode_value(struct proto_msg *m, struct proto_field *f, const uint8_
                 return 0;
         case PROTO_TYPE_U32:
                 f->v.u32 = get_le32(val);
+                if (f->tag == PROTO_TAG_RINGBUF_SIZE && proto_validate_ringbuf_size(f->v.u32, &reason) < 0)
+                        return refuse(diag, PROTO_E_INVALID_FIELD, "field '%s' %s", spec->name, reason);
                 return 0;
         case PROTO_TYPE_I32:
                 f->v.i32 = (int32_t) get_le32(val);
@@ -448,6 +461,7 @@ const char *proto_msg_str(const struct proto_msg *m, enum proto_tag tag) {
 
 DEFINE_ACCESSOR(i32, int32_t, PROTO_TYPE_I32, i32)
 DEFINE_ACCESSOR(u32, uint32_t, PROTO_TYPE_U32, u32)
+DEFINE_ACCESSOR(u64, uint64_t, PROTO_TYPE_U64, u64)
 DEFINE_ACCESSOR(bool, bool, PROTO_TYPE_BOOL, b)
 
 size_t proto_msg_strs(const struct proto_msg *m, enum proto_tag tag, const char **out, size_t max) {

@@ -72,6 +72,7 @@ enum proto_tag {
         PROTO_TAG_USER,             /* string, Unix user name of the runner */
         PROTO_TAG_ROOT,             /* string, registration root (absolute path) */
         PROTO_TAG_BPF_OBJECT,       /* string, name of a policy-allowlisted BPF object */
+        PROTO_TAG_RINGBUF_SIZE,     /* u32, load-bpf: ring buffer bytes (request: asked; reply: made) */
         /* reply fields */
         PROTO_TAG_STATUS = 16,      /* i32, 0 or negative errno */
         PROTO_TAG_ERROR,            /* string, stable error name; present iff status < 0 */
@@ -84,6 +85,8 @@ enum proto_tag {
         PROTO_TAG_SUB_STATE,        /* string, systemd SubState */
         PROTO_TAG_ACTION,           /* string, repeatable: a step done or (dry run) to be done */
         PROTO_TAG_PROG_COUNT,       /* u32, BPF programs attached */
+        PROTO_TAG_CGROUP_ID,        /* u64, load-bpf: the id of the lane unit's cgroup */
+        PROTO_TAG_CGROUP_PATH,      /* string, load-bpf: that cgroup as systemd names it */
         _PROTO_TAG_MAX,
         _PROTO_TAG_INVALID = -EINVAL,
 };
@@ -160,6 +163,7 @@ const struct proto_field *proto_msg_find(const struct proto_msg *m, enum proto_t
 const char *proto_msg_str(const struct proto_msg *m, enum proto_tag tag);
 int proto_msg_i32(const struct proto_msg *m, enum proto_tag tag, int32_t *ret);
 int proto_msg_u32(const struct proto_msg *m, enum proto_tag tag, uint32_t *ret);
+int proto_msg_u64(const struct proto_msg *m, enum proto_tag tag, uint64_t *ret);
 int proto_msg_bool(const struct proto_msg *m, enum proto_tag tag, bool *ret);
 /* Strings of a repeatable field, in order: fills up to max, returns the count. */
 size_t proto_msg_strs(const struct proto_msg *m, enum proto_tag tag, const char **out, size_t max);

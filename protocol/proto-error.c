@@ -23,6 +23,7 @@ static const struct {
         [PROTO_E_SYSTEMD_FAILED]    = { "systemd-failed",      EIO },
         [PROTO_E_NOT_SUPPORTED]     = { "not-supported",       EOPNOTSUPP },
         [PROTO_E_INTERNAL]          = { "internal-error",      EIO },
+        [PROTO_E_NOT_ACTIVE]        = { "not-active",          ESRCH },
 };
 
 const char *proto_error_to_string(enum proto_error e) {

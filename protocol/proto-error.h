@@ -21,6 +21,7 @@ enum proto_error {
         PROTO_E_SYSTEMD_FAILED,
         PROTO_E_NOT_SUPPORTED,
         PROTO_E_INTERNAL,
+        PROTO_E_NOT_ACTIVE,        /* the lane's unit is not running */
         _PROTO_ERROR_MAX,
         _PROTO_ERROR_INVALID = -EINVAL,
 };

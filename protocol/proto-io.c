@@ -7,19 +7,44 @@
 #include "proto-codec.h"
 #include "proto-io.h"
 
-int proto_send(int fd, const void *buf, size_t len) {
+#define PROTO_MAX_FDS 8
+
+int proto_send_fds(int fd, const void *buf, size_t len, const int *fds, size_t n_fds) {
+        union {
+                struct cmsghdr align;
+                char buf[CMSG_SPACE(sizeof(int) * PROTO_MAX_FDS)];
+        } control = {};
+        struct iovec iov = { .iov_base = (void *) buf, .iov_len = len };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
         ssize_t n;
 
         if (len > PROTO_MAX_MESSAGE)
                 return -EMSGSIZE;
+        if (n_fds > PROTO_MAX_FDS)
+                return -ETOOMANYREFS;
+        if (n_fds > 0) {
+                struct cmsghdr *c;
+
+                mh.msg_control = &control;
+                mh.msg_controllen = CMSG_SPACE(sizeof(int) * n_fds);
+                c = CMSG_FIRSTHDR(&mh);
+                c->cmsg_level = SOL_SOCKET;
+                c->cmsg_type = SCM_RIGHTS;
+                c->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
+                memcpy(CMSG_DATA(c), fds, sizeof(int) * n_fds);
+        }
         do
-                n = send(fd, buf, len, MSG_NOSIGNAL);
+                n = sendmsg(fd, &mh, MSG_NOSIGNAL);
         while (n < 0 && errno == EINTR);
         if (n < 0)
                 return -errno;
         if ((size_t) n != len)
                 return -EIO;
         return 0;
+}
+
+int proto_send(int fd, const void *buf, size_t len) {
+        return proto_send_fds(fd, buf, len, NULL, 0);
 }
 
 /* Take the fds of one SCM_RIGHTS message: all of them are ours to close. */
@@ -59,7 +84,7 @@ static int take_fds(struct msghdr *mh, int *fds, size_t max, size_t *n) {
 ssize_t proto_recv_fds(int fd, void *buf, size_t size, int *fds, size_t max, size_t *ret_n_fds) {
         union {
                 struct cmsghdr align;
-                char buf[CMSG_SPACE(sizeof(int) * 8)];
+                char buf[CMSG_SPACE(sizeof(int) * PROTO_MAX_FDS)];
         } control;
         struct iovec iov = { .iov_base = buf, .iov_len = size };
         struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = sizeof control };

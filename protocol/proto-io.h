@@ -7,6 +7,8 @@
 
 /* Send all of buf as one packet; -EMSGSIZE if it does not fit a message. */
 int proto_send(int fd, const void *buf, size_t len);
+/* The same with N_FDS (at most 8) file descriptors passed along (SCM_RIGHTS). */
+int proto_send_fds(int fd, const void *buf, size_t len, const int *fds, size_t n_fds);
 /* Receive one packet into buf (size >= PROTO_MAX_MESSAGE). A packet longer
  * than size answers -EMSGSIZE (the excess is discarded by the kernel, never
  * read); an orderly close answers -ECONNRESET. Returns the length. */

@@ -4,6 +4,9 @@
 #include <ini.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdint.h>
+#include <unistd.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -32,7 +35,7 @@ static char *read_line(char *buf, int size, void *user) {
 
 /* A directory or file is trusted when its owner is OWNER or root and no one
  * else may write it (OpenNTPD's check, done on the opened fd). */
-static int check_trusted(int fd, uid_t owner, bool want_dir, char *why, size_t size) {
+static int check_trusted(int fd, uid_t owner, bool want_dir, off_t max, char *why, size_t size) {
         struct stat st;
 
         if (fstat(fd, &st) < 0)
@@ -44,12 +47,12 @@ static int check_trusted(int fd, uid_t owner, bool want_dir, char *why, size_t s
         if (st.st_mode & (S_IWGRP | S_IWOTH))
                 return snprintf(why, size, "is writable by group or others (mode %04o)",
                                 (unsigned) st.st_mode & 07777), -EPERM;
-        if (!want_dir && st.st_size > POLICY_MAX_SIZE)
-                return snprintf(why, size, "is larger than 64 KiB"), -EFBIG;
+        if (!want_dir && st.st_size > max)
+                return snprintf(why, size, "is larger than %lld KiB", (long long) max / 1024), -EFBIG;
         return 0;
 }
 
-int policy_open_trusted(int anchor_fd, const char *rel, uid_t owner, bool want_dir, const char *what,
+static int open_trusted(int anchor_fd, const char *rel, uid_t owner, bool want_dir, off_t max, const char *what,
                         char *err, size_t errlen) {
         char buf[PROTO_PATH_MAX + 1], why[96], *save = NULL, *comp, *next;
         _cleanup_(closep) int dir = -EBADF;
@@ -61,7 +64,7 @@ int policy_open_trusted(int anchor_fd, const char *rel, uid_t owner, bool want_d
         dir = fcntl(anchor_fd, F_DUPFD_CLOEXEC, 3);
         if (dir < 0)
                 return -errno;
-        r = check_trusted(dir, owner, true, why, sizeof why);
+        r = check_trusted(dir, owner, true, max, why, sizeof why);
         if (r < 0)
                 return snprintf(err, errlen, "directory '/' (anchor) %s", why), r;
         for (comp = strtok_r(buf, "/", &save); comp; comp = next) {
@@ -83,11 +86,47 @@ int policy_open_trusted(int anchor_fd, const char *rel, uid_t owner, bool want_d
                 }
                 closep(&dir);
                 dir = fd;
-                r = check_trusted(dir, owner, next || want_dir, why, sizeof why);
+                r = check_trusted(dir, owner, next || want_dir, max, why, sizeof why);
                 if (r < 0)
                         return snprintf(err, errlen, "%s '%s' %s", next ? "directory" : what, comp, why), r;
         }
         return TAKE_FD(dir);
+}
+
+int policy_open_trusted(int anchor_fd, const char *rel, uid_t owner, bool want_dir, const char *what,
+                        char *err, size_t errlen) {
+        return open_trusted(anchor_fd, rel, owner, want_dir, POLICY_MAX_SIZE, what, err, errlen);
+}
+
+int policy_read_object(const char *path, void **ret_buf, size_t *ret_size, char hex[PROTO_SHA256_HEX_SIZE],
+                       char *err, size_t errlen) {
+        _cleanup_(closep) int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC), fd = -EBADF;
+        _cleanup_(freep) uint8_t *buf = NULL;
+        struct stat st;
+        size_t got = 0;
+
+        if (root < 0 || path[0] != '/')
+                return snprintf(err, errlen, "'%s' is not an absolute path", path), -EINVAL;
+        fd = open_trusted(root, path + 1, 0, false, POLICY_MAX_OBJECT, "BPF object", err, errlen);
+        if (fd < 0)
+                return fd;
+        if (fstat(fd, &st) < 0 || st.st_size <= 0)
+                return snprintf(err, errlen, "%s is empty or cannot be examined", path), -EINVAL;
+        buf = malloc((size_t) st.st_size + 1);
+        if (!buf)
+                return snprintf(err, errlen, "out of memory"), -ENOMEM;
+        /* One read of the whole file: these bytes are digested, and loaded. */
+        for (ssize_t n = 1; n > 0 && got <= (size_t) st.st_size; got += (size_t) n) {
+                n = read(fd, buf + got, (size_t) st.st_size + 1 - got);
+                if (n < 0)
+                        return snprintf(err, errlen, "cannot read %s: %m", path), -errno;
+        }
+        if (got != (size_t) st.st_size)
+                return snprintf(err, errlen, "%s changed size while it was read", path), -EIO;
+        proto_sha256_hex(buf, got, hex);
+        *ret_buf = TAKE_PTR(buf);
+        *ret_size = got;
+        return 0;
 }
 
 _printf_(2, 3)

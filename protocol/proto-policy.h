@@ -50,6 +50,13 @@ int policy_load(const char *path, struct helper_policy *ret, char *err, size_t e
 int policy_open_trusted(int anchor_fd, const char *rel, uid_t owner, bool want_dir, const char *what,
                         char *err, size_t errlen);
 
+/* A BPF object the policy names, read once: PATH (absolute) trusted as
+ * above, a regular file of at most POLICY_MAX_OBJECT bytes, into a buffer
+ * the caller frees, with its sha256 in hex. */
+#define POLICY_MAX_OBJECT (4 << 20)
+int policy_read_object(const char *path, void **ret_buf, size_t *ret_size, char hex[PROTO_SHA256_HEX_SIZE],
+                       char *err, size_t errlen);
+
 /* The site's managed label: [lanes] managed_label or the default. */
 const char *policy_managed_label(const struct helper_policy *p);
 

@@ -1,7 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
 
 #include "lane-template.h"   /* generated from policy/lanekeeper-lane@.service */
 #include "macro.h"
@@ -75,4 +80,22 @@ bool proto_unit_is_managed(const char *text, size_t len, struct unit_params *ret
         if (ret)
                 *ret = p;
         return true;
+}
+
+int proto_cgroup_id(const char *cgroup, uint64_t *ret, char *err, size_t errlen) {
+        _cleanup_(closep) int fd = -EBADF;
+        char path[PROTO_PATH_MAX + 32];
+        struct statfs sfs;
+        struct stat st;
+
+        if (cgroup[0] != '/' || strstr(cgroup, "/.") || strlen(cgroup) > PROTO_PATH_MAX)
+                return snprintf(err, errlen, "'%s' is not a cgroup path", cgroup), -EINVAL;
+        snprintf(path, sizeof path, "/sys/fs/cgroup%s", cgroup);
+        fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0 || fstatfs(fd, &sfs) < 0 || fstat(fd, &st) < 0)
+                return snprintf(err, errlen, "cannot open the cgroup %s: %m", path), -errno;
+        if (sfs.f_type != CGROUP2_SUPER_MAGIC)
+                return snprintf(err, errlen, "%s is not on a cgroup v2 hierarchy", path), -EMEDIUMTYPE;
+        *ret = (uint64_t) st.st_ino;
+        return 0;
 }

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "proto-validate.h"
@@ -27,3 +28,9 @@ int proto_unit_render(const struct unit_params *p, char *buf, size_t size, size_
 /* Whether TEXT is a unit the helper wrote: the marker line parses and the
  * whole text equals what those parameters render. Fills *ret on success. */
 bool proto_unit_is_managed(const char *text, size_t len, struct unit_params *ret);
+
+/* The id of the cgroup v2 CGROUP (as systemd names a unit's ControlGroup,
+ * beneath /sys/fs/cgroup): its directory's inode number, which is what
+ * bpf_get_current_cgroup_id() answers. -EMEDIUMTYPE when it is not cgroup
+ * v2; ERR says why it failed. */
+int proto_cgroup_id(const char *cgroup, uint64_t *ret, char *err, size_t errlen);

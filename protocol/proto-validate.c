@@ -415,3 +415,9 @@ int proto_keep_foreign_name(const char *s, size_t len, char *buf, size_t size) {
         buf[o] = '\0';
         return changed;
 }
+
+int proto_validate_ringbuf_size(uint32_t size, const char **ret_reason) {
+        if (size < PROTO_RINGBUF_MIN || size > PROTO_RINGBUF_MAX || (size & (size - 1)) != 0)
+                return *ret_reason = "is not a power of two from 4096 to 268435456 (bytes)", -EINVAL;
+        return 0;
+}

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #define PROTO_LANE_NAME_MAX     64
@@ -65,3 +66,8 @@ int proto_unit_name_for_lane(const char *lane, char *buf, size_t size);
 
 /* True when every byte of s is printable ASCII (0x20..0x7e). */
 bool proto_is_printable_ascii(const char *s, size_t len);
+
+/* load-bpf's ring buffer: a power of two from 4 KiB to 256 MiB. */
+#define PROTO_RINGBUF_MIN 4096u
+#define PROTO_RINGBUF_MAX (256u << 20)
+int proto_validate_ringbuf_size(uint32_t size, const char **ret_reason);

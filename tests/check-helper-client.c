@@ -49,7 +49,8 @@ END_TEST
 
 /* ---- round trips against a forked server ---- */
 
-enum answer { ANSWER_OK, ANSWER_REFUSED, ANSWER_OTHER_VERB, ANSWER_FD_NOT_ALLOWED, ANSWER_BPF_FD, ANSWER_NOTHING };
+enum answer { ANSWER_OK, ANSWER_REFUSED, ANSWER_OTHER_VERB, ANSWER_FD_NOT_ALLOWED, ANSWER_BPF_FD, ANSWER_BPF_FD_SHORT,
+              ANSWER_NOTHING };
 
 static char sock_path[108];
 
@@ -78,11 +79,29 @@ static void serve_one(int lfd, enum answer a) {
                         proto_put_str(&b, PROTO_TAG_UNIT_NAME, "lanekeeper-lane@a.service");
                         proto_put_bool(&b, PROTO_TAG_CHANGED, true);
                 }
+                if (m.verb == PROTO_VERB_LOAD_BPF) {
+                        uint32_t ring = 0;
+
+                        /* the asked size, echoed: it crossed the wire */
+                        (void) proto_msg_u32(&m, PROTO_TAG_RINGBUF_SIZE, &ring);
+                        proto_put_u32(&b, PROTO_TAG_RINGBUF_SIZE, ring ?: 4096);
+                        proto_put_u64(&b, PROTO_TAG_CGROUP_ID, 4242);
+                        proto_put_str(&b, PROTO_TAG_CGROUP_PATH, "/system.slice/x\\x2dy.service");
+                        proto_put_u32(&b, PROTO_TAG_PROG_COUNT, 1);
+                }
                 proto_put_str(&b, PROTO_TAG_ACTION, "did it");
                 if (proto_builder_finish(&b, &len, NULL) < 0)
                         _exit(2);
         }
-        if (a == ANSWER_BPF_FD || a == ANSWER_FD_NOT_ALLOWED) {
+        if (a == ANSWER_BPF_FD || a == ANSWER_BPF_FD_SHORT) {
+                /* ring, counters, one link: as many as one program needs (SHORT: one less) */
+                int pass[3];
+
+                for (size_t i = 0; i < 3; i++)
+                        pass[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                if (proto_send_fds(fd, b.buf, len, pass, a == ANSWER_BPF_FD ? 3 : 2) < 0)
+                        _exit(3);
+        } else if (a == ANSWER_FD_NOT_ALLOWED) {
                 union { struct cmsghdr align; char c[CMSG_SPACE(sizeof(int))]; } control = {};
                 struct iovec iov = { .iov_base = b.buf, .iov_len = len };
                 struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control,
@@ -190,11 +209,42 @@ START_TEST(test_load_bpf_fds) {
         struct helper_conn c = { .socket_path = sock_path };
         static struct helper_reply reply;
 
-        ck_assert_int_eq(helper_load_bpf(&c, &(struct helper_request) { .lane = "a", .bpf_object = "execs" }, &reply), 0);
+        ck_assert_int_eq(helper_load_bpf(&c, &(struct helper_request) { .lane = "a", .bpf_object = "execs",
+                                                                         .ringbuf_size = 65536 }, &reply), 0);
         reap(pid);
-        ck_assert_int_eq(reply.n_fds, 1);
-        ck_assert_int_ge(fcntl(reply.fds[0], F_GETFD), FD_CLOEXEC);
-        close(reply.fds[0]);
+        ck_assert_int_eq(reply.n_fds, 3);
+        ck_assert_int_eq(reply.prog_count, 1);
+        ck_assert_int_eq(reply.ringbuf_size, 65536);
+        ck_assert_uint_eq(reply.cgroup_id, 4242);
+        ck_assert_str_eq(reply.cgroup_path, "/system.slice/x\\x2dy.service");
+        for (size_t i = 0; i < reply.n_fds; i++) {
+                ck_assert_int_ge(fcntl(reply.fds[i], F_GETFD), FD_CLOEXEC);
+                close(reply.fds[i]);
+        }
+}
+END_TEST
+
+/* Descriptors that do not match the programs attached are refused, and
+ * closed; a ring buffer size the protocol refuses never leaves. */
+START_TEST(test_load_bpf_bad) {
+        struct helper_conn c = { .socket_path = sock_path };
+        static struct helper_reply reply;
+        int before = open("/dev/null", O_RDONLY | O_CLOEXEC), after;
+        pid_t pid;
+
+        close(before);
+        pid = server(ANSWER_BPF_FD_SHORT);
+        ck_assert_int_eq(helper_load_bpf(&c, &(struct helper_request) { .lane = "a", .bpf_object = "execs" }, &reply),
+                         -EPROTO);
+        reap(pid);
+        ck_assert_int_eq(reply.n_fds, 0);
+        ck_assert_reason_has(reply.reason, "passed 2 descriptors for 1 programs");
+        after = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        ck_assert_int_eq(after, before);   /* the two passed were closed */
+        close(after);
+        ck_assert_int_eq(helper_load_bpf(&c, &(struct helper_request) { .lane = "a", .bpf_object = "execs",
+                                                                         .ringbuf_size = 5000 }, &reply), -EINVAL);
+        ck_assert_reason_has(reply.reason, "is not a power of two");
 }
 END_TEST
 
@@ -240,6 +290,7 @@ int main(void) {
         tcase_add_test(tc, test_refused);
         tcase_add_test(tc, test_bad_answers);
         tcase_add_test(tc, test_load_bpf_fds);
+        tcase_add_test(tc, test_load_bpf_bad);
         tcase_add_test(tc, test_ops_dispatch);
         suite_add_tcase(s, tc);
         return run_suite(s);

@@ -78,7 +78,7 @@ START_TEST(test_probe) {
         if (pid == 0) {
                 long r;
 
-                if (sandbox_seccomp(UNIT_FD) < 0)
+                if (sandbox_seccomp(SANDBOX_UNITS, UNIT_FD) < 0)
                         _exit(100);
                 r = syscall(probes[_i].nr, probes[_i].a[0], probes[_i].a[1], probes[_i].a[2], probes[_i].a[3]);
                 if (r >= 0)
@@ -115,7 +115,7 @@ START_TEST(test_no_new_privs) {
                 int fd;
 
                 /* prctl() itself is forbidden now: read the flag from /proc. */
-                if (sandbox_seccomp(UNIT_FD) < 0 || (fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC)) < 0)
+                if (sandbox_seccomp(SANDBOX_UNITS, UNIT_FD) < 0 || (fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC)) < 0)
                         _exit(1);
                 n = read(fd, buf, sizeof buf - 1);
                 buf[n > 0 ? n : 0] = '\0';
@@ -153,7 +153,7 @@ START_TEST(test_drop_caps) {
         if (pid == 0) {
                 const char *reason;
 
-                if (sandbox_drop_caps(&reason) < 0)
+                if (sandbox_drop_caps(SANDBOX_UNITS, &reason) < 0)
                         _exit(1);
                 /* CAP_CHOWN is gone: chown of our own stdin to another user fails. */
                 if (fchown(0, 12345, -1) == 0 || errno != EPERM)

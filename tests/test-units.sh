@@ -1,6 +1,6 @@
 #!/bin/bash
 # The shipped units keep their exposure goals (systemd-analyze security,
-# offline): helper unit <= 1.5 (issue 11), lane unit <= 2.5 (svc.sh's unit: 9.2),
+# offline): helper units <= 1.5 (issue 11; the load-bpf instance, issue 16), lane unit <= 2.5 (svc.sh's unit: 9.2),
 # the health cycle <= 2.0 (issue 13), the pool supervisor and its timer
 # fallback <= 2.0 (issue 14).
 set -u
@@ -13,6 +13,8 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 sed -e 's|@pkglibexecdir@|/usr/libexec/lanekeeper|' "$TESTS_SRCDIR/../helper/lanekeeper-helper.service.in" \
         >"$work/lanekeeper-helper.service"
+sed -e 's|@pkglibexecdir@|/usr/libexec/lanekeeper|' "$TESTS_SRCDIR/../helper/lanekeeper-helper-bpf.service.in" \
+        >"$work/lanekeeper-helper-bpf.service"
 sed -e 's|@bindir@|/usr/bin|' "$TESTS_SRCDIR/../units/lanekeeper-health.service.in" >"$work/lanekeeper-health.service"
 sed -e 's|@bindir@|/usr/bin|' "$TESTS_SRCDIR/../units/lanekeeper-prune.service.in" >"$work/lanekeeper-prune.service"
 for u in lanekeeper-pool lanekeeper-pool-reconcile; do
@@ -31,6 +33,7 @@ goal() { # UNIT TENTHS
         fi
 }
 goal lanekeeper-helper.service 15
+goal lanekeeper-helper-bpf.service 15
 goal lanekeeper-lane@cm-website-chris-testing.service 25
 goal lanekeeper-health.service 20
 goal lanekeeper-prune.service 15

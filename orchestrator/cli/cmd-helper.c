@@ -48,6 +48,13 @@ static struct json_object *reply_to_json(const struct helper_reply *m, const cha
                 json_object_object_add(o, "changed", json_object_new_boolean(m->changed));
         put_str(o, "active_state", or_null(m->active_state));
         put_str(o, "sub_state", or_null(m->sub_state));
+        if (m->verb == PROTO_VERB_LOAD_BPF && m->ringbuf_size) {
+                json_object_object_add(o, "ringbuf_size", json_object_new_int64(m->ringbuf_size));
+                json_object_object_add(o, "cgroup_id", json_object_new_uint64(m->cgroup_id));
+                put_str(o, "cgroup_path", or_null(m->cgroup_path));
+                json_object_object_add(o, "programs", json_object_new_int64(m->prog_count));
+                json_object_object_add(o, "descriptors", json_object_new_int64((int64_t) m->n_fds));
+        }
         for (size_t i = 0; i < m->n_actions && i < PROTO_MAX_REPEAT; i++)
                 json_object_array_add(actions, json_object_new_string(m->actions[i]));
         json_object_object_add(o, "actions", actions);
@@ -69,13 +76,18 @@ static void print_text(const struct helper_reply *m, const char *lane) {
                 printf("  changed: %s\n", m->changed ? (dry ? "would" : "yes") : "no");
         if (m->active_state[0])
                 printf("  state:   %s (%s)\n", m->active_state, m->sub_state[0] ? m->sub_state : "?");
+        if (m->verb == PROTO_VERB_LOAD_BPF && m->ringbuf_size)
+                printf("  cgroup:  %s (id %llu)\n  ring:    %u bytes\n  attached: %u programs, %zu descriptors "
+                       "(detached when lanectl exits)\n", m->cgroup_path, (unsigned long long) m->cgroup_id,
+                       m->ringbuf_size, m->prog_count, m->n_fds);
         for (size_t i = 0; i < m->n_actions && i < PROTO_MAX_REPEAT; i++)
                 printf("  %s %s\n", dry ? "would:" : "did:  ", m->actions[i]);
 }
 
 static void usage_hint(void) {
-        fprintf(stderr, "usage: lanectl helper VERB [LANE] [--user USER --root DIR] [--dry-run] [--output text|json]\n"
-                        "verbs: install-unit, daemon-reload, enable-now, restart, stop, remove-unit\n");
+        fprintf(stderr, "usage: lanectl helper VERB [LANE] [--user USER --root DIR] [--bpf-object NAME [--ringbuf-size N]]\n"
+                        "                      [--dry-run] [--output text|json]\n"
+                        "verbs: install-unit, daemon-reload, enable-now, restart, stop, remove-unit, load-bpf\n");
 }
 
 /* Show the answer (JSON on stdout even for a refusal); the exit status. */
@@ -114,10 +126,15 @@ int cmd_helper(struct cli *cli, int argc, char **argv) {
                 { "dry-run", no_argument, NULL, 'n' },
                 { "output", required_argument, NULL, 'o' },
                 { "socket", required_argument, NULL, 's' },
+                { "bpf-object", required_argument, NULL, 'b' },
+                { "ringbuf-size", required_argument, NULL, 'R' },
                 {}
         };
         _cleanup_(freep) struct helper_reply *reply = calloc(1, sizeof *reply);
-        const char *user = NULL, *root = NULL, *lane = NULL;
+        const char *user = NULL, *root = NULL, *lane = NULL, *bpf_object = NULL;
+        char bpf_socket[PROTO_PATH_MAX + 32];
+        unsigned long ring = 0;
+        char *end;
         const char *socket_path = getenv("LANEKEEPER_HELPER_SOCKET");
         const struct settings *settings;
         bool dry_run = false, json = false;
@@ -134,6 +151,15 @@ int cmd_helper(struct cli *cli, int argc, char **argv) {
                 case 'r': root = optarg; break;
                 case 'n': dry_run = true; break;
                 case 's': socket_path = optarg; break;
+                case 'b': bpf_object = optarg; break;
+                case 'R':
+                        errno = 0;
+                        ring = strtoul(optarg, &end, 0);
+                        if (errno || *end || ring == 0 || ring > UINT32_MAX) {
+                                fprintf(stderr, "lanectl helper: --ringbuf-size takes a byte count\n");
+                                return EXIT_USAGE;
+                        }
+                        break;
                 case 'o':
                         if (strcmp(optarg, "json") != 0 && strcmp(optarg, "text") != 0) {
                                 fprintf(stderr, "lanectl helper: --output is text or json\n");
@@ -150,13 +176,18 @@ int cmd_helper(struct cli *cli, int argc, char **argv) {
                 return EXIT_USAGE;
         }
         verb = proto_verb_from_string(argv[optind]);
-        if (verb < 0 || verb == PROTO_VERB_LOAD_BPF) {
+        if (verb < 0) {
                 fprintf(stderr, "lanectl helper: unknown verb '%s'\n", argv[optind]);
                 usage_hint();
                 return EXIT_USAGE;
         }
         lane = optind + 1 < argc ? argv[optind + 1] : NULL;
-        req = (struct helper_request) { .lane = lane, .user = user, .root = root, .dry_run = dry_run };
+        req = (struct helper_request) { .lane = lane, .user = user, .root = root, .bpf_object = bpf_object,
+                                        .ringbuf_size = (uint32_t) ring, .dry_run = dry_run };
+        if (ring && verb != PROTO_VERB_LOAD_BPF) {
+                fprintf(stderr, "lanectl helper: only load-bpf takes --ringbuf-size\n");
+                return EXIT_USAGE;
+        }
         /* The protocol's verb table says which arguments a verb takes. */
         if (optind + 2 < argc || helper_request_check(verb, &req, reason, sizeof reason) < 0) {
                 fprintf(stderr, "lanectl helper: %s\n", optind + 2 < argc ? "too many arguments" : reason);
@@ -172,7 +203,13 @@ int cmd_helper(struct cli *cli, int argc, char **argv) {
                 fprintf(stderr, "lanectl helper: out of memory\n");
                 return EXIT_REFUSED;
         }
+        if (verb == PROTO_VERB_LOAD_BPF)
+                socket_path = helper_bpf_socket(socket_path, bpf_socket, sizeof bpf_socket);
         conn = (struct helper_conn) { .socket_path = socket_path };
         r = helper_ops_call(&helper_socket_ops, &conn, verb, &req, reply);
-        return show(r, reply, socket_path, json, lane);
+        r = show(r, reply, socket_path, json, lane);
+        /* The programs stay attached as long as these are open: until we exit. */
+        for (size_t i = 0; i < reply->n_fds; i++)
+                close(reply->fds[i]);
+        return r;
 }

@@ -21,7 +21,7 @@ static void help(void) {
                "  check-name KIND VALUE  say whether VALUE is a valid KIND: lane, repository,\n"
                "                         organisation, label, runner, unit, user, path\n"
                "  helper VERB [LANE]     ask lanekeeper-helper to install-unit, daemon-reload,\n"
-               "                         enable-now, restart, stop or remove-unit\n"
+               "                         enable-now, restart, stop, remove-unit or load-bpf\n"
                "  lane validate [FILE...] check lane files (default: every *.conf in\n"
                "                         the lanes directory), every error with its line\n"
                "  config show            show the settings lanectl uses\n"
@@ -96,6 +96,9 @@ static void help(void) {
                "                         prove a lane by a real job: dispatched, run on its\n"
                "                         runner, success, its marker in the log; audited\n"
                "  smoke --print-workflow  the workflow to commit for it\n"
+               "  observe LANE --job ID|--duration D --out DIR\n"
+               "                         what a lane's job executes, opens and connects to,\n"
+               "                         seen from the kernel (load-bpf); canonical artifacts\n"
                "  emergency stop-claims|revoke-all --reason TEXT [--apply --confirm VERB]\n"
                "  emergency pause-repo|resume-repo|cancel-active OWNER/REPO --reason TEXT\n"
                "        [--apply --confirm OWNER/REPO]\n"
@@ -256,6 +259,7 @@ static const struct {
         { "slo", cmd_slo },
         { "route", cmd_route },
         { "smoke", cmd_smoke },
+        { "observe", cmd_observe },
         { "emergency", cmd_emergency },
         { "help", cmd_help },
 };

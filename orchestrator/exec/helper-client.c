@@ -94,6 +94,9 @@ static int reply_from_msg(const struct proto_msg *m, struct helper_reply *reply)
         for (size_t i = 0; i < reply->n_actions && i < PROTO_MAX_REPEAT; i++)
                 copy_str(reply->actions[i], sizeof reply->actions[i], actions[i]);
         (void) proto_msg_u32(m, PROTO_TAG_PROG_COUNT, &reply->prog_count);
+        (void) proto_msg_u32(m, PROTO_TAG_RINGBUF_SIZE, &reply->ringbuf_size);
+        (void) proto_msg_u64(m, PROTO_TAG_CGROUP_ID, &reply->cgroup_id);
+        copy_str(reply->cgroup_path, sizeof reply->cgroup_path, proto_msg_str(m, PROTO_TAG_CGROUP_PATH));
         return reply->error == PROTO_OK ? 0 : -EPERM;
 }
 
@@ -136,6 +139,8 @@ static int round_trip(const struct helper_conn *c, enum proto_verb verb, const s
                 proto_put_str(b, PROTO_TAG_ROOT, req->root);
         if (req->bpf_object)
                 proto_put_str(b, PROTO_TAG_BPF_OBJECT, req->bpf_object);
+        if (req->ringbuf_size && verb == PROTO_VERB_LOAD_BPF)
+                proto_put_u32(b, PROTO_TAG_RINGBUF_SIZE, req->ringbuf_size);
         /* The codec refuses here whatever the helper would refuse on the wire. */
         if (proto_builder_finish(b, &len, &d) < 0)
                 return fail(reply, -EINVAL, "%s: %s", proto_error_to_string(d.error), d.reason);
@@ -159,7 +164,21 @@ static int round_trip(const struct helper_conn *c, enum proto_verb verb, const s
                 return fail(reply, -EPROTO, "unreadable answer from the helper: %s",
                             d.reason[0] ? d.reason : "another verb, or descriptors it may not pass");
         }
-        return reply_from_msg(m, reply);
+        r = reply_from_msg(m, reply);
+        /* Descriptors only with a loaded answer: ring, counters, one link per program. */
+        if (reply->n_fds > 0 && (r < 0 || reply->dry_run || reply->n_fds != 2 + (size_t) reply->prog_count)) {
+                size_t passed = reply->n_fds;
+
+                for (size_t i = 0; i < passed; i++)
+                        close(reply->fds[i]);
+                reply->n_fds = 0;
+                if (r == 0)
+                        return fail(reply, -EPROTO, "the helper passed %zu descriptors for %u programs", passed,
+                                    reply->prog_count);
+        }
+        if (r == 0 && verb == PROTO_VERB_LOAD_BPF && !reply->dry_run && reply->n_fds < 3)
+                return fail(reply, -EPROTO, "the helper answered load-bpf without its descriptors");
+        return r;
 }
 
 #define DEFINE_STUB(name, VERB)                                                                                \
@@ -213,6 +232,14 @@ int helper_ops_call(const struct helper_ops *ops, void *data, enum proto_verb ve
         }
         *reply = (struct helper_reply) { .verb = verb, .changed = -1 };
         return fail(reply, -EINVAL, "unknown verb %d", (int) verb);
+}
+
+const char *helper_bpf_socket(const char *socket_path, char *buf, size_t size) {
+        const char *slash = strrchr(socket_path, '/');
+        int dir = slash ? (int) (slash - socket_path) : 0;
+
+        snprintf(buf, size, "%.*s%shelper-bpf.socket", dir, socket_path, slash ? "/" : "");
+        return buf;
 }
 
 void helper_reply_error(const struct helper_reply *reply, char *buf, size_t size) {

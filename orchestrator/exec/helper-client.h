@@ -14,12 +14,13 @@
 #include "proto-sha256.h"
 #include "proto-validate.h"
 
-#define HELPER_MAX_FDS 4
+#define HELPER_MAX_FDS 8
 
 struct helper_request {
         const char *lane;            /* every verb but daemon-reload */
         const char *user, *root;     /* install-unit */
         const char *bpf_object;      /* load-bpf */
+        uint32_t ringbuf_size;       /* load-bpf: 0, the helper's default */
         bool dry_run;
 };
 
@@ -38,7 +39,9 @@ struct helper_reply {
         char active_state[32], sub_state[32];
         size_t n_actions;
         char actions[PROTO_MAX_REPEAT][PROTO_REASON_MAX + 1];
-        uint32_t prog_count;
+        uint32_t prog_count, ringbuf_size;           /* load-bpf */
+        uint64_t cgroup_id;
+        char cgroup_path[PROTO_PATH_MAX + 1];
         size_t n_fds;                                /* load-bpf: fds passed back (SCM_RIGHTS) */
         int fds[HELPER_MAX_FDS];
 };
@@ -72,9 +75,13 @@ int helper_enable_now(const struct helper_conn *c, const struct helper_request *
 int helper_restart(const struct helper_conn *c, const struct helper_request *req, struct helper_reply *reply);
 int helper_stop(const struct helper_conn *c, const struct helper_request *req, struct helper_reply *reply);
 int helper_remove_unit(const struct helper_conn *c, const struct helper_request *req, struct helper_reply *reply);
-/* The helper answers not-supported today; once it loads programs, the
- * ring buffer and link fds come back in reply->fds (the caller closes them). */
+/* load-bpf goes to the helper's load-bpf instance (helper_bpf_socket()):
+ * the ring buffer, the counters and one link per program come back in
+ * reply->fds, in that order; the caller closes them, which detaches. */
 int helper_load_bpf(const struct helper_conn *c, const struct helper_request *req, struct helper_reply *reply);
+
+/* Where load-bpf is served: helper-bpf.socket beside SOCKET_PATH (into BUF). */
+const char *helper_bpf_socket(const char *socket_path, char *buf, size_t size);
 
 /* Any verb through OPS (as 'lanectl helper VERB' does). */
 int helper_ops_call(const struct helper_ops *ops, void *data, enum proto_verb verb, const struct helper_request *req,

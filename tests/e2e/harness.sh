@@ -221,6 +221,13 @@ e2e_install_lanekeeper() { # POLICY
         sed -e "s|@pkglibexecdir@/lanekeeper-helper|/usr/local/libexec/lanekeeper/lanekeeper-helper --policy $1|" \
                 "$src/helper/lanekeeper-helper.service.in" >"$u/lanekeeper-helper.service"
         ln -sf ../lanekeeper-helper.socket "$u/sockets.target.wants/lanekeeper-helper.socket"
+        # The load-bpf instance and the observation object (lanekeeper-helper(8)).
+        sed -e "s|@pkglibexecdir@|/usr/local/libexec/lanekeeper|" "$src/helper/lanekeeper-helper-bpf.socket.in" \
+                >"$u/lanekeeper-helper-bpf.socket"
+        sed -e "s|@pkglibexecdir@/lanekeeper-helper|/usr/local/libexec/lanekeeper/lanekeeper-helper --policy $1|" \
+                "$src/helper/lanekeeper-helper-bpf.service.in" >"$u/lanekeeper-helper-bpf.service"
+        ln -sf ../lanekeeper-helper-bpf.socket "$u/sockets.target.wants/lanekeeper-helper-bpf.socket"
+        install -D -m 644 "$LANEKEEPER_BPF_OBJECT" "$d/lib/lanekeeper/bpf/lanekeeper-observe.bpf.o"
         grep -E '^d /run/lanekeeper-register ' "$src/policy/tmpfiles.d/lanekeeper.conf" \
                 >"$d/lib/tmpfiles.d/lanekeeper-register.conf"
         cp -p "$TESTS_SRCDIR/runner-kit/install" "$TESTS_SRCDIR/runner-kit/kit.py" "$TESTS_SRCDIR/runner-kit/worker.py" "$E2E_WORK/kit/"
@@ -244,6 +251,15 @@ e2e_policy() { # HOST ROOT
         printf '[helper]\nmaintainers = lanekeeper\nhost = %s\n[lanes]\nusers = lkrunner\nroots = %s\nrepositories = acme/site\n' \
                 "$1" "$2" >"$E2E_WORK/dest/usr/local/etc/lanekeeper/policy.conf"
         chmod 644 "$E2E_WORK/dest/usr/local/etc/lanekeeper/policy.conf"
+}
+
+# The policy's [bpf] pin of the installed observation object, as NAME
+# (default observe); DIGEST overrides the object's own sha256.
+e2e_policy_bpf() { # [NAME [DIGEST]]
+        local obj=$E2E_WORK/dest/usr/local/lib/lanekeeper/bpf/lanekeeper-observe.bpf.o
+        local digest=${2:-$(sha256sum "$obj" | cut -d' ' -f1)}
+        printf '[bpf]\n%s = /usr/local/lib/lanekeeper/bpf/lanekeeper-observe.bpf.o sha256:%s\n' "${1:-observe}" "$digest" \
+                >>"$E2E_WORK/dest/usr/local/etc/lanekeeper/policy.conf"
 }
 
 # Units that would act on the host's kernel, devices, clock or console.
