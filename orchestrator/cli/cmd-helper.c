@@ -137,7 +137,7 @@ int cmd_helper(struct cli *cli, int argc, char **argv) {
         char *end;
         const char *socket_path = getenv("LANEKEEPER_HELPER_SOCKET");
         const struct settings *settings;
-        bool dry_run = false, json = false;
+        bool dry_run = false, json = false, explicit_socket = false;
         struct helper_request req;
         struct helper_conn conn;
         char reason[256];
@@ -150,7 +150,7 @@ int cmd_helper(struct cli *cli, int argc, char **argv) {
                 case 'u': user = optarg; break;
                 case 'r': root = optarg; break;
                 case 'n': dry_run = true; break;
-                case 's': socket_path = optarg; break;
+                case 's': socket_path = optarg; explicit_socket = true; break;
                 case 'b': bpf_object = optarg; break;
                 case 'R':
                         errno = 0;
@@ -203,7 +203,8 @@ int cmd_helper(struct cli *cli, int argc, char **argv) {
                 fprintf(stderr, "lanectl helper: out of memory\n");
                 return EXIT_REFUSED;
         }
-        if (verb == PROTO_VERB_LOAD_BPF)
+        /* load-bpf has its own instance, beside the units one (unless --socket names one) */
+        if (verb == PROTO_VERB_LOAD_BPF && !explicit_socket)
                 socket_path = helper_bpf_socket(socket_path, bpf_socket, sizeof bpf_socket);
         conn = (struct helper_conn) { .socket_path = socket_path };
         r = helper_ops_call(&helper_socket_ops, &conn, verb, &req, reply);

@@ -173,7 +173,10 @@ def _eval(expr, inputs):
 
 
 def value(v, inputs):
-    """V with its expressions evaluated: a whole-value expression keeps its type (a list from fromJSON)."""
+    """V with its expressions evaluated: a whole-value expression keeps its type (a list from fromJSON);
+    a list's items are evaluated one by one (runs-on: [self-hosted, "${{ inputs.x }}"], as GitHub does)."""
+    if isinstance(v, list):
+        return [value(x, inputs) for x in v]
     if not isinstance(v, str):
         return v
     m = ONE.match(v.strip())
