@@ -99,6 +99,8 @@ static void help(void) {
                "  observe LANE --job ID|--duration D --out DIR\n"
                "                         what a lane's job executes, opens and connects to,\n"
                "                         seen from the kernel (load-bpf); canonical artifacts\n"
+               "  gate diff DIR1 DIR2    two observed runs compared as the determinism gate\n"
+               "                         does: FAIL lines and unified diffs\n"
                "  emergency stop-claims|revoke-all --reason TEXT [--apply --confirm VERB]\n"
                "  emergency pause-repo|resume-repo|cancel-active OWNER/REPO --reason TEXT\n"
                "        [--apply --confirm OWNER/REPO]\n"
@@ -260,6 +262,7 @@ static const struct {
         { "route", cmd_route },
         { "smoke", cmd_smoke },
         { "observe", cmd_observe },
+        { "gate", cmd_gate },
         { "emergency", cmd_emergency },
         { "help", cmd_help },
 };
