@@ -46,6 +46,8 @@ e2e_root sh -c "mkdir -p /srv/lanekeeper/obs && chown lanekeeper /srv/lanekeeper
 lk() { e2e_as lanekeeper /usr/local/bin/lanectl --config /usr/local/etc/lanekeeper/lanekeeper.conf "$@"; }
 obs=/srv/lanekeeper/obs
 jq_() { e2e_root "$py" -c 'import json,sys; o=json.load(open(sys.argv[1])); exec("print(" + sys.argv[2] + ")")' "$@"; }
+# FILE EXPR: EXPR holds of the JSON object o in FILE
+jt() { e2e_root "$py" -c 'import json,sys; o=json.load(open(sys.argv[1])); sys.exit(0 if eval(sys.argv[2]) else 1)' "$@"; }
 # No program of ours loaded (freeing after the last link closes is deferred: wait up to 5 s)
 none_loaded() { for _ in $(seq 50); do bpftool prog list 2>/dev/null | grep -q ' name lk_' || return 0; sleep 0.1; done; return 1; }
 loaded() { bpftool prog list 2>/dev/null | grep -c ' name lk_'; }
@@ -132,12 +134,12 @@ check "health: complete, 0 drops, clean" \
 surf=$obs/r1/capability-surface.json
 check "the surface holds the files the fixture wrote" \
         test "$(jq_ $surf '",".join(o["files_written"])')" = "out/a.txt,out/b.txt"
-check "... what it executed" jq_ $surf '"/usr/bin/mkdir" in o["process_execs"] and "/usr/bin/cat" in o["process_execs"] or exit(1)'
-check "... the file it read" jq_ $surf '"/etc/hostname" in o["files_read"] or exit(1)'
-check "... the loopback endpoint it connected to" jq_ $surf '"inet:127.0.0.1:9" in o["network_endpoints"] or exit(1)'
+check "... what it executed" jt $surf '"/usr/bin/mkdir" in o["process_execs"] and "/usr/bin/cat" in o["process_execs"]'
+check "... the file it read" jt $surf '"/etc/hostname" in o["files_read"]'
+check "... the loopback endpoint it connected to" jt $surf '"inet:127.0.0.1:9" in o["network_endpoints"]'
 check "... and not the runner's own files (the worker is not the job)" \
-        jq_ $surf 'not any("_diag" in p for p in o["files_written"]) or exit(1)'
-check "... its step script's random name normalised" jq_ $surf 'any(p.endswith("/<uuid>.sh") for p in o["files_read"]) or exit(1)'
+        jt $surf 'not any("_diag" in p for p in o["files_written"])'
+check "... its step script's random name normalised" jt $surf 'any(p.endswith("/<uuid>.sh") for p in o["files_read"])'
 check "correlation: bound to the job, on lane-a, success" \
         test "$(jq_ $obs/r1/correlation-report.json 'o["status"], o["bindings"][0]["runner_name"], o["bindings"][0]["conclusion"]')" = "clean lane-a success"
 check "every file carries its schema and the run id" \
@@ -172,20 +174,20 @@ qpid=$!
 for _ in $(seq 50); do [ "$(loaded)" -ge 5 ] && break; sleep 0.1; done
 out=$(lk observe lane-b --dispatch fixture.yml --ref main --timeout 60 --input lane=lane-b --input extra=1 --out $obs/b1 2>&1); rc=$?
 check "lane-b's job observed from lane-b ($rc): $out" test "$rc" = 0
-check "... wrote out/c.txt there" jq_ $obs/b1/capability-surface.json '"out/c.txt" in o["files_written"] or exit(1)'
+check "... wrote out/c.txt there" jt $obs/b1/capability-surface.json '"out/c.txt" in o["files_written"]'
 wait $qpid; rc=$?
 check "lane-a's window beside it ($rc): $(cat "$E2E_WORK/quiet.out")" test "$rc" = 0
 check "... saw none of lane-b's job" e2e_root sh -c "! grep -q 'out/c.txt\\|/usr/bin/mkdir' $obs/quiet/events.ndjson"
 
 # ---- a skip exit is observed as the job's failure ----
 out=$(lk observe lane-a --dispatch fixture.yml --ref main --timeout 60 --input code=40 --out $obs/skip 2>&1); rc=$?
-check "exit 40: the job failed ($rc)" jq_ $obs/skip/correlation-report.json 'o["bindings"][0]["conclusion"] == "failure" or exit(1)'
+check "exit 40: the job failed ($rc)" jt $obs/skip/correlation-report.json 'o["bindings"][0]["conclusion"] == "failure"'
 
 # ---- a forced drop: a 4 KiB ring buffer and a storm of opens ----
 out=$(lk observe lane-a --dispatch fixture.yml --ref main --timeout 60 --input storm=3000 --ringbuf-size 4096 --out $obs/drop 2>&1); rc=$?
 check "a tiny ring buffer: exit 1 ($rc): $out" test "$rc" = 1
 check "... partial_ringbuf_drops with the count of the counters" \
-        jq_ $obs/drop/observation-health.json 'o["kernel_layer"] == "partial_ringbuf_drops" and o["ringbuf_drops"] > 0 or exit(1)'
+        jt $obs/drop/observation-health.json 'o["kernel_layer"] == "partial_ringbuf_drops" and o["ringbuf_drops"] > 0'
 
 # ---- nothing outlives lanectl, killed included ----
 check "nothing loaded after the observations" none_loaded
