@@ -217,7 +217,8 @@ static int cmp_str(const void *a, const void *b) {
 static struct json_object *set_json(struct set *s) {
         struct json_object *a = json_object_new_array();
 
-        qsort(s->v, s->n, sizeof *s->v, cmp_str);
+        if (s->n > 0)   /* an empty set has no array at all */
+                qsort(s->v, s->n, sizeof *s->v, cmp_str);
         for (size_t i = 0; i < s->n; i++) {
                 json_object_array_add(a, json_object_new_string(s->v[i]));
                 free(s->v[i]);
