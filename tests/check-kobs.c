@@ -15,6 +15,7 @@
 #include "kobs-report.h"
 #include "kobs-ring.h"
 #include "kobs-write.h"
+#include "store-file.h"
 #include "test-util.h"
 
 static struct lk_obs_event ev(uint32_t kind, uint32_t pid, const char *path) {
@@ -258,7 +259,7 @@ END_TEST
 static char *slurp(int dir, const char *name, size_t *len) {
         char *t = NULL;
 
-        ck_assert_int_eq(kobs_read_file(dir, name, &t, len, KOBS_MAX_FILE), 0);
+        ck_assert_int_eq(store_read_file(dir, name, KOBS_MAX_FILE, &t, len), 0);
         return t;
 }
 

@@ -14,6 +14,7 @@
 #include "kobs-report.h"
 #include "kobs-write.h"
 #include "macro.h"
+#include "store-file.h"
 
 const char *const kobs_gate_files[KOBS_GATE_FILES] = {
         "capability-surface.json", "correlation-report.json", "observation-health.json",
@@ -163,8 +164,8 @@ int kobs_gate_compare(int dir1, int dir2, const char *label1, const char *label2
                 size_t l1, l2;
                 int r;
 
-                if (kobs_read_file(dir1, kobs_gate_files[i], &t1, &l1, KOBS_MAX_FILE) < 0 ||
-                    kobs_read_file(dir2, kobs_gate_files[i], &t2, &l2, KOBS_MAX_FILE) < 0)
+                if (store_read_file(dir1, kobs_gate_files[i], KOBS_MAX_FILE, &t1, &l1) < 0 ||
+                    store_read_file(dir2, kobs_gate_files[i], KOBS_MAX_FILE, &t2, &l2) < 0)
                         return snprintf(err, errlen, "%s is missing in %s", kobs_gate_files[i], t1 ? label2 : label1),
                                -ENOENT;
                 if (kobs_gate_normalise(t1, &n1) < 0 || kobs_gate_normalise(t2, &n2) < 0)

@@ -15,6 +15,7 @@
 #include "kobs-write.h"
 #include "macro.h"
 #include "proto-sha256.h"
+#include "store-file.h"
 
 static int cmp_key(const void *a, const void *b) {
         return strcmp(*(const char *const *) a, *(const char *const *) b);
@@ -75,42 +76,6 @@ int kobs_write_file(int dir, const char *name, const void *data, size_t len, cha
         return 0;
 }
 
-int kobs_read_file(int dir, const char *name, char **ret, size_t *ret_len, size_t max) {
-        _cleanup_(closep) int fd = openat(dir, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-        _cleanup_(freep) char *buf = NULL;
-        size_t len = 0, cap = 0;
-
-        if (fd < 0)
-                return -errno;
-        for (;;) {
-                ssize_t n;
-
-                if (len + 4096 + 1 > cap) {
-                        char *b;
-
-                        cap = cap ? 2 * cap : 65536;
-                        if (cap > max + 4096 + 1)
-                                cap = max + 4096 + 1;
-                        b = realloc(buf, cap);
-                        if (!b)
-                                return -ENOMEM;
-                        buf = b;
-                }
-                n = read(fd, buf + len, cap - len - 1);
-                if (n < 0)
-                        return -errno;
-                if (n == 0)
-                        break;
-                len += (size_t) n;
-                if (len > max)
-                        return -EFBIG;
-        }
-        buf[len] = '\0';
-        *ret = TAKE_PTR(buf);
-        *ret_len = len;
-        return 0;
-}
-
 static void octal(char *field, size_t width, unsigned long long v) {
         snprintf(field, width, "%0*llo", (int) width - 1, v);
 }
@@ -162,7 +127,7 @@ int kobs_write_tarball(int dir, const char *tarball, const char *const *names, s
                 _cleanup_(freep) char *data = NULL;
                 size_t len;
 
-                r = kobs_read_file(dir, names[i], &data, &len, KOBS_MAX_FILE);
+                r = store_read_file(dir, names[i], KOBS_MAX_FILE, &data, &len);
                 if (r >= 0)
                         r = tar_member(gz, names[i], data, len);
         }
@@ -183,7 +148,7 @@ struct json_object *kobs_manifest_entry(int dir, const char *name, const char *r
         struct json_object *o;
         size_t len;
 
-        if (kobs_read_file(dir, name, &data, &len, KOBS_MAX_FILE) < 0)
+        if (store_read_file(dir, name, KOBS_MAX_FILE, &data, &len) < 0)
                 return NULL;
         proto_sha256_hex(data, len, hex);
         snprintf(sha, sizeof sha, "sha256:%s", hex);

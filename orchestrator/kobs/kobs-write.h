@@ -14,8 +14,6 @@ struct json_object *kobs_canonical(struct json_object *o);
 const char *kobs_json_text(struct json_object *o, bool pretty, struct json_object **keep);
 /* NAME in DIR, written whole (a temporary, fsync, rename). */
 int kobs_write_file(int dir, const char *name, const void *data, size_t len, char *err, size_t errlen);
-/* NAME in DIR, at most MAX bytes, NUL-terminated (the caller frees). */
-int kobs_read_file(int dir, const char *name, char **ret, size_t *ret_len, size_t max);
 /* TARBALL in DIR: NAMES (in the order given: sort them) as ustar members,
  * gzip-compressed, every header fixed but name and size. */
 int kobs_write_tarball(int dir, const char *tarball, const char *const *names, size_t n, char *err, size_t errlen);
