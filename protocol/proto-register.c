@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "macro.h"
 #include "proto-register.h"
 
 int proto_register_validate_url(const char *url, const char **ret_reason) {
@@ -42,12 +43,12 @@ int proto_register_validate(const struct proto_register *r, const char **ret_rea
         char *save = NULL;
         size_t n = 0, tl = strlen(r->token);
 
-        if ((int) r->purge + (int) r->clear_actions + (int) r->forget + (int) r->slot > 1)
-                return *ret_reason = "an answer is one of a registration, a purge, a forget, a slot or a cache clear",
-                       -EINVAL;
+        if ((int) r->purge + (int) r->clear_actions + (int) r->forget + (int) r->slot + (int) r->reset_work > 1)
+                return *ret_reason = "an answer is one of a registration, a purge, a forget, a slot, a cache clear "
+                                     "or a work reset", -EINVAL;
         if (r->clear_actions && r->max_age_days > PROTO_REGISTER_MAX_AGE_DAYS)
                 return *ret_reason = "max_age_days is more than 3650", -EINVAL;
-        if (r->purge || r->clear_actions || r->forget || r->slot)
+        if (r->purge || r->clear_actions || r->forget || r->slot || r->reset_work)
                 return proto_validate_lane_name(r->name, ret_reason) < 0 ? -EINVAL : 0;
         if (proto_register_validate_url(r->url, ret_reason) < 0)
                 return -EINVAL;
@@ -112,8 +113,9 @@ int proto_register_encode(const struct proto_register *r, char *buf, size_t size
 
         if (proto_register_validate(r, ret_reason) < 0)
                 return -EINVAL;
-        if (r->purge || r->forget || r->slot)
-                n = snprintf(buf, size, "%s=%s\n", r->purge ? "purge" : r->forget ? "forget" : "slot", r->name);
+        if (r->purge || r->forget || r->slot || r->reset_work)
+                n = snprintf(buf, size, "%s=%s\n", r->purge ? "purge" : r->forget ? "forget" : r->slot ? "slot" :
+                             "reset-work", r->name);
         else if (r->clear_actions)
                 n = snprintf(buf, size, "clear-actions=%s\nmax_age_days=%u\n", r->name, r->max_age_days);
         else
@@ -155,24 +157,28 @@ static int decode_clear(const char *buf, size_t len, struct proto_register *r, c
 
 int proto_register_decode(const char *buf, size_t len, struct proto_register *r, const char **ret_reason) {
         static const char *const keys[] = { "url", "name", "labels", "group", "token" };
+        static const char *const one_line[] = { "purge=", "forget=", "slot=", "reset-work=" };
         unsigned seen = 0;
         size_t off = 0;
 
         memset(r, 0, sizeof *r);
         if (len > PROTO_REGISTER_MAX || memchr(buf, '\0', len))
                 return *ret_reason = "not a registration hand-off", -EINVAL;
-        if ((len >= 6 && memcmp(buf, "purge=", 6) == 0) || (len >= 7 && memcmp(buf, "forget=", 7) == 0) ||
-            (len >= 5 && memcmp(buf, "slot=", 5) == 0)) {
-                size_t k = buf[0] == 'p' ? 6 : buf[0] == 'f' ? 7 : 5;
+        for (size_t i = 0; i < ELEMENTSOF(one_line); i++) {
+                size_t k = strlen(one_line[i]);
 
+                if (len <= k || memcmp(buf, one_line[i], k) != 0)
+                        continue;
                 /* exactly one line, nothing else */
                 if (buf[len - 1] != '\n' || memchr(buf, '\n', len - 1) || len - k - 1 >= sizeof r->name)
-                        return *ret_reason = "a purge, forget or slot answer is one line naming the lane", -EINVAL;
+                        return *ret_reason = "a purge, forget, slot or work reset answer is one line naming the lane",
+                               -EINVAL;
                 memcpy(r->name, buf + k, len - k - 1);
                 r->name[len - k - 1] = '\0';
-                r->purge = k == 6;
-                r->forget = k == 7;
-                r->slot = k == 5;
+                r->purge = i == 0;
+                r->forget = i == 1;
+                r->slot = i == 2;
+                r->reset_work = i == 3;
                 return proto_register_validate(r, ret_reason);
         }
         if (len >= 14 && memcmp(buf, "clear-actions=", 14) == 0)

@@ -14,6 +14,9 @@
  *         or "slot=NAME\n" (lanectl pool supervise: NAME is a pool slot;
  *            nothing to register, its run phase takes a JIT configuration,
  *            proto-slot.h)
+ *         or "reset-work=NAME\n" (lanectl gate run: the lane's _work, the
+ *            runner's work directory with its actions cache, emptied as
+ *            the lane's user; then the runner starts as it would)
  *         or "clear-actions=NAME\nmax_age_days=N\n" (lanectl health: the
  *            actions cache _work/_actions cleared as the lane's user, every
  *            entry when N is 0, else those older than N days and damaged
@@ -47,6 +50,7 @@ struct proto_register {
         bool forget;     /* the forget answer: only name is set */
         bool slot;       /* the slot answer (proto-slot.h): only name is set */
         bool clear_actions;          /* the clear-actions answer: name and max_age_days */
+        bool reset_work;             /* the reset-work answer: only name is set */
         unsigned max_age_days;       /* 0: every entry */
 };
 

@@ -174,15 +174,19 @@ END_TEST
 /* The cache check's restart: the clear offered, the unit restarted, the
  * measurement read back; refused while a job runs (GitHub's word or the
  * unit's own Runner.Worker); failed when entries are left. */
-static enum exec_outcome run_clear(void) {
+static enum exec_outcome run_clear_or_reset(bool reset) {
         struct exec_request req = {
                 .cmd = EXEC_RESTART, .lane = &lane, .pol = &pol, .key = "key-c", .host = "h1", .timeout_s = 5,
-                .clear_actions = true, .plan = { .this_host = "h1", .same_name_lanes = 1, .confirmed = true,
+                .clear_actions = !reset, .reset_work = reset, .plan = { .this_host = "h1", .same_name_lanes = 1, .confirmed = true,
                                                  .idempotency_key = "key-c" },
         };
 
         w.calls[0] = '\0';
         return exec_lane(&ops, &req, &res);
+}
+
+static enum exec_outcome run_clear(void) {
+        return run_clear_or_reset(false);
 }
 
 START_TEST(test_clear_actions) {
@@ -217,6 +221,37 @@ START_TEST(test_clear_actions) {
         ck_assert_str_eq(res.failed, "idle-check");
         ck_assert_str_eq(w.calls, "");
         ck_assert(!w.offer_taken);
+}
+END_TEST
+
+/* gate run's reset: stopped and seen empty first, then the reset offered
+ * and the unit started; nothing offered while a process stays, and the
+ * unit started again; refused while a job runs. */
+START_TEST(test_reset_work) {
+        supervised();
+        w.cache = (struct proto_cache_stats) { .entries = 5, .measured = 1700000000 };
+        (void) run_clear_or_reset(true);
+        ck_outcome(EXEC_COMPLETED);
+        ck_steps("idle-check stop processes reset-work gates");
+        ck_assert_str_eq(w.calls, "stop restart");
+        ck_assert(w.offer_taken && w.offer_reset && !w.offer_purge);
+        ck_assert_uint_eq(w.cache.entries, 0);
+        /* a process outlives the stop: no reset offered, the lane started again */
+        setup();
+        supervised();
+        w.unit_procs = 1;
+        (void) run_clear_or_reset(true);
+        ck_outcome(EXEC_FAILED);
+        ck_assert_str_eq(res.failed, "processes");
+        ck_assert_str_eq(w.calls, "stop enable-now");
+        ck_assert(!w.offer_taken && !w.offer_reset);
+        /* busy on GitHub: refused before anything is done */
+        setup();
+        supervised();
+        w.r[0].busy = true;
+        (void) run_clear_or_reset(true);
+        ck_outcome(EXEC_BLOCKED);
+        ck_assert_str_eq(w.calls, "");
 }
 END_TEST
 
@@ -579,6 +614,7 @@ int main(void) {
         tcase_add_test(actions, test_restart_inactive);
         tcase_add_test(actions, test_restart_command);
         tcase_add_test(actions, test_clear_actions);
+        tcase_add_test(actions, test_reset_work);
         tcase_add_test(actions, test_noop);
         tcase_add_test(actions, test_remove);
         tcase_add_test(actions, test_remove_purge);

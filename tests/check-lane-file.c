@@ -18,7 +18,8 @@ static const char good[] =
         "labels = self-hosted, X64, lanekeeper-managed, cm-website\n"
         "group = Default Larger Runners\n"
         "version = pinned:2.330.0\n"
-        "managed = true\n";
+        "managed = true\n"
+        "dedicated = true\n";
 
 static int parse(const char *text, struct lane_desired *l, struct ini_diags *d) {
         FILE *f = fmemopen((void *) text, strlen(text), "r");
@@ -50,6 +51,7 @@ START_TEST(test_good) {
         ck_assert(!lane_has_label(&l, "linux"));
         ck_assert_str_eq(version_policy_format(&l.version, v, sizeof v), "pinned:2.330.0");
         ck_assert(l.managed);
+        ck_assert(l.dedicated);
 }
 END_TEST
 
@@ -62,6 +64,7 @@ START_TEST(test_defaults) {
         ck_assert_str_eq(l.group, "Default");
         ck_assert_int_eq(l.version.kind, VERSION_ANY);
         ck_assert(!l.managed);
+        ck_assert(!l.dedicated);
         ck_assert_str_eq(l.organisation, "acme");
 }
 END_TEST
@@ -87,6 +90,9 @@ static const struct {
         { "[lane]\nversion = minimum:2.330\n", 2, "'version' must be any" },
         { "[lane]\nversion = pinned:2.330.0x\n", 2, "'version' must be any" },
         { "[lane]\nmanaged = yes\n", 2, "'managed' must be true or false" },
+        { "[lane]\ndedicated = 1\n", 2, "'dedicated' must be true or false" },
+        { "[lane]\ndedicated = false\ndedicated = true\n", 3, "'dedicated' is set twice" },
+        { "[lane]\n[other]\ndedicated = true\n", 3, "unknown section [other]" },
         { "[lane]\ngroup = \x01x\n", 2, "is not a runner group name" },
         { "[lane]\nthis is not ini\n", 2, "syntax error" },
         { "[lane]\n", 0, "required key 'name' is missing" },

@@ -95,6 +95,12 @@ static const struct {
         { "clear-actions=lane-a\nmax_age_days=1", "two lines" },
         { "clear-actions=../x\nmax_age_days=1\n", "" },
         { "clear-actions=lane-a\npurge=lane-a\n", "two lines" },
+        { "reset-work=lane-a\n", NULL },
+        { "reset-work=lane-a\ntoken=" TOKEN "\n", "one line" },
+        { "reset-work=lane-a", "one line" },
+        { "reset-work=../lane-a\n", "" },
+        { "reset-work=\n", "" },
+        { "reset-work=lane-a\nmax_age_days=0\n", "one line" },
 };
 
 START_TEST(test_answer) {
@@ -106,7 +112,8 @@ START_TEST(test_answer) {
                 ck_assert_msg(ret == 0, "refused: %s", reason_or_null(reason));
                 ck_assert_int_eq(r.purge, strncmp(answers[_i].text, "purge=", 6) == 0);
                 ck_assert_int_eq(r.clear_actions, strncmp(answers[_i].text, "clear-actions=", 14) == 0);
-                ck_assert_str_eq(r.token, r.purge || r.clear_actions ? "" : TOKEN);
+                ck_assert_int_eq(r.reset_work, strncmp(answers[_i].text, "reset-work=", 11) == 0);
+                ck_assert_str_eq(r.token, r.purge || r.clear_actions || r.reset_work ? "" : TOKEN);
                 ck_assert_str_eq(r.name, "lane-a");
         } else {
                 ck_assert_int_eq(ret, -EINVAL);
@@ -185,6 +192,18 @@ START_TEST(test_round_trip) {
         ck_assert_str_eq(out.name, "cm-website-chris-testing");
         ck_assert_int_eq(proto_register_decode("forget=a\nx", 10, &out, &reason), -EINVAL);
         ck_assert_int_eq(proto_register_decode("forget=../a\n", 12, &out, &reason), -EINVAL);
+        in.forget = false;   /* the work reset: one line, alone */
+        in.reset_work = true;
+        ck_assert_int_eq(proto_register_encode(&in, buf, sizeof buf, &len, &reason), 0);
+        ck_assert_int_eq(len, strlen("reset-work=cm-website-chris-testing\n"));
+        ck_assert_mem_eq(buf, "reset-work=cm-website-chris-testing\n", len);
+        ck_assert_int_eq(proto_register_decode(buf, len, &out, &reason), 0);
+        ck_assert(out.reset_work && !out.purge && !out.forget && !out.slot && !out.clear_actions);
+        ck_assert_str_eq(out.token, "");
+        in.slot = true;
+        ck_assert_int_eq(proto_register_encode(&in, buf, sizeof buf, &len, &reason), -EINVAL);
+        ck_assert_reason_has(reason, "or a work reset");
+        in.slot = false;
         proto_register_wipe(&out);
         ck_assert_int_eq(out.token[0], 0);
 }

@@ -255,7 +255,8 @@ static int f_offer_start(void *d, const struct lane_desired *l, uid_t uid, struc
         }
         ck_assert(!w.offer_pending);
         w.offer_forget = reg->forget;
-        w.offer_pending = true, w.offer_purge = reg->purge, w.offer_clear = reg->clear_actions, w.offer_taken = w.offer_withdrawn = false;
+        w.offer_pending = true, w.offer_purge = reg->purge, w.offer_clear = reg->clear_actions || reg->reset_work,
+        w.offer_reset = reg->reset_work, w.offer_taken = w.offer_withdrawn = false;
         snprintf(w.offered_token, sizeof w.offered_token, "%.60s", reg->token);
         proto_register_wipe(reg);
         snprintf(err, errlen, "/run/lanekeeper-register/%s.sock", l->name);

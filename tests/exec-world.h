@@ -31,6 +31,7 @@ struct world {
         int observations;
         bool offer_pending, offer_purge, offer_taken, offer_withdrawn;
         bool offer_clear, clear_leaves;   /* a cache clear offered; the unit leaves entries behind */
+        bool offer_reset;                 /* the clear offered was a work reset */
         size_t workers;                   /* Runner.Worker processes in the unit */
         struct proto_cache_stats cache;
         char offered_token[64];

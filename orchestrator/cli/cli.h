@@ -65,6 +65,7 @@ int cmd_route(struct cli *cli, int argc, char **argv);
 int cmd_smoke(struct cli *cli, int argc, char **argv);
 int cmd_observe(struct cli *cli, int argc, char **argv);
 int cmd_gate(struct cli *cli, int argc, char **argv);
+int cmd_proof(struct cli *cli, int argc, char **argv);
 int cmd_emergency(struct cli *cli, int argc, char **argv);
 
 /* ---- cli-common.c ---- */

@@ -10,11 +10,13 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli-gate.h"
 #include "kobs-gate.h"
 #include "macro.h"
 
 static void usage(void) {
-        fputs("usage: lanectl gate diff DIR1 DIR2\n", stderr);
+        fputs("usage: lanectl gate run --lane LANE --workflow FILE --ref REF [--input K=V]... [--runs N] --out DIR ...\n"
+              "       lanectl gate diff DIR1 DIR2\n", stderr);
 }
 
 static int gate_diff(int argc, char **argv) {
@@ -37,8 +39,9 @@ static int gate_diff(int argc, char **argv) {
 }
 
 int cmd_gate(struct cli *cli, int argc, char **argv) {
-        (void) cli;
         if (argc >= 2 && strcmp(argv[1], "diff") == 0)
                 return gate_diff(argc, argv);
+        if (argc >= 2 && strcmp(argv[1], "run") == 0)
+                return cmd_gate_run(cli, argc, argv);
         return usage(), 2;
 }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli-gate.h"
 #include "kobs-observe.h"
 #include "kobs-write.h"
 #include "macro.h"
@@ -81,19 +82,9 @@ static int parse(struct observe_cmd *c, int argc, char **argv) {
                         c->o.ring = (uint32_t) v;
                 } else if (opt == 'O')
                         c->out = optarg;
-                else if (opt == 'W') {
-                        if (!optarg[0] || strpbrk(optarg, "/?#% "))
-                                return fprintf(stderr, "lanectl observe: --dispatch takes a workflow file name or id\n"),
-                                       -EINVAL;
-                        c->d.workflow = optarg;
-                } else if (opt == 'f')
-                        c->d.ref = optarg;
-                else if (opt == 'i') {
-                        if (!strchr(optarg, '=') || optarg[0] == '=' || strchr(optarg, '=') - optarg > 100 ||
-                            c->d.n_inputs == KOBS_MAX_INPUTS)
-                                return fprintf(stderr, "lanectl observe: --input is KEY=VALUE (at most %d)\n",
-                                               KOBS_MAX_INPUTS), -EINVAL;
-                        c->d.inputs[c->d.n_inputs++] = optarg;
+                else if (opt == 'W' || opt == 'f' || opt == 'i') {
+                        if (cli_gate_dispatch_option(&c->d, opt, optarg, "observe") < 0)
+                                return -EINVAL;
                 }
                 else if (opt == 'b') {
                         if (proto_validate_bpf_object_name(optarg, &why) < 0)
@@ -210,6 +201,7 @@ int cmd_observe(struct cli *cli, int argc, char **argv) {
 
         if (!c)
                 return 3;
+        cli_exec_init(&c->x);
         if (parse(c, argc, argv) < 0)
                 return usage(), 2;
         if (cli_exec_open(cli, &c->x, c->policy, c->lanes_dir, "observe") < 0)

@@ -99,8 +99,15 @@ static void help(void) {
                "  observe LANE --job ID|--duration D --out DIR\n"
                "                         what a lane's job executes, opens and connects to,\n"
                "                         seen from the kernel (load-bpf); canonical artifacts\n"
+               "  gate run --lane LANE --workflow FILE --ref REF [--input K=V]... [--runs N]\n"
+               "        --out DIR        a dedicated lane reset, the workflow run and observed\n"
+               "                         N times: acceptance and determinism, PASS or FAIL\n"
                "  gate diff DIR1 DIR2    two observed runs compared as the determinism gate\n"
                "                         does: FAIL lines and unified diffs\n"
+               "  proof pack DIR [--out PACK] [--expect GATE]... [--retention-days N]\n"
+               "  proof verify PACK [--require-passed]\n"
+               "                         gate runs' evidence as a directory and a tarball\n"
+               "                         with a manifest; every digest checked again\n"
                "  emergency stop-claims|revoke-all --reason TEXT [--apply --confirm VERB]\n"
                "  emergency pause-repo|resume-repo|cancel-active OWNER/REPO --reason TEXT\n"
                "        [--apply --confirm OWNER/REPO]\n"
@@ -263,6 +270,7 @@ static const struct {
         { "smoke", cmd_smoke },
         { "observe", cmd_observe },
         { "gate", cmd_gate },
+        { "proof", cmd_proof },
         { "emergency", cmd_emergency },
         { "help", cmd_help },
 };

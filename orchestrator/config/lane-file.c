@@ -13,6 +13,7 @@ struct parse_ctx {
         struct lane_desired *l;
         struct ini_diags *diags;
         unsigned seen;   /* bit per key, for duplicates and required keys */
+        bool seen_dedicated;
 };
 
 static int parse_uint(const char **p, unsigned *ret) {
@@ -182,7 +183,14 @@ static int entry(void *user, int line, const char *section, const char *key, con
         c->line = line;
         if (strcmp(section, "lane") != 0)
                 ini_diag(c->diags, line, "unknown section [%.64s] (a lane file has one [lane] section)", section);
-        else if (!lane_key(c->l, &c->seen, key, value, c->diags, line))
+        else if (strcmp(key, "dedicated") == 0) {   /* a lane file's own: a pool's slots are never gated */
+                if (c->seen_dedicated)
+                        ini_diag(c->diags, line, "'dedicated' is set twice");
+                else if (strcmp(value, "true") != 0 && strcmp(value, "false") != 0)
+                        ini_diag(c->diags, line, "'dedicated' must be true or false");
+                c->seen_dedicated = true;
+                c->l->dedicated = strcmp(value, "true") == 0;
+        } else if (!lane_key(c->l, &c->seen, key, value, c->diags, line))
                 ini_diag(c->diags, line, "unknown key '%.64s'", key);
         return 1;   /* keep going: report every error */
 }

@@ -40,6 +40,7 @@ struct lane_desired {
         size_t n_labels;
         struct version_policy version;
         bool managed;
+        bool dedicated;       /* lanectl gate run may empty its work directory before each run (lane files only) */
 };
 
 /* Parse one lane file. Every problem goes to *diags with its line; returns

@@ -301,7 +301,7 @@ static bool perform(struct exec_run *x) {
                         return exec_create(x);
                 return exec_reconcile(x);
         case ACTION_RESTART:
-                if (x->req->clear_actions)
+                if (x->req->clear_actions || x->req->reset_work)
                         return exec_clear_actions(x);
                 return exec_helper_step(x, "restart", PROTO_VERB_RESTART);
         case ACTION_NOOP:
@@ -447,7 +447,7 @@ enum exec_outcome exec_lane(const struct exec_ops *ops, const struct exec_reques
         memset(res, 0, sizeof *res);
         res->started_ms = ops->now_ms(ops->data);
         preq.intent = intents[req->cmd];
-        preq.idle_only = req->clear_actions;
+        preq.idle_only = req->clear_actions || req->reset_work;
         preq.credential_fp = req->credential_fp;
         if (req->dry_run) {
                 /* a dry run needs no confirmation: it is not asked what was not asked for */

@@ -105,6 +105,8 @@ struct exec_request {
         bool purge;                    /* remove --purge */
         bool clear_actions;            /* restart: the actions cache cleared as it starts, between jobs only */
         unsigned cache_max_age_days;   /* clear_actions: 0 every entry, else older ones and damaged ones */
+        bool reset_work;               /* restart: stopped (its cgroup seen empty), _work emptied as it starts
+                                        * (lanectl gate run's destructive reset), between jobs only */
         bool dry_run;                  /* restart/remove without --apply: plan and record only */
         const char *reason;            /* drain, revoke: the operator's, kept in the hold and the record */
         const char *credential_fp;     /* revoke, unrevoke: the GitHub credential's fingerprint */

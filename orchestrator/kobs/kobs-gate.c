@@ -6,6 +6,7 @@
  * difference is a FAIL line and a unified diff. The raw event stream is
  * not compared: its order is no claim. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,4 +183,67 @@ int kobs_gate_compare(int dir1, int dir2, const char *label1, const char *label2
                 changed++;
         }
         return changed;
+}
+
+static void reason(char *why, size_t size, const char *fmt, ...) _printf_(3, 4);
+static void reason(char *why, size_t size, const char *fmt, ...) {
+        size_t l = strlen(why);
+        va_list ap;
+
+        if (l + 3 >= size)
+                return;
+        if (l)
+                l += (size_t) snprintf(why + l, size - l, "; ");
+        va_start(ap, fmt);
+        vsnprintf(why + l, size - l, fmt, ap);
+        va_end(ap);
+}
+
+/* manifest.json against the files; every file's schema and run_id. */
+static void accept_files(int dir, char *why, size_t size) {
+        _cleanup_(freep) char *text = NULL;
+        struct json_object *m, *files;
+        const char *run_id;
+        size_t len;
+
+        if (store_read_file(dir, "manifest.json", KOBS_MAX_FILE, &text, &len) < 0 || !(m = json_tokener_parse(text)))
+                return reason(why, size, "manifest.json is missing or not JSON");
+        files = json_object_object_get(m, "files");
+        run_id = json_object_get_string(json_object_object_get(m, "run_id"));
+        if (!json_object_is_type(files, json_type_array) || json_object_array_length(files) != _KOBS_FILE_MAX || !run_id)
+                reason(why, size, "manifest.json does not list the %d files with their run_id", _KOBS_FILE_MAX);
+        for (size_t i = 0; json_object_is_type(files, json_type_array) && i < json_object_array_length(files); i++) {
+                char w[400];
+
+                if (kobs_check_entry(dir, json_object_array_get_idx(files, i), w, sizeof w) < 0)
+                        reason(why, size, "%s", w);
+        }
+        for (size_t i = KOBS_HEALTH; run_id && i < _KOBS_FILE_MAX; i++) {
+                _cleanup_(freep) char *t = NULL;
+                struct json_object *o = NULL;
+
+                if (store_read_file(dir, kobs_file_names[i], KOBS_MAX_FILE, &t, &len) < 0 || !(o = json_tokener_parse(t)) ||
+                    !json_object_get_string(json_object_object_get(o, "schema")) ||
+                    strcmp(json_object_get_string(json_object_object_get(o, "run_id")) ?: "", run_id) != 0)
+                        reason(why, size, "%s lacks its schema or the run_id %s", kobs_file_names[i], run_id);
+                json_object_put(o);
+        }
+        json_object_put(m);
+}
+
+bool kobs_gate_accept(int dir, const struct kobs_report *rep, const struct kobs_job *job, char *why, size_t size) {
+        why[0] = '\0';
+        if (strcmp(job->status, "completed") != 0)
+                reason(why, size, "job %lld did not complete (%s)", job->id, job->status[0] ? job->status : "unknown");
+        else if (strcmp(job->conclusion, "success") != 0)
+                reason(why, size, "job %lld concluded %s, not success (a skip, exit 40 or 77, is a failure)", job->id,
+                       job->conclusion[0] ? job->conclusion : "nothing");
+        if (!rep->complete)
+                reason(why, size, "kernel layer %s", rep->drops ? "partial_ringbuf_drops" : "partial (records refused)");
+        if (rep->drops)
+                reason(why, size, "%llu ring buffer drops (zero tolerance)", (unsigned long long) rep->drops);
+        if (!rep->clean)
+                reason(why, size, "cgroup correlation not clean");
+        accept_files(dir, why, size);
+        return why[0] == '\0';
 }

@@ -61,6 +61,8 @@ int kobs_job_get(struct gh_client *gh, const char *repo, long long id, struct ko
         snprintf(ret->status, sizeof ret->status, "%s", gh_json_str(o, "status") ?: "");
         snprintf(ret->conclusion, sizeof ret->conclusion, "%s", gh_json_str(o, "conclusion") ?: "");
         snprintf(ret->runner_name, sizeof ret->runner_name, "%s", gh_json_str(o, "runner_name") ?: "");
+        snprintf(ret->head_sha, sizeof ret->head_sha, "%s", gh_json_str(o, "head_sha") ?: "");
+        snprintf(ret->head_branch, sizeof ret->head_branch, "%s", gh_json_str(o, "head_branch") ?: "");
         json_object_put(o);
         gh_response_free(&resp);
         return ret->id == id ? 0 : -EPROTO;

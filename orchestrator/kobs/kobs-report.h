@@ -22,6 +22,7 @@ struct kobs_job {                          /* id 0: no job (a --duration window)
         long long id, run_id;
         unsigned attempt;
         char name[128], status[24], conclusion[24], runner_name[128];
+        char head_sha[48], head_branch[256];
         time_t started, completed;
 };
 

@@ -109,13 +109,18 @@ static int tar_member(gzFile gz, const char *name, const void *data, size_t len)
 }
 
 int kobs_write_tarball(int dir, const char *tarball, const char *const *names, size_t n, char *err, size_t errlen) {
+        return kobs_write_tarball_at(dir, dir, tarball, names, n, err, errlen);
+}
+
+int kobs_write_tarball_at(int dir, int to, const char *tarball, const char *const *names, size_t n, char *err,
+                          size_t errlen) {
         static const unsigned char zero[1024];
         char tmp[300];
         gzFile gz;
         int fd, r = 0;
 
         snprintf(tmp, sizeof tmp, ".%s.tmp", tarball);
-        fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+        fd = openat(to, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
         if (fd < 0)
                 return snprintf(err, errlen, "cannot create %s: %m", tarball), -errno;
         gz = gzdopen(fd, "wb9");
@@ -135,10 +140,12 @@ int kobs_write_tarball(int dir, const char *tarball, const char *const *names, s
                 r = -EIO;
         if (gzclose(gz) != Z_OK && r >= 0)
                 r = -EIO;
-        if (r >= 0 && renameat(dir, tmp, dir, tarball) < 0)
+        if (r >= 0 && renameat(to, tmp, to, tarball) < 0)
                 r = -errno;
-        if (r < 0)
+        if (r < 0) {
+                (void) unlinkat(to, tmp, 0);
                 snprintf(err, errlen, "cannot write %s: %s", tarball, strerror(-r));
+        }
         return r;
 }
 

@@ -17,6 +17,10 @@ int kobs_write_file(int dir, const char *name, const void *data, size_t len, cha
 /* TARBALL in DIR: NAMES (in the order given: sort them) as ustar members,
  * gzip-compressed, every header fixed but name and size. */
 int kobs_write_tarball(int dir, const char *tarball, const char *const *names, size_t n, char *err, size_t errlen);
+/* The same with the members read from DIR (NAMES may hold '/') and the
+ * tarball written into TO. */
+int kobs_write_tarball_at(int dir, int to, const char *tarball, const char *const *names, size_t n, char *err,
+                          size_t errlen);
 /* { path, bytes, sha256: "sha256:<hex>" [, role] } of NAME in DIR, or NULL. */
 struct json_object *kobs_manifest_entry(int dir, const char *name, const char *role);
 /* Whether ENTRY (such an object) matches the file in DIR now: 0, or

@@ -25,6 +25,7 @@ struct json_object *desired_to_json(const struct lane_desired *d) {
         ADD(o, "labels", labels);
         ADD(o, "version", STR(version_policy_format(&d->version, version, sizeof version)));
         ADD(o, "managed", json_object_new_boolean(d->managed));
+        ADD(o, "dedicated", json_object_new_boolean(d->dedicated));
         return o;
 }
 

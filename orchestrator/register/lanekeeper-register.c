@@ -88,6 +88,27 @@ static int clear_actions(const char *lane, unsigned max_age_days) {
         return 0;
 }
 
+/* lanectl gate run: the runner's work directory _work (its checkouts,
+ * temporary files, tools and actions cache) emptied as the lane's user,
+ * never following a symlink, so that each gated run starts from the same
+ * state; measured again; then the runner starts as it would. 0, or 1 when
+ * something could not be removed (the start fails: no run on a dirty
+ * directory). */
+static int reset_work(const char *lane) {
+        _cleanup_(closep) int work = openat(AT_FDCWD, "_work", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        size_t count = 0;
+        int r = work >= 0 ? cache_empty_dir(work, 0, &count) : errno == ENOENT ? 0 : -errno;
+
+        measure(lane);
+        if (r < 0) {
+                fprintf(stderr, "lanekeeper-register: %s: the work reset stopped after %zu entries: %s\n", lane, count,
+                        strerror(-r));
+                return 1;
+        }
+        printf("lanekeeper-register: %s: reset the work directory _work (%zu entries removed)\n", lane, count);
+        return 0;
+}
+
 /* The runner's _diag, made (where a runner is installed) or kept so that
  * the lane user's group, the maintainer, can read what the runner traces
  * there: mode 0750 and a default ACL that gives new files and directories
@@ -304,8 +325,8 @@ int main(int argc, char **argv) {
                 return 0;
         }
         open_diag(lane);   /* the runner starts after what follows */
-        if (reg->clear_actions) {
-                r = clear_actions(lane, reg->max_age_days);
+        if (reg->clear_actions || reg->reset_work) {
+                r = reg->reset_work ? reset_work(lane) : clear_actions(lane, reg->max_age_days);
                 if (r == 0 && !registered)
                         printf("lanekeeper-register: %s: not registered (no .runner); run: lanectl apply %s\n", lane, lane);
                 return r;

@@ -39,6 +39,7 @@ for l in lane-a lane-b; do
         printf '[lane]\nname = %s\nrepository = acme/site\nhost = %s\nroot = %s\nuser = lkrunner\nlabels = self-hosted, %s-only, lanekeeper-managed\nmanaged = true\n' \
                 "$l" "$host" "$R" "$l" >"$d/etc/lanekeeper/lanes.d/$l.conf"
 done
+echo 'dedicated = true' >>"$d/etc/lanekeeper/lanes.d/lane-a.conf"   # gate run empties its _work
 
 e2e_boot || exit 1
 e2e_store_and_lanes $R "$pat" lane-a lane-b
@@ -101,6 +102,8 @@ on:
       storm: {required: false, type: string, default: "0"}
       code: {required: false, type: string, default: "0"}
       lane: {required: false, type: string, default: "lane-a"}
+      drift_on: {required: false, type: string, default: "0"}
+      counter: {required: false, type: string, default: "/nonexistent"}
 jobs:
   fixture:
     runs-on: [self-hosted, "${{ inputs.lane }}-only"]
@@ -110,11 +113,17 @@ jobs:
           EXTRA: ${{ inputs.extra }}
           STORM: ${{ inputs.storm }}
           CODE: ${{ inputs.code }}
+          DRIFT_ON: ${{ inputs.drift_on }}
+          COUNTER: ${{ inputs.counter }}
         run: |
           mkdir -p out
           echo hello > out/a.txt
           cat /etc/hostname > out/b.txt
           if [ "$EXTRA" = 1 ]; then echo more > out/c.txt; fi
+          if [ "$DRIFT_ON" != 0 ]; then
+            n=$(($(cat "$COUNTER") + 1)); echo "$n" > "$COUNTER"
+            if [ "$n" = "$DRIFT_ON" ]; then echo more > out/c.txt; fi
+          fi
           i=0; while [ "$i" -lt "$STORM" ]; do : < /etc/hostname; i=$((i + 1)); done
           /usr/bin/python3 -c "import socket; socket.socket().connect_ex((\"127.0.0.1\", 9))"
           exit "$CODE"
@@ -184,10 +193,82 @@ out=$(lk observe lane-a --dispatch fixture.yml --ref main --timeout 60 --input c
 check "exit 40: the job failed ($rc)" jt $obs/skip/correlation-report.json 'o["bindings"][0]["conclusion"] == "failure"'
 
 # ---- a forced drop: a 4 KiB ring buffer and a storm of opens ----
-out=$(lk observe lane-a --dispatch fixture.yml --ref main --timeout 60 --input storm=3000 --ringbuf-size 4096 --out $obs/drop 2>&1); rc=$?
+out=$(lk observe lane-a --dispatch fixture.yml --ref main --timeout 60 --input storm=20000 --ringbuf-size 4096 --out $obs/drop 2>&1); rc=$?
 check "a tiny ring buffer: exit 1 ($rc): $out" test "$rc" = 1
 check "... partial_ringbuf_drops with the count of the counters" \
         jt $obs/drop/observation-health.json 'o["kernel_layer"] == "partial_ringbuf_drops" and o["ringbuf_drops"] > 0'
+
+# ---- lanectl gate run: reset, dispatch, observe, accept, compare ----
+out=$(lk gate run --lane lane-b --workflow fixture.yml --ref main --input lane=lane-b --out $obs/gate-b 2>&1); rc=$?
+check "a lane not dedicated: refused, exit 2 ($rc): $out" \
+        bash -c '[ "$1" = 2 ] && grep -q "lane lane-b is not dedicated" <<<"$2"' sh "$rc" "$out"
+check "... and made nothing" e2e_root test ! -e $obs/gate-b
+e2e_root sh -c "mkdir -p $R/lane-a/_work/left && echo stale >$R/lane-a/_work/left/over.txt && chown -R lkrunner $R/lane-a/_work"
+out=$(lk gate run --lane lane-a --workflow fixture.yml --ref main --runs 3 --timeout 60 --out $obs/gate 2>&1); rc=$?
+check "three runs of the fixture pass the gate ($rc): $out" test "$rc" = 0
+check "... PASS: fixture acceptance, once per run" test "$(grep -c '^PASS: fixture acceptance$' <<<"$out")" = 3
+check "... PASS: fixture three-run determinism" grep -qx 'PASS: fixture three-run determinism' <<<"$out"
+check "... each run after a reset through the lane's unit" test "$(grep -c '_work emptied as the runner started' <<<"$out")" = 3
+check "... which removed what the last job left in _work" e2e_root test ! -e $R/lane-a/_work/left
+check "the three runs' surfaces are the same, and hold the fixture's files" \
+        e2e_root "$py" -c 'import json,sys
+s = [json.load(open("%s/run-%d/capability-surface.json" % (sys.argv[1], n))) for n in (1, 2, 3)]
+for x in s: del x["run_id"]; x.pop("measurements", None)
+assert s[0] == s[1] == s[2] and "out/a.txt" in s[0]["files_written"], s' $obs/gate
+check "gate.json: passed, three runs accepted, determinism passed, one commit" \
+        jt $obs/gate/gate.json 'o["schema"] == "lanekeeper.gate-result/1" and o["status"] == "passed" and o["runs_passed"] == 3 and o["determinism"] == "passed" and len({r["commit"] for r in o["runs"]}) == 1 and [r["acceptance"] for r in o["runs"]] == ["passed"] * 3'
+check "gate.log holds what was printed" e2e_root sh -c "[ \"\$(grep -c '^PASS: ' $obs/gate/gate.log)\" = 4 ]"
+e2e_root sh -c "mkdir -p $obs/busy && touch $obs/busy/notes.txt && chown -R lanekeeper $obs/busy"
+out=$(lk gate run --lane lane-a --workflow fixture.yml --ref main --out $obs/busy 2>&1); rc=$?
+check "a directory holding what no gate wrote is refused, untouched ($rc): $out" \
+        bash -c '[ "$1" = 3 ] && grep -q "holds notes.txt, which no gate wrote" <<<"$2"' sh "$rc" "$out"
+check "... and left as it was" test "$(e2e_root ls $obs/busy)" = notes.txt
+e2e_root sh -c "echo 0 >$R/lane-a/gate-count && chown lkrunner $R/lane-a/gate-count"
+out=$(lk gate run --lane lane-a --workflow fixture.yml --ref main --runs 3 --timeout 60 --input drift_on=3 \
+        --input counter=$R/lane-a/gate-count --out $obs/drift 2>&1); rc=$?
+check "a drift on run 3: exit 1 ($rc)" test "$rc" = 1
+check "... every run accepted" test "$(grep -c '^PASS: fixture acceptance$' <<<"$out")" = 3
+check "... FAIL naming the surface, between run-1 and run-3: $out" \
+        grep -qx 'FAIL: capability-surface.json changed between run-1 and run-3' <<<"$out"
+check "... with a unified diff labelled run-1/ and run-3/ adding out/c.txt: $out" \
+        bash -c 'grep -qx -- "--- run-1/capability-surface.json" <<<"$1" && grep -qx -- "+++ run-3/capability-surface.json" <<<"$1" &&
+                grep -qE -- "^\+ +\"out/c.txt\",?\$" <<<"$1"' sh "$out"
+check "... and FAIL: fixture three-run determinism" grep -qx 'FAIL: fixture three-run determinism' <<<"$out"
+check "... run 2 did not differ" bash -c '! grep -q "between run-1 and run-2" <<<"$1"' sh "$out"
+check "gate.json: failed, determinism failed, the surface changed on run 3" \
+        jt $obs/drift/gate.json 'o["status"] == "failed" and o["determinism"] == "failed" and o["changed"] == [{"run": 3, "file": "capability-surface.json"}]'
+out=$(lk gate run --lane lane-a --workflow fixture.yml --ref main --runs 3 --timeout 60 --input code=40 --out $obs/gskip 2>&1); rc=$?
+check "a skip exit fails acceptance at run 1 ($rc): $out" \
+        bash -c '[ "$1" = 1 ] && grep -q "^FAIL: fixture acceptance (run 1): job [0-9]* concluded failure" <<<"$2" &&
+                grep -qx "FAIL: fixture three-run determinism not evaluated: run 1 did not pass" <<<"$2"' sh "$rc" "$out"
+check "... gate.json: failed, one run made" jt $obs/gskip/gate.json 'o["status"] == "failed" and len(o["runs"]) == 1'
+out=$(lk gate run --lane lane-a --workflow fixture.yml --ref main --runs 1 --timeout 60 --input storm=20000 \
+        --ringbuf-size 4096 --out $obs/gdrop 2>&1); rc=$?
+check "a forced drop fails acceptance ($rc): $out" \
+        bash -c '[ "$1" = 1 ] && grep -q "^FAIL: fixture acceptance (run 1): .*ring buffer drops (zero tolerance)" <<<"$2"' sh "$rc" "$out"
+
+# ---- proof packs ----
+out=$(lk proof pack $obs/gate --out $obs/pack 2>&1); rc=$?
+check "proof pack of the passing gate: exit 0, passed ($rc): $out" \
+        bash -c '[ "$1" = 0 ] && grep -q "^proof pack .*: passed, 17 subjects" <<<"$2"' sh "$rc" "$out"
+check "... its manifest: schema, source, runs, statuses, retention, size, both verification modes" \
+        jt $obs/pack/manifest.json 'o["schema"] == "lanekeeper.proof-pack/1" and o["repository"] == "acme/site" and o["ref"] == "main" and len(o["commit"]) == 40 and len(o["runs"]) == 3 and o["gates"][0]["status"] == "passed" and o["retention_days"] == 365 and o["size"]["bytes"] > 0 and set(o["verification"]) == {"historical", "current_state"} and len(o["gates"][0]["pass_lines"]) == 4'
+check "... SHA256SUMS checks with coreutils' sha256sum" e2e_root sh -c "cd $obs/pack && sha256sum --quiet -c SHA256SUMS"
+check "... the tarball holds the pack, mtime 0" \
+        e2e_root "$py" -c 'import tarfile,sys
+t = tarfile.open(sys.argv[1]); n = [x.name for x in t.getmembers()]
+assert n == sorted(n) and "manifest.json" in n and "gates/fixture/run-3/observation.tar.gz" in n, n
+assert all(x.mtime == 0 for x in t.getmembers())' $obs/pack.tar.gz
+out=$(lk proof verify $obs/pack.tar.gz --require-passed 2>&1); rc=$?
+check "proof verify of the tarball alone: intact ($rc): $out" \
+        bash -c '[ "$1" = 0 ] && grep -q "intact, made .*, 17 of 17 subjects match" <<<"$2" && grep -q "^What it does not prove" <<<"$2"' sh "$rc" "$out"
+out=$(lk proof pack $obs --out $obs/all-pack --expect fixture --expect nightly 2>&1); rc=$?
+check "a pack of every gate: failed, with the missing one named ($rc): $out" \
+        bash -c '[ "$1" = 1 ] && grep -q "gate nightly: missing" <<<"$2" && grep -q "gate fixture: failed" <<<"$2"' sh "$rc" "$out"
+e2e_as lanekeeper sh -c "echo forged >>$obs/pack/gates/fixture/run-2/capability-surface.json"
+out=$(lk proof verify $obs/pack 2>&1); rc=$?
+check "a changed file: NOT INTACT, named ($rc): $out" \
+        bash -c '[ "$1" = 1 ] && grep -q "PROBLEM gates/fixture/run-2/capability-surface.json: .*the manifest says" <<<"$2"' sh "$rc" "$out"
 
 # ---- nothing outlives lanectl, killed included ----
 check "nothing loaded after the observations" none_loaded

@@ -206,8 +206,12 @@ class JobsMixin:
                 except ghworkflow.Invalid as e:
                     return self.error(422, str(e))
                 wf = dict(wf, jobs=specs)
+            # GitHub runs a dispatch at the ref's head: the same commit until the branch changes (here: until
+            # the workflow file is committed again)
+            head = hashlib.sha1(("%s@%s:%s" % (full.lower(), branch, json.dumps(wf.get("yaml"), sort_keys=True,
+                                                                                 default=str))).encode()).hexdigest()
             rid = create_run(self.st, full, wf, self.headers.get("Host"), event="workflow_dispatch", branch=branch,
-                             title=title)
+                             sha=head, title=title)
             view = self.st.runs[rid]["view"]
         if details:
             return self.reply(*a, 200, {"workflow_run_id": rid, "run_url": view["url"], "html_url": view["html_url"]})
