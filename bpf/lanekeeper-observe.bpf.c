@@ -33,25 +33,21 @@ struct {
         __type(value, __u64);
 } lk_counters SEC(".maps");
 
-/* An open or connect between its entry and its exit, per thread. */
+/* An open or connect between its entry and its exit, in the thread's own
+ * storage (nr 0: none): no global table to fill up or contend on, and a
+ * thread outside the lane has none, so its every syscall exit costs one
+ * pointer walk. */
 struct pending {
         long nr;
         struct lk_obs_event ev;
 };
 
 struct {
-        __uint(type, BPF_MAP_TYPE_HASH);
-        __uint(max_entries, 16384);
-        __type(key, __u64);
+        __uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+        __uint(map_flags, BPF_F_NO_PREALLOC);
+        __type(key, int);
         __type(value, struct pending);
 } lk_pending SEC(".maps");
-
-struct {
-        __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-        __uint(max_entries, 1);
-        __type(key, __u32);
-        __type(value, struct pending);
-} lk_scratch SEC(".maps");
 
 #if defined(__TARGET_ARCH_x86)
 #define NR_OPEN    2
@@ -215,18 +211,21 @@ SEC("tp_btf/sys_enter")
 int BPF_PROG(lk_sys_enter, struct pt_regs *regs, long nr) {
         struct task_struct *t;
         struct pending *p;
-        __u32 zero = 0;
-        __u64 cgid, key;
+        __u64 cgid;
         const char *name = NULL;
 
         if (nr != NR_OPENAT && nr != NR_OPENAT2 && nr != NR_CONNECT && nr != NR_OPEN && nr != NR_CREAT)
                 return 0;
         t = bpf_get_current_task_btf();
         cgid = lane_cgroup(t);
-        if (!cgid || !(p = bpf_map_lookup_elem(&lk_scratch, &zero)))
+        if (!cgid)
                 return 0;
-        __builtin_memset(p, 0, sizeof *p);
-        p->nr = nr;
+        p = bpf_task_storage_get(&lk_pending, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+        if (!p) {   /* no memory for it, or the storage busy in a nested call */
+                count(LK_CTR_DROPS + (nr == NR_CONNECT ? LK_HOOK_CONNECT : LK_HOOK_OPEN));
+                return 0;
+        }
+        __builtin_memset(&p->ev, 0, sizeof p->ev);
         fill(&p->ev, t, cgid, nr == NR_CONNECT ? LK_EV_CONNECT : LK_EV_OPEN);
         if (nr == NR_CONNECT) {
                 read_sockaddr(&p->ev, (const void *) PT_REGS_PARM2_CORE_SYSCALL(regs),
@@ -253,23 +252,20 @@ int BPF_PROG(lk_sys_enter, struct pt_regs *regs, long nr) {
         }
         if (name)
                 bpf_probe_read_user_str(p->ev.path, sizeof p->ev.path, name);
-        key = bpf_get_current_pid_tgid();
-        if (bpf_map_update_elem(&lk_pending, &key, p, BPF_ANY) < 0)
-                count(LK_CTR_DROPS + (nr == NR_CONNECT ? LK_HOOK_CONNECT : LK_HOOK_OPEN));
+        p->nr = nr;
         return 0;
 }
 
 SEC("tp_btf/sys_exit")
 int BPF_PROG(lk_sys_exit, struct pt_regs *regs, long ret) {
-        __u64 key = bpf_get_current_pid_tgid();
-        struct pending *p = bpf_map_lookup_elem(&lk_pending, &key);
+        struct pending *p = bpf_task_storage_get(&lk_pending, bpf_get_current_task_btf(), 0, 0);
         struct lk_obs_event *e;
         __u32 hook;
 
-        if (!p)
+        if (!p || !p->nr)
                 return 0;
         if (p->nr != (long) SYSCALL_NR(regs)) {
-                bpf_map_delete_elem(&lk_pending, &key);   /* not the call it began: never reported as such */
+                p->nr = 0;   /* not the call it began: never reported as such */
                 return 0;
         }
         hook = p->nr == NR_CONNECT ? LK_HOOK_CONNECT : LK_HOOK_OPEN;
@@ -280,6 +276,6 @@ int BPF_PROG(lk_sys_exit, struct pt_regs *regs, long ret) {
                 submit(e, hook);
         } else
                 count(LK_CTR_DROPS + hook);
-        bpf_map_delete_elem(&lk_pending, &key);
+        p->nr = 0;
         return 0;
 }

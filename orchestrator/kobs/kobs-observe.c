@@ -162,7 +162,7 @@ int kobs_observe_write(struct kobs_observe *o, const char *run_id, int dir, stru
         r = kobs_report_build(&in, rep);
         if (r < 0)
                 return snprintf(err, errlen, "out of memory"), r;
-        r = kobs_write_events(dir, rep->obj[KOBS_EVENTS], err, errlen);
+        r = kobs_write_events(dir, &in, rep, err, errlen);
         for (unsigned i = KOBS_HEALTH; i < _KOBS_FILE_MAX && r >= 0; i++) {
                 _cleanup_(freep) char *line = NULL;
 
@@ -198,33 +198,39 @@ int kobs_observe_write(struct kobs_observe *o, const char *run_id, int dir, stru
         return r < 0 ? r : kobs_write_tarball(dir, KOBS_TARBALL, names, 5, err, errlen);
 }
 
-int kobs_write_events(int dir, struct json_object *events, char *err, size_t errlen) {
-        size_t n = json_object_array_length(events), len = 0, cap = 1 << 16;
-        _cleanup_(freep) char *buf = malloc(cap);
+int kobs_write_events(int dir, const struct kobs_input *in, const struct kobs_report *rep, char *err, size_t errlen) {
+        const char *name = kobs_file_names[KOBS_EVENTS];
+        char tmp[64];
+        int fd, r = 0;
+        FILE *f;
 
-        for (size_t i = 0; buf && i < n; i++) {
-                struct json_object *keep;
-                const char *text = kobs_json_text(json_object_array_get_idx(events, i), false, &keep);
-                size_t l = strlen(text);
-
-                if (len + l + 2 > cap) {
-                        char *b;
-
-                        while (len + l + 2 > cap)
-                                cap *= 2;
-                        b = realloc(buf, cap);
-                        if (!b) {
-                                json_object_put(keep);
-                                return snprintf(err, errlen, "out of memory"), -ENOMEM;
-                        }
-                        buf = b;
-                }
-                memcpy(buf + len, text, l);
-                buf[len + l] = '\n';
-                len += l + 1;
-                json_object_put(keep);
+        snprintf(tmp, sizeof tmp, ".%s.tmp", name);
+        fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (fd < 0 || !(f = fdopen(fd, "w"))) {
+                r = -errno;
+                if (fd >= 0)
+                        close(fd);
+                return snprintf(err, errlen, "cannot create %s: %s", name, strerror(-r)), r;
         }
-        if (!buf)
-                return snprintf(err, errlen, "out of memory"), -ENOMEM;
-        return kobs_write_file(dir, kobs_file_names[KOBS_EVENTS], buf, len, err, errlen);
+        for (size_t i = 0; i < in->n_ev && r == 0; i++) {
+                struct json_object *e = kobs_event_json(in, rep, i), *keep;
+                const char *text = e ? kobs_json_text(e, false, &keep) : NULL;
+
+                if (!text || fputs(text, f) == EOF || fputc('\n', f) == EOF)
+                        r = text ? -EIO : -ENOMEM;
+                if (text)
+                        json_object_put(keep);
+                json_object_put(e);
+        }
+        if (r == 0 && (fflush(f) != 0 || fsync(fileno(f)) < 0))
+                r = -errno;
+        if (fclose(f) != 0 && r == 0)
+                r = -errno;
+        if (r == 0 && renameat(dir, tmp, dir, name) < 0)
+                r = -errno;
+        if (r < 0) {
+                (void) unlinkat(dir, tmp, 0);
+                snprintf(err, errlen, "cannot write %s: %s", name, strerror(-r));
+        }
+        return r;
 }

@@ -53,4 +53,6 @@ int kobs_observe_run(struct kobs_observe *o, char *err, size_t errlen);
  * manifest.json and observation.tar.gz; REP gets the report (freed by the caller). */
 int kobs_observe_write(struct kobs_observe *o, const char *run_id, int dir, struct kobs_report *rep, char *err,
                        size_t errlen);
-int kobs_write_events(int dir, struct json_object *events, char *err, size_t errlen);
+/* events.ndjson in DIR: every record of IN (REP its report), one
+ * canonical line each, streamed to a temporary file, synced, renamed. */
+int kobs_write_events(int dir, const struct kobs_input *in, const struct kobs_report *rep, char *err, size_t errlen);

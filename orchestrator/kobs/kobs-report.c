@@ -377,7 +377,9 @@ int kobs_report_build(const struct kobs_input *in, struct kobs_report *ret) {
         int r = 0;
 
         *ret = (struct kobs_report) {};
-        ret->obj[KOBS_EVENTS] = json_object_new_array();
+        ret->job = calloc(in->n_ev + 1, 1);
+        if (!ret->job)
+                return -ENOMEM;
         for (size_t i = 0; i < in->n_ev && r >= 0; i++) {
                 const struct lk_obs_event *e = &in->ev[i];
                 int job = classify(&sc, e, with_job);
@@ -386,7 +388,7 @@ int kobs_report_build(const struct kobs_input *in, struct kobs_report *ret) {
                         r = job;
                         break;
                 }
-                json_object_array_add(ret->obj[KOBS_EVENTS], event_json(e, i, in, job));
+                ret->job[i] = (unsigned char) job;
                 if (!job) {
                         other++;
                         continue;
@@ -409,8 +411,13 @@ int kobs_report_build(const struct kobs_input *in, struct kobs_report *ret) {
         return r;
 }
 
+struct json_object *kobs_event_json(const struct kobs_input *in, const struct kobs_report *rep, size_t i) {
+        return event_json(&in->ev[i], i, in, rep->job[i]);
+}
+
 void kobs_report_free(struct kobs_report *r) {
         for (unsigned i = 0; i < _KOBS_FILE_MAX; i++)
                 json_object_put(r->obj[i]);
+        free(r->job);
         *r = (struct kobs_report) {};
 }

@@ -50,7 +50,8 @@ enum kobs_file {
 };
 
 struct kobs_report {
-        struct json_object *obj[_KOBS_FILE_MAX];   /* KOBS_EVENTS: an array of records */
+        struct json_object *obj[_KOBS_FILE_MAX];   /* KOBS_EVENTS: NULL (written a record at a time) */
+        unsigned char *job;                /* per record: 1 the job's, 0 not (kobs_event_json) */
         bool complete;                     /* kernel layer complete: no drop, no bad record */
         bool clean;                        /* cgroup correlation clean */
         uint64_t drops;
@@ -61,6 +62,9 @@ extern const char *const kobs_file_names[_KOBS_FILE_MAX];
 
 int kobs_report_build(const struct kobs_input *in, struct kobs_report *ret);
 void kobs_report_free(struct kobs_report *r);
+/* Record I of IN as events.ndjson holds it (a new reference): built one at
+ * a time, so that a window of millions of records never lives as JSON. */
+struct json_object *kobs_event_json(const struct kobs_input *in, const struct kobs_report *rep, size_t i);
 
 /* Whether PATH is runtime noise (loader, libraries, /proc, /sys, /dev,
  * locales) rather than something the job chose to read. */
