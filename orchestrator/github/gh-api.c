@@ -452,3 +452,15 @@ int gh_variable_set(struct gh_client *c, const char *repo, const char *name, con
         snprintf(path, sizeof path, "/repos/%s/actions/variables/%s", repo, name);
         return call(c, "PATCH", path, body, 204, NULL, NULL, err, errlen);
 }
+
+char *gh_dispatch_body(const char *ref, struct json_object *inputs) {
+        struct json_object *b = json_object_new_object();
+        char *text;
+
+        json_object_object_add(b, "ref", json_object_new_string(ref));
+        json_object_object_add(b, "inputs", inputs);
+        json_object_object_add(b, "return_run_details", json_object_new_boolean(true));
+        text = strdup(json_object_to_json_string_ext(b, JSON_C_TO_STRING_PLAIN));
+        json_object_put(b);
+        return text;
+}

@@ -68,6 +68,11 @@ int gh_runner_labels(struct gh_client *c, const char *scope, long long id, enum 
 /* An organisation's runner groups: id of the group named NAME. */
 int gh_runner_group_id(struct gh_client *c, const char *org, const char *name, long long *ret, char *err, size_t errlen);
 
+/* The body of a workflow_dispatch at REF with INPUTS (a JSON object,
+ * taken): return_run_details asked, so that GitHub answers the run's id.
+ * Malloc'd text, or NULL. */
+struct json_object;
+char *gh_dispatch_body(const char *ref, struct json_object *inputs);
 int gh_run_cancel(struct gh_client *c, const char *repo, long long run_id, bool force, char *err, size_t errlen);
 int gh_run_rerun_failed(struct gh_client *c, const char *repo, long long run_id, char *err, size_t errlen);
 

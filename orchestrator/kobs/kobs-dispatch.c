@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "gh-api.h"
 #include "gh-client.h"
 #include "gh-json.h"
 #include "kobs-observe.h"
@@ -16,8 +17,7 @@
 #define JOB_LIST_TRIES 100      /* every 100 ms: 10 s for GitHub to list the run's job */
 
 static char *dispatch_body(const char *ref, const char *const *inputs, size_t n_inputs) {
-        struct json_object *b = json_object_new_object(), *in = json_object_new_object();
-        char *text;
+        struct json_object *in = json_object_new_object();
 
         for (size_t i = 0; i < n_inputs; i++) {
                 const char *eq = strchr(inputs[i], '=');
@@ -26,12 +26,7 @@ static char *dispatch_body(const char *ref, const char *const *inputs, size_t n_
                 snprintf(key, sizeof key, "%.*s", (int) (eq - inputs[i]), inputs[i]);
                 json_object_object_add(in, key, json_object_new_string(eq + 1));
         }
-        json_object_object_add(b, "ref", json_object_new_string(ref));
-        json_object_object_add(b, "inputs", in);
-        json_object_object_add(b, "return_run_details", json_object_new_boolean(true));
-        text = strdup(json_object_to_json_string_ext(b, JSON_C_TO_STRING_PLAIN));
-        json_object_put(b);
-        return text;
+        return gh_dispatch_body(ref, in);
 }
 
 int kobs_dispatch(struct gh_client *gh, const struct kobs_dispatch *d, long long *ret_run, long long *ret_job,

@@ -18,7 +18,6 @@
 #include "kobs-proof.h"
 #include "kobs-write.h"
 #include "macro.h"
-#include "proto-sha256.h"
 #include "proto-time.h"
 #include "store-file.h"
 
@@ -88,8 +87,6 @@ static int make_dirs(int dir, const char *path, const char **ret_base) {
 static int copy(struct pack *k, int from_dir, const char *from, const char *to, const char *role) {
         _cleanup_(freep) char *data = NULL;
         _cleanup_(closep) int fd = -EBADF;
-        char hex[PROTO_SHA256_HEX_SIZE], sha[PROTO_SHA256_HEX_SIZE + 8];
-        struct json_object *o;
         const char *base = to;
         size_t len;
         int r;
@@ -109,14 +106,7 @@ static int copy(struct pack *k, int from_dir, const char *from, const char *to, 
         r = kobs_write_file(fd, base, data, len, k->err, k->errlen);
         if (r < 0)
                 return r;
-        proto_sha256_hex(data, len, hex);
-        snprintf(sha, sizeof sha, "sha256:%s", hex);
-        o = json_object_new_object();
-        json_object_object_add(o, "path", json_object_new_string(to));
-        json_object_object_add(o, "bytes", json_object_new_int64((int64_t) len));
-        json_object_object_add(o, "sha256", json_object_new_string(sha));
-        json_object_object_add(o, "role", json_object_new_string(role));
-        json_object_array_add(k->subjects, o);
+        json_object_array_add(k->subjects, kobs_manifest_entry_of(to, data, len, role));
         k->bytes += len;
         return 0;
 }

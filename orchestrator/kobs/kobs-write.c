@@ -149,23 +149,28 @@ int kobs_write_tarball_at(int dir, int to, const char *tarball, const char *cons
         return r;
 }
 
-struct json_object *kobs_manifest_entry(int dir, const char *name, const char *role) {
-        _cleanup_(freep) char *data = NULL;
+struct json_object *kobs_manifest_entry_of(const char *path, const void *data, size_t len, const char *role) {
         char hex[PROTO_SHA256_HEX_SIZE], sha[PROTO_SHA256_HEX_SIZE + 8];
         struct json_object *o;
-        size_t len;
 
-        if (store_read_file(dir, name, KOBS_MAX_FILE, &data, &len) < 0)
-                return NULL;
         proto_sha256_hex(data, len, hex);
         snprintf(sha, sizeof sha, "sha256:%s", hex);
         o = json_object_new_object();
-        json_object_object_add(o, "path", json_object_new_string(name));
+        json_object_object_add(o, "path", json_object_new_string(path));
         json_object_object_add(o, "bytes", json_object_new_int64((int64_t) len));
         json_object_object_add(o, "sha256", json_object_new_string(sha));
         if (role)
                 json_object_object_add(o, "role", json_object_new_string(role));
         return o;
+}
+
+struct json_object *kobs_manifest_entry(int dir, const char *name, const char *role) {
+        _cleanup_(freep) char *data = NULL;
+        size_t len;
+
+        if (store_read_file(dir, name, KOBS_MAX_FILE, &data, &len) < 0)
+                return NULL;
+        return kobs_manifest_entry_of(name, data, len, role);
 }
 
 int kobs_check_entry(int dir, struct json_object *entry, char *why, size_t size) {

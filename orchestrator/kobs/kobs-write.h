@@ -23,6 +23,8 @@ int kobs_write_tarball_at(int dir, int to, const char *tarball, const char *cons
                           size_t errlen);
 /* { path, bytes, sha256: "sha256:<hex>" [, role] } of NAME in DIR, or NULL. */
 struct json_object *kobs_manifest_entry(int dir, const char *name, const char *role);
+/* The same of DATA (LEN bytes), listed as PATH. */
+struct json_object *kobs_manifest_entry_of(const char *path, const void *data, size_t len, const char *role);
 /* Whether ENTRY (such an object) matches the file in DIR now: 0, or
  * -ENOENT / -EBADMSG with WHY. */
 int kobs_check_entry(int dir, struct json_object *entry, char *why, size_t size);

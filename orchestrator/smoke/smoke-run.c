@@ -52,9 +52,8 @@ static int default_branch(struct gh_client *c, const char *repo, char *buf, size
 
 /* The dispatch's JSON body: E's labels (or D's), its nonce, D's sleep and timeout. */
 static char *dispatch_body(const struct smoke_expect *e, const struct smoke_inputs *d, const char *ref) {
-        struct json_object *b = json_object_new_object(), *in = json_object_new_object(), *l = json_object_new_array();
+        struct json_object *in = json_object_new_object(), *l = json_object_new_array();
         char num[16];
-        char *text;
 
         for (size_t i = 0; i < e->n_labels; i++)
                 json_object_array_add(l, json_object_new_string(e->labels[i]));
@@ -71,12 +70,7 @@ static char *dispatch_body(const struct smoke_expect *e, const struct smoke_inpu
                 snprintf(num, sizeof num, "%u", d->timeout_min);
                 json_object_object_add(in, "timeout", json_object_new_string(num));
         }
-        json_object_object_add(b, "ref", json_object_new_string(ref));
-        json_object_object_add(b, "inputs", in);
-        json_object_object_add(b, "return_run_details", json_object_new_boolean(true));
-        text = strdup(json_object_to_json_string_ext(b, JSON_C_TO_STRING_PLAIN));
-        json_object_put(b);
-        return text;
+        return gh_dispatch_body(ref, in);
 }
 
 /* A 204 dispatch (a GitHub without return_run_details): the newest
