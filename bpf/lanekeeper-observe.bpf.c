@@ -130,8 +130,14 @@ static __always_inline struct lk_obs_event *reserve(__u32 hook) {
         return e;
 }
 
+/* lanectl is woken only once an eighth of the ring waits: it reads on its
+ * own every few milliseconds, so a record need not cost a wakeup each (a
+ * storm of opens paid one per open). */
 static __always_inline void submit(struct lk_obs_event *e, __u32 hook) {
-        bpf_ringbuf_submit(e, 0);
+        __u64 wake = bpf_ringbuf_query(&lk_events, BPF_RB_AVAIL_DATA) >=
+                     bpf_ringbuf_query(&lk_events, BPF_RB_RING_SIZE) / 8 ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+
+        bpf_ringbuf_submit(e, wake);
         count(LK_CTR_SENT + hook);
 }
 

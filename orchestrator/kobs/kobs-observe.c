@@ -22,6 +22,7 @@
 #define KOBS_JOB_POLL_MS 500
 #define KOBS_WORKER_GRACE_MS 5000     /* after the job completed, for its worker's exit */
 #define KOBS_DRAIN_DEADLINE_MS 2000
+#define KOBS_READ_EVERY_MS 5     /* the programs wake lanectl only for a filling ring: it reads this often */
 
 static uint64_t now_ms(void) {
         struct timespec ts;
@@ -92,7 +93,7 @@ static int watch(struct kobs_observe *o, char *err, size_t errlen) {
         for (;;) {
                 uint64_t t = now_ms();
 
-                if (kobs_pump(&o->s, 50) < 0)
+                if (kobs_pump(&o->s, KOBS_READ_EVERY_MS) < 0)
                         return snprintf(err, errlen, "out of memory for the records"), -ENOMEM;
                 track_worker(o, &seen);
                 if (!o->job_id) {
