@@ -270,6 +270,22 @@ START_TEST(test_paths_and_not_a_pack) {
         ck_assert(has_problem(&v, "unsafe"));
         ck_assert(!v.all_passed);
         json_object_put(v.manifest);
+        /* a forged manifest's long paths: named, never written past a buffer */
+        {
+                static char big[20000];
+                char longpath[3001];
+
+                memset(longpath, 'a', 3000);
+                longpath[3000] = '\0';
+                snprintf(big, sizeof big, "{\"schema\":\"lanekeeper.proof-pack/1\",\"status\":\"passed\",\"gates\":[],"
+                         "\"subjects\":[{\"path\":\"%s\",\"bytes\":1,\"sha256\":\"sha256:%s\"},"
+                         "{\"path\":\"%s/b\",\"bytes\":1,\"sha256\":\"0\"}]}", longpath, longpath, longpath);
+                put("p/manifest.json", big);
+                ck_assert_int_eq(verify("p", false, &v), 1);
+                ck_assert(has_problem(&v, "unsafe"));
+                ck_assert(has_problem(&v, "SHA256SUMS does not list the subjects"));
+                json_object_put(v.manifest);
+        }
         put("p/manifest.json", "{\"schema\":\"something/else\"}");
         ck_assert_int_eq(verify("p", false, &v), -EBADMSG);
         json_object_put(v.manifest);

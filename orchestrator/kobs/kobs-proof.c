@@ -356,19 +356,33 @@ static struct json_object *manifest(struct pack *k, const struct kobs_pack_opts 
         return m;
 }
 
-/* SHA256SUMS, as sha256sum -c reads it: "HEX  PATH" sorted by path. */
-static int write_sums(struct pack *k) {
-        size_t n = alen(k->subjects), len = 0;
-        _cleanup_(freep) char *buf = malloc(n * 340 + 1);
+char *kobs_pack_sums(struct json_object *subjects, size_t *ret_len) {
+        char *text = NULL;
+        FILE *f = open_memstream(&text, ret_len);
 
-        if (!buf)
-                return snprintf(k->err, k->errlen, "out of memory"), -ENOMEM;
-        for (size_t i = 0; i < n; i++) {
-                struct json_object *s = json_object_array_get_idx(k->subjects, i);
+        if (!f)
+                return NULL;
+        for (size_t i = 0; i < alen(subjects); i++) {
+                struct json_object *s = json_object_array_get_idx(subjects, i);
+                const char *sha = str(s, "sha256") ?: "";
 
-                len += (size_t) snprintf(buf + len, 340, "%s  %s\n", str(s, "sha256") + 7, str(s, "path"));
+                fprintf(f, "%s  %s\n", strncmp(sha, "sha256:", 7) == 0 ? sha + 7 : sha, str(s, "path") ?: "");
         }
-        return kobs_write_file(k->dst, KOBS_PACK_SUMS, buf, len, k->err, k->errlen);
+        if (fclose(f) != 0) {
+                free(text);
+                return NULL;
+        }
+        return text;
+}
+
+/* SHA256SUMS, the subjects sorted by path. */
+static int write_sums(struct pack *k) {
+        size_t len;
+        _cleanup_(freep) char *text = kobs_pack_sums(k->subjects, &len);
+
+        if (!text)
+                return snprintf(k->err, k->errlen, "out of memory"), -ENOMEM;
+        return kobs_write_file(k->dst, KOBS_PACK_SUMS, text, len, k->err, k->errlen);
 }
 
 int kobs_proof_pack(int src, int dst, int tar_dir, const char *tarball, const struct kobs_pack_opts *o,

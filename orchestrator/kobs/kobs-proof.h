@@ -63,5 +63,9 @@ int kobs_proof_verify(const struct kobs_pack_files *f, struct kobs_verify *v);
 int kobs_pack_files_dir(int dir, struct kobs_pack_files *f, char *err, size_t errlen);
 int kobs_pack_files_tarball(int fd, struct kobs_pack_files *f, char *err, size_t errlen);
 void kobs_pack_files_free(struct kobs_pack_files *f);
+/* SHA256SUMS of SUBJECTS (the manifest's array), as sha256sum -c reads it:
+ * "HEX  PATH" a line, in their order; malloc'd, *RET_LEN its length, or
+ * NULL. The pack writes it and verify compares with it. */
+char *kobs_pack_sums(struct json_object *subjects, size_t *ret_len);
 /* A path a pack may hold: relative, no "." or ".." component, no empty one. */
 bool kobs_pack_path_ok(const char *path);

@@ -282,19 +282,12 @@ static void check_subject(const struct kobs_pack_files *f, struct kobs_verify *v
 /* SHA256SUMS as the subjects say it should read. */
 static void check_sums(const struct kobs_pack_files *f, struct kobs_verify *v, struct json_object *subjects) {
         _cleanup_(freep) char *data = NULL, *want = NULL;
-        size_t n = alen(subjects), len, wl = 0;
+        size_t len, wl;
 
         if (f->read(f->data, KOBS_PACK_SUMS, &data, &len) < 0)
                 return problem(v, "%s is missing", KOBS_PACK_SUMS);
-        if (!(want = malloc(n * 340 + 1)))
+        if (!(want = kobs_pack_sums(subjects, &wl)))
                 return problem(v, "out of memory");
-        want[0] = '\0';
-        for (size_t i = 0; i < n; i++) {
-                struct json_object *s = json_object_array_get_idx(subjects, i);
-
-                wl += (size_t) snprintf(want + wl, 340, "%s  %s\n", jstr(s, "sha256") + (strlen(jstr(s, "sha256")) > 7 ? 7 : 0),
-                                        jstr(s, "path"));
-        }
         if (len != wl || memcmp(data, want, wl) != 0)
                 problem(v, "%s does not list the subjects as the manifest does", KOBS_PACK_SUMS);
 }
