@@ -46,7 +46,7 @@ static bool gate_entry(const char *name) {
         unsigned n;
         char c;
 
-        return strcmp(name, GATE_RESULT_FILE) == 0 || strcmp(name, GATE_LOG_FILE) == 0 ||
+        return strcmp(name, KOBS_GATE_RESULT_FILE) == 0 || strcmp(name, KOBS_GATE_LOG_FILE) == 0 ||
                (sscanf(name, "run-%u%c", &n, &c) == 1 && n >= 1);
 }
 
@@ -69,12 +69,12 @@ int cli_gate_open_out(const char *path, int *ret_dir, FILE **ret_log, char *err,
                         return -EEXIST;
                 }
         closedir(d);
-        fd = openat(dir, GATE_LOG_FILE, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+        fd = openat(dir, KOBS_GATE_LOG_FILE, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
         if (fd < 0 || !(*ret_log = fdopen(fd, "w")))
-                return snprintf(err, errlen, "cannot write %s/%s: %m", path, GATE_LOG_FILE), -errno;
+                return snprintf(err, errlen, "cannot write %s/%s: %m", path, KOBS_GATE_LOG_FILE), -errno;
         TAKE_FD(fd);
-        if (unlinkat(dir, GATE_RESULT_FILE, 0) < 0 && errno != ENOENT)
-                return snprintf(err, errlen, "cannot replace %s/%s: %m", path, GATE_RESULT_FILE), -errno;
+        if (unlinkat(dir, KOBS_GATE_RESULT_FILE, 0) < 0 && errno != ENOENT)
+                return snprintf(err, errlen, "cannot replace %s/%s: %m", path, KOBS_GATE_RESULT_FILE), -errno;
         *ret_dir = TAKE_FD(dir);
         return 0;
 }
@@ -94,7 +94,7 @@ struct json_object *cli_gate_result_new(const char *gate, const struct lane_desi
                 snprintf(key, sizeof key, "%.*s", (int) (eq - d->inputs[i]), d->inputs[i]);
                 ADD(in, key, json_object_new_string(eq + 1));
         }
-        ADD(r, "schema", json_object_new_string(GATE_RESULT_SCHEMA));
+        ADD(r, "schema", json_object_new_string(KOBS_GATE_RESULT_SCHEMA));
         ADD(r, "gate", json_object_new_string(gate));
         ADD(r, "lane", json_object_new_string(lane->name));
         ADD(r, "host", json_object_new_string(host));
@@ -169,10 +169,10 @@ int cli_gate_write_result(int dir, struct json_object *result, FILE **log, char 
                 *log = NULL;
                 if (r < 0) {
                         json_object_put(keep);
-                        return snprintf(err, errlen, "cannot write %s: %s", GATE_LOG_FILE, strerror(-r)), r;
+                        return snprintf(err, errlen, "cannot write %s: %s", KOBS_GATE_LOG_FILE, strerror(-r)), r;
                 }
         }
-        r = text ? kobs_write_file(dir, GATE_RESULT_FILE, text, strlen(text), err, errlen) : -ENOMEM;
+        r = text ? kobs_write_file(dir, KOBS_GATE_RESULT_FILE, text, strlen(text), err, errlen) : -ENOMEM;
         json_object_put(keep);
         return r;
 }

@@ -11,10 +11,6 @@
 #include "kobs-proof.h"
 #include "lane-file.h"
 
-#define GATE_RESULT_SCHEMA KOBS_GATE_RESULT_SCHEMA
-#define GATE_RESULT_FILE KOBS_GATE_RESULT_FILE
-#define GATE_LOG_FILE KOBS_GATE_LOG_FILE
-
 struct cli;
 int cmd_gate_run(struct cli *cli, int argc, char **argv);
 

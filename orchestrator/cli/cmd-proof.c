@@ -20,11 +20,6 @@
 #include "kobs-write.h"
 #include "macro.h"
 
-/* json-c asserts on anything but an array: a manifest from elsewhere may hold anything */
-static size_t alen(struct json_object *a) {
-        return json_object_is_type(a, json_type_array) ? json_object_array_length(a) : 0;
-}
-
 static void usage(void) {
         fputs("usage: lanectl proof pack DIR [--out PACK] [--expect GATE]... [--retention-days N]\n"
               "       lanectl proof verify PACK|PACK.tar.gz [--require-passed] [--output text|json]\n", stderr);
@@ -51,7 +46,7 @@ static time_t created(void) {
 }
 
 static void print_gates(struct json_object *gates) {
-        for (size_t i = 0; i < alen(gates); i++) {
+        for (size_t i = 0; i < kobs_json_len(gates); i++) {
                 struct json_object *g = json_object_array_get_idx(gates, i), *runs = json_object_object_get(g, "runs");
 
                 printf("  gate %s: %s", jstr(g, "name"), jstr(g, "status"));
@@ -62,7 +57,7 @@ static void print_gates(struct json_object *gates) {
                                json_object_object_get(g, "runs_passed")),
                                json_object_get_int(json_object_object_get(g, "runs_requested")), jstr(g, "determinism"),
                                jstr(g, "workflow"), jstr(g, "ref"));
-                for (size_t j = 0; j < alen(runs); j++) {
+                for (size_t j = 0; j < kobs_json_len(runs); j++) {
                         struct json_object *r = json_object_array_get_idx(runs, j);
 
                         printf("%s%s", j ? ", " : "; runs ", jstr(r, "run_id"));
@@ -127,7 +122,7 @@ static int pack(int argc, char **argv) {
         if (r < 0)
                 return fprintf(stderr, "lanectl proof pack: %s: %s\n", src, err), 3;
         printf("proof pack %s and %s%s: %s, %zu subjects, %lld bytes%s, retention %u days\n", out, parent, tarball,
-               jstr(m, "status"), alen(json_object_object_get(m, "subjects")),
+               jstr(m, "status"), kobs_json_len(json_object_object_get(m, "subjects")),
                (long long) json_object_get_int64(json_object_object_get(json_object_object_get(m, "size"), "bytes")),
                json_object_get_boolean(json_object_object_get(json_object_object_get(m, "size"), "over_soft_cap")) ?
                " (over the 50 MiB soft cap)" : "", o.retention_days);

@@ -21,11 +21,6 @@
 #include "proto-time.h"
 #include "store-file.h"
 
-/* json-c asserts on anything but an array: a manifest from elsewhere may hold anything */
-static size_t alen(struct json_object *a) {
-        return json_object_is_type(a, json_type_array) ? json_object_array_length(a) : 0;
-}
-
 static const struct {
         const char *name, *role;
 } run_files[] = {
@@ -98,7 +93,7 @@ static int copy(struct pack *k, int from_dir, const char *from, const char *to, 
         }
         if (r < 0)
                 return snprintf(k->err, k->errlen, "cannot read %s: %s", from, strerror(-r)), r;
-        if (alen(k->subjects) >= KOBS_PACK_MAX_SUBJECTS)
+        if (kobs_json_len(k->subjects) >= KOBS_PACK_MAX_SUBJECTS)
                 return snprintf(k->err, k->errlen, "more than %d files", KOBS_PACK_MAX_SUBJECTS), -E2BIG;
         fd = make_dirs(k->dst, to, &base);
         if (fd < 0)
@@ -176,7 +171,7 @@ static int pack_gate(struct pack *k, int dir, const char *dirname, bool by_dir) 
                 return json_object_put(res), json_object_put(g),
                        snprintf(k->err, k->errlen, "%s is not a gate directory's name", key), -EINVAL;
         snprintf(to, sizeof to, "gates/%s", key);
-        for (size_t i = 0; i < alen(k->gates); i++)
+        for (size_t i = 0; i < kobs_json_len(k->gates); i++)
                 if (streq_ptr(str(json_object_array_get_idx(k->gates, i), "dir"), to))
                         return json_object_put(res), json_object_put(g),
                                snprintf(k->err, k->errlen, "two gates go to %s", to), -EEXIST;
@@ -282,17 +277,17 @@ static int by_path(const void *a, const void *b) {
 static void source(struct json_object *m, struct json_object *gates) {
         struct json_object *runs = json_object_new_array(), *inputs = json_object_new_object();
 
-        for (size_t i = 0; i < alen(gates); i++) {
+        for (size_t i = 0; i < kobs_json_len(gates); i++) {
                 struct json_object *g = json_object_array_get_idx(gates, i), *gr = json_object_object_get(g, "runs");
 
                 if (i == 0 || !json_object_object_get(m, "repository")) {
                         COPY_KEYS(m, g, "repository", "ref");
-                        if (alen(gr) > 0)
+                        if (kobs_json_len(gr) > 0)
                                 COPY_KEYS(m, json_object_array_get_idx(gr, 0), "commit");
                 }
                 if (json_object_object_get(g, "inputs"))
                         json_object_object_add(inputs, str(g, "name"), json_object_get(json_object_object_get(g, "inputs")));
-                for (size_t j = 0; j < alen(gr); j++) {
+                for (size_t j = 0; j < kobs_json_len(gr); j++) {
                         struct json_object *r = json_object_new_object();
 
                         json_object_object_add(r, "gate", json_object_new_string(str(g, "name")));
@@ -307,7 +302,7 @@ static void source(struct json_object *m, struct json_object *gates) {
 
 static const char *overall(struct json_object *gates) {
         bool failed = false, incomplete = false;
-        size_t n = alen(gates);
+        size_t n = kobs_json_len(gates);
 
         for (size_t i = 0; i < n; i++) {
                 const char *s = str(json_object_array_get_idx(gates, i), "status");
@@ -326,7 +321,7 @@ static struct json_object *manifest(struct pack *k, const struct kobs_pack_opts 
         for (size_t i = 0; i < o->n_expect; i++) {
                 bool found = false;
 
-                for (size_t j = 0; j < alen(k->gates); j++)
+                for (size_t j = 0; j < kobs_json_len(k->gates); j++)
                         found |= streq_ptr(str(json_object_array_get_idx(k->gates, j), "name"), o->expect[i]);
                 if (!found) {
                         struct json_object *g = json_object_new_object();
@@ -362,7 +357,7 @@ char *kobs_pack_sums(struct json_object *subjects, size_t *ret_len) {
 
         if (!f)
                 return NULL;
-        for (size_t i = 0; i < alen(subjects); i++) {
+        for (size_t i = 0; i < kobs_json_len(subjects); i++) {
                 struct json_object *s = json_object_array_get_idx(subjects, i);
                 const char *sha = str(s, "sha256") ?: "";
 
@@ -404,7 +399,7 @@ int kobs_proof_pack(int src, int dst, int tar_dir, const char *tarball, const st
         if (r >= 0)
                 r = write_sums(&k);
         if (r >= 0) {
-                n = alen(k.subjects);
+                n = kobs_json_len(k.subjects);
                 names = calloc(n + 2, sizeof *names);
                 r = names ? 0 : -ENOMEM;
         }

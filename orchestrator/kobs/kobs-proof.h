@@ -23,6 +23,12 @@
 #define KOBS_PACK_MAX_GATES 32
 #define KOBS_PACK_MAX_SUBJECTS 1024
 
+/* An array's length, 0 for anything else (json-c asserts on a non-array,
+ * and a manifest from elsewhere may hold anything). */
+static inline size_t kobs_json_len(struct json_object *a) {
+        return json_object_is_type(a, json_type_array) ? json_object_array_length(a) : 0;
+}
+
 struct kobs_pack_opts {
         const char *src_name;          /* the source directory's name: a gate's that wrote no gate.json */
         const char *const *expect;     /* gates that must be in the pack: "missing" otherwise */

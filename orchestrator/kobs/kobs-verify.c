@@ -20,11 +20,6 @@
 #include "proto-sha256.h"
 #include "store-file.h"
 
-/* json-c asserts on anything but an array: a manifest from elsewhere may hold anything */
-static size_t alen(struct json_object *a) {
-        return json_object_is_type(a, json_type_array) ? json_object_array_length(a) : 0;
-}
-
 #define PACK_MAX_BYTES (512ull << 20)
 
 struct tar_files {
@@ -294,8 +289,8 @@ static void check_sums(const struct kobs_pack_files *f, struct kobs_verify *v, s
 
 /* Each gate's status as its own gate.json says. */
 static void check_gates(const struct kobs_pack_files *f, struct kobs_verify *v, struct json_object *gates) {
-        v->all_passed = alen(gates) > 0;
-        for (size_t i = 0; i < alen(gates); i++) {
+        v->all_passed = kobs_json_len(gates) > 0;
+        for (size_t i = 0; i < kobs_json_len(gates); i++) {
                 struct json_object *g = json_object_array_get_idx(gates, i), *res = NULL;
                 _cleanup_(freep) char *data = NULL;
                 const char *status = jstr(g, "status");
@@ -331,7 +326,7 @@ int kobs_proof_verify(const struct kobs_pack_files *f, struct kobs_verify *v) {
         subjects = json_object_object_get(v->manifest, "subjects");
         if (!json_object_is_type(subjects, json_type_array))
                 return -EBADMSG;
-        v->subjects = alen(subjects);
+        v->subjects = kobs_json_len(subjects);
         for (size_t i = 0; i < v->subjects; i++) {
                 const char *p = jstr(json_object_array_get_idx(subjects, i), "path");
 
