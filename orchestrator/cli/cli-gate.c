@@ -41,6 +41,31 @@ int cli_gate_dispatch_option(struct kobs_dispatch *d, int opt, const char *arg, 
         return 0;
 }
 
+int cli_gate_observe_option(int opt, const char *arg, const char *cmd, unsigned *timeout_s, uint32_t *ring,
+                            const char **object) {
+        const char *why;
+        unsigned long v;
+        char *end;
+
+        if (opt == 't') {
+                if (cli_parse_duration(arg, 24 * 3600, timeout_s) < 0 || *timeout_s < 5)
+                        return fprintf(stderr, "lanectl %s: --timeout must be from 5s to 24h\n", cmd), -EINVAL;
+        } else if (opt == 'R') {
+                errno = 0;
+                v = strtoul(arg, &end, 0);
+                if (errno || *end || v > UINT32_MAX || proto_validate_ringbuf_size((uint32_t) v, &why) < 0)
+                        return fprintf(stderr, "lanectl %s: --ringbuf-size is not a power of two from 4096 to "
+                                               "268435456\n", cmd), -EINVAL;
+                *ring = (uint32_t) v;
+        } else if (opt == 'b') {
+                if (proto_validate_bpf_object_name(arg, &why) < 0)
+                        return fprintf(stderr, "lanectl %s: --object %s\n", cmd, why), -EINVAL;
+                *object = arg;
+        } else
+                return 1;
+        return 0;
+}
+
 /* Whether NAME is what a gate writes into its directory. */
 static bool gate_entry(const char *name) {
         unsigned n;

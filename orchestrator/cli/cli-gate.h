@@ -18,6 +18,12 @@ int cmd_gate_run(struct cli *cli, int argc, char **argv);
  * -EINVAL (said, as CMD's) for a bad value or another option. */
 int cli_gate_dispatch_option(struct kobs_dispatch *d, int opt, const char *arg, const char *cmd);
 
+/* --timeout ('t', 5 s to 24 h), --ringbuf-size ('R', as the protocol
+ * allows), --object ('b', a policy name), which observe and gate run
+ * share: 0 taken, 1 not one of them, -EINVAL (said, as CMD's). */
+int cli_gate_observe_option(int opt, const char *arg, const char *cmd, unsigned *timeout_s, uint32_t *ring,
+                            const char **object);
+
 /* DIR made (or an empty or earlier gate's directory: its run-N, gate.json
  * and gate.log are replaced), opened into *RET_DIR, gate.log opened
  * afresh into *RET_LOG. */

@@ -78,6 +78,7 @@ static int parse_one(struct gate_run *g, int opt, const char *arg) {
         const char *why;
         char *end;
         unsigned long v;
+        int r;
 
         switch (opt) {
         case 'l':
@@ -98,25 +99,9 @@ static int parse_one(struct gate_run *g, int opt, const char *arg) {
                                                "backslash or space\n"), -EINVAL;
                 g->gate = arg;
                 return 0;
-        case 't':
-                if (cli_parse_duration(arg, 24 * 3600, &g->timeout_s) < 0 || g->timeout_s < 5)
-                        return fprintf(stderr, "lanectl gate run: --timeout must be from 5s to 24h\n"), -EINVAL;
-                return 0;
-        case 'R':
-                errno = 0;
-                v = strtoul(arg, &end, 0);
-                if (errno || *end || v > UINT32_MAX || proto_validate_ringbuf_size((uint32_t) v, &why) < 0)
-                        return fprintf(stderr, "lanectl gate run: --ringbuf-size is not a power of two from 4096 "
-                                               "to 268435456\n"), -EINVAL;
-                g->ring = (uint32_t) v;
-                return 0;
-        case 'b':
-                if (proto_validate_bpf_object_name(arg, &why) < 0)
-                        return fprintf(stderr, "lanectl gate run: --object %s\n", why), -EINVAL;
-                g->object = arg;
-                return 0;
         default:
-                return cli_gate_dispatch_option(&g->d, opt, arg, "gate run");
+                r = cli_gate_observe_option(opt, arg, "gate run", &g->timeout_s, &g->ring, &g->object);
+                return r <= 0 ? r : cli_gate_dispatch_option(&g->d, opt, arg, "gate run");
         }
 }
 

@@ -68,29 +68,16 @@ static int parse(struct observe_cmd *c, int argc, char **argv) {
                 } else if (opt == 'u') {
                         if (cli_parse_duration(optarg, 24 * 3600, &c->o.duration_s) < 0 || c->o.duration_s == 0)
                                 return fprintf(stderr, "lanectl observe: --duration must be from 1s to 24h\n"), -EINVAL;
-                } else if (opt == 't') {
-                        if (cli_parse_duration(optarg, 24 * 3600, &c->o.timeout_s) < 0 || c->o.timeout_s < 5)
-                                return fprintf(stderr, "lanectl observe: --timeout must be from 5s to 24h\n"), -EINVAL;
-                } else if (opt == 'R') {
-                        unsigned long v;
-
-                        errno = 0;
-                        v = strtoul(optarg, &end, 0);
-                        if (errno || *end || v > UINT32_MAX || proto_validate_ringbuf_size((uint32_t) v, &why) < 0)
-                                return fprintf(stderr, "lanectl observe: --ringbuf-size %s\n",
-                                               "is not a power of two from 4096 to 268435456"), -EINVAL;
-                        c->o.ring = (uint32_t) v;
-                } else if (opt == 'O')
+                } else if ((k = cli_gate_observe_option(opt, optarg, "observe", &c->o.timeout_s, &c->o.ring,
+                                                        &c->o.object)) <= 0) {
+                        if (k < 0)
+                                return -EINVAL;                } else if (opt == 'O')
                         c->out = optarg;
                 else if (opt == 'W' || opt == 'f' || opt == 'i') {
                         if (cli_gate_dispatch_option(&c->d, opt, optarg, "observe") < 0)
                                 return -EINVAL;
                 }
-                else if (opt == 'b') {
-                        if (proto_validate_bpf_object_name(optarg, &why) < 0)
-                                return fprintf(stderr, "lanectl observe: --object %s\n", why), -EINVAL;
-                        c->o.object = optarg;
-                } else if (opt == 'I') {
+                else if (opt == 'I') {
                         if (!optarg[0] || strlen(optarg) > 64 || strpbrk(optarg, "/\"\\ \t\n"))
                                 return fprintf(stderr, "lanectl observe: --run-id is 1-64 characters, no '/', "
                                                        "quote, backslash or space\n"), -EINVAL;
